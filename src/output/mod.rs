@@ -1,0 +1,1 @@
+//! Outputs over the event model.

@@ -1,0 +1,1 @@
+//! Glue: link -> reassembly -> RTMP dissector, producing the event stream.

@@ -1,0 +1,1 @@
+//! Passive TCP reassembly (sans-IO).
