@@ -15,6 +15,14 @@ use crate::rtmp::handshake::HandshakeEvent;
 use crate::rtmp::message::Message;
 use crate::time::PacketTime;
 
+/// The packet that delivered some bytes or completed an event: its 1-based
+/// index in the input (`pcap_cnt`) and its capture time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PacketRef {
+    pub pcap_cnt: u64,
+    pub time: PacketTime,
+}
+
 /// Flow identifier: first-seen order in the input, starting at 1. Deterministic
 /// for a given capture.
 pub type FlowId = u64;

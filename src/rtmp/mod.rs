@@ -13,16 +13,8 @@ pub mod chunk;
 pub mod handshake;
 pub mod message;
 
+pub use crate::event::PacketRef;
 use crate::event::{Direction, Event, FlowProtocol};
-use crate::time::PacketTime;
-
-/// The packet that delivered some bytes: its 1-based index in the input and
-/// its capture time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PacketRef {
-    pub pcap_cnt: u64,
-    pub time: PacketTime,
-}
 
 /// Per-connection limits.
 #[derive(Clone, Debug)]
