@@ -289,7 +289,7 @@ mod tests {
         t.extend_from_slice(&dport.to_be_bytes());
         t.extend_from_slice(&seq.to_be_bytes());
         t.extend_from_slice(&0x0102_0304u32.to_be_bytes());
-        t.push(((5 + opts as u8) << 4) as u8);
+        t.push((5 + opts as u8) << 4);
         t.push(flags);
         t.extend_from_slice(&4096u16.to_be_bytes());
         t.extend_from_slice(&[0, 0, 0, 0]);
