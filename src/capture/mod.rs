@@ -4,8 +4,35 @@
 //! Contract: a source yields [`RawPacket`]s in capture order with their
 //! 1-based index, nanosecond timestamp and link type; errors opening a source
 //! are user errors (exit code 2), never panics.
+//!
+//! Backends:
+//! - files go through libpcap (`pcap_open_offline`, nanosecond precision);
+//!   files libpcap refuses (pcapng whose interfaces have different link
+//!   types, ...) are read with the pure-Rust `pcap-parser`;
+//! - stdin (`-`) is always read with `pcap-parser` (a pipe cannot be rewound
+//!   to retry after libpcap refused it), streaming;
+//! - live interfaces go through libpcap (immediate mode, 100 ms timeout,
+//!   kernel BPF filter), optionally saving raw packets (`-w`) and dropping
+//!   root privileges once the capture is open.
+//!
+//! BPF filters on files and stdin are compiled with libpcap for the link
+//! type of each interface and applied in user space, so `pcap_cnt` stays the
+//! frame number in the file (as tshark shows it) even with a filter. A live
+//! capture numbers the packets the kernel filter delivered.
+
+mod parser;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pcap::{Active, BpfProgram, Capture, Offline, Precision};
 
 use crate::time::PacketTime;
+
+pub use parser::ParserSource;
 
 /// One captured frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,3 +55,749 @@ pub struct KernelStats {
     pub dropped: u64,
     pub if_dropped: u64,
 }
+
+/// Default snapshot length: large enough for GRO/TSO super-segments.
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+/// Read timeout of a live capture, in milliseconds: how often a blocked
+/// capture checks for Ctrl-C.
+pub const LIVE_TIMEOUT_MS: i32 = 100;
+/// Link type reported for a pcapng packet whose interface id refers to no
+/// interface description block (decodes as an unknown link).
+pub const LINKTYPE_UNDEFINED_INTERFACE: u32 = u32::MAX;
+
+/// Why a source could not be opened or read. `Display` is one line for
+/// the user (the CLI prints it and exits with code 2).
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The input file does not exist.
+    NotFound(PathBuf),
+    /// The OS refused access to a file or a capture device.
+    PermissionDenied {
+        what: String,
+        /// A live capture (the message hints at capabilities / root).
+        live: bool,
+    },
+    /// The input is not a pcap or pcapng capture.
+    NotACapture { what: String, detail: String },
+    /// The input ends in the middle of a packet (a capture cut short).
+    Truncated { what: String, detail: String },
+    /// The input is damaged past a point where reading can continue.
+    Corrupt { what: String, detail: String },
+    /// The BPF filter expression does not compile.
+    BadFilter { expr: String, detail: String },
+    /// No capture device of that name.
+    NoSuchDevice(String),
+    /// Any other libpcap failure on a live device.
+    Live { iface: String, detail: String },
+    /// Any other I/O error.
+    Io { what: String, err: std::io::Error },
+    /// Dropping privileges failed (or the requested user does not exist).
+    Privileges(String),
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::NotFound(p) => write!(f, "{}: no such file", p.display()),
+            CaptureError::PermissionDenied { what, live: false } => {
+                write!(f, "{what}: permission denied")
+            }
+            CaptureError::PermissionDenied { what, live: true } => write!(
+                f,
+                "{what}: permission denied opening a live capture (run as root, or once: \
+                 sudo setcap cap_net_raw,cap_net_admin=eip $(which rtmpscope))"
+            ),
+            CaptureError::NotACapture { what, detail } => {
+                write!(f, "{what}: not a pcap or pcapng capture ({detail})")
+            }
+            CaptureError::Truncated { what, detail } => {
+                write!(
+                    f,
+                    "{what}: capture cut short in the middle of a packet ({detail})"
+                )
+            }
+            CaptureError::Corrupt { what, detail } => {
+                write!(f, "{what}: damaged capture ({detail})")
+            }
+            CaptureError::BadFilter { expr, detail } => {
+                write!(f, "invalid capture filter '{expr}': {detail}")
+            }
+            CaptureError::NoSuchDevice(d) => write!(
+                f,
+                "{d}: no such capture interface (list them with: rtmpscope --list-interfaces)"
+            ),
+            CaptureError::Live { iface, detail } => write!(f, "{iface}: {detail}"),
+            CaptureError::Io { what, err } => write!(f, "{what}: {err}"),
+            CaptureError::Privileges(m) => write!(f, "cannot drop privileges: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+impl CaptureError {
+    /// True when the input merely ends early (the packets read so far are
+    /// good): callers finish the analysis and warn.
+    pub fn is_truncation(&self) -> bool {
+        matches!(self, CaptureError::Truncated { .. })
+    }
+}
+
+/// Which implementation reads a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// libpcap offline reader.
+    Libpcap,
+    /// Pure-Rust `pcap-parser` reader (pcapng with mixed link types, stdin).
+    PcapParser,
+    /// libpcap live capture.
+    Live,
+}
+
+/// Options for opening a source. Live-only fields are ignored for files.
+#[derive(Clone, Debug)]
+pub struct SourceOptions {
+    /// BPF filter expression (tcpdump syntax), applied to files too.
+    pub filter: Option<String>,
+    /// Live: snapshot length.
+    pub snaplen: u32,
+    /// Live: promiscuous mode.
+    pub promisc: bool,
+    /// Live: save raw packets to this classic pcap file.
+    pub savefile: Option<PathBuf>,
+    /// Live, when running as root: user to switch to once the capture is
+    /// open (`None`: `nobody` if that user exists).
+    pub user: Option<String>,
+    /// Live, when running as root: drop privileges at all.
+    pub drop_privileges: bool,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            filter: None,
+            snaplen: DEFAULT_SNAPLEN,
+            promisc: true,
+            savefile: None,
+            user: None,
+            drop_privileges: true,
+        }
+    }
+}
+
+/// Stops a source from another thread (Ctrl-C handler): the next call to
+/// [`PacketSource::next_packet`] returns `Ok(None)`; a blocked live capture
+/// is woken up.
+#[derive(Clone)]
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    breaker: Option<Arc<pcap::BreakLoop>>,
+}
+
+impl StopHandle {
+    /// Requests the stop. Returns true if a stop had already been requested.
+    pub fn stop(&self) -> bool {
+        let already = self.flag.swap(true, Ordering::SeqCst);
+        if let Some(b) = &self.breaker {
+            b.breakloop();
+        }
+        already
+    }
+
+    /// True once [`StopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// Metadata of the packet held in [`PacketSource`]'s buffer.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    time: PacketTime,
+    linktype: u32,
+    origlen: u32,
+}
+
+enum Inner {
+    File(LibpcapFile),
+    Parser(Box<ParserSource>),
+    Live(Box<LiveCapture>),
+}
+
+struct LibpcapFile {
+    cap: Capture<Offline>,
+    path: PathBuf,
+    /// "pcap" or "pcapng".
+    kind: &'static str,
+    linktype: u32,
+    filter: Option<BpfProgram>,
+}
+
+struct LiveCapture {
+    cap: Capture<Active>,
+    linktype: u32,
+    savefile: Option<pcap::Savefile>,
+}
+
+/// A packet source: file, stdin or live interface.
+pub struct PacketSource {
+    inner: Inner,
+    description: String,
+    /// Index of the last packet read from the input (filtered or not).
+    count: u64,
+    buf: Vec<u8>,
+    stop: StopHandle,
+    /// BPF filter expression, if any.
+    filter: Option<String>,
+}
+
+impl fmt::Debug for PacketSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketSource")
+            .field("description", &self.description)
+            .field("backend", &self.backend())
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+/// Magic numbers of the capture formats (first 4 bytes, as stored).
+fn capture_kind(head: &[u8]) -> Option<&'static str> {
+    let m: [u8; 4] = head.get(0..4)?.try_into().ok()?;
+    match u32::from_le_bytes(m) {
+        0x0a0d_0d0a => Some("pcapng"),
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1 => {
+            Some("pcap")
+        }
+        _ => None,
+    }
+}
+
+/// Maps a LINKTYPE_ value to the DLT_ value libpcap's filter compiler
+/// expects, and back.
+fn linktype_to_dlt(linktype: u32) -> i32 {
+    match linktype {
+        101 => 12,
+        other => other as i32,
+    }
+}
+
+fn dlt_to_linktype(dlt: i32) -> u32 {
+    match dlt {
+        12 | 14 => crate::link::LINKTYPE_RAW,
+        other => other as u32,
+    }
+}
+
+/// Compiles `expr` for `linktype` outside any capture (for user-space
+/// filtering of files and stdin).
+pub(crate) fn compile_filter(expr: &str, linktype: u32) -> Result<BpfProgram, CaptureError> {
+    let bad = |detail: String| CaptureError::BadFilter {
+        expr: expr.to_string(),
+        detail,
+    };
+    let dead =
+        Capture::dead(pcap::Linktype(linktype_to_dlt(linktype))).map_err(|e| bad(pcap_msg(&e)))?;
+    dead.compile(expr, true)
+        .map_err(|e| bad(format!("{} (link type {linktype})", pcap_msg(&e))))
+}
+
+fn pcap_msg(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn header_time(ts_sec: i64, frac: i64, nano: bool) -> PacketTime {
+    let nsec = if nano {
+        frac
+    } else {
+        frac.saturating_mul(1000)
+    };
+    let nsec = nsec.clamp(0, i64::from(u32::MAX)) as u32;
+    PacketTime::new(ts_sec, nsec)
+}
+
+/// Timestamp of a libpcap packet header (`timeval` field widths vary by
+/// platform, hence the casts).
+#[allow(clippy::unnecessary_cast)]
+fn pcap_time(h: &pcap::PacketHeader, nano: bool) -> PacketTime {
+    header_time(h.ts.tv_sec as i64, h.ts.tv_usec as i64, nano)
+}
+
+impl PacketSource {
+    /// Opens a capture file (`-` = stdin). libpcap first; pcapng files it
+    /// refuses go to the pure-Rust reader.
+    pub fn open_file(path: &Path, opts: &SourceOptions) -> Result<PacketSource, CaptureError> {
+        if path.as_os_str() == "-" {
+            return Self::open_stdin(opts);
+        }
+        let what = path.display().to_string();
+        let mut file = std::fs::File::open(path).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => CaptureError::NotFound(path.to_path_buf()),
+            std::io::ErrorKind::PermissionDenied => CaptureError::PermissionDenied {
+                what: what.clone(),
+                live: false,
+            },
+            _ => CaptureError::Io {
+                what: what.clone(),
+                err,
+            },
+        })?;
+        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            return Err(CaptureError::NotACapture {
+                what,
+                detail: "is a directory".into(),
+            });
+        }
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut file, &mut head).map_err(|err| CaptureError::Io {
+            what: what.clone(),
+            err,
+        })?;
+        let Some(kind) = capture_kind(&head[..n]) else {
+            return Err(CaptureError::NotACapture {
+                what,
+                detail: if n == 0 {
+                    "empty file".into()
+                } else {
+                    "unknown magic number".into()
+                },
+            });
+        };
+        drop(file);
+        match Capture::from_file_with_precision(path, Precision::Nano) {
+            Ok(cap) => {
+                let linktype = dlt_to_linktype(cap.get_datalink().0);
+                let filter = match &opts.filter {
+                    Some(expr) => {
+                        Some(
+                            cap.compile(expr, true)
+                                .map_err(|e| CaptureError::BadFilter {
+                                    expr: expr.clone(),
+                                    detail: pcap_msg(&e),
+                                })?,
+                        )
+                    }
+                    None => None,
+                };
+                Ok(Self::new(
+                    Inner::File(LibpcapFile {
+                        cap,
+                        path: path.to_path_buf(),
+                        kind,
+                        linktype,
+                        filter,
+                    }),
+                    format!("file {what} ({kind}, libpcap){}", filter_desc(opts)),
+                    opts.filter.clone(),
+                    None,
+                ))
+            }
+            Err(lib_err) => {
+                let file = std::fs::File::open(path).map_err(|err| CaptureError::Io {
+                    what: what.clone(),
+                    err,
+                })?;
+                match ParserSource::new(file, &what, opts.filter.clone()) {
+                    Ok(p) => Ok(Self::new(
+                        Inner::Parser(Box::new(p)),
+                        format!(
+                            "file {what} ({kind}, pcap-parser: libpcap said: {}){}",
+                            pcap_msg(&lib_err),
+                            filter_desc(opts)
+                        ),
+                        opts.filter.clone(),
+                        None,
+                    )),
+                    Err(CaptureError::NotACapture { .. }) => Err(CaptureError::NotACapture {
+                        what,
+                        detail: pcap_msg(&lib_err),
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Reads a capture from standard input (pure-Rust reader, streaming).
+    pub fn open_stdin(opts: &SourceOptions) -> Result<PacketSource, CaptureError> {
+        let p = ParserSource::new(std::io::stdin(), "stdin", opts.filter.clone())?;
+        Ok(Self::new(
+            Inner::Parser(Box::new(p)),
+            format!("stdin (pcap-parser){}", filter_desc(opts)),
+            opts.filter.clone(),
+            None,
+        ))
+    }
+
+    /// Reads a capture from any reader with the pure-Rust reader.
+    pub fn open_reader<R: Read + Send + 'static>(
+        reader: R,
+        name: &str,
+        opts: &SourceOptions,
+    ) -> Result<PacketSource, CaptureError> {
+        let p = ParserSource::new(reader, name, opts.filter.clone())?;
+        Ok(Self::new(
+            Inner::Parser(Box::new(p)),
+            format!("{name} (pcap-parser){}", filter_desc(opts)),
+            opts.filter.clone(),
+            None,
+        ))
+    }
+
+    /// Opens a live capture on `iface` (promiscuous, immediate mode, 100 ms
+    /// timeout, kernel BPF filter), opens the `-w` savefile, then, when
+    /// running as root, drops privileges (see [`drop_privileges`]).
+    pub fn open_live(iface: &str, opts: &SourceOptions) -> Result<PacketSource, CaptureError> {
+        let snaplen = i32::try_from(opts.snaplen).unwrap_or(i32::MAX).max(1);
+        let build = |promisc: bool| {
+            Capture::from_device(iface).map(|c| {
+                c.promisc(promisc)
+                    .snaplen(snaplen)
+                    .immediate_mode(true)
+                    .timeout(LIVE_TIMEOUT_MS)
+            })
+        };
+        let live_err = |e: pcap::Error| {
+            let msg = pcap_msg(&e);
+            let low = msg.to_ascii_lowercase();
+            if low.contains("permission") || low.contains("operation not permitted") {
+                CaptureError::PermissionDenied {
+                    what: iface.to_string(),
+                    live: true,
+                }
+            } else if low.contains("no such device") {
+                CaptureError::NoSuchDevice(iface.to_string())
+            } else {
+                CaptureError::Live {
+                    iface: iface.to_string(),
+                    detail: msg,
+                }
+            }
+        };
+        let mut cap = match build(opts.promisc).and_then(|c| c.open()) {
+            Ok(c) => c,
+            // Some devices (e.g. "any") refuse promiscuous mode: retry without.
+            Err(first) if opts.promisc => match build(false).and_then(|c| c.open()) {
+                Ok(c) => c,
+                Err(_) => return Err(live_err(first)),
+            },
+            Err(e) => return Err(live_err(e)),
+        };
+        if let Some(expr) = &opts.filter {
+            cap.filter(expr, true)
+                .map_err(|e| CaptureError::BadFilter {
+                    expr: expr.clone(),
+                    detail: pcap_msg(&e),
+                })?;
+        }
+        let savefile = match &opts.savefile {
+            Some(p) => Some(cap.savefile(p).map_err(|e| CaptureError::Io {
+                what: p.display().to_string(),
+                err: std::io::Error::other(pcap_msg(&e)),
+            })?),
+            None => None,
+        };
+        let linktype = dlt_to_linktype(cap.get_datalink().0);
+        let breaker = Arc::new(cap.breakloop_handle());
+        let dropped = if opts.drop_privileges {
+            drop_privileges(opts.user.as_deref())?
+        } else {
+            None
+        };
+        let mut description = format!(
+            "live {iface} (snaplen {}{}){}",
+            opts.snaplen,
+            if opts.promisc { ", promiscuous" } else { "" },
+            filter_desc(opts)
+        );
+        if let Some(p) = &opts.savefile {
+            description.push_str(&format!(", saving to {}", p.display()));
+        }
+        if let Some(u) = dropped {
+            description.push_str(&format!(", running as {u}"));
+        }
+        Ok(Self::new(
+            Inner::Live(Box::new(LiveCapture {
+                cap,
+                linktype,
+                savefile,
+            })),
+            description,
+            opts.filter.clone(),
+            Some(breaker),
+        ))
+    }
+
+    fn new(
+        inner: Inner,
+        description: String,
+        filter: Option<String>,
+        breaker: Option<Arc<pcap::BreakLoop>>,
+    ) -> Self {
+        PacketSource {
+            filter,
+            inner,
+            description,
+            count: 0,
+            buf: Vec::new(),
+            stop: StopHandle {
+                flag: Arc::new(AtomicBool::new(false)),
+                breaker,
+            },
+        }
+    }
+
+    /// The next packet, `Ok(None)` at end of input or after a stop request.
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        let meta = match self.fill()? {
+            Some(m) => m,
+            None => return Ok(None),
+        };
+        Ok(Some(RawPacket {
+            pcap_cnt: self.count,
+            time: meta.time,
+            linktype: meta.linktype,
+            origlen: meta.origlen.max(self.buf.len() as u32),
+            data: &self.buf,
+        }))
+    }
+
+    /// Reads the next packet that passes the filter into `self.buf`.
+    fn fill(&mut self) -> Result<Option<Meta>, CaptureError> {
+        loop {
+            if self.stop.is_stopped() {
+                return Ok(None);
+            }
+            match &mut self.inner {
+                Inner::File(f) => {
+                    let p = match f.cap.next_packet() {
+                        Ok(p) => p,
+                        Err(pcap::Error::NoMorePackets) => return Ok(None),
+                        Err(e) if f.kind == "pcapng" => {
+                            // libpcap refuses a pcapng file only when it meets
+                            // an interface with another link type: continue
+                            // with the pure-Rust reader after the packets
+                            // already read.
+                            let detail = pcap_msg(&e);
+                            let path = f.path.clone();
+                            self.fall_back(&path, &detail)?;
+                            continue;
+                        }
+                        Err(e) => {
+                            let detail = pcap_msg(&e);
+                            let what = self.description.clone();
+                            return Err(if detail.contains("truncated") {
+                                CaptureError::Truncated { what, detail }
+                            } else {
+                                CaptureError::Corrupt { what, detail }
+                            });
+                        }
+                    };
+                    self.count += 1;
+                    if let Some(prog) = &f.filter {
+                        if !prog.filter(p.data) {
+                            continue;
+                        }
+                    }
+                    self.buf.clear();
+                    self.buf.extend_from_slice(p.data);
+                    return Ok(Some(Meta {
+                        time: pcap_time(p.header, true),
+                        linktype: f.linktype,
+                        origlen: p.header.len,
+                    }));
+                }
+                Inner::Live(l) => {
+                    let p = match l.cap.next_packet() {
+                        Ok(p) => p,
+                        Err(pcap::Error::TimeoutExpired) => continue,
+                        // pcap_breakloop (Ctrl-C) ends the loop like end of file.
+                        Err(pcap::Error::NoMorePackets) => return Ok(None),
+                        Err(e) => {
+                            return Err(CaptureError::Live {
+                                iface: self.description.clone(),
+                                detail: pcap_msg(&e),
+                            })
+                        }
+                    };
+                    if let Some(s) = &mut l.savefile {
+                        s.write(&p);
+                    }
+                    self.count += 1;
+                    self.buf.clear();
+                    self.buf.extend_from_slice(p.data);
+                    return Ok(Some(Meta {
+                        time: pcap_time(p.header, false),
+                        linktype: l.linktype,
+                        origlen: p.header.len,
+                    }));
+                }
+                Inner::Parser(ps) => {
+                    let r = ps.next_into(&mut self.buf, &mut self.count)?;
+                    return Ok(r.map(|(time, linktype, origlen)| Meta {
+                        time,
+                        linktype,
+                        origlen,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Switches a libpcap file source to the pure-Rust reader, skipping the
+    /// `self.count` packets already read.
+    fn fall_back(&mut self, path: &Path, libpcap_said: &str) -> Result<(), CaptureError> {
+        let what = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|err| CaptureError::Io {
+            what: what.clone(),
+            err,
+        })?;
+        let mut p = ParserSource::new(file, &what, self.filter_expr())?;
+        p.skip_packets(self.count);
+        self.inner = Inner::Parser(Box::new(p));
+        self.description = format!(
+            "{} (continued with pcap-parser after packet {}: libpcap said: {libpcap_said})",
+            self.description, self.count
+        );
+        Ok(())
+    }
+
+    fn filter_expr(&self) -> Option<String> {
+        self.filter.clone()
+    }
+
+    /// Kernel counters of a live capture (None for files).
+    pub fn stats(&mut self) -> Option<KernelStats> {
+        match &mut self.inner {
+            Inner::Live(l) => {
+                if let Some(s) = &mut l.savefile {
+                    let _ = s.flush();
+                }
+                l.cap.stats().ok().map(|s| KernelStats {
+                    received: u64::from(s.received),
+                    dropped: u64::from(s.dropped),
+                    if_dropped: u64::from(s.if_dropped),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Link types of the input so far (pcapng: one per distinct interface
+    /// link type seen, in order of appearance).
+    pub fn linktypes(&self) -> Vec<u32> {
+        match &self.inner {
+            Inner::File(f) => vec![f.linktype],
+            Inner::Live(l) => vec![l.linktype],
+            Inner::Parser(p) => p.linktypes().to_vec(),
+        }
+    }
+
+    /// One line describing the source (for the `meta` event and the UI).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Which implementation reads the source.
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::File(_) => Backend::Libpcap,
+            Inner::Parser(_) => Backend::PcapParser,
+            Inner::Live(_) => Backend::Live,
+        }
+    }
+
+    /// True for a live interface capture.
+    pub fn is_live(&self) -> bool {
+        matches!(self.inner, Inner::Live(_))
+    }
+
+    /// A handle that stops this source from another thread (Ctrl-C).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+}
+
+fn filter_desc(opts: &SourceOptions) -> String {
+    match &opts.filter {
+        Some(f) => format!(", filter '{f}'"),
+        None => String::new(),
+    }
+}
+
+/// Reads until `buf` is full or end of input; returns the bytes read.
+pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A capture interface, as `--list-interfaces` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub up: bool,
+    pub running: bool,
+    pub loopback: bool,
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
+/// Lists the capture interfaces libpcap sees.
+pub fn list_interfaces() -> Result<Vec<InterfaceInfo>, CaptureError> {
+    let devs = pcap::Device::list().map_err(|e| CaptureError::Live {
+        iface: "interface list".into(),
+        detail: pcap_msg(&e),
+    })?;
+    Ok(devs
+        .into_iter()
+        .map(|d| InterfaceInfo {
+            up: d.flags.is_up(),
+            running: d.flags.is_running(),
+            loopback: d.flags.is_loopback(),
+            addresses: d.addresses.iter().map(|a| a.addr).collect(),
+            name: d.name,
+            description: d.desc,
+        })
+        .collect())
+}
+
+/// When running as root, switches to `user` (or `nobody` when `None` and
+/// that user exists): supplementary groups, gid, then uid. Returns the user
+/// switched to, `None` when nothing was done (not root, or no `nobody`).
+/// An explicitly named user that does not exist is an error.
+pub fn drop_privileges(user: Option<&str>) -> Result<Option<String>, CaptureError> {
+    use nix::unistd::{geteuid, setgid, setgroups, setuid, User};
+    if !geteuid().is_root() {
+        return Ok(None);
+    }
+    let name = user.unwrap_or("nobody");
+    let u = match User::from_name(name) {
+        Ok(Some(u)) => u,
+        Ok(None) if user.is_none() => return Ok(None),
+        Ok(None) => return Err(CaptureError::Privileges(format!("no such user '{name}'"))),
+        Err(e) => {
+            return Err(CaptureError::Privileges(format!(
+                "looking up user '{name}': {e}"
+            )))
+        }
+    };
+    setgroups(&[u.gid])
+        .map_err(|e| CaptureError::Privileges(format!("setgroups for '{name}': {e}")))?;
+    setgid(u.gid).map_err(|e| CaptureError::Privileges(format!("setgid for '{name}': {e}")))?;
+    setuid(u.uid).map_err(|e| CaptureError::Privileges(format!("setuid for '{name}': {e}")))?;
+    Ok(Some(name.to_string()))
+}
+
+#[cfg(test)]
+mod tests;
