@@ -7,9 +7,22 @@
 use crate::capture::{KernelStats, RawPacket};
 use crate::event::Event;
 
-/// Analyzer settings (limits and overrides from the CLI).
+/// Analyzer settings (limits and overrides from the CLI). Every limit is
+/// `None` unless the user overrode it: `None` means the owning module's
+/// default (its named `pub const`).
 #[derive(Clone, Debug, Default)]
-pub struct Config {}
+pub struct Config {
+    /// Maximum number of concurrently tracked flows (`--max-flows`).
+    pub max_flows: Option<usize>,
+    /// Maximum out-of-order bytes buffered per flow direction
+    /// (`--max-ooo-bytes`).
+    pub max_ooo_bytes: Option<usize>,
+    /// Maximum bytes held by reassembly across all flows
+    /// (`--max-reassembly-mem`).
+    pub max_reassembly_mem: Option<usize>,
+    /// Idle flow timeout in seconds of packet time (`--flow-timeout`).
+    pub flow_timeout_secs: Option<u64>,
+}
 
 /// The whole sans-IO pipeline for one input.
 #[derive(Debug, Default)]
