@@ -1,6 +1,640 @@
 //! Command-line interface (clap): subcommands and shared input options.
+//!
+//! Contract: [`main`] parses the arguments, runs one command and returns the
+//! process exit code: 0 success, 1 `--fail-on` threshold reached or `diff`
+//! found differences, 2 usage or input errors (one line on stderr, never a
+//! backtrace). Input options follow tcpdump: `-r FILE` (`-` = stdin),
+//! `-i IFACE`, `-s SNAPLEN`, `-w FILE`, `-D`, and a trailing BPF filter
+//! expression. `rtmpscope FILE` alone is the shorthand for the TUI on FILE.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::capture::{self, CaptureError, PacketSource, SourceOptions, DEFAULT_SNAPLEN};
+use crate::event::{Event, EventKind, Severity};
+use crate::pipeline::{Analyzer, Config};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: `--fail-on` threshold reached, or `diff` found differences.
+pub const EXIT_FINDINGS: i32 = 1;
+/// Exit code: usage or input error.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code after a second Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+const AFTER_HELP: &str = "\
+Input: -r FILE reads a pcap or pcapng file (- = standard input); -i IFACE captures live.
+A trailing BPF filter expression (tcpdump syntax) applies to files and live captures:
+  rtmpscope -r dump.pcapng json 'tcp port 1935'
+
+Live capture privileges: capturing needs root or the capabilities
+  sudo setcap cap_net_raw,cap_net_admin=eip $(which rtmpscope)
+When started as root, rtmpscope drops privileges once the capture (and any -w and -o
+files) are open: to --user NAME, or else to 'nobody' if that user exists.
+
+Exit codes: 0 ok, 1 --fail-on threshold reached or diff found differences,
+2 usage or input error.";
+
+/// Passive RTMP protocol analyzer.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtmpscope",
+    version,
+    about = "Passive RTMP protocol analyzer: pcap/pcapng files or live capture, JSON and TUI output",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Without a subcommand: a capture FILE (shorthand for `tui` on it,
+    /// unless -r/-i is given) followed by a BPF filter expression.
+    #[arg(value_name = "FILE_OR_FILTER", trailing_var_arg = true)]
+    pub rest: Vec<String>,
+}
+
+/// Input options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Read packets from a pcap/pcapng FILE (`-` = standard input).
+    #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
+    pub read: Option<PathBuf>,
+    /// Capture live on interface IFACE.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", global = true)]
+    pub interface: Option<String>,
+    /// Live capture snapshot length in bytes.
+    #[arg(short = 's', long = "snaplen", value_name = "SNAPLEN",
+          default_value_t = DEFAULT_SNAPLEN, global = true)]
+    pub snaplen: u32,
+    /// Save the raw packets of a live capture to FILE (classic pcap).
+    #[arg(short = 'w', long = "write", value_name = "FILE", global = true)]
+    pub write: Option<PathBuf>,
+    /// Do not put the interface into promiscuous mode.
+    #[arg(short = 'p', long = "no-promiscuous-mode", global = true)]
+    pub no_promisc: bool,
+    /// List capture interfaces and exit.
+    #[arg(short = 'D', long = "list-interfaces", global = true)]
+    pub list_interfaces: bool,
+    /// After opening a live capture as root, switch to user NAME
+    /// (default: nobody, if it exists).
+    #[arg(long = "user", value_name = "NAME", global = true)]
+    pub user: Option<String>,
+    /// Maximum number of concurrently tracked TCP flows.
+    #[arg(long = "max-flows", value_name = "N", global = true)]
+    pub max_flows: Option<usize>,
+    /// Maximum out-of-order bytes buffered per flow direction (K/M/G suffixes).
+    #[arg(long = "max-ooo-bytes", value_name = "BYTES", value_parser = parse_size, global = true)]
+    pub max_ooo_bytes: Option<usize>,
+    /// Maximum memory held by TCP reassembly in total (K/M/G suffixes).
+    #[arg(long = "max-reassembly-mem", value_name = "BYTES", value_parser = parse_size, global = true)]
+    pub max_reassembly_mem: Option<usize>,
+    /// Idle flow timeout in seconds of packet time.
+    #[arg(long = "flow-timeout", value_name = "SECONDS", global = true)]
+    pub flow_timeout: Option<u64>,
+}
+
+/// What to do with the packets.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One JSON object per line for every event.
+    Json(JsonArgs),
+    /// Human summary of flows, sessions and anomalies.
+    Summary(FilterArgs),
+    /// Compare two captures (or two JSON outputs) and report differences.
+    Diff(DiffArgs),
+    /// Interactive terminal UI.
+    Tui(TuiArgs),
+}
+
+/// Trailing BPF filter words.
+#[derive(Debug, Clone, Args, Default)]
+pub struct FilterArgs {
+    /// BPF filter expression (tcpdump syntax), e.g. `tcp port 1935`.
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+}
+
+/// Severity threshold of `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Error,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+/// `json` options.
+#[derive(Debug, Clone, Args)]
+pub struct JsonArgs {
+    /// Replace stream keys and other secrets by a stable hash.
+    #[arg(long)]
+    pub redact: bool,
+    /// Exit with code 1 if an anomaly of at least this severity is seen.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `diff` options.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The reference capture or JSON output.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The capture or JSON output compared with OLD.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Field to ignore (repeatable, or comma-separated).
+    #[arg(long = "ignore", value_name = "FIELD", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Only compare these fields (repeatable, or comma-separated).
+    #[arg(long = "field", value_name = "FIELD", value_delimiter = ',')]
+    pub field: Vec<String>,
+}
+
+/// `tui` options.
+#[derive(Debug, Clone, Args)]
+pub struct TuiArgs {
+    /// Enable mouse capture (breaks terminal text selection).
+    #[arg(long)]
+    pub mouse: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Parses `"64M"`-style sizes (K, M, G: powers of 1024; optional `B`/`iB`).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let upper = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, mult) = match upper.chars().last() {
+        Some('K') => (&upper[..upper.len() - 1], 1usize << 10),
+        Some('M') => (&upper[..upper.len() - 1], 1 << 20),
+        Some('G') => (&upper[..upper.len() - 1], 1 << 30),
+        _ => (upper, 1),
+    };
+    let n: usize = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (examples: 4096, 512K, 64M, 1G)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// A user-facing error: one line, then exit code 2.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl From<CaptureError> for CliError {
+    fn from(e: CaptureError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("rtmpscope: error: {msg}");
+    EXIT_USAGE
+}
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    main_with_args(std::env::args_os())
+}
+
+/// Runs the CLI on explicit arguments (the first is the program name).
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    run(cli)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> i32 {
+    if cli.input.list_interfaces {
+        return list_interfaces();
+    }
+    match cli.command {
+        Some(Command::Json(args)) => {
+            run_json(&cli.input, &args.filter.filter, &args).unwrap_or_else(|e| fail(e.0))
+        }
+        Some(Command::Summary(f)) => run_summary(&cli.input, &f.filter),
+        Some(Command::Diff(d)) => run_diff(&cli.input, &d),
+        Some(Command::Tui(t)) => run_tui(&cli.input, &t.filter.filter, &t),
+        None => {
+            let mut input = cli.input.clone();
+            let mut words = cli.rest;
+            if input.read.is_none() && input.interface.is_none() && !words.is_empty() {
+                input.read = Some(PathBuf::from(words.remove(0)));
+            }
+            run_default(&input, &words)
+        }
+    }
+}
+
+/// `rtmpscope FILE`: the TUI on FILE. Until the TUI exists, what `summary`
+/// would print.
+fn run_default(input: &InputArgs, filter: &[String]) -> i32 {
+    run_summary(input, filter)
+}
+
+/// `summary`: wired by the lead to `crate::output::summary::run`.
+fn run_summary(input: &InputArgs, filter: &[String]) -> i32 {
+    let _ = (input, filter);
+    fail("the summary command is not yet implemented (use: rtmpscope -r FILE json)")
+}
+
+/// `diff`: wired by the lead to the diff implementation.
+fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
+    let _ = (input, args);
+    fail("the diff command is not yet implemented")
+}
+
+/// `tui`: wired by the lead to `crate::tui::run`.
+fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
+    let _ = (input, filter, args);
+    fail("the tui command is not yet implemented (use: rtmpscope -r FILE json)")
+}
+
+fn list_interfaces() -> i32 {
+    let list = match capture::list_interfaces() {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut out = io::stdout().lock();
+    for (n, i) in list.iter().enumerate() {
+        let mut flags = Vec::new();
+        if i.up {
+            flags.push("Up");
+        }
+        if i.running {
+            flags.push("Running");
+        }
+        if i.loopback {
+            flags.push("Loopback");
+        }
+        let mut line = format!("{}.{}", n + 1, i.name);
+        if let Some(d) = &i.description {
+            line.push_str(&format!(" ({d})"));
+        }
+        if !flags.is_empty() {
+            line.push_str(&format!(" [{}]", flags.join(", ")));
+        }
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    EXIT_OK
+}
+
+/// The analyzer configuration from the shared options.
+pub fn pipeline_config(input: &InputArgs) -> Config {
+    Config {
+        max_flows: input.max_flows,
+        max_ooo_bytes: input.max_ooo_bytes,
+        max_reassembly_mem: input.max_reassembly_mem,
+        flow_timeout_secs: input.flow_timeout,
+    }
+}
+
+/// Opens the source the shared options name, with the BPF filter `words`
+/// (joined with spaces, tcpdump style). Installs the Ctrl-C handler: the
+/// first Ctrl-C ends the input cleanly, a second one exits at once.
+pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, CliError> {
+    let filter = if words.is_empty() {
+        None
+    } else {
+        Some(words.join(" "))
+    };
+    let opts = SourceOptions {
+        filter,
+        snaplen: input.snaplen,
+        promisc: !input.no_promisc,
+        savefile: input.write.clone(),
+        user: input.user.clone(),
+        drop_privileges: true,
+    };
+    let src = match (&input.read, &input.interface) {
+        (Some(_), Some(_)) => {
+            return Err(CliError("give either -r FILE or -i IFACE, not both".into()))
+        }
+        (None, None) => {
+            return Err(CliError(
+                "no input: give -r FILE (- for stdin), -i IFACE, or a capture FILE".into(),
+            ))
+        }
+        (Some(path), None) => {
+            if input.write.is_some() {
+                return Err(CliError(
+                    "-w saves a live capture: it needs -i IFACE".into(),
+                ));
+            }
+            PacketSource::open_file(path, &opts)?
+        }
+        (None, Some(iface)) => {
+            if input.snaplen == 0 {
+                return Err(CliError("-s: the snapshot length must be > 0".into()));
+            }
+            PacketSource::open_live(iface, &opts)?
+        }
+    };
+    install_ctrlc(&src);
+    Ok(src)
+}
+
+fn install_ctrlc(src: &PacketSource) {
+    let handle = src.stop_handle();
+    // Only one handler per process; a second source keeps the first one.
+    let _ = ctrlc::set_handler(move || {
+        if handle.stop() {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+}
+
+/// Writes events, one JSON object per line. The one place that decides the
+/// JSON encoding (the lead swaps in the real writer here).
+pub fn write_events(out: &mut dyn Write, events: &[Event], redact: bool) -> io::Result<()> {
+    let _ = redact;
+    for ev in events {
+        let line = serde_json::to_string(ev).map_err(io::Error::other)?;
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Highest anomaly severity among `events`.
+fn worst(events: &[Event], acc: Option<Severity>) -> Option<Severity> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Anomaly(a) => Some(a.severity),
+            _ => None,
+        })
+        .fold(acc, |w, s| Some(w.map_or(s, |w| w.max(s))))
+}
+
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
+    Ok(match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let f =
+                std::fs::File::create(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?;
+            Box::new(BufWriter::new(f))
+        }
+        _ => Box::new(BufWriter::new(io::stdout())),
+    })
+}
+
+/// `json`: every packet through the analyzer, every event as a JSON line.
+fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32, CliError> {
+    // The output file is opened before the capture (and before privileges
+    // are dropped).
+    let mut out = open_output(args.output.as_deref())?;
+    let mut src = open_source(input, filter)?;
+    let mut analyzer = Analyzer::new(pipeline_config(input));
+    let mut events = Vec::new();
+    let mut worst_seen = None;
+    let mut read_error = None;
+    let mut write_error = None;
+    loop {
+        match src.next_packet() {
+            Ok(Some(pkt)) => analyzer.handle_packet(&pkt, &mut events),
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+        if !events.is_empty() {
+            worst_seen = worst(&events, worst_seen);
+            if let Err(e) = write_events(&mut out, &events, args.redact) {
+                write_error = Some(e);
+                break;
+            }
+            events.clear();
+        }
+    }
+    if let Some(e) = write_error {
+        return Ok(write_failed(e));
+    }
+    let kernel = src.stats();
+    analyzer.finish(kernel, &mut events);
+    worst_seen = worst(&events, worst_seen);
+    if let Err(e) = write_events(&mut out, &events, args.redact).and_then(|_| out.flush()) {
+        return Ok(write_failed(e));
+    }
+    if let Some(e) = read_error {
+        if e.is_truncation() {
+            eprintln!("rtmpscope: warning: {e}");
+        } else {
+            return Ok(fail(e));
+        }
+    }
+    if let (Some(threshold), Some(w)) = (args.fail_on, worst_seen) {
+        if w >= threshold.severity() {
+            return Ok(EXIT_FINDINGS);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A closed pipe (`| head`) ends the output quietly; anything else is an error.
+fn write_failed(e: io::Error) -> i32 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        EXIT_OK
+    } else {
+        fail(format!("writing output: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("rtmpscope").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn json_with_global_options_and_filter() {
+        let c = parse(&[
+            "-r",
+            "x.pcap",
+            "--max-flows",
+            "10",
+            "json",
+            "--fail-on",
+            "warning",
+            "-o",
+            "out.json",
+            "tcp",
+            "port",
+            "1935",
+        ]);
+        assert_eq!(c.input.read.as_deref(), Some(Path::new("x.pcap")));
+        assert_eq!(c.input.max_flows, Some(10));
+        let Some(Command::Json(j)) = c.command else {
+            panic!("not json")
+        };
+        assert_eq!(j.fail_on, Some(FailOn::Warning));
+        assert_eq!(j.output.as_deref(), Some(Path::new("out.json")));
+        assert_eq!(j.filter.filter, vec!["tcp", "port", "1935"]);
+    }
+
+    #[test]
+    fn global_options_after_subcommand() {
+        let c = parse(&[
+            "json",
+            "-r",
+            "-",
+            "--flow-timeout",
+            "30",
+            "--max-ooo-bytes",
+            "64K",
+        ]);
+        assert_eq!(c.input.read.as_deref(), Some(Path::new("-")));
+        let cfg = pipeline_config(&c.input);
+        assert_eq!(cfg.flow_timeout_secs, Some(30));
+        assert_eq!(cfg.max_ooo_bytes, Some(65_536));
+        assert_eq!(cfg.max_flows, None);
+        assert_eq!(c.input.snaplen, 262_144);
+    }
+
+    #[test]
+    fn shorthand_file_and_filter_words() {
+        let c = parse(&["capture.pcapng", "tcp", "port", "1935"]);
+        assert!(c.command.is_none());
+        assert_eq!(c.rest, vec!["capture.pcapng", "tcp", "port", "1935"]);
+        let c = parse(&["-r", "a.pcap", "port", "1935"]);
+        assert!(c.command.is_none());
+        assert_eq!(c.rest, vec!["port", "1935"]);
+    }
+
+    #[test]
+    fn diff_and_tui_arguments() {
+        let c = parse(&[
+            "diff",
+            "old.json",
+            "new.json",
+            "--ignore",
+            "time,pcap_cnt",
+            "--ignore",
+            "flow_id",
+            "--field",
+            "kind",
+        ]);
+        let Some(Command::Diff(d)) = c.command else {
+            panic!("not diff")
+        };
+        assert_eq!(d.old, PathBuf::from("old.json"));
+        assert_eq!(d.new, PathBuf::from("new.json"));
+        assert_eq!(d.ignore, vec!["time", "pcap_cnt", "flow_id"]);
+        assert_eq!(d.field, vec!["kind"]);
+        let c = parse(&[
+            "-i", "eth0", "-s", "1514", "-w", "out.pcap", "--user", "rtmp", "tui", "--mouse",
+        ]);
+        let Some(Command::Tui(t)) = c.command else {
+            panic!("not tui")
+        };
+        assert!(t.mouse);
+        assert_eq!(c.input.snaplen, 1514);
+        assert_eq!(c.input.user.as_deref(), Some("rtmp"));
+        assert_eq!(c.input.write.as_deref(), Some(Path::new("out.pcap")));
+    }
+
+    #[test]
+    fn list_interfaces_flag_forms() {
+        assert!(parse(&["-D"]).input.list_interfaces);
+        assert!(parse(&["--list-interfaces"]).input.list_interfaces);
+    }
+
+    #[test]
+    fn usage_errors() {
+        for bad in [
+            vec!["json", "--fail-on", "info"],
+            vec!["diff", "only-one"],
+            vec!["-s", "lots", "json"],
+            vec!["--max-reassembly-mem", "12Q", "json"],
+        ] {
+            let r = Cli::try_parse_from(std::iter::once("rtmpscope").chain(bad.iter().copied()));
+            let e = r.expect_err(&format!("{bad:?} should not parse"));
+            assert_eq!(e.exit_code(), EXIT_USAGE);
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1mb"), Ok(1 << 20));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("-1K").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn input_selection_errors() {
+        let c = parse(&["json"]);
+        let e = open_source(&c.input, &[]).unwrap_err();
+        assert!(e.0.starts_with("no input"), "{}", e.0);
+        let c = parse(&["-r", "a.pcap", "-i", "lo", "json"]);
+        assert!(open_source(&c.input, &[])
+            .unwrap_err()
+            .0
+            .contains("not both"));
+        let c = parse(&["-r", "a.pcap", "-w", "b.pcap", "json"]);
+        assert!(open_source(&c.input, &[]).unwrap_err().0.contains("-w"));
+    }
+
+    #[test]
+    fn worst_severity() {
+        use crate::event::Anomaly;
+        let ev = |s| Event {
+            pcap_cnt: 1,
+            time: Default::default(),
+            flow_id: None,
+            direction: None,
+            kind: EventKind::Anomaly(Anomaly::new("x.y", s, None, "")),
+        };
+        assert_eq!(worst(&[], None), None);
+        assert_eq!(
+            worst(&[ev(Severity::Info), ev(Severity::Warning)], None),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            worst(&[ev(Severity::Info)], Some(Severity::Error)),
+            Some(Severity::Error)
+        );
+    }
 }

@@ -588,7 +588,7 @@ impl PacketSource {
                         }
                         Err(e) => {
                             let detail = pcap_msg(&e);
-                            let what = self.description.clone();
+                            let what = f.path.display().to_string();
                             return Err(if detail.contains("truncated") {
                                 CaptureError::Truncated { what, detail }
                             } else {
