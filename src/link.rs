@@ -1,5 +1,6 @@
 //! Link-layer dispatch (Ethernet/VLAN, Linux SLL/SLL2, NULL/LOOP, RAW) and
-//! IP/TCP decoding.
+//! IP/TCP decoding, including TCP carried in GTPv1-U tunnels (UDP 2152,
+//! mobile networks): the segment then carries the inner addresses.
 //!
 //! Contract: [`decode`] takes one captured frame (its link type, captured
 //! bytes and original length) and returns what it found. It never panics;
@@ -65,6 +66,12 @@ pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 /// Maximum number of stacked VLAN tags followed before the frame is
 /// declared malformed.
 pub const MAX_VLAN_TAGS: usize = 8;
+
+/// GTP-U tunnels (UDP port 2152) nested deeper than this are not opened.
+pub const MAX_TUNNEL_DEPTH: usize = 2;
+/// GTP-U extension headers followed before giving up.
+pub const MAX_GTP_EXTENSIONS: usize = 8;
+const GTPU_PORT: u16 = 2152;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -136,18 +143,18 @@ pub fn decode(linktype: u32, data: &[u8], origlen: u32) -> Decoded<'_> {
             let is = |set: &[u32]| set.contains(&le) || set.contains(&be);
             let rest = data.get(4..).unwrap_or(&[]);
             if is(&[2]) {
-                ip_dispatch(Some(4), rest, Vec::new(), cut)
+                ip_dispatch(Some(4), rest, Vec::new(), cut, 0)
             } else if is(&[24, 28, 30]) {
-                ip_dispatch(Some(6), rest, Vec::new(), cut)
+                ip_dispatch(Some(6), rest, Vec::new(), cut, 0)
             } else {
                 Decoded::NonTcp
             }
         }
         LINKTYPE_RAW | LINKTYPE_RAW_DLT12 | LINKTYPE_RAW_DLT14 => {
-            ip_dispatch(None, data, Vec::new(), cut)
+            ip_dispatch(None, data, Vec::new(), cut, 0)
         }
-        LINKTYPE_IPV4 => ip_dispatch(Some(4), data, Vec::new(), cut),
-        LINKTYPE_IPV6 => ip_dispatch(Some(6), data, Vec::new(), cut),
+        LINKTYPE_IPV4 => ip_dispatch(Some(4), data, Vec::new(), cut, 0),
+        LINKTYPE_IPV6 => ip_dispatch(Some(6), data, Vec::new(), cut, 0),
         other => Decoded::UnknownLink(other),
     }
 }
@@ -175,10 +182,48 @@ fn ethertype_dispatch(mut ethertype: u16, mut rest: &[u8], cut: usize) -> Decode
         rest = rest.get(4..).unwrap_or(&[]);
     }
     match ethertype {
-        ETHERTYPE_IPV4 => ip_dispatch(Some(4), rest, vlan, cut),
-        ETHERTYPE_IPV6 => ip_dispatch(Some(6), rest, vlan, cut),
+        ETHERTYPE_IPV4 => ip_dispatch(Some(4), rest, vlan, cut, 0),
+        ETHERTYPE_IPV6 => ip_dispatch(Some(6), rest, vlan, cut, 0),
         _ => Decoded::NonTcp,
     }
+}
+
+/// The inner IP packet of a GTPv1-U G-PDU carried in the UDP datagram `udp`
+/// (port 2152), if it is one.
+fn gtpu_inner(udp: &[u8]) -> Option<&[u8]> {
+    let sport = be16(udp, 0)?;
+    let dport = be16(udp, 2)?;
+    if sport != GTPU_PORT && dport != GTPU_PORT {
+        return None;
+    }
+    let gtp = udp.get(8..)?;
+    let flags = *gtp.first()?;
+    // Version 1, protocol type GTP, message type 255 (G-PDU).
+    if flags >> 5 != 1 || flags & 0x10 == 0 || *gtp.get(1)? != 0xff {
+        return None;
+    }
+    let mut off = 8;
+    if flags & 0x07 != 0 {
+        // Sequence number, N-PDU number, next extension header type.
+        let mut next = *gtp.get(11)?;
+        off = 12;
+        let mut hops = 0;
+        while flags & 0x04 != 0 && next != 0 {
+            hops += 1;
+            if hops > MAX_GTP_EXTENSIONS {
+                return None;
+            }
+            let units = usize::from(*gtp.get(off)?);
+            if units == 0 {
+                return None;
+            }
+            let end = off + units * 4;
+            next = *gtp.get(end - 1)?;
+            off = end;
+        }
+    }
+    let inner = gtp.get(off..)?;
+    matches!(inner.first()? >> 4, 4 | 6).then_some(inner)
 }
 
 /// Byte offset of `inner` within `outer` when `inner` is a sub-slice.
@@ -191,7 +236,13 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
 
 /// Decodes IP (and TCP) from `ip`. `version` is the version the link layer
 /// announced (None: take the first nibble). `cut` is `origlen - caplen`.
-fn ip_dispatch(version: Option<u8>, ip: &[u8], vlan: Vec<u16>, cut: usize) -> Decoded<'_> {
+fn ip_dispatch(
+    version: Option<u8>,
+    ip: &[u8],
+    vlan: Vec<u16>,
+    cut: usize,
+    depth: usize,
+) -> Decoded<'_> {
     let Some(first) = ip.first() else {
         return Decoded::Malformed("ip.header_truncated");
     };
@@ -219,6 +270,11 @@ fn ip_dispatch(version: Option<u8>, ip: &[u8], vlan: Vec<u16>, cut: usize) -> De
             ip_number: pl.ip_number.0,
             vlan,
         };
+    }
+    if pl.ip_number == IpNumber::UDP && depth < MAX_TUNNEL_DEPTH {
+        if let Some(inner) = gtpu_inner(pl.payload) {
+            return ip_dispatch(None, inner, vlan, cut, depth + 1);
+        }
     }
     if pl.ip_number != IpNumber::TCP {
         return Decoded::NonTcp;
@@ -637,6 +693,58 @@ mod tests {
         ));
     }
 
+    fn udp(sport: u16, dport: u16, body: &[u8]) -> Vec<u8> {
+        let mut u = sport.to_be_bytes().to_vec();
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(body);
+        u
+    }
+
+    #[test]
+    fn gtpu_tunnel_is_opened() {
+        let inner = ipv6(6, &tcp(50_000, 1935, 5, 0x18, 0, b"tunnelled"), None);
+        // Plain G-PDU: flags 0x30 (v1, PT), type 255, length, TEID.
+        let mut g = vec![0x30, 0xff];
+        g.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+        g.extend_from_slice(&[0, 0, 0, 9]);
+        g.extend_from_slice(&inner);
+        let mut body = vec![0x10, 0x0a]; // VLAN 10
+        body.extend_from_slice(&0x0800u16.to_be_bytes());
+        body.extend_from_slice(&ipv4(17, &udp(2152, 2152, &g), None, 0));
+        let f = eth(0x8100, &body);
+        let s = seg(full(LINKTYPE_ETHERNET, &f));
+        assert_eq!(s.src, IpAddr::V6(Ipv6Addr::from(v6addr(1))));
+        assert_eq!((s.dst_port, s.payload), (1935, &b"tunnelled"[..]));
+        assert_eq!(s.vlan, vec![10]);
+        // Cut by the snaplen inside the inner payload.
+        let s = seg(decode(LINKTYPE_ETHERNET, &f[..f.len() - 4], f.len() as u32));
+        assert_eq!((s.payload, s.missing), (&b"tunne"[..], 4));
+
+        // With sequence number and one extension header (PDU session
+        // container, 4 bytes, next type 0).
+        let mut g = vec![
+            0x36, 0xff, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0x85, 1, 0x10, 0x05, 0,
+        ];
+        g.extend_from_slice(&inner);
+        let f = eth(0x0800, &ipv4(17, &udp(40_000, 2152, &g), None, 0));
+        assert_eq!(seg(full(LINKTYPE_ETHERNET, &f)).payload, b"tunnelled");
+
+        // Echo request (type 1) and other UDP ports stay non-TCP; a bad
+        // extension length does not panic.
+        let echo = [0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0];
+        let f = eth(0x0800, &ipv4(17, &udp(2152, 2152, &echo), None, 0));
+        assert_eq!(full(LINKTYPE_ETHERNET, &f), Decoded::NonTcp);
+        let mut g = vec![0x30, 0xff, 0, 0, 0, 0, 0, 9];
+        g.extend_from_slice(&inner);
+        let f = eth(0x0800, &ipv4(17, &udp(53, 53, &g), None, 0));
+        assert_eq!(full(LINKTYPE_ETHERNET, &f), Decoded::NonTcp);
+        let g = vec![0x34, 0xff, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0x85, 0, 0, 0, 0];
+        let f = eth(0x0800, &ipv4(17, &udp(2152, 2152, &g), None, 0));
+        assert_eq!(full(LINKTYPE_ETHERNET, &f), Decoded::NonTcp);
+    }
+
     #[test]
     fn non_tcp_frames() {
         // UDP over IPv4, ICMPv6, ARP, 802.3 length field.
@@ -661,6 +769,48 @@ mod tests {
             for n in 0..=f.len() {
                 let _ = decode(lt, &f[..n], f.len() as u32);
                 let _ = decode(lt, &f[..n], 0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(
+            lt in prop::sample::select(vec![0u32, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147]),
+            data in prop::collection::vec(any::<u8>(), 0..200),
+            extra in 0u32..100_000,
+        ) {
+            let origlen = (data.len() as u32).saturating_add(extra);
+            if let Decoded::Tcp(s) = decode(lt, &data, origlen) {
+                prop_assert!(s.payload.len() <= data.len());
+                prop_assert!(s.missing <= extra);
+            }
+        }
+
+        #[test]
+        fn truncating_a_frame_moves_bytes_to_missing(
+            payload in prop::collection::vec(any::<u8>(), 0..600),
+            keep in 0usize..600,
+        ) {
+            let mut t = vec![0, 1, 7, 143, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0, 1, 0, 0, 0, 0];
+            t.extend_from_slice(&payload);
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&((20 + t.len()) as u16).to_be_bytes());
+            ip.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+            ip.extend_from_slice(&t);
+            let keep = (40 + keep).min(ip.len());
+            match decode(LINKTYPE_RAW, &ip[..keep], ip.len() as u32) {
+                Decoded::Tcp(s) => {
+                    prop_assert_eq!(s.payload, &payload[..keep - 40]);
+                    prop_assert_eq!(s.missing as usize, ip.len() - keep);
+                }
+                other => prop_assert!(false, "{:?}", other),
             }
         }
     }
