@@ -418,6 +418,7 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
     // are dropped).
     let mut out = open_output(args.output.as_deref())?;
     let mut src = open_source(input, filter)?;
+    let live = src.is_live();
     let mut analyzer = Analyzer::new(pipeline_config(input));
     let mut events = Vec::new();
     let mut worst_seen = None;
@@ -434,7 +435,15 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
         }
         if !events.is_empty() {
             worst_seen = worst(&events, worst_seen);
-            if let Err(e) = write_events(&mut out, &events, args.redact) {
+            // A live capture is watched as it happens: do not sit on lines.
+            let res = write_events(&mut out, &events, args.redact).and_then(|_| {
+                if live {
+                    out.flush()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = res {
                 write_error = Some(e);
                 break;
             }
