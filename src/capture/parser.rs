@@ -23,7 +23,7 @@ use crate::time::PacketTime;
 /// Initial read buffer.
 pub const INITIAL_BUFFER_BYTES: usize = 1 << 20;
 /// Largest block (pcap record or pcapng block) accepted.
-pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+pub const MAX_BLOCK_BYTES: usize = 16 << 20;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Iface {
@@ -49,6 +49,8 @@ pub struct ParserSource {
     capacity: usize,
     /// Classic pcap: (link type, nanosecond timestamps).
     legacy: Option<(u32, bool)>,
+    /// Byte order of the classic pcap file or of the current pcapng section.
+    big_endian: bool,
     /// pcapng interfaces of the current section.
     ifaces: Vec<Iface>,
     linktypes: Vec<u32>,
@@ -149,6 +151,7 @@ impl ParserSource {
             what: what.to_string(),
             capacity,
             legacy: None,
+            big_endian: false,
             ifaces: Vec::new(),
             linktypes: Vec::new(),
             filter_expr,
@@ -182,6 +185,7 @@ impl ParserSource {
                         PcapBlockOwned::LegacyHeader(h) => {
                             let lt = h.network.0 as u32;
                             self.legacy = Some((lt, h.is_nanosecond_precision()));
+                            self.big_endian = h.is_bigendian();
                             note(&mut self.linktypes, lt);
                             None
                         }
@@ -192,7 +196,8 @@ impl ParserSource {
                             let t = header_time(i64::from(b.ts_sec), i64::from(b.ts_usec), nano);
                             Some((t, lt, b.origlen))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                            self.big_endian = shb.big_endian();
                             self.ifaces.clear();
                             None
                         }
@@ -259,6 +264,19 @@ impl ParserSource {
                     err: std::io::Error::other(describe(&e)),
                 })?,
                 Step::Grow => {
+                    // The declared size of the pending block, checked before
+                    // any memory is set aside for it.
+                    let declared = self.pending_block_len();
+                    if declared.is_some_and(|n| n > MAX_BLOCK_BYTES) {
+                        return Err(CaptureError::Corrupt {
+                            what: self.what.clone(),
+                            detail: format!(
+                                "block of {} bytes (limit {} MiB) after packet {count}",
+                                declared.unwrap_or(0),
+                                MAX_BLOCK_BYTES >> 20
+                            ),
+                        });
+                    }
                     let new = self.capacity.saturating_mul(2);
                     if new > MAX_BLOCK_BYTES.saturating_mul(2) || !self.reader.grow(new) {
                         return Err(CaptureError::Corrupt {
@@ -282,6 +300,23 @@ impl ParserSource {
                 }
             }
         }
+    }
+
+    /// Total size of the block at the head of the buffer, from its header.
+    fn pending_block_len(&self) -> Option<usize> {
+        let data = self.reader.data();
+        let (at, extra) = if self.legacy.is_some() {
+            (8, 16) // caplen of the record header; plus the header itself
+        } else {
+            (4, 0) // total block length
+        };
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        let n = if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        usize::try_from(n).ok()?.checked_add(extra)
     }
 
     /// Applies the BPF filter (compiled once per link type).

@@ -573,3 +573,37 @@ fn libpcap_failing_mid_file_continues_with_pcap_parser() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(got.iter().map(|g| g.cnt).collect::<Vec<_>>(), vec![1, 3, 4]);
 }
+
+#[test]
+fn absurd_record_length_is_an_error_not_an_allocation() {
+    let mut bytes = classic_pcap(1, false, false, &sample()[..1]);
+    // A record header claiming 2 GiB of captured bytes.
+    for v in [1u32, 0, 0x7fff_ffff, 0x7fff_ffff] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0u8; 64]);
+    let mut src =
+        PacketSource::open_reader(Cursor::new(bytes), "mem", &SourceOptions::default()).unwrap();
+    let (got, err) = read_all(&mut src);
+    assert_eq!(got.len(), 1);
+    let err = err.expect("error reported");
+    assert!(matches!(err, CaptureError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("limit 16 MiB"), "{err}");
+}
+
+#[test]
+fn blocks_larger_than_the_initial_buffer_are_read() {
+    let big = pkt(5, 6_000, (0..3 << 20).map(|i| (i % 251) as u8).collect());
+    let pkts = vec![sample()[0].clone(), big, sample()[1].clone()];
+    for bytes in [
+        classic_pcap(1, true, false, &pkts),
+        pcapng(&[(1, Some(9), None)], &pkts),
+    ] {
+        let mut src =
+            PacketSource::open_reader(Cursor::new(bytes), "mem", &SourceOptions::default())
+                .unwrap();
+        let (got, err) = read_all(&mut src);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(got, expect(&pkts, &[1], false));
+    }
+}
