@@ -217,3 +217,49 @@ fn help_documents_privileges_and_exit_codes() {
         assert!(text.contains(needle), "help lacks {needle}");
     }
 }
+
+#[test]
+fn named_pipe_is_streamed() {
+    let dir = std::env::temp_dir().join(format!("rtmpscope-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("capture.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.map(|s| s.success()).unwrap_or(false) {
+        eprintln!("mkfifo unavailable: skipped");
+        return;
+    }
+    let child = bin()
+        .arg("-r")
+        .arg(&fifo)
+        .arg("json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Open the writing end without blocking (ENXIO until the reader is
+    // there), so a reader that never comes fails the test instead of
+    // hanging it.
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut w = loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(&fifo)
+        {
+            Ok(f) => break f,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("reader never opened the fifo: {e}"),
+        }
+    };
+    w.write_all(&sample()).unwrap();
+    drop(w);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stderr_lines(&o).is_empty(), "{o:?}");
+    assert_json_lines(&o.stdout);
+}

@@ -345,11 +345,23 @@ impl PacketSource {
                 err,
             },
         })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        let meta = file.metadata().ok();
+        if meta.as_ref().is_some_and(|m| m.is_dir()) {
             return Err(CaptureError::NotACapture {
                 what,
                 detail: "is a directory".into(),
             });
+        }
+        if meta.as_ref().is_some_and(|m| !m.is_file()) {
+            // A FIFO or `<(tcpdump -w -)`: cannot be reopened after libpcap
+            // refused it, so stream it like stdin.
+            let p = ParserSource::new(file, &what, opts.filter.clone())?;
+            return Ok(Self::new(
+                Inner::Parser(Box::new(p)),
+                format!("{what} (stream, pcap-parser){}", filter_desc(opts)),
+                opts.filter.clone(),
+                None,
+            ));
         }
         let mut head = [0u8; 4];
         let n = read_up_to(&mut file, &mut head).map_err(|err| CaptureError::Io {
