@@ -667,18 +667,18 @@ impl PacketSource {
             what: what.clone(),
             err,
         })?;
-        let mut p = ParserSource::new(file, &what, self.filter_expr())?;
+        let mut p = ParserSource::new(file, &what, self.filter.clone())?;
         p.skip_packets(self.count);
         self.inner = Inner::Parser(Box::new(p));
+        let filter = match &self.filter {
+            Some(f) => format!(", filter '{f}'"),
+            None => String::new(),
+        };
         self.description = format!(
-            "{} (continued with pcap-parser after packet {}: libpcap said: {libpcap_said})",
-            self.description, self.count
+            "file {what} (pcapng, pcap-parser from packet {}: libpcap said: {libpcap_said}){filter}",
+            self.count + 1
         );
         Ok(())
-    }
-
-    fn filter_expr(&self) -> Option<String> {
-        self.filter.clone()
     }
 
     /// Kernel counters of a live capture (None for files).
