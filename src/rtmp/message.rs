@@ -372,6 +372,9 @@ pub struct Audio {
 }
 
 /// Decoded body of a message.
+// Command is much larger than the other variants; messages are boxed in
+// events already, so the size difference is accepted.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Body {
