@@ -4,15 +4,299 @@
 //!
 //! Contract: `decode_body` never panics; anomalies it returns carry ranges in
 //! body-relative offsets (the caller maps them to stream offsets with
-//! `Message::stream_offset_of`).
+//! `Message::stream_offset_of`). No allocation is sized from a wire length
+//! before the bytes it announces are known to exist. When the message is
+//! truncated (`msg.truncated` is set), whatever was received is decoded and
+//! every diagnostic about missing bytes says the message was truncated.
+//!
+//! Dispatch:
+//! - 1, 2, 3, 5, 6: [`super::control`]
+//! - 4: [`super::user_control`]
+//! - 8, 9: [`super::media`]
+//! - 15, 18: [`super::data`]; 17, 20: [`super::command`]
+//! - 16, 19: [`super::shared_object`]
+//! - 22: [`super::aggregate`]
+//! - 7, 21, 23: kept raw (known but not decoded)
+//! - others: raw with `rtmp.message.unknown_type`
 
-use super::message::{Body, Message};
-use crate::event::Anomaly;
+use super::message::{type_id, Body, Message};
+use crate::event::{Anomaly, ByteRange, Severity};
 
 /// Decodes `body` (the message's received body bytes) into `msg.body`,
 /// using the header fields already set on `msg`.
 pub fn decode_body(msg: &mut Message, body: &[u8]) -> Vec<Anomaly> {
-    let _ = body;
-    msg.body = Body::Raw;
-    Vec::new()
+    decode_body_at_depth(msg, body, 0)
+}
+
+/// Like [`decode_body`] with the aggregate nesting depth (0 = top level).
+pub(crate) fn decode_body_at_depth(msg: &mut Message, body: &[u8], depth: u32) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    let t = msg.type_id;
+    if body.is_empty() {
+        msg.body = Body::Raw;
+        if msg.truncated.is_none() {
+            let sev = match t {
+                type_id::AUDIO | type_id::VIDEO => Severity::Info,
+                _ => Severity::Warning,
+            };
+            let name = match t {
+                type_id::SET_CHUNK_SIZE
+                | type_id::ABORT
+                | type_id::ACKNOWLEDGEMENT
+                | type_id::WINDOW_ACK_SIZE
+                | type_id::SET_PEER_BANDWIDTH => "rtmp.control.bad_length",
+                type_id::USER_CONTROL => "rtmp.user_control.bad_length",
+                _ => "rtmp.body.empty",
+            };
+            let sev = if name == "rtmp.body.empty" {
+                sev
+            } else {
+                Severity::Error
+            };
+            out.push(Anomaly::new(
+                name,
+                sev,
+                Some(ByteRange::new(0, 0)),
+                format!("{} message with an empty body", msg.type_name()),
+            ));
+        }
+        return out;
+    }
+    msg.body = match t {
+        type_id::SET_CHUNK_SIZE
+        | type_id::ABORT
+        | type_id::ACKNOWLEDGEMENT
+        | type_id::WINDOW_ACK_SIZE
+        | type_id::SET_PEER_BANDWIDTH => super::control::decode(t, body, &mut out),
+        type_id::USER_CONTROL => super::user_control::decode(body, &mut out),
+        type_id::AUDIO => super::media::decode_audio(body, &mut out),
+        type_id::VIDEO => super::media::decode_video(body, &mut out),
+        type_id::DATA_AMF0 => super::data::decode(body, false, &mut out),
+        type_id::DATA_AMF3 => super::data::decode(body, true, &mut out),
+        type_id::COMMAND_AMF0 => super::command::decode(body, false, &mut out),
+        type_id::COMMAND_AMF3 => super::command::decode(body, true, &mut out),
+        type_id::SHARED_OBJECT_AMF0 => super::shared_object::decode(body, false, &mut out),
+        type_id::SHARED_OBJECT_AMF3 => super::shared_object::decode(body, true, &mut out),
+        type_id::AGGREGATE => super::aggregate::decode(msg, body, depth, &mut out),
+        type_id::VIRTUAL_CONTROL | type_id::UDP | type_id::PRESENT => Body::Raw,
+        _ => {
+            out.push(Anomaly::new(
+                "rtmp.message.unknown_type",
+                Severity::Warning,
+                Some(ByteRange::new(0, body.len() as u64)),
+                format!("unknown message type id {t}"),
+            ));
+            Body::Raw
+        }
+    };
+    if let Some(tr) = msg.truncated {
+        for a in out.iter_mut() {
+            a.detail.push_str(&format!(
+                " (message truncated: {} of {} bytes received)",
+                tr.received, msg.length
+            ));
+        }
+    }
+    out
+}
+
+/// Decodes the AMF values of a command/data body. Types 15, 16 and 17
+/// (`amf3`) start with a format byte 0x00 and continue in AMF0 where a 0x11
+/// marker switches one value to AMF3; a missing format byte is
+/// `rtmp.body.missing_format_byte` (warning) and decoding starts at 0.
+/// Returns the values and the offset where AMF starts.
+pub(crate) fn amf_values(
+    body: &[u8],
+    amf3: bool,
+    out: &mut Vec<Anomaly>,
+) -> (Vec<crate::amf::Value>, usize) {
+    let start = if amf3 {
+        if body.first() == Some(&0) {
+            1
+        } else {
+            out.push(anomaly(
+                "rtmp.body.missing_format_byte",
+                Severity::Warning,
+                0,
+                body.len().min(1),
+                "AMF3 message body does not start with the 0x00 format byte",
+            ));
+            0
+        }
+    } else {
+        0
+    };
+    let (vals, an) = crate::amf::amf0::decode_all(body.get(start..).unwrap_or(&[]), start);
+    out.extend(an);
+    (vals, start)
+}
+
+/// Builds an anomaly with a body-relative range `[start, end)`.
+pub(crate) fn anomaly(
+    name: &'static str,
+    severity: Severity,
+    start: usize,
+    end: usize,
+    detail: impl Into<String>,
+) -> Anomaly {
+    Anomaly::new(
+        name,
+        severity,
+        Some(ByteRange::new(start as u64, end as u64)),
+        detail,
+    )
+}
+
+/// Bounds-checked big-endian reader over a body slice. Positions are offsets
+/// into the slice; `base` is added by callers that decode sub-slices.
+#[derive(Clone, Debug)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
+    }
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or(&[])
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    pub(crate) fn skip(&mut self, n: usize) -> bool {
+        self.take(n).is_some()
+    }
+    pub(crate) fn skip_to_end(&mut self) {
+        self.pos = self.buf.len();
+    }
+    pub(crate) fn peek_u8(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        let b = self.peek_u8()?;
+        self.pos += 1;
+        Some(b)
+    }
+    pub(crate) fn u16(&mut self) -> Option<u16> {
+        let s = self.take(2)?;
+        Some(u16::from_be_bytes([s[0], s[1]]))
+    }
+    pub(crate) fn u24(&mut self) -> Option<u32> {
+        let s = self.take(3)?;
+        Some(u32::from_be_bytes([0, s[0], s[1], s[2]]))
+    }
+    /// Signed 24-bit big-endian (SI24).
+    pub(crate) fn i24(&mut self) -> Option<i32> {
+        let v = self.u24()?;
+        Some(((v << 8) as i32) >> 8)
+    }
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        let s = self.take(4)?;
+        Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rtmp::message::{Control, Truncation, TruncationCause};
+    use crate::time::PacketTime;
+
+    pub(crate) fn msg(type_id: u8, len: usize) -> Message {
+        Message {
+            fmt: 0,
+            csid: 3,
+            type_id,
+            msid: 1,
+            timestamp: 1000,
+            timestamp_delta: 0,
+            extended_timestamp: false,
+            length: len as u32,
+            first_byte: 0,
+            last_byte: 0,
+            chunks: Vec::new(),
+            time: PacketTime::default(),
+            truncated: None,
+            body: Body::Raw,
+        }
+    }
+
+    #[test]
+    fn reader_bounds() {
+        let mut r = Reader::new(&[0xff, 0xff, 0xfe, 1]);
+        assert_eq!(r.i24(), Some(-2));
+        assert_eq!(r.u16(), None);
+        assert_eq!(r.remaining(), 1);
+        assert_eq!(r.u8(), Some(1));
+        assert_eq!(r.u8(), None);
+        let mut r = Reader::new(&[0x7f, 0xff, 0xff]);
+        assert_eq!(r.i24(), Some(0x7fffff));
+    }
+
+    #[test]
+    fn unknown_type_is_raw_with_warning() {
+        let mut m = msg(42, 3);
+        let a = decode_body(&mut m, &[1, 2, 3]);
+        assert_eq!(m.body, Body::Raw);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].name, "rtmp.message.unknown_type");
+        assert_eq!(a[0].range, Some(ByteRange::new(0, 3)));
+    }
+
+    #[test]
+    fn empty_bodies() {
+        let mut m = msg(type_id::SET_CHUNK_SIZE, 0);
+        let a = decode_body(&mut m, &[]);
+        assert_eq!(a[0].name, "rtmp.control.bad_length");
+        let mut m = msg(type_id::VIDEO, 0);
+        let a = decode_body(&mut m, &[]);
+        assert_eq!(a[0].name, "rtmp.body.empty");
+        assert_eq!(a[0].severity, Severity::Info);
+        let mut m = msg(type_id::COMMAND_AMF0, 0);
+        let a = decode_body(&mut m, &[]);
+        assert_eq!(a[0].name, "rtmp.body.empty");
+        assert_eq!(m.body, Body::Raw);
+    }
+
+    #[test]
+    fn truncated_messages_say_so() {
+        let mut m = msg(type_id::WINDOW_ACK_SIZE, 4);
+        m.truncated = Some(Truncation {
+            cause: TruncationCause::Gap,
+            received: 2,
+            lost: 2,
+        });
+        let a = decode_body(&mut m, &[0, 1]);
+        assert_eq!(a[0].name, "rtmp.control.bad_length");
+        assert!(a[0].detail.contains("truncated"), "{}", a[0].detail);
+        // A truncated but complete-enough body still decodes.
+        let mut m = msg(type_id::WINDOW_ACK_SIZE, 5);
+        m.truncated = Some(Truncation {
+            cause: TruncationCause::Gap,
+            received: 4,
+            lost: 1,
+        });
+        decode_body(&mut m, &[0, 0, 1, 0]);
+        assert_eq!(m.body, Body::Control(Control::WindowAckSize { size: 256 }));
+    }
 }
