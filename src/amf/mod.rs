@@ -12,6 +12,7 @@
 
 pub mod amf0;
 pub mod amf3;
+mod state;
 
 use serde::Serialize;
 
@@ -20,6 +21,11 @@ pub const MAX_DEPTH: usize = 64;
 /// Maximum number of values (all nesting levels) decoded from one body before
 /// `amf.element_limit`.
 pub const MAX_ELEMENTS: usize = 1_000_000;
+/// Budget, per body, for the copies made to resolve references (reference
+/// table entries, resolved object references, AMF3 string references). One
+/// unit is one value node or 64 string bytes. Past it, references stay
+/// unresolved (`amf.copy_limit`).
+pub const MAX_COPY_COST: usize = 1_000_000;
 
 /// A half-open range of offsets within a message body (body-relative, not
 /// stream offsets; `rtmp::message::Message::stream_offset_of` maps them).
