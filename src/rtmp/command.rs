@@ -159,3 +159,246 @@ pub fn interpret(name: &str, object: Option<&Value>, args: &[Value]) -> Option<C
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::body::tests::amf0w::*;
+
+    fn dec(b: &[u8], amf3: bool) -> (Command, Vec<Anomaly>) {
+        let mut out = Vec::new();
+        match decode(b, amf3, &mut out) {
+            Body::Command(c) => (c, out),
+            other => panic!("not a command: {other:?}"),
+        }
+    }
+
+    fn t(x: &str) -> Option<AmfStr> {
+        Some(AmfStr::from(x))
+    }
+
+    #[test]
+    fn connect() {
+        let body = cat(&[
+            s("connect"),
+            n(1.0),
+            obj(&[
+                ("app", s("live")),
+                ("flashVer", s("FMLE/3.0")),
+                ("tcUrl", s("rtmp://h/live")),
+                ("swfUrl", null()),
+                ("objectEncoding", n(0.0)),
+                ("fourCcList", strict(&[s("hvc1"), s("av01")])),
+            ]),
+        ]);
+        let (c, a) = dec(&body, false);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(c.name, AmfStr::from("connect"));
+        assert_eq!(c.transaction_id, Some(1.0));
+        assert!(c.args.is_empty());
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Connect {
+                app: t("live"),
+                tc_url: t("rtmp://h/live"),
+                flash_ver: t("FMLE/3.0"),
+                swf_url: None,
+                page_url: None,
+                object_encoding: Some(0.0),
+                four_cc_list: vec![AmfStr::from("hvc1"), AmfStr::from("av01")],
+            })
+        );
+    }
+
+    #[test]
+    fn results_and_status() {
+        let (c, _) = dec(&cat(&[s("_result"), n(4.0), null(), n(1.0)]), false);
+        assert_eq!(c.info, Some(CommandInfo::StreamCreated { stream_id: 1.0 }));
+        let status = obj(&[
+            ("level", s("status")),
+            ("code", s("NetConnection.Connect.Success")),
+            ("description", s("Connection succeeded.")),
+        ]);
+        let body = cat(&[
+            s("_result"),
+            n(1.0),
+            obj(&[("fmsVer", s("FMS/3,0,1,123"))]),
+            status.clone(),
+        ]);
+        let (c, _) = dec(&body, false);
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Status {
+                level: t("status"),
+                code: t("NetConnection.Connect.Success"),
+                description: t("Connection succeeded."),
+            })
+        );
+        assert_eq!(c.args.len(), 1);
+        let (c, _) = dec(&cat(&[s("onStatus"), n(0.0), null(), status]), false);
+        assert!(matches!(c.info, Some(CommandInfo::Status { .. })));
+        let err = obj(&[
+            ("level", s("error")),
+            ("code", s("NetStream.Publish.BadName")),
+        ]);
+        let (c, _) = dec(&cat(&[s("_error"), n(5.0), null(), err]), false);
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Status {
+                level: t("error"),
+                code: t("NetStream.Publish.BadName"),
+                description: None,
+            })
+        );
+    }
+
+    #[test]
+    fn stream_commands() {
+        let (c, _) = dec(
+            &cat(&[
+                s("play"),
+                n(4.0),
+                null(),
+                s("cam"),
+                n(-2.0),
+                n(-1.0),
+                b(true),
+            ]),
+            false,
+        );
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Play {
+                name: t("cam"),
+                start: Some(-2.0),
+                duration: Some(-1.0),
+                reset: Some(true)
+            })
+        );
+        let (c, _) = dec(
+            &cat(&[
+                s("play2"),
+                n(0.0),
+                null(),
+                obj(&[("streamName", s("hi")), ("start", n(5.0)), ("len", n(-1.0))]),
+            ]),
+            false,
+        );
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Play {
+                name: t("hi"),
+                start: Some(5.0),
+                duration: Some(-1.0),
+                reset: None
+            })
+        );
+        let (c, _) = dec(
+            &cat(&[s("publish"), n(5.0), null(), s("k"), s("live")]),
+            false,
+        );
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Publish {
+                name: t("k"),
+                publish_type: t("live")
+            })
+        );
+        for name in ["deleteStream", "closeStream"] {
+            let (c, _) = dec(&cat(&[s(name), n(6.0), null(), n(1.0)]), false);
+            assert_eq!(
+                c.info,
+                Some(CommandInfo::DeleteStream {
+                    stream_id: Some(1.0)
+                })
+            );
+        }
+        for name in [
+            "releaseStream",
+            "FCPublish",
+            "FCUnpublish",
+            "getStreamLength",
+        ] {
+            let (c, _) = dec(&cat(&[s(name), n(2.0), null(), s("abc")]), false);
+            assert_eq!(c.info, Some(CommandInfo::StreamName { name: t("abc") }));
+        }
+        let (c, _) = dec(
+            &cat(&[s("pause"), n(0.0), null(), b(true), n(1500.0)]),
+            false,
+        );
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Pause {
+                pause: Some(true),
+                position_ms: Some(1500.0)
+            })
+        );
+        let (c, _) = dec(&cat(&[s("seek"), n(0.0), null(), n(3000.0)]), false);
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Seek {
+                position_ms: Some(3000.0)
+            })
+        );
+        for name in ["receiveAudio", "receiveVideo"] {
+            let (c, _) = dec(&cat(&[s(name), n(0.0), null(), b(false)]), false);
+            assert_eq!(
+                c.info,
+                Some(CommandInfo::Receive {
+                    enabled: Some(false)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn generic_commands_kept() {
+        let (c, a) = dec(&cat(&[s("onBWDone"), n(0.0), null(), n(8192.0)]), false);
+        assert!(a.is_empty());
+        assert_eq!(c.info, None);
+        assert_eq!(c.args.len(), 1);
+        assert_eq!(c.args[0].as_f64(), Some(8192.0));
+        let (c, _) = dec(&cat(&[s("_checkbw"), n(3.0), null()]), false);
+        assert_eq!(c.name, AmfStr::from("_checkbw"));
+        assert_eq!(c.object.map(|o| o.kind), Some(ValueKind::Null));
+        let (c, _) = dec(&s("createStream"), false);
+        assert_eq!(c.transaction_id, None);
+        assert!(c.object.is_none());
+    }
+
+    #[test]
+    fn amf3_command_format_byte_and_switch() {
+        // 0x00 format byte, then AMF0 with one value switched to AMF3 (0x11).
+        let mut body = vec![0x00];
+        body.extend(cat(&[s("publish"), n(5.0), null()]));
+        body.extend_from_slice(&[0x11, 0x06, 0x07, b'a', b'b', b'c']);
+        body.extend(s("live"));
+        let (c, a) = dec(&body, true);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(c.name, AmfStr::from("publish"));
+        assert_eq!(c.name, AmfStr::from("publish"));
+        assert_eq!(c.args.len(), 2);
+        assert!(c.args[0].amf3);
+        assert_eq!(
+            c.info,
+            Some(CommandInfo::Publish {
+                name: t("abc"),
+                publish_type: t("live")
+            })
+        );
+        // Spans are body-relative: the name starts after the format byte.
+        // (AMF0 string value spans include the marker.)
+        let (c2, a2) = dec(&cat(&[s("publish"), n(5.0)]), true);
+        assert_eq!(a2[0].name, "rtmp.body.missing_format_byte");
+        assert_eq!(c2.name, AmfStr::from("publish"));
+    }
+
+    #[test]
+    fn bad_name() {
+        let (c, a) = dec(&cat(&[n(1.0), s("x")]), false);
+        assert_eq!(a[0].name, "rtmp.command.bad_name");
+        assert_eq!(a[0].severity, Severity::Error);
+        assert_eq!(c.args.len(), 2);
+        assert_eq!(c.name, AmfStr::Text(String::new()));
+    }
+}

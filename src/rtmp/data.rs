@@ -40,3 +40,55 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
         args: it.collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amf::{AmfStr, ValueKind};
+    use crate::rtmp::body::tests::amf0w::*;
+
+    fn dec(b: &[u8], amf3: bool) -> (Data, Vec<Anomaly>) {
+        let mut out = Vec::new();
+        match decode(b, amf3, &mut out) {
+            Body::Data(d) => (d, out),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_data_frame() {
+        let ecma = {
+            let mut v = vec![0x08, 0, 0, 0, 2];
+            v.extend(key("width"));
+            v.extend(n(1280.0));
+            v.extend(key("videocodecid"));
+            v.extend(s("hvc1"));
+            v.extend_from_slice(&[0, 0, 9]);
+            v
+        };
+        let (d, a) = dec(&cat(&[s("@setDataFrame"), s("onMetaData"), ecma]), false);
+        assert!(a.is_empty(), "{a:?}");
+        assert_eq!(d.name, Some(AmfStr::from("@setDataFrame")));
+        assert_eq!(d.args.len(), 2);
+        assert_eq!(d.args[0].as_str(), Some(&AmfStr::from("onMetaData")));
+        assert_eq!(
+            d.args[1].get("width").and_then(|v| v.as_f64()),
+            Some(1280.0)
+        );
+    }
+
+    #[test]
+    fn amf3_data_and_no_name() {
+        let mut body = vec![0];
+        body.extend(cat(&[s("onMetaData"), n(1.0)]));
+        let (d, a) = dec(&body, true);
+        assert!(a.is_empty());
+        assert_eq!(d.name, Some(AmfStr::from("onMetaData")));
+        assert_eq!(d.args[0].span.start, 14);
+        let (d, a) = dec(&cat(&[n(1.0), null()]), false);
+        assert_eq!(d.name, None);
+        assert_eq!(d.args.len(), 2);
+        assert_eq!(d.args[1].kind, ValueKind::Null);
+        assert_eq!(a[0].name, "rtmp.data.no_name");
+    }
+}

@@ -18,9 +18,8 @@
 //! the bytes left (`rtmp.shared_object.event_truncated`, error); a short
 //! header is `rtmp.shared_object.truncated` (error); unknown event types are
 //! `rtmp.shared_object.unknown_event` (warning); names running past their
-//! event are `rtmp.shared_object.bad_event_data` (error). Work decoding
-//! change pairs is bounded by [`MAX_PAIRS`] per event and a scan budget
-//! (`rtmp.shared_object.decode_limit`, warning).
+//! event are `rtmp.shared_object.bad_event_data` (error). At most
+//! [`MAX_PAIRS`] change pairs are decoded per event.
 
 use super::body::{anomaly, Reader};
 use super::message::{Body, SharedObject, SharedObjectEvent};
@@ -29,8 +28,6 @@ use crate::event::{Anomaly, Severity};
 
 /// Most name/value pairs decoded from one change event.
 pub const MAX_PAIRS: usize = 256;
-/// Bytes change-pair decoding may scan beyond 4x the event length.
-pub const MAX_PAIR_SCAN: usize = 1 << 20;
 /// Most events decoded from one message.
 pub const MAX_EVENTS: usize = 65536;
 
@@ -160,48 +157,25 @@ fn decode_event(
         3 | 4 => {
             let mut pos = start;
             let mut pairs = 0;
-            // Each pair re-decodes the rest of the event: bound the work.
-            let mut budget = data.len().saturating_mul(4).max(MAX_PAIR_SCAN);
+            let window = body.get(..end).unwrap_or(&[]);
             while pos < end && pairs < MAX_PAIRS {
                 let Some((key, kspan, vpos)) = untyped_str(body, pos, end) else {
                     bad(out, "property name runs past the event");
                     return;
                 };
-                let slice = body.get(vpos..end).unwrap_or(&[]);
-                if slice.len() > budget {
-                    out.push(anomaly(
-                        "rtmp.shared_object.decode_limit",
-                        Severity::Warning,
-                        pos,
-                        end,
-                        "too many property pairs to decode in one change event",
-                    ));
-                    return;
-                }
-                budget -= slice.len();
-                let (vals, an) = crate::amf::amf0::decode_all(slice, vpos);
-                let Some(v) = vals.into_iter().next() else {
-                    if ev.name.is_none() {
-                        ev.name = Some(key);
-                    }
-                    if vpos < end {
-                        out.extend(an);
-                    }
-                    return;
-                };
-                // Keep the diagnostics that concern the first value only.
-                out.extend(an.into_iter().filter(|a| {
-                    a.range
-                        .map(|rg| rg.start < v.span.end as u64)
-                        .unwrap_or(false)
-                }));
-                let next = (v.span.end as usize).max(vpos + 1);
+                let (v, next, an) = crate::amf::amf0::decode_one(window, vpos, 0);
+                out.extend(an);
                 if ev.name.is_none() {
                     ev.name = Some(key);
                 } else {
                     ev.values.push(Value::new(kspan, ValueKind::String(key)));
                 }
+                let Some(v) = v else { return };
+                let stalled = matches!(v.kind, ValueKind::Invalid { .. }) || next <= vpos;
                 ev.values.push(v);
+                if stalled {
+                    return;
+                }
                 pos = next;
                 pairs += 1;
             }
@@ -250,5 +224,145 @@ fn decode_event(
             end,
             format!("shared object event type {t}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::body::tests::amf0w::*;
+
+    fn header(name: &str, version: u32, flags: u32) -> Vec<u8> {
+        let mut v = key(name);
+        v.extend_from_slice(&version.to_be_bytes());
+        v.extend_from_slice(&flags.to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, 0]);
+        v
+    }
+
+    fn event(t: u8, data: &[u8]) -> Vec<u8> {
+        let mut v = vec![t];
+        v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn dec(b: &[u8], amf3: bool) -> (Option<SharedObject>, Vec<Anomaly>) {
+        let mut out = Vec::new();
+        match decode(b, amf3, &mut out) {
+            Body::SharedObject(s) => (Some(s), out),
+            _ => (None, out),
+        }
+    }
+
+    #[test]
+    fn all_event_kinds() {
+        let mut body = header("chat", 3, 2);
+        let hdr_len = body.len();
+        body.extend(event(1, &[]));
+        body.extend(event(4, &cat(&[key("msg"), s("hi"), key("n"), n(2.0)])));
+        body.extend(event(6, &cat(&[s("onMsg"), n(1.0), s("x")])));
+        body.extend(event(
+            7,
+            &cat(&[key("SharedObject.BadPersistence"), key("error")]),
+        ));
+        body.extend(event(9, &key("msg")));
+        body.extend(event(5, &key("msg")));
+        body.extend(event(3, &cat(&[key("k"), b(true)])));
+        body.extend(event(10, &key("k")));
+        body.extend(event(2, &[]));
+        body.extend(event(8, &[]));
+        body.extend(event(11, &[]));
+        let (so, a) = dec(&body, false);
+        assert!(a.is_empty(), "{a:?}");
+        let so = so.unwrap();
+        assert_eq!(so.name, AmfStr::from("chat"));
+        assert_eq!(so.version, 3);
+        assert_eq!(so.flags, 2);
+        assert!(so.persistent);
+        let names: Vec<_> = so.events.iter().map(|e| e.event).collect();
+        assert_eq!(
+            names,
+            [
+                "use",
+                "change",
+                "send_message",
+                "status",
+                "remove",
+                "success",
+                "request_change",
+                "request_remove",
+                "release",
+                "clear",
+                "use_success"
+            ]
+        );
+        assert_eq!(so.events[0].span, Span::new(hdr_len, hdr_len + 5));
+        let ch = &so.events[1];
+        assert_eq!(ch.name, Some(AmfStr::from("msg")));
+        assert_eq!(ch.values.len(), 3);
+        assert_eq!(ch.values[0].as_str(), Some(&AmfStr::from("hi")));
+        assert_eq!(ch.values[1].as_str(), Some(&AmfStr::from("n")));
+        assert_eq!(ch.values[2].as_f64(), Some(2.0));
+        let sm = &so.events[2];
+        assert_eq!(sm.name, Some(AmfStr::from("onMsg")));
+        assert_eq!(sm.values.len(), 2);
+        let st = &so.events[3];
+        assert_eq!(st.name, Some(AmfStr::from("SharedObject.BadPersistence")));
+        assert_eq!(st.values[0].as_str(), Some(&AmfStr::from("error")));
+        assert_eq!(so.events[4].name, Some(AmfStr::from("msg")));
+        assert_eq!(so.events[6].values[0].kind, ValueKind::Boolean(true));
+        assert_eq!(so.events[7].name, Some(AmfStr::from("k")));
+    }
+
+    #[test]
+    fn amf3_variant_and_not_persistent() {
+        let mut body = vec![0];
+        body.extend(header("so", 1, 0));
+        body.extend(event(4, &cat(&[key("a"), n(1.0)])));
+        let (so, a) = dec(&body, true);
+        assert!(a.is_empty(), "{a:?}");
+        let so = so.unwrap();
+        assert!(!so.persistent);
+        assert_eq!(so.name, AmfStr::from("so"));
+        assert_eq!(so.events[0].values[0].as_f64(), Some(1.0));
+        // AMF0 variant of the same bytes (no leading 0) decodes identically.
+        let (so0, _) = dec(&body[1..], false);
+        assert_eq!(so0.unwrap().events[0].name, Some(AmfStr::from("a")));
+    }
+
+    #[test]
+    fn malformed() {
+        let (so, a) = dec(&[0, 5, b'a'], false);
+        assert!(so.is_none());
+        assert_eq!(a[0].name, "rtmp.shared_object.truncated");
+        // Event length larger than what is left.
+        let mut body = header("x", 0, 0);
+        body.extend_from_slice(&[9, 0, 0, 0x10, 0]);
+        body.extend(key("k"));
+        let (so, a) = dec(&body, false);
+        let so = so.unwrap();
+        assert_eq!(a[0].name, "rtmp.shared_object.event_truncated");
+        assert_eq!(so.events.len(), 1);
+        assert_eq!(so.events[0].name, Some(AmfStr::from("k")));
+        // Unknown event type, then a half event header.
+        let mut body = header("x", 0, 0);
+        body.extend(event(42, &[1, 2]));
+        body.extend_from_slice(&[4, 0]);
+        let (so, a) = dec(&body, false);
+        assert_eq!(so.unwrap().events[0].event, "unknown");
+        let names: Vec<_> = a.iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            [
+                "rtmp.shared_object.unknown_event",
+                "rtmp.shared_object.event_truncated"
+            ]
+        );
+        // A name longer than its event.
+        let mut body = header("x", 0, 0);
+        body.extend(event(9, &[0, 9, b'a']));
+        let (_, a) = dec(&body, false);
+        assert_eq!(a[0].name, "rtmp.shared_object.bad_event_data");
     }
 }
