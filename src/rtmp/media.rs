@@ -1313,7 +1313,7 @@ mod tests {
         }
         fn put(&mut self, v: u64, bits: u32) -> &mut Self {
             for i in (0..bits).rev() {
-                if self.n % 8 == 0 {
+                if self.n.is_multiple_of(8) {
                     self.bytes.push(0);
                 }
                 let bit = ((v >> i) & 1) as u8;
