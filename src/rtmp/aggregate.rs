@@ -235,3 +235,183 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
     }
     Body::Aggregate(subs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::body::decode_body;
+    use crate::rtmp::body::tests::msg;
+    use crate::rtmp::message::{type_id, Control, Video};
+
+    pub(crate) fn sub(t: u8, ts: u32, body: &[u8], bp: Option<u32>) -> Vec<u8> {
+        let mut v = vec![t];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(&(ts & 0xff_ffff).to_be_bytes()[1..]);
+        v.push((ts >> 24) as u8);
+        v.extend_from_slice(&[0, 0, 0]);
+        v.extend_from_slice(body);
+        v.extend_from_slice(&bp.unwrap_or(11 + body.len() as u32).to_be_bytes());
+        v
+    }
+
+    /// Parent with 10-byte chunk payloads separated by 2-byte headers.
+    fn parent(len: usize) -> Message {
+        let mut m = msg(type_id::AGGREGATE, len);
+        m.timestamp = 5000;
+        m.timestamp_delta = 33;
+        m.first_byte = 100;
+        let mut off = 0;
+        let mut i = 0u64;
+        while off < len {
+            let n = (len - off).min(10) as u64;
+            let h = 100 + 12 * i;
+            m.chunks.push(ChunkRef {
+                fmt: if i == 0 { 0 } else { 3 },
+                header: ByteRange::new(h, h + 2),
+                payload: ByteRange::new(h + 2, h + 2 + n),
+            });
+            off += n as usize;
+            i += 1;
+        }
+        m
+    }
+
+    fn subs(m: &Message) -> &[Message] {
+        match &m.body {
+            Body::Aggregate(v) => v,
+            b => panic!("{b:?}"),
+        }
+    }
+
+    #[test]
+    fn splits_rebases_and_maps_offsets() {
+        let body = [
+            sub(9, 1000, &[0x27, 1, 0, 0, 0, 0x41], None),
+            sub(8, 1040, &[0xaf, 1, 1, 2], None),
+            sub(1, 1040, &[0, 1], None),
+        ]
+        .concat();
+        assert_eq!(body.len(), 57);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        let s = subs(&m);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.iter().map(|x| x.type_id).collect::<Vec<_>>(), [9, 8, 1]);
+        assert_eq!(
+            s.iter().map(|x| x.timestamp).collect::<Vec<_>>(),
+            [5000, 5040, 5040]
+        );
+        assert_eq!(
+            s.iter().map(|x| x.timestamp_delta).collect::<Vec<_>>(),
+            [33, 40, 0]
+        );
+        assert!(matches!(
+            &s[0].body,
+            Body::Video(Video { frame_type: 2, .. })
+        ));
+        assert!(matches!(&s[1].body, Body::Audio(_)));
+        // Only the set-chunk-size sub-message is malformed; its anomaly is
+        // shifted into the aggregate's body offsets.
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].name, "rtmp.control.bad_length");
+        assert_eq!(a[0].range, Some(ByteRange::new(51, 53)));
+        for (x, (hdr, body_start, end)) in s.iter().zip([(0, 11, 21), (21, 32, 40), (40, 51, 57)]) {
+            assert_eq!(x.csid, m.csid);
+            assert_eq!(x.msid, m.msid);
+            assert_eq!(Some(x.first_byte), m.stream_offset_of(hdr));
+            assert_eq!(Some(x.last_byte), m.stream_offset_of(end - 1));
+            for k in 0..x.length {
+                assert_eq!(x.stream_offset_of(k), m.stream_offset_of(body_start + k));
+            }
+            assert_eq!(x.stream_offset_of(x.length), None);
+            assert!(x.chunks.iter().all(|c| c.header.is_empty()));
+        }
+        // The video sub body (11..17) spans chunks 1 (10..20): one piece.
+        assert_eq!(s[0].chunks.len(), 1);
+        // The audio body (32..36) sits in chunk 3 (30..40).
+        assert_eq!(s[1].chunks[0].payload, ByteRange::new(140, 144));
+    }
+
+    #[test]
+    fn extended_timestamp_byte_and_wrap() {
+        let body = [
+            sub(8, 0x00ff_fff0, &[0x2f], None),
+            sub(8, 0x0100_0010, &[0x2f], None),
+        ]
+        .concat();
+        let mut m = parent(body.len());
+        m.timestamp = u32::MAX - 5;
+        decode_body(&mut m, &body);
+        let s = subs(&m);
+        assert_eq!(s[0].timestamp, u32::MAX - 5);
+        assert_eq!(s[1].timestamp, (u32::MAX - 5).wrapping_add(0x20));
+        assert_eq!(s[1].timestamp_delta, 0x20);
+    }
+
+    #[test]
+    fn truncated_and_back_pointers() {
+        // Sub-message length beyond the aggregate: bounded, marked truncated.
+        let mut body = sub(9, 0, &[0x17, 1, 0, 0, 0], Some(99));
+        body.extend(sub(8, 0, &[0xaf, 1, 9, 9, 9, 9, 9, 9], None));
+        body.truncate(body.len() - 8);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        let names: Vec<_> = a.iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            [
+                "rtmp.aggregate.bad_back_pointer",
+                "rtmp.aggregate.truncated"
+            ]
+        );
+        let s = subs(&m);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].truncated, None);
+        let tr = s[1].truncated.unwrap();
+        assert_eq!((tr.received, tr.lost), (4, 4));
+        assert_eq!(s[1].length, 8);
+        // Missing final back pointer, then a stray partial header.
+        let mut body = sub(8, 0, &[0x2f, 1], None);
+        body.truncate(body.len() - 4);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        assert_eq!(a[0].name, "rtmp.aggregate.missing_back_pointer");
+        assert_eq!(subs(&m).len(), 1);
+        let mut body = sub(8, 0, &[0x2f, 1], None);
+        body.extend_from_slice(&[8, 0, 0]);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        assert_eq!(a[0].name, "rtmp.aggregate.truncated");
+        assert_eq!(a[0].range, Some(ByteRange::new(17, 20)));
+    }
+
+    #[test]
+    fn nested_aggregate_not_decoded() {
+        let inner = sub(1, 0, &[0, 0, 1, 0], None);
+        let body = sub(22, 0, &inner, None);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        assert_eq!(a[0].name, "rtmp.aggregate.nested");
+        assert_eq!(
+            a[0].range,
+            Some(ByteRange::new(11, 11 + inner.len() as u64))
+        );
+        assert_eq!(subs(&m)[0].body, Body::Raw);
+    }
+
+    #[test]
+    fn chunkless_parent() {
+        let body = sub(1, 7, &[0, 0, 0x10, 0], None);
+        let mut m = msg(type_id::AGGREGATE, body.len());
+        m.first_byte = 1000;
+        decode_body(&mut m, &body);
+        let s = subs(&m);
+        assert_eq!(s[0].first_byte, 1000);
+        assert_eq!(s[0].last_byte, 1000 + body.len() as u64 - 1);
+        assert_eq!(s[0].stream_offset_of(0), Some(1011));
+        assert_eq!(
+            s[0].body,
+            Body::Control(Control::SetChunkSize { size: 4096 })
+        );
+    }
+}

@@ -346,3 +346,125 @@ pub(crate) mod tests {
         assert_eq!(m.body, Body::Control(Control::WindowAckSize { size: 256 }));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::tests::msg;
+    use super::*;
+    use crate::rtmp::message::{ChunkRef, Truncation, TruncationCause};
+    use proptest::prelude::*;
+
+    fn chunked(t: u8, body: &[u8], split: usize, truncated: bool) -> Message {
+        let mut m = msg(t, body.len() + if truncated { 7 } else { 0 });
+        if truncated {
+            m.truncated = Some(Truncation {
+                cause: TruncationCause::Gap,
+                received: body.len() as u32,
+                lost: 7,
+            });
+        }
+        let mut off = 0u64;
+        let mut pos = 50u64;
+        while (off as usize) < body.len() {
+            let n = ((body.len() - off as usize).min(split.max(1))) as u64;
+            m.chunks.push(ChunkRef {
+                fmt: 3,
+                header: ByteRange::new(pos, pos + 1),
+                payload: ByteRange::new(pos + 1, pos + 1 + n),
+            });
+            pos += 1 + n;
+            off += n;
+        }
+        m
+    }
+
+    fn check(m: &Message, body: &[u8], a: &[Anomaly]) {
+        for x in a {
+            if let Some(r) = x.range {
+                assert!(r.end <= body.len() as u64, "{x:?} beyond {}", body.len());
+            }
+        }
+        if let Body::Aggregate(subs) = &m.body {
+            for s in subs {
+                let got: u64 = s.chunks.iter().map(|c| c.payload.len()).sum();
+                let want = s.truncated.map(|t| t.received).unwrap_or(s.length);
+                assert_eq!(got, want as u64);
+            }
+        }
+    }
+
+    /// An aggregate sub-message with a random type and body.
+    fn sub_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (
+            0u8..=30,
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(t, ts, b)| {
+                let mut v = vec![t];
+                v.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
+                v.extend_from_slice(&ts.to_be_bytes()[1..]);
+                v.push((ts >> 24) as u8);
+                v.extend_from_slice(&[0, 0, 0]);
+                v.extend_from_slice(&b);
+                v.extend_from_slice(&(11 + b.len() as u32).to_be_bytes());
+                v
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn random_bodies_never_panic(
+            t in any::<u8>(),
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            split in 1usize..64,
+            truncated in any::<bool>(),
+        ) {
+            let mut m = chunked(t, &body, split, truncated);
+            let a = decode_body(&mut m, &body);
+            check(&m, &body, &a);
+        }
+
+        #[test]
+        fn random_bodies_with_likely_prefixes(
+            t in prop::sample::select(vec![4u8, 8, 9, 16, 19, 22]),
+            head in prop::sample::select(vec![
+                vec![], vec![0x90], vec![0x96, 0x13], vec![0x97, 0x02], vec![0x96, 0x20],
+                vec![0x95, 0x21], vec![0x17, 0x00, 0, 0, 0], vec![0x1c, 0, 0, 0, 0],
+                vec![0xaf, 0], vec![0x97, 0xff], vec![0, 4, b'a', b'b', b'c', b'd'],
+            ]),
+            fourcc in prop::sample::select(vec![
+                *b"avc1", *b"hvc1", *b"av01", *b"vp09", *b"Opus", *b"mp4a", *b"fLaC",
+            ]),
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+            split in 1usize..32,
+        ) {
+            let mut body = head.clone();
+            if !head.is_empty() && head[0] & 0x80 != 0 {
+                body.extend_from_slice(&fourcc);
+            }
+            body.extend_from_slice(&tail);
+            let mut m = chunked(t, &body, split, false);
+            let a = decode_body(&mut m, &body);
+            check(&m, &body, &a);
+        }
+
+        #[test]
+        fn well_formed_aggregates_split_exactly(
+            subs in proptest::collection::vec(sub_strategy(), 1..8),
+            split in 1usize..50,
+        ) {
+            let body = subs.concat();
+            let mut m = chunked(22, &body, split, false);
+            let a = decode_body(&mut m, &body);
+            check(&m, &body, &a);
+            prop_assert!(a.iter().all(|x| !x.name.starts_with("rtmp.aggregate.") || x.name == "rtmp.aggregate.nested"), "{:?}", a);
+            match &m.body {
+                Body::Aggregate(v) => prop_assert_eq!(v.len(), subs.len()),
+                b => prop_assert!(false, "{:?}", b),
+            }
+        }
+    }
+}
