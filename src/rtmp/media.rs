@@ -14,7 +14,8 @@
 //!   av01, vp09, vp08), composition time for avc1/hvc1 CodedFrames only,
 //!   Metadata (AMF0 values), command frames;
 //! - legacy audio: sound format 0-15, rate/size/channel bits, AAC packet
-//!   type;
+//!   type (for AAC the fixed header bits are ignored: rate and channels
+//!   come from the AudioSpecificConfig of a sequence header, else unset);
 //! - E-RTMP audio (sound format 9): packet types 0, 1, 2, 4
 //!   (MultichannelConfig), 5 (Multitrack), 7 (ModEx), FourCC (Opus, fLaC,
 //!   ac-3, ec-3, mp4a, .mp3);
@@ -740,6 +741,12 @@ pub fn decode_audio(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     };
     let mut config = None;
     if sound_format == 10 {
+        // FLV: for AAC the rate/size/type bits are fixed (44 kHz, 16-bit,
+        // stereo) and meaningless; the real values come from the
+        // AudioSpecificConfig only.
+        a.sample_rate = None;
+        a.sample_bits = None;
+        a.channels = None;
         let Some(pt) = r.u8() else {
             out.push(anomaly(
                 "rtmp.audio.truncated",
@@ -773,12 +780,8 @@ pub fn decode_audio(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
                 ..
             } = &c
             {
-                if *sample_rate != 0 {
-                    a.sample_rate = Some(*sample_rate);
-                }
-                if *channels != 0 {
-                    a.channels = Some(*channels);
-                }
+                a.sample_rate = Some(*sample_rate).filter(|&x| x != 0);
+                a.channels = Some(*channels).filter(|&x| x != 0);
             }
             config = Some(c);
         }
@@ -1853,6 +1856,7 @@ mod tests {
         let (a, an) = audio(&[0xaf, 0x01, 0x21, 0x1b]);
         assert!(an.is_empty());
         assert_eq!(a.packet, Some("raw"));
+        assert_eq!((a.sample_rate, a.channels), (None, None));
         assert_eq!(a.tracks[0].payload, Span::new(2, 4));
         let (_, an) = audio(&[0xaf, 0x00, 0x12]);
         assert_eq!(names(&an), ["rtmp.codec.bad_config"]);
