@@ -15,7 +15,8 @@
 //! are the sub-message's own bytes (tag header to back pointer). Each is
 //! decoded with `decode_body`; anomalies are returned in the aggregate's
 //! body-relative offsets. Aggregates nested inside an aggregate are kept
-//! raw (`rtmp.aggregate.nested`, warning).
+//! raw (`rtmp.aggregate.nested`, warning). At most [`MAX_SUBMESSAGES`] are
+//! decoded (`rtmp.aggregate.limit`, warning).
 //!
 //! Contract: never panics; no allocation from a length field before the
 //! bytes exist (sub bodies are slices of the received body).
@@ -28,6 +29,9 @@ use crate::event::{Anomaly, ByteRange, Severity};
 pub const SUB_HEADER_LEN: usize = 11;
 /// Back pointer length.
 pub const BACK_POINTER_LEN: usize = 4;
+/// Most sub-messages decoded from one aggregate (real ones carry tens to a
+/// few thousand); the rest is reported with `rtmp.aggregate.limit`.
+pub const MAX_SUBMESSAGES: usize = 16384;
 /// Aggregates are decoded at depth 0 only; one nested in another is raw.
 pub const MAX_AGGREGATE_DEPTH: u32 = 1;
 
@@ -40,6 +44,20 @@ struct ChunkCursor<'a> {
 }
 
 impl ChunkCursor<'_> {
+    /// Stream offset of body offset `pos` (monotonic calls); past the
+    /// received bytes: the end of the last piece.
+    fn locate(&mut self, pos: u64) -> u64 {
+        while let Some(c) = self.chunks.get(self.idx) {
+            let len = c.payload.len();
+            if pos < self.off + len {
+                return c.payload.start + (pos - self.off);
+            }
+            self.off += len;
+            self.idx += 1;
+        }
+        self.chunks.last().map(|c| c.payload.end).unwrap_or(0)
+    }
+
     /// Pieces covering body range `[start, end)` (monotonic calls).
     fn pieces(&mut self, start: u64, end: u64) -> Vec<ChunkRef> {
         let mut v = Vec::new();
@@ -108,18 +126,10 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
         idx: 0,
         off: 0,
     };
-    let stream_off = |o: usize| -> u64 {
-        let mut rem = o as u64;
-        for c in chunks {
-            if rem < c.payload.len() {
-                return c.payload.start + rem;
-            }
-            rem -= c.payload.len();
-        }
-        chunks
-            .last()
-            .map(|c| c.payload.end)
-            .unwrap_or(parent.first_byte)
+    let mut loc = ChunkCursor {
+        chunks,
+        idx: 0,
+        off: 0,
     };
     let mut subs = Vec::new();
     let mut r = Reader::new(body);
@@ -127,6 +137,16 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
     let mut prev_ts = parent.timestamp;
     while r.remaining() > 0 {
         let hdr = r.pos();
+        if subs.len() >= MAX_SUBMESSAGES {
+            out.push(anomaly(
+                "rtmp.aggregate.limit",
+                Severity::Warning,
+                hdr,
+                body.len(),
+                format!("more than {MAX_SUBMESSAGES} sub-messages; the rest is not decoded"),
+            ));
+            break;
+        }
         if r.remaining() < SUB_HEADER_LEN {
             out.push(anomaly(
                 "rtmp.aggregate.truncated",
@@ -218,8 +238,8 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
             timestamp_delta: delta,
             extended_timestamp: parent.extended_timestamp,
             length: len,
-            first_byte: stream_off(hdr),
-            last_byte: stream_off(end.saturating_sub(1).max(hdr)),
+            first_byte: loc.locate(hdr as u64),
+            last_byte: loc.locate(end.saturating_sub(1).max(hdr) as u64),
             chunks: cur.pieces(body_start as u64, body_end as u64),
             time: parent.time,
             truncated,
@@ -397,6 +417,24 @@ mod tests {
             Some(ByteRange::new(11, 11 + inner.len() as u64))
         );
         assert_eq!(subs(&m)[0].body, Body::Raw);
+    }
+
+    #[test]
+    fn submessage_limit() {
+        let one = sub(8, 0, &[0x2f], None);
+        let body = one.repeat(MAX_SUBMESSAGES + 2);
+        let mut m = parent(body.len());
+        let a = decode_body(&mut m, &body);
+        assert_eq!(subs(&m).len(), MAX_SUBMESSAGES);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].name, "rtmp.aggregate.limit");
+        assert_eq!(
+            a[0].range,
+            Some(ByteRange::new(
+                (MAX_SUBMESSAGES * one.len()) as u64,
+                body.len() as u64
+            ))
+        );
     }
 
     #[test]

@@ -462,7 +462,20 @@ mod proptests {
             check(&m, &body, &a);
             prop_assert!(a.iter().all(|x| !x.name.starts_with("rtmp.aggregate.") || x.name == "rtmp.aggregate.nested"), "{:?}", a);
             match &m.body {
-                Body::Aggregate(v) => prop_assert_eq!(v.len(), subs.len()),
+                Body::Aggregate(v) => {
+                    prop_assert_eq!(v.len(), subs.len());
+                    let mut prev_last = None;
+                    for s in v {
+                        prop_assert!(s.last_byte >= s.first_byte);
+                        prop_assert!(prev_last.is_none_or(|p| s.first_byte > p));
+                        prev_last = Some(s.last_byte);
+                        if s.length > 0 {
+                            let first = s.stream_offset_of(0).unwrap();
+                            let last = s.stream_offset_of(s.length - 1).unwrap();
+                            prop_assert!(first > s.first_byte && last < s.last_byte);
+                        }
+                    }
+                }
                 b => prop_assert!(false, "{:?}", b),
             }
         }
