@@ -1083,26 +1083,30 @@ pub fn parse_av1_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecC
     }
 }
 
-/// VPCodecConfigurationRecord (vpcC: version, 24-bit flags, then the
-/// record) at body offset `base`.
+/// VPCodecConfigurationRecord at body offset `base`: the vpcC box content
+/// (version 1, 24-bit flags 0, then the record) as ffmpeg writes it; a bare
+/// record (no version/flags) is recognised by non-zero bytes where the flags
+/// would be.
 pub fn parse_vp_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecConfig {
     let end = base + b.len();
-    if b.len() < 7 {
+    let full_box = b.len() >= 4 && b[1..4] == [0, 0, 0];
+    let rec = if full_box { &b[4..] } else { b };
+    if rec.len() < 3 {
         bad_config(
             out,
             Severity::Error,
             base,
             end,
-            format!("VP config is {} bytes, shorter than 7", b.len()),
+            format!("VP config is {} bytes, too short", b.len()),
         );
         return CodecConfig::Opaque {
             span: Span::new(base, end),
         };
     }
     CodecConfig::Vp {
-        profile: b[4],
-        level: b[5],
-        bit_depth: b[6] >> 4,
+        profile: rec[0],
+        level: rec[1],
+        bit_depth: rec[2] >> 4,
     }
 }
 
@@ -1626,6 +1630,19 @@ mod tests {
         );
         let (v, _) = video(&ex(0x90, b"vp08", &vpcc()));
         assert_eq!(v.codec, "vp8");
+        // Bare record without version/flags.
+        let (v, a) = video(&ex(0x90, b"vp09", &vpcc()[4..]));
+        assert!(a.is_empty());
+        assert_eq!(
+            v.tracks[0].config,
+            Some(CodecConfig::Vp {
+                profile: 2,
+                level: 31,
+                bit_depth: 10
+            })
+        );
+        let (_, a) = video(&ex(0x90, b"vp09", &[1, 0, 0, 0, 2]));
+        assert_eq!(names(&a), ["rtmp.codec.bad_config"]);
         let (v, a) = video(&ex(0x90, b"av01", &[0x81]));
         assert_eq!(names(&a), ["rtmp.codec.bad_config"]);
         assert!(matches!(
