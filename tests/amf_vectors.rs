@@ -799,6 +799,46 @@ fn amf3_externalizable_known_and_unknown() {
 }
 
 #[test]
+fn amf3_unknown_externalizable_inside_array_stops_cleanly() {
+    let mut b = vec![0x09, 0x07, 0x01, 0x01, 0x0A, 0x07];
+    b.extend(e3::vr("x.Y"));
+    b.extend_from_slice(&[1, 2, 3]);
+    let (v, a) = decode3(&b);
+    assert_eq!(v.len(), 1);
+    let ValueKind::Array { dense, .. } = &v[0].kind else {
+        panic!()
+    };
+    assert_eq!(dense.len(), 2);
+    assert_eq!(
+        dense[1].kind,
+        ValueKind::Externalizable {
+            class: text("x.Y"),
+            opaque: Span::new(b.len() - 3, b.len())
+        }
+    );
+    assert_eq!(names(&a), vec!["amf.amf3.externalizable_unknown"]);
+}
+
+#[test]
+fn anomalies_per_body_are_capped() {
+    // 200 bad string references: each is reported until the cap, then one
+    // summary; a final truncation is always kept.
+    let mut b = Vec::new();
+    for _ in 0..200 {
+        b.extend_from_slice(&[0x06, 0x08]);
+    }
+    b.push(0x05);
+    let (v, a) = decode3(&b);
+    assert_eq!(v.len(), 201);
+    let cap = rtmpscope::amf::MAX_ANOMALIES;
+    assert_eq!(a.len(), cap + 2);
+    assert!(a[..cap].iter().all(|x| x.name == "amf.bad_reference"));
+    assert_eq!(a[cap].name, "amf.truncated");
+    assert_eq!(a[cap + 1].name, "amf.anomaly_limit");
+    assert!(a[cap + 1].detail.contains(&format!("{}", 200 - cap)));
+}
+
+#[test]
 fn amf3_bytearray_span_only() {
     let mut b = vec![0x0C];
     b.extend(e3::u29((3 << 1) | 1));
