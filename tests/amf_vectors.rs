@@ -799,6 +799,46 @@ fn amf3_externalizable_known_and_unknown() {
 }
 
 #[test]
+fn amf3_unknown_externalizable_inside_array_stops_cleanly() {
+    let mut b = vec![0x09, 0x07, 0x01, 0x01, 0x0A, 0x07];
+    b.extend(e3::vr("x.Y"));
+    b.extend_from_slice(&[1, 2, 3]);
+    let (v, a) = decode3(&b);
+    assert_eq!(v.len(), 1);
+    let ValueKind::Array { dense, .. } = &v[0].kind else {
+        panic!()
+    };
+    assert_eq!(dense.len(), 2);
+    assert_eq!(
+        dense[1].kind,
+        ValueKind::Externalizable {
+            class: text("x.Y"),
+            opaque: Span::new(b.len() - 3, b.len())
+        }
+    );
+    assert_eq!(names(&a), vec!["amf.amf3.externalizable_unknown"]);
+}
+
+#[test]
+fn anomalies_per_body_are_capped() {
+    // 200 bad string references: each is reported until the cap, then one
+    // summary; a final truncation is always kept.
+    let mut b = Vec::new();
+    for _ in 0..200 {
+        b.extend_from_slice(&[0x06, 0x08]);
+    }
+    b.push(0x05);
+    let (v, a) = decode3(&b);
+    assert_eq!(v.len(), 201);
+    let cap = rtmpscope::amf::MAX_ANOMALIES;
+    assert_eq!(a.len(), cap + 2);
+    assert!(a[..cap].iter().all(|x| x.name == "amf.bad_reference"));
+    assert_eq!(a[cap].name, "amf.truncated");
+    assert_eq!(a[cap + 1].name, "amf.anomaly_limit");
+    assert!(a[cap + 1].detail.contains(&format!("{}", 200 - cap)));
+}
+
+#[test]
 fn amf3_bytearray_span_only() {
     let mut b = vec![0x0C];
     b.extend(e3::u29((3 << 1) | 1));
@@ -1200,7 +1240,7 @@ enum T3 {
     Obj(Vec<(String, T3)>),
 }
 
-fn enc0(t: &T, out: &mut Vec<u8>) {
+fn enc0(t: &T, out: &mut Vec<u8>, table: &mut Vec<String>) {
     match t {
         T::Num(n) => out.extend(e0::num(*n)),
         T::Bool(b) => out.extend(e0::boolean(*b)),
@@ -1210,7 +1250,7 @@ fn enc0(t: &T, out: &mut Vec<u8>) {
             out.push(0x03);
             for (k, v) in props {
                 out.extend(e0::utf8(k.as_bytes()));
-                enc0(v, out);
+                enc0(v, out, table);
             }
             out.extend(e0::end());
         }
@@ -1218,39 +1258,53 @@ fn enc0(t: &T, out: &mut Vec<u8>) {
             out.push(0x0A);
             out.extend_from_slice(&(items.len() as u32).to_be_bytes());
             for i in items {
-                enc0(i, out);
+                enc0(i, out, table);
             }
         }
         T::A3(t3) => {
             out.push(0x11);
-            enc3(t3, out);
+            enc3(t3, out, table);
         }
     }
 }
 
-/// Encodes without string references (each string inline).
-fn enc3(t: &T3, out: &mut Vec<u8>) {
+/// Encodes with string references for repeated non-empty strings (values,
+/// keys), as Flash does; `table` is the encoder's string table.
+fn enc3(t: &T3, out: &mut Vec<u8>, table: &mut Vec<String>) {
+    fn vr(s: &str, out: &mut Vec<u8>, table: &mut Vec<String>) {
+        if let Some(i) = table.iter().position(|x| x == s) {
+            out.extend(e3::vr_ref(i as u32));
+        } else {
+            if !s.is_empty() {
+                table.push(s.to_owned());
+            }
+            out.extend(e3::vr(s));
+        }
+    }
     match t {
         T3::Int(i) => out.extend(e3::int(*i)),
         T3::Dbl(n) => out.extend(e3::double(*n)),
-        T3::Str(s) => out.extend(e3::string(s)),
+        T3::Str(s) => {
+            out.push(0x06);
+            vr(s, out, table);
+        }
         T3::Arr(assoc, dense) => {
             out.push(0x09);
             out.extend(e3::u29(((dense.len() as u32) << 1) | 1));
             for (k, v) in assoc {
-                out.extend(e3::vr(k));
-                enc3(v, out);
+                vr(k, out, table);
+                enc3(v, out, table);
             }
             out.push(0x01);
             for d in dense {
-                enc3(d, out);
+                enc3(d, out, table);
             }
         }
         T3::Obj(props) => {
             out.extend_from_slice(&[0x0A, 0x0B, 0x01]);
             for (k, v) in props {
-                out.extend(e3::vr(k));
-                enc3(v, out);
+                vr(k, out, table);
+                enc3(v, out, table);
             }
             out.push(0x01);
         }
@@ -1326,14 +1380,15 @@ fn same3(t: &T3, v: &Value) -> bool {
 }
 
 fn key() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9_é]{1,8}"
+    // Small alphabet so keys repeat (exercises AMF3 string references).
+    prop_oneof!["[ab]{1,2}", "[a-zA-Z0-9_é]{1,8}"]
 }
 
 fn t3() -> impl Strategy<Value = T3> {
     let leaf = prop_oneof![
         (-(1i32 << 28)..(1i32 << 28)).prop_map(T3::Int),
         any::<f64>().prop_map(T3::Dbl),
-        "[ -~]{1,12}".prop_map(T3::Str),
+        prop_oneof!["[xy]{0,2}", "[ -~]{1,12}"].prop_map(T3::Str),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
@@ -1409,8 +1464,9 @@ proptest! {
     fn round_trip_amf0(ts in prop::collection::vec(t0(), 1..4)) {
         let mut b = Vec::new();
         let mut ends = Vec::new();
+        let mut table = Vec::new();
         for t in &ts {
-            enc0(t, &mut b);
+            enc0(t, &mut b, &mut table);
             ends.push(b.len());
         }
         let (v, a) = amf0::decode_all(&b, 0);
@@ -1425,8 +1481,9 @@ proptest! {
     #[test]
     fn round_trip_amf3(ts in prop::collection::vec(t3(), 1..4)) {
         let mut b = Vec::new();
+        let mut table = Vec::new();
         for t in &ts {
-            enc3(t, &mut b);
+            enc3(t, &mut b, &mut table);
         }
         let (v, a) = amf3::decode_all(&b, 0);
         prop_assert!(a.is_empty(), "{:?}", names(&a));
@@ -1435,4 +1492,16 @@ proptest! {
             prop_assert!(same3(t, x), "{:?} vs {:?}", t, x);
         }
     }
+}
+
+#[test]
+fn decoded_trees_serialize_to_json() {
+    for (v, _) in [decode0(&amf0_every_marker()), decode3(&amf3_every_marker())] {
+        let j = serde_json::to_string(&v).expect("serializes");
+        assert!(j.contains("\"span\""), "{j}");
+    }
+    let (v, _) = decode3(&amf3_every_marker());
+    let j = serde_json::to_string(&v).unwrap();
+    assert!(j.contains("\"amf3\":true"), "{j}");
+    assert!(j.contains("\"integer\":-300"), "{j}");
 }

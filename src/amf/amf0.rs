@@ -116,7 +116,7 @@ impl<'a> Decoder<'a> {
 
     /// Ends decoding and returns the diagnostics.
     pub fn finish(self) -> Vec<Anomaly> {
-        self.st.anomalies
+        self.st.into_anomalies()
     }
 
     fn invalid(&self, marker: u8, start: usize) -> Value {
@@ -263,14 +263,13 @@ impl<'a> Decoder<'a> {
             }
             _ => {
                 let end = self.st.bytes.len();
-                self.st.anomaly(
+                self.st.fatal_anomaly(
                     "amf.unknown_marker",
                     Severity::Error,
                     start,
                     end,
                     format!("unknown AMF0 marker 0x{marker:02x}; rest of the body not decoded"),
                 );
-                self.st.fatal = true;
                 self.invalid(marker, start)
             }
         }

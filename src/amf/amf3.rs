@@ -134,7 +134,7 @@ impl<'a> Decoder<'a> {
     }
     /// Ends decoding and returns the diagnostics.
     pub fn finish(self) -> Vec<Anomaly> {
-        self.st.anomalies
+        self.st.into_anomalies()
     }
 }
 
@@ -289,14 +289,13 @@ pub(crate) fn decode_value(st: &mut State<'_>, ctx: &mut Context, depth: usize) 
         DICTIONARY => dictionary(st, ctx, start, depth),
         _ => {
             let end = st.bytes.len();
-            st.anomaly(
+            st.fatal_anomaly(
                 "amf.unknown_marker",
                 Severity::Error,
                 start,
                 end,
                 format!("unknown AMF3 marker 0x{marker:02x}; rest of the body not decoded"),
             );
-            st.fatal = true;
             invalid(st, marker, start)
         }
     }
@@ -441,7 +440,7 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
             Some(t) => Arc::clone(t),
             None => {
                 let end = st.bytes.len();
-                st.anomaly(
+                st.fatal_anomaly(
                     "amf.bad_reference",
                     Severity::Error,
                     start,
@@ -451,7 +450,6 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
                         ctx.traits.len()
                     ),
                 );
-                st.fatal = true;
                 return invalid(st, OBJECT, start);
             }
         }
@@ -520,7 +518,9 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
             None => {
                 let p = st.pos;
                 let end = st.bytes.len();
-                st.anomaly(
+                // Nothing after it can be framed: stop (the opaque span
+                // takes the rest of the input).
+                st.fatal_anomaly(
                     "amf.amf3.externalizable_unknown",
                     Severity::Warning,
                     p,

@@ -26,6 +26,9 @@ pub const MAX_ELEMENTS: usize = 1_000_000;
 /// unit is one value node or 64 string bytes. Past it, references stay
 /// unresolved (`amf.copy_limit`).
 pub const MAX_COPY_COST: usize = 1_000_000;
+/// Maximum diagnostics kept per body; the rest are counted in one
+/// `amf.anomaly_limit` (the diagnostic that stops decoding is always kept).
+pub const MAX_ANOMALIES: usize = 64;
 
 /// A half-open range of offsets within a message body (body-relative, not
 /// stream offsets; `rtmp::message::Message::stream_offset_of` maps them).

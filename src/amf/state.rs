@@ -6,7 +6,7 @@
 //! read leaves the position unchanged. Once `fatal` is set the decoders stop
 //! and return what they have.
 
-use super::{Value, ValueKind, MAX_DEPTH, MAX_ELEMENTS};
+use super::{Value, ValueKind, MAX_ANOMALIES, MAX_DEPTH, MAX_ELEMENTS};
 use crate::event::{Anomaly, ByteRange, Severity};
 
 /// Copy cost of one value node when a reference is resolved by copying.
@@ -29,6 +29,8 @@ pub(crate) struct State<'a> {
     pub anomalies: Vec<Anomaly>,
     /// Each copy-limit diagnostic is reported once per body.
     copy_limit_reported: bool,
+    /// Diagnostics dropped past `MAX_ANOMALIES`.
+    suppressed: usize,
 }
 
 impl<'a> State<'a> {
@@ -42,6 +44,7 @@ impl<'a> State<'a> {
             fatal: false,
             anomalies: Vec::new(),
             copy_limit_reported: false,
+            suppressed: 0,
         }
     }
 
@@ -66,12 +69,59 @@ impl<'a> State<'a> {
         end: usize,
         detail: impl Into<String>,
     ) {
+        if self.anomalies.len() >= MAX_ANOMALIES {
+            self.suppressed += 1;
+            return;
+        }
+        let a = self.make(name, severity, start, end, detail);
+        self.anomalies.push(a);
+    }
+
+    fn make(
+        &self,
+        name: &'static str,
+        severity: Severity,
+        start: usize,
+        end: usize,
+        detail: impl Into<String>,
+    ) -> Anomaly {
         let range = ByteRange::new(
             (self.base + start) as u64,
             (self.base + end.max(start)) as u64,
         );
+        Anomaly::new(name, severity, Some(range), detail)
+    }
+
+    /// Reports why the rest cannot be decoded (always kept, never
+    /// suppressed) and stops.
+    pub fn fatal_anomaly(
+        &mut self,
+        name: &'static str,
+        severity: Severity,
+        start: usize,
+        end: usize,
+        detail: impl Into<String>,
+    ) {
+        let a = self.make(name, severity, start, end, detail);
+        self.anomalies.push(a);
+        self.fatal = true;
+    }
+
+    /// The diagnostics, with one `amf.anomaly_limit` summary when some were
+    /// suppressed.
+    pub fn into_anomalies(mut self) -> Vec<Anomaly> {
+        if self.suppressed > 0 {
+            self.anomalies.push(Anomaly::new(
+                "amf.anomaly_limit",
+                Severity::Info,
+                None,
+                format!(
+                    "{} more diagnostics in this body not reported (limit {MAX_ANOMALIES})",
+                    self.suppressed
+                ),
+            ));
+        }
         self.anomalies
-            .push(Anomaly::new(name, severity, Some(range), detail));
     }
 
     /// Reports a truncation of the item starting at `start` and stops.
@@ -85,8 +135,7 @@ impl<'a> State<'a> {
         } else {
             format!("{what} missing: body ends at offset {}", self.base + end)
         };
-        self.anomaly("amf.truncated", Severity::Error, start, end, need);
-        self.fatal = true;
+        self.fatal_anomaly("amf.truncated", Severity::Error, start, end, need);
     }
 
     /// Counts one decoded value; false (and fatal) when over `MAX_ELEMENTS`.
@@ -94,14 +143,13 @@ impl<'a> State<'a> {
         self.elements += 1;
         if self.elements > MAX_ELEMENTS {
             let end = self.bytes.len();
-            self.anomaly(
+            self.fatal_anomaly(
                 "amf.element_limit",
                 Severity::Error,
                 start,
                 end,
                 format!("more than {MAX_ELEMENTS} values in one body; rest not decoded"),
             );
-            self.fatal = true;
             return false;
         }
         true
@@ -113,14 +161,13 @@ impl<'a> State<'a> {
     pub fn enter(&mut self, depth: usize, start: usize) -> bool {
         if depth >= MAX_DEPTH {
             let end = self.bytes.len();
-            self.anomaly(
+            self.fatal_anomaly(
                 "amf.depth_limit",
                 Severity::Error,
                 start,
                 end,
                 format!("containers nested deeper than {MAX_DEPTH}; rest not decoded"),
             );
-            self.fatal = true;
             return false;
         }
         true
