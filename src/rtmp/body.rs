@@ -22,6 +22,46 @@
 use super::message::{type_id, Body, Message};
 use crate::event::{Anomaly, ByteRange, Severity};
 
+/// Every anomaly name body decoding can emit (besides the `amf.*` names
+/// of the AMF decoders), sorted.
+pub const ANOMALY_NAMES: &[&str] = &[
+    "rtmp.aggregate.bad_back_pointer",
+    "rtmp.aggregate.limit",
+    "rtmp.aggregate.missing_back_pointer",
+    "rtmp.aggregate.nested",
+    "rtmp.aggregate.truncated",
+    "rtmp.audio.truncated",
+    "rtmp.audio.unknown_packet_type",
+    "rtmp.body.empty",
+    "rtmp.body.missing_format_byte",
+    "rtmp.codec.bad_config",
+    "rtmp.command.bad_name",
+    "rtmp.control.bad_length",
+    "rtmp.control.bad_limit_type",
+    "rtmp.control.chunk_size_top_bit",
+    "rtmp.control.chunk_size_zero",
+    "rtmp.data.no_name",
+    "rtmp.media.bad_modex",
+    "rtmp.media.bad_multitrack_type",
+    "rtmp.media.nested_multitrack",
+    "rtmp.media.track_limit",
+    "rtmp.media.track_truncated",
+    "rtmp.media.unknown_fourcc",
+    "rtmp.media.unknown_modex_type",
+    "rtmp.message.unknown_type",
+    "rtmp.shared_object.bad_event_data",
+    "rtmp.shared_object.event_truncated",
+    "rtmp.shared_object.truncated",
+    "rtmp.shared_object.unknown_event",
+    "rtmp.user_control.bad_length",
+    "rtmp.user_control.extra_bytes",
+    "rtmp.user_control.unknown_event",
+    "rtmp.video.bad_frame_type",
+    "rtmp.video.truncated",
+    "rtmp.video.unknown_codec",
+    "rtmp.video.unknown_packet_type",
+];
+
 /// Decodes `body` (the message's received body bytes) into `msg.body`,
 /// using the header fields already set on `msg`.
 pub fn decode_body(msg: &mut Message, body: &[u8]) -> Vec<Anomaly> {
@@ -285,6 +325,40 @@ pub(crate) mod tests {
         pub fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
             parts.concat()
         }
+    }
+
+    #[test]
+    fn anomaly_names_listed() {
+        // body.rs without the list itself.
+        let body_rs = include_str!("body.rs");
+        let list_start = body_rs.find("pub const ANOMALY_NAMES").unwrap();
+        let list_end = list_start + body_rs[list_start..].find("];").unwrap();
+        let body_src = format!("{}{}", &body_rs[..list_start], &body_rs[list_end..]);
+        let sources = [
+            body_src.as_str(),
+            include_str!("control.rs"),
+            include_str!("user_control.rs"),
+            include_str!("command.rs"),
+            include_str!("data.rs"),
+            include_str!("shared_object.rs"),
+            include_str!("media.rs"),
+            include_str!("aggregate.rs"),
+        ];
+        let mut found = std::collections::BTreeSet::new();
+        for src in sources {
+            for part in src.split('"').skip(1).step_by(2) {
+                let dotted = part.split('.').count() == 3;
+                let clean = part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
+                if part.starts_with("rtmp.") && dotted && clean {
+                    found.insert(part);
+                }
+            }
+        }
+        let listed: std::collections::BTreeSet<&str> = ANOMALY_NAMES.iter().copied().collect();
+        assert_eq!(found, listed);
+        assert!(ANOMALY_NAMES.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
