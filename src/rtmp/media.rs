@@ -1200,9 +1200,9 @@ impl<'a> Bits<'a> {
         let rest = self.read(zeros)?;
         Some(((1u64 << zeros) - 1 + rest as u64).min(u32::MAX as u64) as u32)
     }
-    fn se(&mut self) -> Option<i32> {
+    fn se(&mut self) -> Option<i64> {
         let k = self.ue()? as i64;
-        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)
+        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
     }
 }
 
@@ -1240,7 +1240,7 @@ pub fn sps_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
             for i in 0..n {
                 if r.bit()? == 1 {
                     let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i32, 8i32);
+                    let (mut last, mut next) = (8i64, 8i64);
                     for _ in 0..size {
                         if next != 0 {
                             next = (last + r.se()? + 256).rem_euclid(256);
@@ -1462,6 +1462,21 @@ mod tests {
         nal.extend(add_ep(&rbsp));
         assert!(nal.len() > rbsp.len() + 1, "vector must contain EP bytes");
         assert_eq!(sps_dimensions(&nal), Some((16, 16)));
+    }
+
+    #[test]
+    fn sps_extreme_scaling_delta_does_not_overflow() {
+        let mut w = W::new();
+        w.put(100, 8).put(0, 8).put(40, 8).ue(0);
+        w.ue(1).ue(0).ue(0).put(0, 1).put(1, 1).put(1, 1);
+        w.ue(u32::MAX - 2); // delta_scale = 2^31 - 1
+        w.put(0, 64);
+        let mut nal = vec![0x67];
+        nal.extend(add_ep(&w.done()));
+        // Parses on (or gives up) without arithmetic overflow.
+        let _ = sps_dimensions(&nal);
+        let mut r = Bits::new(&[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe]);
+        assert_eq!(r.ue(), Some((1 << 31) - 1 + 0x7fff_ffff));
     }
 
     #[test]
@@ -1952,5 +1967,34 @@ mod tests {
         let (v, _) = audio(&[0x9c]);
         assert!(v.tracks.is_empty());
         let _ = ValueKind::Null;
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn sps_and_configs_never_panic(
+                head in prop::sample::select(vec![66u8, 77, 100, 110, 122, 244]),
+                bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let mut nal = vec![0x67, head];
+                nal.extend_from_slice(&bytes);
+                let _ = sps_dimensions(&nal);
+                let mut out = Vec::new();
+                let _ = parse_avc_config(&bytes, 7, &mut out);
+                let _ = parse_hevc_config(&bytes, 7, &mut out);
+                let _ = parse_av1_config(&bytes, 7, &mut out);
+                let _ = parse_vp_config(&bytes, 7, &mut out);
+                let _ = parse_aac_config(&bytes, 7, &mut out);
+                for a in &out {
+                    let r = a.range.unwrap();
+                    prop_assert!(r.start >= 7 && r.end <= 7 + bytes.len() as u64);
+                }
+            }
+        }
     }
 }
