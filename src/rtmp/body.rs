@@ -51,6 +51,7 @@ pub const ANOMALY_NAMES: &[&str] = &[
     "rtmp.message.unknown_type",
     "rtmp.shared_object.bad_event_data",
     "rtmp.shared_object.event_truncated",
+    "rtmp.shared_object.limit",
     "rtmp.shared_object.truncated",
     "rtmp.shared_object.unknown_event",
     "rtmp.user_control.bad_length",

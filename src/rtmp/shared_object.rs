@@ -19,7 +19,8 @@
 //! header is `rtmp.shared_object.truncated` (error); unknown event types are
 //! `rtmp.shared_object.unknown_event` (warning); names running past their
 //! event are `rtmp.shared_object.bad_event_data` (error). At most
-//! [`MAX_PAIRS`] change pairs are decoded per event.
+//! [`MAX_EVENTS`] events and [`MAX_PAIRS`] change pairs per event are
+//! decoded (`rtmp.shared_object.limit`, warning).
 
 use super::body::{anomaly, Reader};
 use super::message::{Body, SharedObject, SharedObjectEvent};
@@ -82,6 +83,13 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
     };
     while r.remaining() > 0 {
         if so.events.len() >= MAX_EVENTS {
+            out.push(anomaly(
+                "rtmp.shared_object.limit",
+                Severity::Warning,
+                r.pos(),
+                body.len(),
+                format!("more than {MAX_EVENTS} events; the rest is not decoded"),
+            ));
             break;
         }
         let start = r.pos();
@@ -158,7 +166,19 @@ fn decode_event(
             let mut pos = start;
             let mut pairs = 0;
             let window = body.get(..end).unwrap_or(&[]);
-            while pos < end && pairs < MAX_PAIRS {
+            while pos < end {
+                if pairs >= MAX_PAIRS {
+                    out.push(anomaly(
+                        "rtmp.shared_object.limit",
+                        Severity::Warning,
+                        pos,
+                        end,
+                        format!(
+                            "more than {MAX_PAIRS} pairs in one event; the rest is not decoded"
+                        ),
+                    ));
+                    return;
+                }
                 let Some((key, kspan, vpos)) = untyped_str(body, pos, end) else {
                     bad(out, "property name runs past the event");
                     return;
@@ -329,6 +349,24 @@ mod tests {
         // AMF0 variant of the same bytes (no leading 0) decodes identically.
         let (so0, _) = dec(&body[1..], false);
         assert_eq!(so0.unwrap().events[0].name, Some(AmfStr::from("a")));
+    }
+
+    #[test]
+    fn limits() {
+        let mut body = header("x", 0, 0);
+        let pair = cat(&[key("k"), n(1.0)]);
+        body.extend(event(4, &pair.repeat(MAX_PAIRS + 1)));
+        let (so, a) = dec(&body, false);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].name, "rtmp.shared_object.limit");
+        // First value, then key + value for every further pair.
+        assert_eq!(so.unwrap().events[0].values.len(), 1 + 2 * (MAX_PAIRS - 1));
+        let mut body = header("x", 0, 0);
+        body.extend(event(8, &[]).repeat(MAX_EVENTS + 3));
+        let (so, a) = dec(&body, false);
+        assert_eq!(so.unwrap().events.len(), MAX_EVENTS);
+        assert_eq!(a[0].name, "rtmp.shared_object.limit");
+        assert_eq!(a[0].range.unwrap().len(), 15);
     }
 
     #[test]
