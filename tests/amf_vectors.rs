@@ -1505,3 +1505,47 @@ fn decoded_trees_serialize_to_json() {
     assert!(j.contains("\"amf3\":true"), "{j}");
     assert!(j.contains("\"integer\":-300"), "{j}");
 }
+
+#[test]
+fn large_legit_body_keeps_all_names() {
+    // 100k typed objects sharing one traits definition (5 sealed members),
+    // each with a repeated string reference: every key and string is kept.
+    let n = 100_000u32;
+    let mut b = vec![0x09];
+    b.extend(e3::u29((n << 1) | 1));
+    b.push(0x01);
+    for i in 0..n {
+        b.push(0x0A);
+        if i == 0 {
+            b.extend(e3::u29((5 << 4) | 0b0011));
+            b.extend(e3::vr("com.example.Row"));
+            for k in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+                b.extend(e3::vr(k));
+            }
+            b.extend(e3::string("a shared value"));
+        } else {
+            b.extend(e3::u29(0b01));
+            b.push(0x06);
+            b.extend(e3::vr_ref(6));
+        }
+        for j in 0..4 {
+            b.extend(e3::int(j));
+        }
+    }
+    let (v, a) = decode3(&b);
+    assert!(a.is_empty(), "{:?}", names(&a));
+    let ValueKind::Array { dense, .. } = &v[0].kind else {
+        panic!()
+    };
+    assert_eq!(dense.len(), n as usize);
+    let last = &dense[n as usize - 1];
+    let ValueKind::Object { class, properties } = &last.kind else {
+        panic!()
+    };
+    assert_eq!(class.as_ref(), Some(&text("com.example.Row")));
+    assert_eq!(properties[4].key, text("epsilon"));
+    assert_eq!(
+        last.get("alpha").and_then(|x| x.as_str()),
+        Some(&text("a shared value"))
+    );
+}

@@ -21,7 +21,7 @@
 //! other class becomes [`ValueKind::Externalizable`] whose opaque span runs to
 //! the end of the input, with `amf.amf3.externalizable_unknown`.
 
-use super::state::{resolve, store_slot, str_cost, Slot, State};
+use super::state::{resolve, store_slot, Slot, State};
 use super::{AmfStr, Property, Value, ValueKind, VectorKind};
 use crate::event::{Anomaly, Severity};
 use std::sync::Arc;
@@ -211,7 +211,7 @@ fn read_str(st: &mut State<'_>, ctx: &mut Context, what: &str) -> Str {
             AmfStr::Text(t) => t.len(),
             AmfStr::Bytes(b) => b.len(),
         };
-        if !st.charge_copy(str_cost(len), start, end) {
+        if !st.charge_str(len, start, end) {
             return Str::Unresolved;
         }
         return Str::Ok(s.clone());
@@ -486,13 +486,12 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
     let idx = ctx.objects.len();
     ctx.objects.push(Slot::InProgress);
     // Copying the class name of a referenced trait is charged like any copy.
-    let class_opt = if is_empty(&traits.class)
-        || !st.charge_copy(str_cost(name_len(&traits.class)), start, start)
-    {
-        None
-    } else {
-        Some(traits.class.clone())
-    };
+    let class_opt =
+        if is_empty(&traits.class) || !st.charge_str(name_len(&traits.class), start, start) {
+            None
+        } else {
+            Some(traits.class.clone())
+        };
     let kind = if traits.externalizable {
         let known = KNOWN_EXTERNALIZABLE
             .iter()
@@ -552,7 +551,7 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
                 break;
             }
             let p = st.pos;
-            let key = if st.charge_copy(str_cost(name_len(name)), p, p) {
+            let key = if st.charge_str(name_len(name), p, p) {
                 name.clone()
             } else {
                 AmfStr::Text(String::new())

@@ -21,9 +21,10 @@ pub const MAX_DEPTH: usize = 64;
 /// Maximum number of values (all nesting levels) decoded from one body before
 /// `amf.element_limit`.
 pub const MAX_ELEMENTS: usize = 1_000_000;
-/// Budget, per body, for the copies made to resolve references (reference
-/// table entries, resolved object references, AMF3 string references). One
-/// unit is one value node or 64 string bytes. Past it, references stay
+/// Budgets, per body, for the copies made to resolve references: one for
+/// values (reference table entries and resolved object references; a unit is
+/// one value node or 64 string bytes in it), one for AMF3 strings copied from
+/// the string and trait tables (a unit is 64 bytes). Past it, references stay
 /// unresolved (`amf.copy_limit`).
 pub const MAX_COPY_COST: usize = 1_000_000;
 /// Maximum diagnostics kept per body; the rest are counted in one

@@ -22,8 +22,12 @@ pub(crate) struct State<'a> {
     pub pos: usize,
     /// Values decoded so far (all nesting levels).
     pub elements: usize,
-    /// Remaining copy budget (see `amf::MAX_COPY_COST`).
+    /// Remaining budget for value copies: reference table entries and
+    /// resolved references (see `amf::MAX_COPY_COST`).
     pub copy_budget: usize,
+    /// Remaining budget for copies of AMF3 strings taken from the string or
+    /// trait tables (string references, member and class names).
+    str_budget: usize,
     /// Set when the rest of the input cannot be framed or a limit was hit.
     pub fatal: bool,
     pub anomalies: Vec<Anomaly>,
@@ -41,6 +45,7 @@ impl<'a> State<'a> {
             pos: 0,
             elements: 0,
             copy_budget: super::MAX_COPY_COST,
+            str_budget: super::MAX_COPY_COST,
             fatal: false,
             anomalies: Vec::new(),
             copy_limit_reported: false,
@@ -224,13 +229,30 @@ impl<'a> State<'a> {
         s
     }
 
-    /// Charges `cost` to the copy budget; false when it does not fit (the
-    /// budget is left unchanged and `amf.copy_limit` is reported once).
+    /// Charges `cost` to the value copy budget; false when it does not fit
+    /// (the budget is left unchanged and `amf.copy_limit` is reported once).
     pub fn charge_copy(&mut self, cost: usize, start: usize, end: usize) -> bool {
         if cost <= self.copy_budget {
             self.copy_budget -= cost;
             return true;
         }
+        self.copy_limit(start, end);
+        false
+    }
+
+    /// Charges the copy of a table string of `len` bytes (short strings are
+    /// free: their number is bounded by the input length).
+    pub fn charge_str(&mut self, len: usize, start: usize, end: usize) -> bool {
+        let cost = len / BYTES_PER_COST;
+        if cost <= self.str_budget {
+            self.str_budget -= cost;
+            return true;
+        }
+        self.copy_limit(start, end);
+        false
+    }
+
+    fn copy_limit(&mut self, start: usize, end: usize) {
         if !self.copy_limit_reported {
             self.copy_limit_reported = true;
             self.anomaly(
@@ -244,13 +266,7 @@ impl<'a> State<'a> {
                 ),
             );
         }
-        false
     }
-}
-
-/// Copy cost of a string of `len` bytes.
-pub(crate) fn str_cost(len: usize) -> usize {
-    NODE_COST + len / BYTES_PER_COST
 }
 
 fn amfstr_len(s: &super::AmfStr) -> usize {
