@@ -12,6 +12,7 @@
 
 pub mod amf0;
 pub mod amf3;
+mod state;
 
 use serde::Serialize;
 
@@ -20,6 +21,15 @@ pub const MAX_DEPTH: usize = 64;
 /// Maximum number of values (all nesting levels) decoded from one body before
 /// `amf.element_limit`.
 pub const MAX_ELEMENTS: usize = 1_000_000;
+/// Budgets, per body, for the copies made to resolve references: one for
+/// values (reference table entries and resolved object references; a unit is
+/// one value node or 64 string bytes in it), one for AMF3 strings copied from
+/// the string and trait tables (a unit is 64 bytes). Past it, references stay
+/// unresolved (`amf.copy_limit`).
+pub const MAX_COPY_COST: usize = 1_000_000;
+/// Maximum diagnostics kept per body; the rest are counted in one
+/// `amf.anomaly_limit` (the diagnostic that stops decoding is always kept).
+pub const MAX_ANOMALIES: usize = 64;
 
 /// A half-open range of offsets within a message body (body-relative, not
 /// stream offsets; `rtmp::message::Message::stream_offset_of` maps them).

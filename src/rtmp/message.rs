@@ -340,6 +340,9 @@ pub struct Video {
     /// Command frame (frame type 5) byte.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<u8>,
+    /// E-RTMP Metadata packet (type 4): the AMF0 values (e.g. `colorInfo`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<Value>,
 }
 
 /// Audio tag header (type 8), legacy FLV or Enhanced RTMP.

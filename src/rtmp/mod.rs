@@ -8,10 +8,17 @@
 //! keeps its memory bounded by the named limits below. It does no I/O and
 //! reads no clock.
 
+pub mod aggregate;
 pub mod body;
 pub mod chunk;
+pub mod command;
+pub mod control;
+pub mod data;
 pub mod handshake;
+pub mod media;
 pub mod message;
+pub mod shared_object;
+pub mod user_control;
 
 pub use crate::event::PacketRef;
 use crate::event::{Direction, Event, FlowProtocol};

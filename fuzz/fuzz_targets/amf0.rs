@@ -1,0 +1,35 @@
+//! Fuzz target: AMF0 decoding of arbitrary bytes never panics, terminates,
+//! and keeps every span and diagnostic range inside the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rtmpscope::amf::{amf0, Value, ValueKind};
+
+fn check(v: &Value, lo: u32, hi: u32) {
+    assert!(lo <= v.span.start && v.span.end <= hi, "span out of input");
+    match &v.kind {
+        ValueKind::Object { properties, .. } | ValueKind::EcmaArray { properties, .. } => {
+            for p in properties {
+                check(&p.value, lo, hi);
+            }
+        }
+        ValueKind::StrictArray(items) => items.iter().for_each(|i| check(i, lo, hi)),
+        _ => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let base = 7usize;
+    let (values, anomalies) = amf0::decode_all(data, base);
+    let hi = (base + data.len()) as u32;
+    for v in &values {
+        check(v, base as u32, hi);
+    }
+    for a in &anomalies {
+        if let Some(r) = a.range {
+            assert!(r.start >= base as u64 && r.end <= hi as u64, "range out of input");
+        }
+    }
+    // JSON output of any decoded tree must work too.
+    let _ = serde_json::to_string(&values);
+});

@@ -1,0 +1,182 @@
+//! Protocol control messages (types 1 Set Chunk Size, 2 Abort,
+//! 3 Acknowledgement, 5 Window Acknowledgement Size, 6 Set Peer Bandwidth).
+//!
+//! Contract: never panics; a body shorter than the fixed layout becomes
+//! `Body::Raw` with `rtmp.control.bad_length` (error); a longer one is
+//! decoded with `rtmp.control.bad_length` (warning) over the extra bytes.
+//! Set Chunk Size with bit 31 set is `rtmp.control.chunk_size_top_bit`
+//! (the size is reported with that bit cleared); a size of 0 is
+//! `rtmp.control.chunk_size_zero`. Limit types other than 0 hard, 1 soft,
+//! 2 dynamic are `rtmp.control.bad_limit_type`.
+
+use super::body::{anomaly, Reader};
+use super::message::{type_id, Body, Control, LimitType};
+use crate::event::{Anomaly, Severity};
+
+/// Body length of types 1, 2, 3 and 5.
+pub const U32_BODY_LEN: usize = 4;
+/// Body length of Set Peer Bandwidth (6).
+pub const PEER_BANDWIDTH_BODY_LEN: usize = 5;
+
+/// Decodes a protocol control body of type `t`.
+pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
+    let want = if t == type_id::SET_PEER_BANDWIDTH {
+        PEER_BANDWIDTH_BODY_LEN
+    } else {
+        U32_BODY_LEN
+    };
+    if body.len() < want {
+        out.push(anomaly(
+            "rtmp.control.bad_length",
+            Severity::Error,
+            0,
+            body.len(),
+            format!(
+                "{} body is {} bytes, expected {want}",
+                super::message::type_name(t),
+                body.len()
+            ),
+        ));
+        return Body::Raw;
+    }
+    if body.len() > want {
+        out.push(anomaly(
+            "rtmp.control.bad_length",
+            Severity::Warning,
+            want,
+            body.len(),
+            format!(
+                "{} body is {} bytes, expected {want}; extra bytes ignored",
+                super::message::type_name(t),
+                body.len()
+            ),
+        ));
+    }
+    let mut r = Reader::new(body);
+    let v = r.u32().unwrap_or(0);
+    let c = match t {
+        type_id::SET_CHUNK_SIZE => {
+            if v & 0x8000_0000 != 0 {
+                out.push(anomaly(
+                    "rtmp.control.chunk_size_top_bit",
+                    Severity::Error,
+                    0,
+                    4,
+                    format!("set chunk size 0x{v:08x} has bit 31 set"),
+                ));
+            }
+            let size = v & 0x7fff_ffff;
+            if size == 0 {
+                out.push(anomaly(
+                    "rtmp.control.chunk_size_zero",
+                    Severity::Error,
+                    0,
+                    4,
+                    "set chunk size of 0",
+                ));
+            }
+            Control::SetChunkSize { size }
+        }
+        type_id::ABORT => Control::Abort { csid: v },
+        type_id::ACKNOWLEDGEMENT => Control::Acknowledgement { sequence: v },
+        type_id::WINDOW_ACK_SIZE => Control::WindowAckSize { size: v },
+        _ => {
+            let lt = r.u8().unwrap_or(0);
+            let limit_type = match lt {
+                0 => LimitType::Hard,
+                1 => LimitType::Soft,
+                2 => LimitType::Dynamic,
+                x => {
+                    out.push(anomaly(
+                        "rtmp.control.bad_limit_type",
+                        Severity::Warning,
+                        4,
+                        5,
+                        format!("set peer bandwidth limit type {x}"),
+                    ));
+                    LimitType::Unknown(x)
+                }
+            };
+            Control::SetPeerBandwidth {
+                size: v,
+                limit_type,
+            }
+        }
+    };
+    Body::Control(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(t: u8, b: &[u8]) -> (Body, Vec<Anomaly>) {
+        let mut out = Vec::new();
+        let body = decode(t, b, &mut out);
+        (body, out)
+    }
+
+    #[test]
+    fn set_chunk_size() {
+        let (b, a) = dec(1, &[0, 0, 0x10, 0]);
+        assert_eq!(b, Body::Control(Control::SetChunkSize { size: 4096 }));
+        assert!(a.is_empty());
+        let (b, a) = dec(1, &[0x80, 0, 0xea, 0x60]);
+        assert_eq!(b, Body::Control(Control::SetChunkSize { size: 60000 }));
+        assert_eq!(a[0].name, "rtmp.control.chunk_size_top_bit");
+        assert_eq!(a[0].severity, Severity::Error);
+        let (_, a) = dec(1, &[0, 0, 0, 0]);
+        assert_eq!(a[0].name, "rtmp.control.chunk_size_zero");
+    }
+
+    #[test]
+    fn abort_ack_window() {
+        assert_eq!(
+            dec(2, &[0, 0, 0, 6]).0,
+            Body::Control(Control::Abort { csid: 6 })
+        );
+        assert_eq!(
+            dec(3, &[0, 1, 0, 0]).0,
+            Body::Control(Control::Acknowledgement { sequence: 65536 })
+        );
+        assert_eq!(
+            dec(5, &[0, 0x26, 0x25, 0xa0]).0,
+            Body::Control(Control::WindowAckSize { size: 2_500_000 })
+        );
+    }
+
+    #[test]
+    fn peer_bandwidth_limit_types() {
+        for (lt, want) in [
+            (0u8, LimitType::Hard),
+            (1, LimitType::Soft),
+            (2, LimitType::Dynamic),
+            (7, LimitType::Unknown(7)),
+        ] {
+            let (b, a) = dec(6, &[0, 0x26, 0x25, 0xa0, lt]);
+            assert_eq!(
+                b,
+                Body::Control(Control::SetPeerBandwidth {
+                    size: 2_500_000,
+                    limit_type: want
+                })
+            );
+            assert_eq!(a.is_empty(), lt <= 2);
+        }
+    }
+
+    #[test]
+    fn bad_lengths() {
+        let (b, a) = dec(6, &[0, 0, 0, 1]);
+        assert_eq!(b, Body::Raw);
+        assert_eq!(a[0].name, "rtmp.control.bad_length");
+        assert_eq!(a[0].severity, Severity::Error);
+        let (b, a) = dec(5, &[0, 0, 0, 1, 9, 9]);
+        assert_eq!(b, Body::Control(Control::WindowAckSize { size: 1 }));
+        assert_eq!(a[0].name, "rtmp.control.bad_length");
+        assert_eq!(a[0].severity, Severity::Warning);
+        assert_eq!(a[0].range, Some(crate::event::ByteRange::new(4, 6)));
+        let (b, _) = dec(3, &[1]);
+        assert_eq!(b, Body::Raw);
+    }
+}
