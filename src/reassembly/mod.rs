@@ -57,6 +57,10 @@ pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 /// Default time a tombstone of an ended flow is kept, in packet-time seconds.
 pub const DEFAULT_CLOSED_LINGER_SECS: u64 = 60;
+/// Default hole timeout, in packet-time seconds: a hole open this long (no
+/// retransmission, no ACK past it) is closed when the flow's next packet
+/// arrives. 0 disables it.
+pub const DEFAULT_HOLE_TIMEOUT_SECS: u64 = 10;
 /// Default size of the per-direction window of delivered bytes kept to
 /// compare retransmissions against (0 disables the comparison).
 pub const DEFAULT_OVERLAP_CHECK_BYTES: usize = 4096;
@@ -73,6 +77,7 @@ pub struct Config {
     pub max_memory: usize,
     pub idle_timeout_secs: u64,
     pub closed_linger_secs: u64,
+    pub hole_timeout_secs: u64,
     pub overlap_check_bytes: usize,
 }
 
@@ -84,6 +89,7 @@ impl Default for Config {
             max_memory: DEFAULT_MAX_MEMORY,
             idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
             closed_linger_secs: DEFAULT_CLOSED_LINGER_SECS,
+            hole_timeout_secs: DEFAULT_HOLE_TIMEOUT_SECS,
             overlap_check_bytes: DEFAULT_OVERLAP_CHECK_BYTES,
         }
     }
@@ -244,9 +250,10 @@ impl Flow {
 #[derive(Debug)]
 enum State {
     Live(Box<Flow>),
-    /// An ended flow: `at` is when it ended; `reported` once a late packet
+    /// An ended flow `id`: `at` is when it ended; `reported` once a late packet
     /// with payload was reported.
     Closed {
+        id: FlowId,
         at: PacketTime,
         reported: bool,
     },
@@ -466,14 +473,14 @@ impl Reassembler {
             return;
         }
         if let Some(Some(Entry {
-            state: State::Closed { reported, .. },
+            state: State::Closed { id, reported, .. },
             ..
         })) = self.slots.get_mut(i)
         {
             if !*reported {
                 *reported = true;
                 sink.anomaly(
-                    None,
+                    Some(*id),
                     None,
                     Anomaly::new(
                         "tcp.pkt_after_close",
@@ -646,6 +653,7 @@ impl Reassembler {
             max_ooo: cfg.max_ooo_bytes,
             max_memory: cfg.max_memory,
             ring_bytes: cfg.overlap_check_bytes,
+            hole_timeout_ns: i128::from(cfg.hole_timeout_secs) * 1_000_000_000,
         };
         if carries || seg.flags.fin {
             if !h.init {
@@ -664,6 +672,10 @@ impl Reassembler {
             o.on_peer_ack(&mut cx, seg.ack);
             cx.side = side;
         }
+        h.check_hole_age(&mut cx);
+        cx.side = side.other();
+        o.check_hole_age(&mut cx);
+        cx.side = side;
         if *cx.mem > cfg.max_memory && h.has_buffered() {
             cx.sink.anomaly(
                 Some(id),
@@ -693,6 +705,7 @@ impl Reassembler {
             self.unlink(i);
             if let Some(Some(e)) = self.slots.get_mut(i) {
                 e.state = State::Closed {
+                    id,
                     at: pkt.time,
                     reported: false,
                 };
@@ -732,6 +745,7 @@ impl Reassembler {
                 max_ooo: cfg.max_ooo_bytes,
                 max_memory: cfg.max_memory,
                 ring_bytes: 0,
+                hole_timeout_ns: 0,
             };
             h.flush(&mut cx, cause);
             let freed = h.release();

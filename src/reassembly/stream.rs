@@ -31,6 +31,8 @@ pub enum GapCause {
     OooLimit,
     /// The global memory limit.
     MemoryLimit,
+    /// A hole stayed open longer than the hole timeout (packet time).
+    HoleTimeout,
     Fin,
     Rst,
     Timeout,
@@ -46,6 +48,7 @@ impl GapCause {
             GapCause::Acked => "peer acknowledged bytes that were not captured",
             GapCause::OooLimit => "hole closed: out-of-order buffer limit",
             GapCause::MemoryLimit => "hole closed: global memory limit",
+            GapCause::HoleTimeout => "hole closed: open longer than the hole timeout",
             GapCause::Fin => "hole closed at FIN",
             GapCause::Rst => "hole closed at RST",
             GapCause::Timeout => "hole closed at idle timeout",
@@ -67,6 +70,8 @@ pub(crate) struct Ctx<'a, S: Sink> {
     pub max_ooo: usize,
     pub max_memory: usize,
     pub ring_bytes: usize,
+    /// Hole timeout in nanoseconds of packet time (0 = none).
+    pub hole_timeout_ns: i128,
 }
 
 impl<S: Sink> Ctx<'_, S> {
@@ -153,6 +158,8 @@ pub(crate) struct Half {
     pub done: bool,
     ring: Ring,
     ring_tried: bool,
+    /// Packet time when the current first hole was noticed.
+    hole_since: Option<crate::time::PacketTime>,
     pub packets: u64,
     pub bytes: u64,
     pub missed: u64,
@@ -289,6 +296,9 @@ impl Half {
                 self.done = self.next_off >= f;
             }
         }
+        if self.has_buffered() && self.hole_since.is_none() {
+            self.hole_since = Some(cx.pkt.time);
+        }
         while self.ooo_charge > cx.max_ooo {
             let Some(first) = self.first_hole_end() else {
                 break;
@@ -303,6 +313,23 @@ impl Half {
                 ),
             ));
             self.advance(cx, None, Some(first), GapCause::OooLimit);
+        }
+    }
+
+    /// Closes the first hole when it has been open longer than the hole
+    /// timeout (packet time). Cheap when nothing is buffered.
+    pub fn check_hole_age<S: Sink>(&mut self, cx: &mut Ctx<S>) {
+        let Some(since) = self.hole_since else {
+            return;
+        };
+        if cx.hole_timeout_ns <= 0 || cx.pkt.time.nanos_since(since) <= cx.hole_timeout_ns {
+            return;
+        }
+        if let Some(first) = self.first_hole_end() {
+            self.advance(cx, None, Some(first), GapCause::HoleTimeout);
+        }
+        if self.has_buffered() {
+            self.hole_since = Some(cx.pkt.time);
         }
     }
 
@@ -452,6 +479,9 @@ impl Half {
                 continue;
             }
             break;
+        }
+        if !self.has_buffered() {
+            self.hole_since = None;
         }
     }
 

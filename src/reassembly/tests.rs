@@ -857,3 +857,46 @@ fn segment_far_out_of_window_is_dropped() {
     t.finish();
     assert!(t.rec.gaps(1, Orig).is_empty());
 }
+
+#[test]
+fn hole_timeout_closes_a_stale_hole_in_packet_time() {
+    let mut t = T::new();
+    t.feed(&c(50, b"abc"));
+    t.feed(&c(56, b"ghi"));
+    t.sec += DEFAULT_HOLE_TIMEOUT_SECS as i64 - 1;
+    t.feed(&c(59, b"j"));
+    assert!(t.rec.gaps(1, Orig).is_empty());
+    t.sec += 2;
+    t.feed(&c(60, b"k"));
+    assert_eq!(t.rec.gaps(1, Orig), vec![(3, 3)]);
+    assert_eq!(t.rec.data(1, Orig), b"abcghijk");
+    assert!(t.rec.anomalies("tcp.seq_gap")[0].detail.contains("timeout"));
+    // Disabled: the hole stays until the end.
+    let mut t = T::with(Config {
+        hole_timeout_secs: 0,
+        ..Config::default()
+    });
+    t.feed(&c(50, b"abc"));
+    t.feed(&c(56, b"ghi"));
+    t.sec += 100;
+    t.feed(&c(59, b"j"));
+    assert!(t.rec.gaps(1, Orig).is_empty());
+}
+
+#[test]
+fn late_payload_anomaly_names_the_ended_flow() {
+    let mut t = T::new();
+    t.feed(&c(10, b"abc"));
+    t.feed(&c(13, b"").rst());
+    t.feed(&c(10, b"abc"));
+    let late: Vec<_> = t
+        .rec
+        .ev
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Anom { flow, a, .. } if a.name == "tcp.pkt_after_close" => Some(*flow),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(late, vec![Some(1)]);
+}
