@@ -655,10 +655,12 @@ impl Reassembler {
             ring_bytes: cfg.overlap_check_bytes,
             hole_timeout_ns: i128::from(cfg.hole_timeout_secs) * 1_000_000_000,
         };
-        if carries || seg.flags.fin {
-            if !h.init {
-                h.init_at(data_seq);
-            }
+        if !h.init && !seg.flags.rst {
+            // Mid-stream pickup: the first packet of the side (a pure ACK
+            // too: its seq is the next byte to send) defines offset 0.
+            h.init_at(data_seq);
+        }
+        if (carries || seg.flags.fin) && h.init {
             h.on_data(
                 &mut cx,
                 data_seq,
@@ -695,7 +697,7 @@ impl Reassembler {
         }
         let ended = if seg.flags.rst {
             Some(EndReason::Rst)
-        } else if h.done && (o.done || o.packets == 0) {
+        } else if h.fin_off.is_some() && o.fin_off.is_some() {
             Some(EndReason::Fin)
         } else {
             None

@@ -185,8 +185,12 @@ impl Half {
         self.ooo_charge + self.ring.buf.len()
     }
 
+    /// Something waits beyond a hole: buffered data, a snaplen mark or the
+    /// FIN.
     pub fn has_buffered(&self) -> bool {
-        !self.ooo.is_empty() || !self.lost_marks.is_empty()
+        !self.ooo.is_empty()
+            || !self.lost_marks.is_empty()
+            || self.fin_off.is_some_and(|f| f > self.next_off)
     }
 
     fn charge<S: Sink>(&mut self, cx: &mut Ctx<S>, n: usize) {
@@ -290,12 +294,9 @@ impl Half {
             self.fin_off = Some(f);
             self.drop_beyond(cx, f);
         }
-        if let Some(f) = self.fin_off {
-            if !self.done {
-                self.advance(cx, None, Some(f), GapCause::Fin);
-                self.done = self.next_off >= f;
-            }
-        }
+        // A hole before the FIN stays open: reordered data may still come.
+        // The peer's ACK of the FIN, the flow's end or a limit closes it.
+        self.update_done();
         if self.has_buffered() && self.hole_since.is_none() {
             self.hole_since = Some(cx.pkt.time);
         }
@@ -314,6 +315,13 @@ impl Half {
             ));
             self.advance(cx, None, Some(first), GapCause::OooLimit);
         }
+        self.update_done();
+    }
+
+    fn update_done(&mut self) {
+        if let Some(f) = self.fin_off {
+            self.done = self.next_off >= f;
+        }
     }
 
     /// Closes the first hole when it has been open longer than the hole
@@ -327,6 +335,7 @@ impl Half {
         }
         if let Some(first) = self.first_hole_end() {
             self.advance(cx, None, Some(first), GapCause::HoleTimeout);
+            self.update_done();
         }
         if self.has_buffered() {
             self.hole_since = Some(cx.pkt.time);
@@ -337,11 +346,12 @@ impl Half {
     fn first_hole_end(&self) -> Option<u64> {
         let a = self.ooo.keys().next().copied();
         let b = self.lost_marks.keys().next().copied();
-        match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .map(|x| x.max(self.next_off))
+        let c = self.fin_off.filter(|f| *f > self.next_off);
+        [a, b, c]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|x| x.max(self.next_off))
     }
 
     /// Drops buffered bytes at or beyond `f` (the FIN).
@@ -494,8 +504,9 @@ impl Half {
             .map(|(k, v)| k + v.len() as u64)
             .unwrap_or(0);
         let lost_end = self.lost_marks.values().copied().max().unwrap_or(0);
-        let target = ooo_end.max(lost_end);
+        let target = ooo_end.max(lost_end).max(self.fin_off.unwrap_or(0));
         self.advance(cx, None, Some(target), cause);
+        self.update_done();
     }
 
     /// The peer acknowledged `ack`: bytes below it were sent.
@@ -513,6 +524,7 @@ impl Half {
         // declare the byte lost only when data beyond it proves it was data.
         if a > self.next_off + 1 || (a == self.next_off + 1 && self.has_buffered()) {
             self.advance(cx, None, Some(a), GapCause::Acked);
+            self.update_done();
         }
     }
 

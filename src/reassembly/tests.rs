@@ -368,6 +368,17 @@ fn midstream_pickup_first_seq_is_offset_zero_and_port_picks_client() {
     assert_eq!(t.rec.data(1, Orig), b"XY");
     assert_eq!(t.rec.anomalies("tcp.midstream").len(), 1);
 
+    // A pure ACK of a side seen first sets its offset 0, so data that was
+    // retransmitted from before its first data segment is not cut.
+    let mut t = T::new();
+    t.feed(&c(10, b"req").ack(500));
+    t.feed(&s(500, b"").ack(13));
+    t.feed(&s(542, b"second"));
+    t.feed(&s(500, &[b'f'; 42]));
+    let mut want = vec![b'f'; 42];
+    want.extend_from_slice(b"second");
+    assert_eq!(t.rec.data(1, Resp), want);
+
     // Neither port is 1935: the first sender is the client.
     let mut t = T::new();
     t.feed(&s(5, b"abc").ports(40000, 8080));
@@ -640,15 +651,46 @@ fn fin_both_sides_ends_flow_and_late_packets_are_ignored() {
 }
 
 #[test]
-fn fin_closes_holes_before_it() {
+fn hole_before_fin_waits_for_reordered_data() {
+    let mut t = T::new();
+    t.handshake(0, 100);
+    t.feed(&c(1, b"abc"));
+    t.feed(&c(8, b"").fin()); // FIN before the reordered 3..7
+    assert!(t.rec.gaps(1, Orig).is_empty());
+    t.feed(&c(4, b"defg"));
+    assert_eq!(t.rec.data(1, Orig), b"abcdefg");
+    t.feed(&s(101, b"").fin().ack(9));
+    assert_eq!(t.rec.ends()[0].1.reason, EndReason::Fin);
+    assert!(t.rec.gaps(1, Orig).is_empty());
+}
+
+#[test]
+fn fin_holes_close_on_peer_ack_or_peer_fin() {
     let mut t = T::new();
     t.handshake(0, 100);
     t.feed(&c(1, b"abc"));
     t.feed(&c(8, b"hi").fin()); // 3..7 lost
+    assert!(t.rec.gaps(1, Orig).is_empty());
+    t.feed(&s(101, b"").ack(11)); // acks data and FIN
     assert_eq!(t.rec.gaps(1, Orig), vec![(3, 4)]);
     assert_eq!(t.rec.data(1, Orig), b"abchi");
+
+    // Without an ACK: the peer's FIN ends the flow and closes the hole.
+    let mut t = T::new();
+    t.handshake(0, 100);
+    t.feed(&c(1, b"abc"));
+    t.feed(&c(8, b"hi").fin());
+    t.feed(&s(101, b"").fin());
+    assert_eq!(t.rec.gaps(1, Orig), vec![(3, 4)]);
     let g = t.rec.anomalies("tcp.seq_gap");
     assert!(g[0].detail.contains("FIN"));
+    assert_eq!(t.rec.ends()[0].1.reason, EndReason::Fin);
+
+    // Data beyond the FIN is dropped and reported.
+    let mut t = T::new();
+    t.handshake(0, 100);
+    t.feed(&c(1, b"abc"));
+    t.feed(&c(4, b"hi").fin());
     // Data beyond the FIN is dropped and reported.
     t.feed(&c(10, b"zz"));
     assert_eq!(t.rec.anomalies("tcp.data_after_fin").len(), 1);
@@ -656,12 +698,26 @@ fn fin_closes_holes_before_it() {
 }
 
 #[test]
-fn one_sided_fin_ends_flow_when_peer_never_seen() {
+fn one_fin_does_not_end_the_flow() {
     let mut t = T::new();
     t.feed(&c(10, b"abc"));
     t.feed(&c(13, b"").fin());
-    assert_eq!(t.rec.ends().len(), 1);
-    assert_eq!(t.rec.ends()[0].1.reason, EndReason::Fin);
+    assert!(t.rec.ends().is_empty());
+    // Half-close: the peer may still send.
+    t.feed(&s(500, b"late reply"));
+    assert_eq!(t.rec.data(1, Resp), b"late reply");
+    t.finish();
+    assert_eq!(t.rec.ends()[0].1.reason, EndReason::EndOfInput);
+}
+
+#[test]
+fn hole_timeout_closes_hole_before_a_fin() {
+    let mut t = T::new();
+    t.feed(&c(10, b"abc"));
+    t.feed(&c(20, b"").fin());
+    t.sec += DEFAULT_HOLE_TIMEOUT_SECS as i64 + 1;
+    t.feed(&s(500, b"x"));
+    assert_eq!(t.rec.gaps(1, Orig), vec![(3, 7)]);
 }
 
 #[test]
