@@ -293,3 +293,160 @@ proptest! {
         prop_assert_eq!(f.r.memory(), 0);
     }
 }
+
+/// Checks the per-direction contract for any input: offsets contiguous
+/// from 0, each flow started once before its events and ended at most once.
+#[derive(Default)]
+struct Contract {
+    next: std::collections::HashMap<(FlowId, Side), u64>,
+    started: std::collections::HashSet<FlowId>,
+    ended: std::collections::HashSet<FlowId>,
+}
+
+impl Contract {
+    fn advance(&mut self, flow: FlowId, side: Side, offset: u64, len: u64) {
+        assert!(self.started.contains(&flow) && !self.ended.contains(&flow));
+        let n = self.next.entry((flow, side)).or_insert(0);
+        assert_eq!(*n, offset, "flow {flow} {side:?} not contiguous");
+        assert!(len > 0);
+        *n += len;
+    }
+}
+
+impl Sink for Contract {
+    fn flow_start(&mut self, f: &FlowStartInfo, _: PacketRef) {
+        assert!(self.started.insert(f.flow_id));
+        assert_eq!(
+            f.flow_id as usize,
+            self.started.len(),
+            "ids in first-seen order"
+        );
+    }
+    fn data(&mut self, flow: FlowId, side: Side, offset: u64, data: &[u8], _: PacketRef) {
+        self.advance(flow, side, offset, data.len() as u64);
+    }
+    fn gap(&mut self, flow: FlowId, side: Side, offset: u64, len: u64, _: PacketRef) {
+        self.advance(flow, side, offset, len);
+    }
+    fn anomaly(&mut self, flow: Option<FlowId>, _: Option<Side>, a: Anomaly, _: PacketRef) {
+        assert!(a.name.contains('.'));
+        if let Some(f) = flow {
+            assert!(self.started.contains(&f));
+        }
+    }
+    fn flow_end(&mut self, flow: FlowId, e: &FlowEndInfo, _: PacketRef) {
+        assert!(self.started.contains(&flow));
+        assert!(self.ended.insert(flow), "flow {flow} ended twice");
+        for s in [Side::Orig, Side::Resp] {
+            let n = self.next.get(&(flow, s)).copied().unwrap_or(0);
+            assert_eq!(
+                e.counters.bytes[s.index()] + e.counters.missed_bytes[s.index()],
+                n
+            );
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Wild {
+    tuple: u8,
+    from_a: bool,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    len: usize,
+    missing: u32,
+    dt_ms: i64,
+}
+
+fn wild() -> impl Strategy<Value = Wild> {
+    (
+        0u8..4,
+        any::<bool>(),
+        prop_oneof![
+            any::<u32>(),
+            0u32..3000,
+            (0u32..3000).prop_map(|d| u32::MAX - d)
+        ],
+        prop_oneof![any::<u32>(), 0u32..3000],
+        any::<u8>(),
+        0usize..600,
+        prop_oneof![Just(0u32), 0u32..2000, Just(u32::MAX)],
+        -2000i64..40_000,
+    )
+        .prop_map(
+            |(tuple, from_a, seq, ack, flags, len, missing, dt_ms)| Wild {
+                tuple,
+                from_a,
+                seq,
+                ack,
+                flags,
+                len,
+                missing,
+                dt_ms,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary segments (any flags, sequence numbers, snaplen losses, time
+    /// going backwards) never panic and keep the output contract and limits.
+    #[test]
+    fn arbitrary_segments_keep_the_contract(
+        segs in prop::collection::vec(wild(), 1..120),
+        max_flows in 1usize..4,
+        max_ooo in 0usize..3000,
+        max_memory in 0usize..20_000,
+    ) {
+        let cfg = Config {
+            max_flows,
+            max_ooo_bytes: max_ooo,
+            max_memory,
+            idle_timeout_secs: 30,
+            closed_linger_secs: 5,
+            hole_timeout_secs: 3,
+            overlap_check_bytes: 128,
+        };
+        let mut r = Reassembler::new(cfg);
+        let mut sink = Contract::default();
+        let payload: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+        let mut ms: i64 = 1_000_000;
+        for (i, w) in segs.iter().enumerate() {
+            ms += w.dt_ms;
+            let a: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+            let b: std::net::IpAddr = "198.51.100.2".parse().unwrap();
+            let (pa, pb) = (1000 + u16::from(w.tuple), if w.tuple % 2 == 0 { 1935 } else { 80 });
+            let (src, dst, sp, dp) = if w.from_a { (a, b, pa, pb) } else { (b, a, pb, pa) };
+            let seg = TcpSegment {
+                src, dst, src_port: sp, dst_port: dp,
+                vlan: if w.tuple == 3 { vec![7, 8] } else { vec![] },
+                seq: w.seq,
+                ack: w.ack,
+                flags: TcpFlags {
+                    syn: w.flags & 1 != 0 && w.flags & 0x60 == 0,
+                    ack: w.flags & 2 != 0,
+                    fin: w.flags & 4 != 0 && w.flags & 0x80 == 0,
+                    rst: w.flags & 8 != 0 && w.flags & 0x70 == 0,
+                    psh: w.flags & 16 != 0,
+                },
+                window: 0,
+                payload: &payload[..w.len],
+                missing: w.missing,
+            };
+            let pkt = PacketRef {
+                pcap_cnt: i as u64 + 1,
+                time: PacketTime::new(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32),
+            };
+            r.handle_segment(&seg, pkt, &mut sink);
+            prop_assert!(r.tracked_flows() <= max_flows);
+            prop_assert!(r.memory() <= max_memory,
+                "memory {} over limit {}", r.memory(), max_memory);
+        }
+        r.finish(PacketRef::default(), &mut sink);
+        prop_assert_eq!(r.memory(), 0);
+        prop_assert_eq!(r.tracked_flows(), 0);
+        prop_assert_eq!(&sink.started, &sink.ended);
+    }
+}
