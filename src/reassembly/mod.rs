@@ -17,10 +17,16 @@
 //!   numbers compare by serial arithmetic.
 //! - Every offset of a direction is reported once, as data or as a gap, in
 //!   order. First-seen bytes win; differing overlaps are reported.
-//! - A hole closes (becomes a gap) when the peer acknowledges past it, when
-//!   the direction's out-of-order buffer passes its limit, when the global
-//!   memory limit is hit, on FIN/RST, on idle timeout and at end of input.
-//!   Delivery never waits on ACKs, so one-sided captures work.
+//! - A hole closes (becomes a gap) when the peer acknowledges past it (an
+//!   ACK exactly one past the next byte is taken as a missed FIN, not a lost
+//!   byte), when the direction's out-of-order buffer passes its limit, when
+//!   the global memory limit is hit, when it stays open longer than the hole
+//!   timeout (packet time), when the flow ends (both FINs, RST, idle timeout,
+//!   eviction, port reuse) and at end of input. A hole before a FIN waits
+//!   like any other, since reordered data may still come. Delivery never
+//!   waits on ACKs, so one-sided captures work.
+//! - A flow ends after FINs from both sides, on RST, on idle timeout, when
+//!   evicted, on port reuse, or at [`Reassembler::finish`].
 //! - A flow is created by a SYN or by a segment carrying payload; stray pure
 //!   ACKs and RSTs for unknown tuples are ignored. Ended flows (FIN/RST) leave
 //!   a small tombstone for [`Config::closed_linger_secs`] so late ACKs and
@@ -69,15 +75,26 @@ pub const MAX_KEY_VLANS: usize = 4;
 /// The well-known RTMP port: the server side when no SYN was seen.
 pub const RTMP_PORT: u16 = 1935;
 
-/// Reassembly limits.
+/// Reassembly limits. Times are packet-time seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// Live flows plus tombstones; over it the least recently used flow is
+    /// evicted (`reassembly.flow_limit`), tombstones first and silently.
     pub max_flows: usize,
+    /// Out-of-order bytes buffered per direction (plus [`ENTRY_OVERHEAD`]
+    /// per segment); over it the first hole closes (`reassembly.ooo_limit`).
     pub max_ooo_bytes: usize,
+    /// All buffers of all flows; over it the holes of the direction that
+    /// grew close (`reassembly.memory_limit`).
     pub max_memory: usize,
+    /// A live flow without packets this long ends ([`EndReason::Timeout`]).
     pub idle_timeout_secs: u64,
+    /// How long an ended flow's tombstone absorbs late packets.
     pub closed_linger_secs: u64,
+    /// A hole open this long closes at the flow's next packet (0 = never).
     pub hole_timeout_secs: u64,
+    /// Delivered bytes kept per direction to compare retransmissions
+    /// against (`tcp.overlap_different_data`); 0 disables.
     pub overlap_check_bytes: usize,
 }
 
