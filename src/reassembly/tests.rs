@@ -956,3 +956,40 @@ fn late_payload_anomaly_names_the_ended_flow() {
         .collect();
     assert_eq!(late, vec![Some(1)]);
 }
+
+#[test]
+fn public_expire_and_side_mapping() {
+    assert_eq!(Orig.direction(), Direction::ToServer);
+    assert_eq!(Resp.direction(), Direction::ToClient);
+    assert_eq!(Orig.other(), Resp);
+    assert_eq!(Resp.index(), Resp.direction().index());
+    let mut t = T::with(Config {
+        idle_timeout_secs: 5,
+        ..Config::default()
+    });
+    t.feed(&c(1, b"a"));
+    let pkt = PacketRef {
+        pcap_cnt: 9,
+        time: PacketTime::new(t.sec + 4, 0),
+    };
+    t.r.expire(pkt, &mut t.rec);
+    assert!(t.rec.ends().is_empty());
+    let pkt = PacketRef {
+        pcap_cnt: 9,
+        time: PacketTime::new(t.sec + 6, 0),
+    };
+    t.r.expire(pkt, &mut t.rec);
+    assert_eq!(t.rec.ends()[0].1.reason, EndReason::Timeout);
+    assert_eq!(t.r.live_flows(), 0);
+}
+
+#[test]
+fn ack_inside_a_buffered_segment_gaps_only_the_hole() {
+    let mut t = T::new();
+    t.handshake(0, 100);
+    t.feed(&c(1, b"abc"));
+    t.feed(&c(11, b"klmnop")); // 3..10 missing
+    t.feed(&s(101, b"").ack(13));
+    assert_eq!(t.rec.gaps(1, Orig), vec![(3, 7)]);
+    assert_eq!(t.rec.data(1, Orig), b"abcklmnop");
+}
