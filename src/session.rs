@@ -392,9 +392,17 @@ impl Session {
             return Vec::new();
         };
         let mut out = Vec::new();
+        // A tcUrl query (auth token) moves behind the stream name.
+        let (base, query) = match base.split_once('?') {
+            Some((b, q)) => (b.trim_end_matches('/').to_owned(), Some(q.to_owned())),
+            None => (base, None),
+        };
         for st in &self.streams {
             let Some(name) = &st.name else { continue };
-            let url = format!("{base}/{name}");
+            let url = match &query {
+                Some(q) if !name.contains('?') => format!("{base}/{name}?{q}"),
+                _ => format!("{base}/{name}"),
+            };
             match st.role.as_deref() {
                 Some("publish") => {
                     out.push(format!(

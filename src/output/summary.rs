@@ -117,24 +117,25 @@ pub fn human_rate(bps: f64) -> String {
     }
 }
 
-fn media_line(kind: &str, m: &MediaStats) -> Option<String> {
+fn media_lines(kind: &str, m: &MediaStats) -> Vec<String> {
     if m.messages == 0 {
-        return None;
+        return Vec::new();
     }
-    let mut parts = vec![format!(
+    let mut head = format!(
         "{kind:<5} {}",
         m.codec.clone().unwrap_or_else(|| "?".into())
-    )];
+    );
     if let Some(c) = &m.config {
-        parts.push(format!("({c})"));
+        head.push_str(&format!(" ({c})"));
+    } else if kind == "audio" {
+        if let Some(r) = m.sample_rate {
+            head.push_str(&format!(" {r} Hz"));
+        }
+        if let Some(c) = m.channels {
+            head.push_str(&format!(" {c} ch"));
+        }
     }
-    if let (Some(r), true) = (m.sample_rate, kind == "audio") {
-        parts.push(format!("{r} Hz"));
-    }
-    if let (Some(c), true) = (m.channels, kind == "audio") {
-        parts.push(format!("{c} ch"));
-    }
-    parts.push(format!("{} msgs {}", m.messages, human_bytes(m.bytes)));
+    let mut parts = vec![format!("{} msgs", m.messages), human_bytes(m.bytes)];
     if let Some(b) = m.bitrate_bps {
         parts.push(human_rate(b));
     }
@@ -149,7 +150,26 @@ fn media_line(kind: &str, m: &MediaStats) -> Option<String> {
         parts.push(k);
     }
     parts.push(format!("{:.1} s", m.duration_ms as f64 / 1000.0));
-    Some(parts.join(", "))
+    vec![head, format!("  {}", parts.join(", "))]
+}
+
+/// Splits a shell command into lines of at most `width` columns (after
+/// `indent`), joined with ` \` continuations so it stays copy-pastable.
+pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
+    let avail = width.saturating_sub(indent + 2).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in cmd.split(' ') {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > avail {
+            lines.push(std::mem::take(&mut cur) + " \\");
+            cur.push_str("    ");
+        } else if !cur.is_empty() && !cur.ends_with("    ") {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    lines.push(cur);
+    lines
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -268,11 +288,15 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
             head.push_str(" [deleted]");
         }
         o.line(2, &head, Style::Bold)?;
-        if let Some(l) = media_line("video", &st.video) {
-            o.line(4, &l, Style::Plain)?;
-        }
-        if let Some(l) = media_line("audio", &st.audio) {
-            o.line(4, &l, Style::Plain)?;
+        for kind in ["video", "audio"] {
+            let m = if kind == "video" {
+                &st.video
+            } else {
+                &st.audio
+            };
+            for l in media_lines(kind, m) {
+                o.line(4, &l, Style::Plain)?;
+            }
         }
         if st.data_messages > 0 {
             o.line(
@@ -346,8 +370,13 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
             o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
         }
     }
-    for r in &s.replay {
-        o.line(2, &format!("replay: {r}"), Style::Dim)?;
+    if !s.replay.is_empty() {
+        o.line(2, "replay:", Style::Dim)?;
+        for r in &s.replay {
+            for l in wrap_command(r, 4, o.opts.width) {
+                o.line(4, &l, Style::Dim)?;
+            }
+        }
     }
     Ok(())
 }
