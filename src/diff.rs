@@ -736,7 +736,7 @@ pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffRepor
                 extra
                     .items
                     .iter()
-                    .filter(|it| it.dir == "to_server")
+                    .filter(|it| it.dir == "to_server" && matches!(it.slot, Slot::Command(_)))
                     .map(|it| it.name.as_str())
                     .take(8)
                     .collect::<Vec<_>>()

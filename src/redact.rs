@@ -113,16 +113,17 @@ fn redact_query_part(q: &str) -> String {
             out.push('&');
         }
         match part.split_once('=') {
-            Some((k, v)) if !v.is_empty() => {
+            Some((k, v)) if !v.is_empty() && !v.starts_with(PLACEHOLDER_PREFIX) => {
                 out.push_str(k);
                 out.push('=');
                 out.push_str(&placeholder(v));
             }
-            Some((k, _)) => {
+            Some((k, v)) => {
                 out.push_str(k);
                 out.push('=');
+                out.push_str(v);
             }
-            None if part.is_empty() => {}
+            None if part.is_empty() || part.starts_with(PLACEHOLDER_PREFIX) => out.push_str(part),
             None => out.push_str(&placeholder(part)),
         }
     }
@@ -149,12 +150,12 @@ pub fn redact_url(url: &str) -> String {
             None => (rest, ""),
         };
         match auth.rsplit_once('@') {
-            Some((userinfo, host)) => {
+            Some((userinfo, host)) if !userinfo.starts_with(PLACEHOLDER_PREFIX) => {
                 out.push_str(&placeholder(userinfo));
                 out.push('@');
                 out.push_str(host);
             }
-            None => out.push_str(auth),
+            _ => out.push_str(auth),
         }
         out.push_str(path);
     } else {
@@ -466,6 +467,14 @@ mod tests {
         let app = redact_url("live?authmod=adobe&user=bob");
         assert!(app.starts_with("live?authmod=redacted:"));
         assert!(!app.contains("bob"));
+    }
+
+    #[test]
+    fn url_redaction_is_idempotent() {
+        let once = redact_url("rtmp://u:p@h/app?token=abc&flag&x=");
+        assert_eq!(redact_url(&once), once);
+        assert_eq!(Redactor::new().redact_str(&once), once);
+        assert!(once.ends_with("&x="));
     }
 
     #[test]

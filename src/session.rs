@@ -458,6 +458,7 @@ impl Session {
         }
         s.tc_url = s.tc_url.as_deref().map(|u| r.redact_str(&redact_url(u)));
         s.app = s.app.as_deref().map(|u| r.redact_str(&redact_url(u)));
+        s.flash_ver = s.flash_ver.as_deref().map(|u| r.redact_str(u));
         s.swf_url = s.swf_url.as_deref().map(redact_url);
         s.page_url = s.page_url.as_deref().map(redact_url);
         for st in &mut s.status {

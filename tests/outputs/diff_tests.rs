@@ -211,3 +211,41 @@ fn redacted_report_hides_keys() {
     assert!(!red.to_string().contains(KEY), "{red}");
     assert!(red.mentions("publisher now sends publish as"), "{red}");
 }
+
+#[test]
+fn handshake_change_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    for l in b.iter_mut() {
+        if l["handshake"]["part"] == "c1" {
+            l["handshake"]["kind"] = "simple".into();
+            l["handshake"]["peer_version"] = "0.0.0.0".into();
+        }
+    }
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    assert_eq!(r.findings.len(), 1, "{r}");
+    assert_eq!(
+        r.findings[0].text,
+        "client handshake changed from digest 9.0.124.2 to simple 0.0.0.0"
+    );
+}
+
+#[test]
+fn extra_session_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    let mut second: Vec<serde_json::Value> = a.clone();
+    for l in second.iter_mut() {
+        if l.get("flow_id").is_some() {
+            l["flow_id"] = 2.into();
+        }
+    }
+    b.extend(second);
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    assert_eq!(r.new_sessions, 2);
+    assert!(r.mentions("2 RTMP session(s), was 1"), "{r}");
+    assert!(
+        r.mentions("new session (publisher): connect, releaseStream, FCPublish"),
+        "{r}"
+    );
+}
