@@ -36,7 +36,7 @@ use crate::session::codec_fourcc;
 
 /// Maximum messages per session kept in the compared sequence (LCS is
 /// quadratic); further ones are ignored and reported.
-pub const MAX_SEQUENCE: usize = 4000;
+pub const MAX_SEQUENCE: usize = 2000;
 
 /// Diff options.
 #[derive(Clone, Debug)]
