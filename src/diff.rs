@@ -658,11 +658,18 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
         } else {
             new.role.or(old.role).unwrap_or("client")
         };
+        let mut presence = false;
         if a.codec != b.codec {
             match (&a.codec, &b.codec) {
                 (Some(x), Some(y)) => out.push(format!("{kind} codec changed from {x} to {y}")),
-                (None, Some(y)) => out.push(format!("{who} now sends {kind} ({y})")),
-                (Some(x), None) => out.push(format!("{who} no longer sends {kind} ({x})")),
+                (None, Some(y)) => {
+                    presence = a.count == 0;
+                    out.push(format!("{who} now sends {kind} ({y})"));
+                }
+                (Some(x), None) => {
+                    presence = b.count == 0;
+                    out.push(format!("{who} no longer sends {kind} ({x})"));
+                }
                 (None, None) => {}
             }
         } else if a.config != b.config && a.config.is_some() && b.config.is_some() {
@@ -675,7 +682,7 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
         let diff = a.count.abs_diff(b.count);
         let tol = (opts.tolerance_pct / 100.0 * a.count.max(b.count) as f64)
             .max(opts.tolerance_abs as f64);
-        if diff as f64 > tol {
+        if diff as f64 > tol && !presence {
             out.push(format!(
                 "{kind} messages from {who} changed from {} to {}",
                 a.count, b.count

@@ -249,3 +249,37 @@ fn extra_session_reported() {
         "{r}"
     );
 }
+
+#[test]
+fn rejected_publish_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    for l in b.iter_mut() {
+        if l["rtmp"]["command"]["name"] == "onStatus" {
+            l["rtmp"]["command"]["args"][0]["level"] = "error".into();
+            l["rtmp"]["command"]["args"][0]["code"] = "NetStream.Publish.BadName".into();
+            l["rtmp"]["command"]["args"][0]["description"] = "Stream already publishing".into();
+        }
+    }
+    // The publisher then sends no media.
+    b.retain(|l| l["rtmp"].get("video").is_none() && l["rtmp"].get("audio").is_none());
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    let texts: Vec<&str> = r.findings.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        vec![
+            "server now sends onStatus NetStream.Publish.BadName instead of onStatus NetStream.Publish.Start",
+            "publisher no longer sends audio (mp4a)",
+            "publisher no longer sends video (avc1)",
+        ],
+        "{r}"
+    );
+    // A description-only change is not a difference (free text varies per run).
+    let mut c = a.clone();
+    for l in c.iter_mut() {
+        if l["rtmp"]["command"]["name"] == "onStatus" {
+            l["rtmp"]["command"]["args"][0]["description"] = "other words".into();
+        }
+    }
+    assert!(diff_conversations(&a, &c, &DiffOptions::default()).is_equal());
+}
