@@ -23,6 +23,9 @@
 //! [`DiffOptions::ignore_fields`] removes dotted paths of the `rtmp` object
 //! before comparing (e.g. `command.args`); [`DiffOptions::extra_fields`] adds
 //! dotted paths to every compared message (e.g. `csid`, `msid`).
+//! [`DiffOptions::redact`] redacts both sides before comparing (idempotent,
+//! stable placeholders), so a redacted golden file equals a fresh capture,
+//! and keeps secrets out of the report.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,7 +34,9 @@ use serde_json::Value as J;
 
 use crate::event::Event;
 use crate::output::json::{JsonOptions, JsonWriter};
-use crate::redact::{Redactor, STREAM_NAME_COMMANDS};
+use crate::redact::{
+    is_secret_key, placeholder, Redactor, PLACEHOLDER_PREFIX, STREAM_NAME_COMMANDS,
+};
 use crate::session::codec_fourcc;
 
 /// Maximum messages per session kept in the compared sequence (LCS is
@@ -240,6 +245,23 @@ fn normalize_json(v: &mut J) {
     }
 }
 
+/// Redacts JSON strings like [`Redactor::redact_str`], and values under
+/// credential-like keys whole. Idempotent, so an already redacted golden file
+/// and a fresh capture compare equal.
+fn redact_json(red: &Redactor, v: &mut J, secret: bool) {
+    match v {
+        J::String(s) if secret && !s.starts_with(PLACEHOLDER_PREFIX) => *s = placeholder(s),
+        J::String(s) => *s = red.redact_str(s),
+        J::Array(a) => a.iter_mut().for_each(|x| redact_json(red, x, false)),
+        J::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                redact_json(red, x, is_secret_key(k));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn compact(v: &J, max: usize) -> String {
     let s = v.to_string();
     if s.chars().count() > max {
@@ -419,11 +441,14 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
                     let mut args = c.get("args").cloned().unwrap_or(J::Null);
                     normalize_json(&mut object);
                     normalize_json(&mut args);
-                    if opts.redact && STREAM_NAME_COMMANDS.contains(&name.as_str()) {
-                        if let Some(J::String(s)) = args.get(0) {
-                            let s = s.clone();
-                            red.learn(&s);
+                    if opts.redact {
+                        if STREAM_NAME_COMMANDS.contains(&name.as_str()) {
+                            if let Some(J::String(s)) = args.get_mut(0) {
+                                *s = red.redact_name(s);
+                            }
                         }
+                        redact_json(red, &mut object, false);
+                        redact_json(red, &mut args, false);
                     }
                     let argtext = match (&object, &args) {
                         (J::Null, J::Array(a)) if a.is_empty() => String::new(),

@@ -283,3 +283,29 @@ fn rejected_publish_reported() {
     }
     assert!(diff_conversations(&a, &c, &DiffOptions::default()).is_equal());
 }
+
+#[test]
+fn redacted_golden_matches_fresh_capture_under_redact() {
+    let (golden_text, _) = write_all(
+        &publish_conversation(Scenario::default()),
+        JsonOptions {
+            redact: true,
+            ..Default::default()
+        },
+    );
+    assert!(!golden_text.contains(KEY));
+    let golden = parse_ndjson(&golden_text).unwrap();
+    let fresh = lines_from_events(&publish_conversation(Scenario::default()));
+    // Without --redact the keys differ from their placeholders.
+    let plain = diff_conversations(&golden, &fresh, &DiffOptions::default());
+    assert!(!plain.is_equal());
+    let red = diff_conversations(
+        &golden,
+        &fresh,
+        &DiffOptions {
+            redact: true,
+            ..Default::default()
+        },
+    );
+    assert!(red.is_equal(), "{red}");
+}
