@@ -3,7 +3,9 @@
 //!
 //! Contract: [`diff_conversations`] takes the lines of two runs (use
 //! [`parse_ndjson`] on saved files, or [`lines_from_events`] on events) and
-//! returns a [`DiffReport`]. It never panics on odd input: lines it does not
+//! returns a [`DiffReport`]. For long captures, feed a [`ConversationBuilder`]
+//! one event or line at a time (it keeps only the compared sequence and
+//! counters, not the lines) and compare with [`diff_built`]. It never panics on odd input: lines it does not
 //! understand are skipped.
 //!
 //! Normalisation (by default): addresses, ports, wall/packet times, flow ids,
@@ -316,18 +318,74 @@ fn media_codec(body: &J) -> (Option<String>, Option<String>) {
     (fourcc, config)
 }
 
-fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
-    let mut order: Vec<u64> = Vec::new();
-    let mut convs: BTreeMap<u64, Conv> = BTreeMap::new();
-    // Pending transactions per flow and direction: tx -> command name.
-    let mut pending: BTreeMap<(u64, String), BTreeMap<String, String>> = BTreeMap::new();
-    for line in lines {
+/// Builds the compact, comparable form of one conversation from NDJSON lines
+/// pushed one at a time (memory: the compared sequence and counters per
+/// session, not the lines).
+pub struct ConversationBuilder {
+    opts: DiffOptions,
+    order: Vec<u64>,
+    convs: BTreeMap<u64, Conv>,
+    /// Pending transactions per flow and direction: tx -> command name.
+    pending: BTreeMap<(u64, String), BTreeMap<String, String>>,
+    red: Redactor,
+    writer: JsonWriter<std::io::Sink>,
+}
+
+/// One conversation ready to compare ([`diff_built`]).
+pub struct Conversation {
+    sessions: Vec<Conv>,
+    red: Redactor,
+}
+
+impl Conversation {
+    /// Number of RTMP sessions found.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+impl ConversationBuilder {
+    pub fn new(opts: &DiffOptions) -> Self {
+        ConversationBuilder {
+            opts: opts.clone(),
+            order: Vec::new(),
+            convs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            red: Redactor::new(),
+            writer: JsonWriter::new(
+                std::io::sink(),
+                JsonOptions {
+                    sessions: false,
+                    ..Default::default()
+                },
+            ),
+        }
+    }
+
+    /// Feeds one event (mapped through the JSON writer).
+    pub fn push_event(&mut self, ev: &Event) {
+        if let Some(l) = self.writer.event_to_json(ev) {
+            self.push_line(&l);
+        }
+    }
+
+    /// Feeds one parsed NDJSON line; lines it does not use are skipped.
+    pub fn push_line(&mut self, line: &J) {
+        let ConversationBuilder {
+            opts,
+            order,
+            convs,
+            pending,
+            red,
+            ..
+        } = self;
+        let opts: &DiffOptions = opts;
         let et = line.get("event_type").and_then(J::as_str).unwrap_or("");
         if et != "rtmp" && et != "handshake" {
-            continue;
+            return;
         }
         let Some(fid) = line.get("flow_id").and_then(J::as_u64) else {
-            continue;
+            return;
         };
         let dir = line
             .get("direction")
@@ -348,9 +406,9 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
                         .insert(part.to_owned(), format!("{kind} {ver}"));
                 }
             }
-            continue;
+            return;
         }
-        let Some(r) = line.get("rtmp") else { continue };
+        let Some(r) = line.get("rtmp") else { return };
         let mut r = r.clone();
         for p in &opts.ignore_fields {
             remove_path(&mut r, p);
@@ -485,7 +543,7 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
         } else if let Some(k) = r.get("control") {
             let kind = k.get("kind").and_then(J::as_str).unwrap_or("").to_owned();
             if kind == "acknowledgement" {
-                continue;
+                return;
             }
             let mut rest = k.clone();
             remove_path(&mut rest, "kind");
@@ -507,7 +565,7 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
         } else if let Some(u) = r.get("user_control") {
             let ev = u.get("event").and_then(J::as_str).unwrap_or("").to_owned();
             if ev.starts_with("ping") || ev == "set_buffer_length" {
-                continue;
+                return;
             }
             let sid = u
                 .get("params")
@@ -543,11 +601,28 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
             }
         }
     }
-    order
-        .into_iter()
-        .filter_map(|f| convs.remove(&f))
-        .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
-        .collect()
+
+    pub fn finish(self) -> Conversation {
+        let mut convs = self.convs;
+        let sessions = self
+            .order
+            .into_iter()
+            .filter_map(|f| convs.remove(&f))
+            .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
+            .collect();
+        Conversation {
+            sessions,
+            red: self.red,
+        }
+    }
+}
+
+fn build(lines: &[J], opts: &DiffOptions) -> Conversation {
+    let mut b = ConversationBuilder::new(opts);
+    for l in lines {
+        b.push_line(l);
+    }
+    b.finish()
 }
 
 enum Op {
@@ -718,9 +793,12 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
 
 /// Compares two conversations (see the module documentation).
 pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffReport {
-    let mut red = Redactor::new();
-    let a = build(old, opts, &mut red);
-    let b = build(new, opts, &mut red);
+    diff_built(&build(old, opts), &build(new, opts), opts)
+}
+
+/// Compares two built conversations (see [`ConversationBuilder`]).
+pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) -> DiffReport {
+    let (a, b) = (&old.sessions, &new.sessions);
     let mut rep = DiffReport {
         old_sessions: a.len(),
         new_sessions: b.len(),
@@ -787,7 +865,7 @@ pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffRepor
     }
     if opts.redact {
         for f in &mut rep.findings {
-            f.text = red.redact_str(&f.text);
+            f.text = new.red.redact_str(&old.red.redact_str(&f.text));
         }
     }
     rep

@@ -309,3 +309,27 @@ fn redacted_golden_matches_fresh_capture_under_redact() {
     );
     assert!(red.is_equal(), "{red}");
 }
+
+#[test]
+fn streaming_builder_matches_line_diff() {
+    use rtmpscope::diff::{diff_built, ConversationBuilder};
+    let opts = DiffOptions::default();
+    let mut a = ConversationBuilder::new(&opts);
+    for e in &publish_conversation(Scenario::default()) {
+        a.push_event(e);
+    }
+    let mut b = ConversationBuilder::new(&opts);
+    let new_lines = lines_from_events(&publish_conversation(Scenario {
+        video_codec: "hevc",
+        ..Default::default()
+    }));
+    for l in &new_lines {
+        b.push_line(l);
+    }
+    let (a, b) = (a.finish(), b.finish());
+    assert_eq!((a.sessions(), b.sessions()), (1, 1));
+    let r = diff_built(&a, &b, &opts);
+    let old_lines = lines_from_events(&publish_conversation(Scenario::default()));
+    assert_eq!(r, diff_conversations(&old_lines, &new_lines, &opts));
+    assert_eq!(r.findings[0].text, "video codec changed from avc1 to hvc1");
+}
