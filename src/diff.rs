@@ -287,12 +287,18 @@ fn status_of(cmd: &J) -> (Option<String>, Option<String>) {
             return (str_of(info.get("level")), str_of(info.get("code")));
         }
     }
-    if let Some(J::Array(args)) = cmd.get("args") {
-        for a in args {
-            if let J::Object(m) = a {
-                if m.contains_key("code") || m.contains_key("level") {
-                    return (str_of(m.get("level")), str_of(m.get("code")));
-                }
+    // The info object is normally the first argument after a null command
+    // object; some servers omit the null, putting it in `object`.
+    let candidates = cmd
+        .get("args")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .chain(cmd.get("object"));
+    for a in candidates {
+        if let J::Object(m) = a {
+            if m.contains_key("code") || m.contains_key("level") {
+                return (str_of(m.get("level")), str_of(m.get("code")));
             }
         }
     }

@@ -877,7 +877,11 @@ fn handle_command(
                     code,
                     description,
                 }) => (opt_lossy(level), opt_lossy(code), opt_lossy(description)),
-                _ => match first_object(&c.args) {
+                _ => match first_object(&c.args)
+                    .filter(|o| o.get("code").is_some())
+                    .or_else(|| c.object.as_ref().filter(|o| o.get("code").is_some()))
+                    .or_else(|| first_object(&c.args))
+                {
                     Some(o) => (
                         prop_str(o, "level"),
                         prop_str(o, "code"),

@@ -351,3 +351,28 @@ mod props {
         }
     }
 }
+
+#[test]
+fn status_info_in_command_object_position() {
+    // "onStatus", 0, {info} without the null: the info is the command object.
+    let e = ev(
+        1,
+        Direction::ToClient,
+        message(
+            5,
+            20,
+            1,
+            0,
+            60,
+            command(
+                "onStatus",
+                0.0,
+                Some(status_obj("status", "NetStream.Play.Start", "go")),
+                vec![],
+            ),
+        ),
+    );
+    let s = run(&[e]);
+    assert_eq!(s[0].status[0].code.as_deref(), Some("NetStream.Play.Start"));
+    assert_eq!(s[0].status[0].level.as_deref(), Some("status"));
+}
