@@ -678,3 +678,49 @@ mod props {
         }
     }
 }
+
+#[test]
+fn schema_lists_every_tag_and_event_type() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/rtmpscope-events.schema.json"
+    ))
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tagged: std::collections::BTreeSet<String> = schema["$defs"]["amf"]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| match b["$ref"].as_str() {
+            Some(r) => &schema["$defs"][r.trim_start_matches("#/$defs/")],
+            None => b,
+        })
+        .filter_map(|b| b["required"].as_array())
+        .filter(|r| r.len() == 1)
+        .map(|r| r[0].as_str().unwrap().to_owned())
+        .collect();
+    let code: std::collections::BTreeSet<String> = rtmpscope::output::json::AMF_TAGS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(tagged, code);
+    let types: Vec<&str> = schema["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["properties"]["event_type"]["const"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "meta",
+            "handshake",
+            "rtmp",
+            "anomaly",
+            "gap",
+            "flow",
+            "session",
+            "stats"
+        ]
+    );
+}
