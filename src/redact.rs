@@ -16,7 +16,7 @@
 //!   user-info part (`user:pass@`) and every query parameter value;
 //! - in `app` and any other string with a `?...=...` part: query parameter values
 //!   (this covers Adobe/Wowza auth `?authmod=adobe&user=..&challenge=..`);
-//! - values of object properties whose key looks like a credential
+//! - values of object properties whose key has a credential word
 //!   ([`is_secret_key`]: auth, token, pass, secret, key, sig, credential, user);
 //! - stream names already seen ("learned") wherever they appear later, e.g. in
 //!   an onStatus description ("Started publishing stream KEY") or an anomaly
@@ -87,22 +87,50 @@ pub fn placeholder_bytes(secret: &[u8]) -> String {
     s
 }
 
-/// True for object keys whose value is treated as a credential.
+/// Words that mark an object key as carrying a credential.
+pub const SECRET_KEY_WORDS: &[&str] = &[
+    "auth",
+    "authorization",
+    "token",
+    "pass",
+    "passwd",
+    "password",
+    "pwd",
+    "secret",
+    "key",
+    "streamkey",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "user",
+    "username",
+];
+
+/// True for object keys whose value is treated as a credential: one of the
+/// key's words (split at `_`, `-`, `.` and lower-to-upper case changes) is
+/// in [`SECRET_KEY_WORDS`]. `authToken`, `stream_key`, `password` match;
+/// `author`, `keyframes`, `hasKeyframes` do not.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "auth",
-        "token",
-        "pass",
-        "pwd",
-        "secret",
-        "key",
-        "sig",
-        "credential",
-        "user",
-    ]
-    .iter()
-    .any(|p| k.contains(p))
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if c == '_' || c == '-' || c == '.' || c == ' ' {
+            words.push(std::mem::take(&mut cur));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    words.push(cur);
+    let whole = key.to_ascii_lowercase();
+    SECRET_KEY_WORDS.contains(&whole.as_str())
+        || words.iter().any(|w| SECRET_KEY_WORDS.contains(&w.as_str()))
 }
 
 /// Redacts the query values of `s` after its first `?`.
@@ -467,6 +495,30 @@ mod tests {
         let app = redact_url("live?authmod=adobe&user=bob");
         assert!(app.starts_with("live?authmod=redacted:"));
         assert!(!app.contains("bob"));
+    }
+
+    #[test]
+    fn secret_keys_by_word() {
+        for k in [
+            "authToken",
+            "stream_key",
+            "password",
+            "streamKey",
+            "user",
+            "X-Auth",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "author",
+            "keyframes",
+            "hasKeyframes",
+            "flashVer",
+            "tcUrl",
+            "app",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
     }
 
     #[test]
