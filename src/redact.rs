@@ -451,6 +451,20 @@ impl Redactor {
         }
     }
 
+    /// True when [`Redactor::redact_event`] may change the event (commands,
+    /// data, shared objects, aggregates, anomaly details); media and control
+    /// messages never carry secrets, so callers can skip the copy.
+    pub fn may_change(ev: &Event) -> bool {
+        match &ev.kind {
+            EventKind::Message(m) => matches!(
+                m.body,
+                Body::Command(_) | Body::Data(_) | Body::SharedObject(_) | Body::Aggregate(_)
+            ),
+            EventKind::Anomaly(_) => true,
+            _ => false,
+        }
+    }
+
     /// Returns a redacted copy of an event: messages and anomaly details.
     pub fn redact_event(&mut self, ev: &Event) -> Event {
         let mut ev = ev.clone();

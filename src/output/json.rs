@@ -718,7 +718,7 @@ impl<W: Write> JsonWriter<W> {
     /// feed the session tracker).
     pub fn event_to_json(&mut self, ev: &Event) -> Option<J> {
         let redacted;
-        let ev = if self.opts.redact {
+        let ev = if self.opts.redact && Redactor::may_change(ev) {
             redacted = self.redactor.redact_event(ev);
             &redacted
         } else {
