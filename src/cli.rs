@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::capture::{self, CaptureError, PacketSource, SourceOptions, DEFAULT_SNAPLEN};
+use crate::diff::{self, DiffOptions};
 use crate::event::{Event, EventKind, Severity};
+use crate::output::json::{JsonOptions, JsonWriter, Meta};
+use crate::output::summary;
 use crate::pipeline::{Analyzer, Config};
 
 /// Exit code: success.
@@ -103,7 +106,7 @@ pub enum Command {
     /// One JSON object per line for every event.
     Json(JsonArgs),
     /// Human summary of flows, sessions and anomalies.
-    Summary(FilterArgs),
+    Summary(SummaryArgs),
     /// Compare two captures (or two JSON outputs) and report differences.
     Diff(DiffArgs),
     /// Interactive terminal UI.
@@ -150,6 +153,16 @@ pub struct JsonArgs {
     pub filter: FilterArgs,
 }
 
+/// `summary` options.
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    /// Replace stream keys and other secrets by a stable hash.
+    #[arg(long)]
+    pub redact: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
 /// `diff` options.
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
@@ -162,9 +175,16 @@ pub struct DiffArgs {
     /// Field to ignore (repeatable, or comma-separated).
     #[arg(long = "ignore", value_name = "FIELD", value_delimiter = ',')]
     pub ignore: Vec<String>,
-    /// Only compare these fields (repeatable, or comma-separated).
+    /// Also compare these fields of each message (repeatable, or
+    /// comma-separated), e.g. `timestamp`.
     #[arg(long = "field", value_name = "FIELD", value_delimiter = ',')]
     pub field: Vec<String>,
+    /// Media count tolerance in percent.
+    #[arg(long = "tolerance", value_name = "PERCENT", default_value_t = 2.0)]
+    pub tolerance_pct: f64,
+    /// Redact stream keys and credentials in the report.
+    #[arg(long)]
+    pub redact: bool,
 }
 
 /// `tui` options.
@@ -173,6 +193,9 @@ pub struct TuiArgs {
     /// Enable mouse capture (breaks terminal text selection).
     #[arg(long)]
     pub mouse: bool,
+    /// Replace stream keys and other secrets by a stable hash.
+    #[arg(long)]
+    pub redact: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -244,7 +267,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Json(args)) => {
             run_json(&cli.input, &args.filter.filter, &args).unwrap_or_else(|e| fail(e.0))
         }
-        Some(Command::Summary(f)) => run_summary(&cli.input, &f.filter),
+        Some(Command::Summary(a)) => run_summary(&cli.input, &a.filter.filter, &a),
         Some(Command::Diff(d)) => run_diff(&cli.input, &d),
         Some(Command::Tui(t)) => run_tui(&cli.input, &t.filter.filter, &t),
         None => {
@@ -258,25 +281,130 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// `rtmpscope FILE`: the TUI on FILE. Until the TUI exists, what `summary`
-/// would print.
+/// `rtmpscope FILE`: the TUI on FILE.
 fn run_default(input: &InputArgs, filter: &[String]) -> i32 {
-    run_summary(input, filter)
+    let args = TuiArgs {
+        mouse: false,
+        redact: false,
+        filter: FilterArgs {
+            filter: filter.to_vec(),
+        },
+    };
+    run_tui(input, filter, &args)
 }
 
-/// `summary`: wired by the lead to `crate::output::summary::run`.
-fn run_summary(input: &InputArgs, filter: &[String]) -> i32 {
-    let _ = (input, filter);
-    fail("the summary command is not yet implemented (use: rtmpscope -r FILE json)")
+/// `summary`: the human report of sessions, streams and anomalies.
+fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 {
+    let result = (|| -> Result<i32, CliError> {
+        let mut src = open_source(input, filter)?;
+        let total = input
+            .read
+            .as_deref()
+            .filter(|p| p.as_os_str() != "-")
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len());
+        let mut progress = summary::Progress::stderr(total);
+        let mut collector = summary::SummaryCollector::new();
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        let end = drive(&mut src, input, |events, pkt_len| {
+            if let Some(len) = pkt_len {
+                packets += 1;
+                bytes += len as u64 + 16;
+                if packets % 4096 == 0 {
+                    progress.update(packets, bytes);
+                }
+            }
+            events.iter().for_each(|e| collector.handle(e));
+            Ok(())
+        })?;
+        progress.finish();
+        let mut out = io::stdout().lock();
+        let opts = summary::SummaryOptions::for_stdout(args.redact);
+        if let Err(e) = collector.write(&mut out, &opts).and_then(|_| out.flush()) {
+            return Ok(write_failed(e));
+        }
+        Ok(end.exit_code())
+    })();
+    result.unwrap_or_else(|e| fail(e.0))
 }
 
-/// `diff`: wired by the lead to the diff implementation.
+/// Loads one side of a diff: a saved NDJSON output, or a capture decoded now.
+fn load_conversation(
+    input: &InputArgs,
+    path: &Path,
+    opts: &DiffOptions,
+) -> Result<diff::Conversation, CliError> {
+    let mut builder = diff::ConversationBuilder::new(opts);
+    if looks_like_ndjson(path) {
+        let f =
+            std::fs::File::open(path).map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        for (n, line) in io::BufRead::lines(io::BufReader::new(f)).enumerate() {
+            let line = line.map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                CliError(format!(
+                    "{}:{}: not a JSON line: {e}",
+                    path.display(),
+                    n + 1
+                ))
+            })?;
+            builder.push_line(&v);
+        }
+    } else {
+        let mut side = input.clone();
+        side.read = Some(path.to_path_buf());
+        side.interface = None;
+        let mut src = open_source(&side, &[])?;
+        drive(&mut src, &side, |events, _| {
+            events.iter().for_each(|e| builder.push_event(e));
+            Ok(())
+        })?;
+    }
+    Ok(builder.finish())
+}
+
+/// True when the file starts (after blanks) with `{`: an NDJSON output.
+fn looks_like_ndjson(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
+}
+
+/// `diff`: compares two conversations; exit 0 equal, 1 different, 2 error.
 fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
-    let _ = (input, args);
-    fail("the diff command is not yet implemented")
+    let opts = DiffOptions {
+        ignore_fields: args.ignore.clone(),
+        extra_fields: args.field.clone(),
+        redact: args.redact,
+        tolerance_pct: args.tolerance_pct,
+        ..DiffOptions::default()
+    };
+    let result = (|| -> Result<i32, CliError> {
+        let old = load_conversation(input, &args.old, &opts)?;
+        let new = load_conversation(input, &args.new, &opts)?;
+        let report = diff::diff_built(&old, &new, &opts);
+        let mut out = io::stdout().lock();
+        if let Err(e) = write!(out, "{report}").and_then(|_| out.flush()) {
+            return Ok(write_failed(e));
+        }
+        Ok(if report.is_equal() {
+            EXIT_OK
+        } else {
+            EXIT_FINDINGS
+        })
+    })();
+    result.unwrap_or_else(|e| fail(e.0))
 }
 
-/// `tui`: wired by the lead to `crate::tui::run`.
+/// `tui`: the interactive terminal UI.
 fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
     let _ = (input, filter, args);
     fail("the tui command is not yet implemented (use: rtmpscope -r FILE json)")
@@ -378,16 +506,67 @@ fn install_ctrlc(src: &PacketSource) {
     });
 }
 
-/// Writes events, one JSON object per line. The one place that decides the
-/// JSON encoding (the lead swaps in the real writer here).
-pub fn write_events(out: &mut dyn Write, events: &[Event], redact: bool) -> io::Result<()> {
-    let _ = redact;
-    for ev in events {
-        let line = serde_json::to_string(ev).map_err(io::Error::other)?;
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
+/// How the input ended.
+#[derive(Debug, Default)]
+pub struct InputEnd {
+    /// Worst anomaly severity seen.
+    pub worst: Option<Severity>,
+    /// The file ended in the middle of a packet (warned on stderr).
+    pub truncated: bool,
+}
+
+impl InputEnd {
+    fn exit_code(&self) -> i32 {
+        EXIT_OK
     }
-    Ok(())
+}
+
+/// Reads every packet of `src` through a fresh analyzer and hands each
+/// batch of events to `sink` (with the captured length of the packet that
+/// produced it, `None` for the final batch). Ends at end of input, Ctrl-C
+/// or a read error; the final batch holds the flushed flows and `stats`.
+pub fn drive<F>(
+    src: &mut PacketSource,
+    input: &InputArgs,
+    mut sink: F,
+) -> Result<InputEnd, CliError>
+where
+    F: FnMut(&[Event], Option<usize>) -> io::Result<()>,
+{
+    let mut analyzer = Analyzer::new(pipeline_config(input));
+    let mut events = Vec::new();
+    let mut end = InputEnd::default();
+    let mut read_error = None;
+    let io_err = |e: io::Error| CliError(format!("writing output: {e}"));
+    loop {
+        let len = match src.next_packet() {
+            Ok(Some(pkt)) => {
+                analyzer.handle_packet(&pkt, &mut events);
+                pkt.data.len()
+            }
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        };
+        end.worst = worst(&events, end.worst);
+        sink(&events, Some(len)).map_err(io_err)?;
+        events.clear();
+    }
+    let kernel = src.stats();
+    analyzer.finish(kernel, &mut events);
+    end.worst = worst(&events, end.worst);
+    sink(&events, None).map_err(io_err)?;
+    if let Some(e) = read_error {
+        if e.is_truncation() {
+            eprintln!("rtmpscope: warning: {e}");
+            end.truncated = true;
+        } else {
+            return Err(CliError(e.to_string()));
+        }
+    }
+    Ok(end)
 }
 
 /// Highest anomaly severity among `events`.
@@ -412,66 +591,55 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, CliError> {
     })
 }
 
+/// Names of the link types of a source, for the `meta` line.
+fn link_type_names(src: &PacketSource) -> Vec<String> {
+    src.linktypes()
+        .into_iter()
+        .map(crate::link::linktype_name)
+        .collect()
+}
+
 /// `json`: every packet through the analyzer, every event as a JSON line.
 fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32, CliError> {
     // The output file is opened before the capture (and before privileges
     // are dropped).
-    let mut out = open_output(args.output.as_deref())?;
+    let out = open_output(args.output.as_deref())?;
     let mut src = open_source(input, filter)?;
     let live = src.is_live();
-    let mut analyzer = Analyzer::new(pipeline_config(input));
-    let mut events = Vec::new();
-    let mut worst_seen = None;
-    let mut read_error = None;
-    let mut write_error = None;
-    loop {
-        match src.next_packet() {
-            Ok(Some(pkt)) => analyzer.handle_packet(&pkt, &mut events),
-            Ok(None) => break,
-            Err(e) => {
-                read_error = Some(e);
-                break;
-            }
-        }
-        if !events.is_empty() {
-            worst_seen = worst(&events, worst_seen);
-            // A live capture is watched as it happens: do not sit on lines.
-            let res = write_events(&mut out, &events, args.redact).and_then(|_| {
-                if live {
-                    out.flush()
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = res {
-                write_error = Some(e);
-                break;
-            }
-            events.clear();
-        }
-    }
-    if let Some(e) = write_error {
+    let mut writer = JsonWriter::new(
+        out,
+        JsonOptions {
+            redact: args.redact,
+            ..JsonOptions::default()
+        },
+    );
+    let meta = Meta::new(src.description().to_owned(), link_type_names(&src));
+    if let Err(e) = writer.write_meta(&meta) {
         return Ok(write_failed(e));
     }
-    let kernel = src.stats();
-    analyzer.finish(kernel, &mut events);
-    worst_seen = worst(&events, worst_seen);
-    if let Err(e) = write_events(&mut out, &events, args.redact).and_then(|_| out.flush()) {
+    let end = drive(&mut src, input, |events, pkt| {
+        for ev in events {
+            writer.write_event(ev)?;
+        }
+        if live || pkt.is_none() {
+            writer.flush()?;
+        }
+        Ok(())
+    });
+    let end = match end {
+        Ok(end) => end,
+        Err(e) if e.0.contains("Broken pipe") => return Ok(EXIT_OK),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = writer.finish() {
         return Ok(write_failed(e));
     }
-    if let Some(e) = read_error {
-        if e.is_truncation() {
-            eprintln!("rtmpscope: warning: {e}");
-        } else {
-            return Ok(fail(e));
-        }
-    }
-    if let (Some(threshold), Some(w)) = (args.fail_on, worst_seen) {
+    if let (Some(threshold), Some(w)) = (args.fail_on, end.worst) {
         if w >= threshold.severity() {
             return Ok(EXIT_FINDINGS);
         }
     }
-    Ok(EXIT_OK)
+    Ok(end.exit_code())
 }
 
 /// A closed pipe (`| head`) ends the output quietly; anything else is an error.

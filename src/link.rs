@@ -63,6 +63,22 @@ pub const LINKTYPE_IPV6: u32 = 229;
 /// default of `tcpdump -i any`.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 
+/// Short name of a link type, as in the `meta` line (`linktype_N` when
+/// rtmpscope does not decode it).
+pub fn linktype_name(linktype: u32) -> String {
+    match linktype {
+        LINKTYPE_NULL => "null".into(),
+        LINKTYPE_ETHERNET => "ethernet".into(),
+        LINKTYPE_RAW | LINKTYPE_RAW_DLT12 | LINKTYPE_RAW_DLT14 => "raw".into(),
+        LINKTYPE_LOOP => "loop".into(),
+        LINKTYPE_LINUX_SLL => "linux_sll".into(),
+        LINKTYPE_IPV4 => "ipv4".into(),
+        LINKTYPE_IPV6 => "ipv6".into(),
+        LINKTYPE_LINUX_SLL2 => "linux_sll2".into(),
+        other => format!("linktype_{other}"),
+    }
+}
+
 /// Maximum number of stacked VLAN tags followed before the frame is
 /// declared malformed.
 pub const MAX_VLAN_TAGS: usize = 8;

@@ -137,7 +137,10 @@ fn check_file(path: &Path) -> Result<usize, String> {
             (c == n0 && s == n1) || (c == n1 && s == n0)
         });
         let Some(&(id, ci, cp, _, _)) = flow else {
-            return Err(format!("{}: tcp.stream {n} ({n0} <-> {n1}) not found", path.display()));
+            return Err(format!(
+                "{}: tcp.stream {n} ({n0} <-> {n1}) not found",
+                path.display()
+            ));
         };
         let client_is_node0 = endpoint(ci, cp) == n0;
         let (to_server, to_client) = if client_is_node0 { (a, b) } else { (b, a) };
@@ -157,7 +160,11 @@ fn check_file(path: &Path) -> Result<usize, String> {
         checked += 1;
     }
     if ours.gaps != 0 {
-        return Err(format!("{}: {} bytes reported as gaps", path.display(), ours.gaps));
+        return Err(format!(
+            "{}: {} bytes reported as gaps",
+            path.display(),
+            ours.gaps
+        ));
     }
     Ok(checked)
 }
@@ -194,7 +201,11 @@ fn public_captures_reassemble_like_tshark() {
     for sub in std::fs::read_dir(&root).expect("read dir").flatten() {
         files.extend(capture_files(&sub.path()));
     }
-    assert!(!files.is_empty(), "no capture found under {}", root.display());
+    assert!(
+        !files.is_empty(),
+        "no capture found under {}",
+        root.display()
+    );
     let mut flows = 0;
     let mut errors = Vec::new();
     for f in &files {
@@ -205,7 +216,11 @@ fn public_captures_reassemble_like_tshark() {
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert!(flows > 0);
-    eprintln!("{} flows in {} public captures match tshark", flows, files.len());
+    eprintln!(
+        "{} flows in {} public captures match tshark",
+        flows,
+        files.len()
+    );
 }
 
 #[test]

@@ -833,6 +833,11 @@ impl<W: Write> JsonWriter<W> {
         self.line(&v)
     }
 
+    /// Flushes the underlying writer (live captures flush per packet).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     /// Flushes and returns the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.w.flush()?;
