@@ -113,6 +113,7 @@ pub fn video(codec: &str, key: bool, packet_type: u8, config: Option<CodecConfig
             config,
         }],
         timestamp_offset_nanos: None,
+        metadata: Vec::new(),
         command: None,
     })
 }
