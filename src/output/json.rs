@@ -394,6 +394,12 @@ fn video_to_json(v: &Video) -> J {
     if let Some(t) = v.timestamp_offset_nanos {
         m.insert("timestamp_offset_nanos".into(), J::from(t));
     }
+    if !v.metadata.is_empty() {
+        m.insert(
+            "metadata".into(),
+            J::Array(v.metadata.iter().map(amf_to_json).collect()),
+        );
+    }
     tracks_json(&v.tracks, v.multitrack, &mut m);
     J::Object(m)
 }
