@@ -197,10 +197,10 @@ publish() { # publish LOG SOURCE URL [ffmpeg binary] [extra output args] -> BGPI
     local logf="$1" src="$2" url="$3" bin="${4:-ffmpeg}"; shift 4 || shift $#
     bg "$logf" timeout 60 "$bin" -nostdin -hide_banner -loglevel info -re -i "$src" -map 0 -c copy "$@" -f flv "$url"
 }
-player() { # player LOG URL OUT.framemd5 [ffmpeg binary] -> BGPID (stop with INT)
-    local logf="$1" url="$2" out="$3" bin="${4:-ffmpeg}"
+player() { # player LOG URL OUT.framemd5 [ffmpeg binary] [extra input args] -> BGPID (stop with INT)
+    local logf="$1" url="$2" out="$3" bin="${4:-ffmpeg}"; shift 4 || shift $#
     bg "$logf" timeout -s INT 60 "$bin" -nostdin -hide_banner -loglevel info -rw_timeout 4000000 \
-        -i "$url" -map 0 -c copy -f framemd5 "$out"
+        "$@" -i "$url" -map 0 -c copy -f framemd5 "$out"
 }
 
 # ---------------------------------------------------------------- ground truth
@@ -449,7 +449,7 @@ s07() {
 
 # 08: IPv6 loopback, tcpdump -i any (SLL2), nanosecond pcap + pcapng copy
 s08() {
-    local cap="$OUT/08-ipv6-any-sll2-nanosec.pcap" t port=1936
+    local cap="$OUT/08a-ipv6-any-sll2-nanosec.pcap" t port=1936
     t="${cap%.*}.truth"; fresh "$cap"
     make_source "$WORK/s08.flv" 2 "testsrc=size=160x120:rate=25" 990
     NGXDIR_REC="$WORK/nginx-s08/rec"
@@ -465,10 +465,12 @@ s08() {
     framemd5 "$WORK/s08.flv" "$t/source.framemd5"
     framemd5 "$NGXDIR/rec/v6.flv" "$t/server-record.framemd5"
     truth "$cap" -d tcp.port==$port,rtmpt
-    local ng="$OUT/08-ipv6-any-sll2-nanosec.pcapng"
+    local ng="$OUT/08b-ipv6-any-sll2-nanosec.pcapng"
     rm -rf "$ng" "${ng%.*}.truth"
     timeout 60 editcap -F pcapng "$cap" "$ng" || log "WARNING: editcap pcapng failed"
     truth "$ng" -d tcp.port==$port,rtmpt
+    cp "$t"/*.framemd5 "${ng%.*}.truth/"
+    note "$ng" "same packets as 08a-ipv6-any-sll2-nanosec.pcap, converted with: editcap -F pcapng (nanosecond if_tsresol kept)"
 }
 
 # 09: five concurrent ffmpeg publishers on one nginx
@@ -512,13 +514,15 @@ s10() {
 s11() {
     local cap="$OUT/11-nginx-chunk60000-big-keyframes.pcap" t port=1935
     t="${cap%.*}.truth"; fresh "$cap"
-    make_source "$WORK/s11.flv" 2 "testsrc2=size=1280x720:rate=25,noise=alls=12:allf=t+u:all_seed=7" 1000 \
-        -g 10 -keyint_min 10 -crf 20
+    make_source "$WORK/s11.flv" 1.6 "testsrc2=size=1280x720:rate=25,noise=alls=5:allf=u:all_seed=7" 1000 \
+        -g 10 -keyint_min 10 -crf 23
     NGXDIR_REC="$WORK/nginx-s11/rec"
     start_nginx s11 "127.0.0.1:$port" "chunk_size 60000;" "$(live_app live)"
     wait_port 127.0.0.1 $port
     start_capture "$cap" "tcp port $port"
-    player "$WORK/s11.play.log" "rtmp://127.0.0.1:$port/live/big" "$t/player.framemd5"; local pl=$BGPID
+    # short analyzeduration: the stream is shorter than ffmpeg's default 5 s probe
+    player "$WORK/s11.play.log" "rtmp://127.0.0.1:$port/live/big" "$t/player.framemd5" ffmpeg -analyzeduration 500000
+    local pl=$BGPID
     sleep 1
     publish "$WORK/s11.pub.log" "$WORK/s11.flv" "rtmp://127.0.0.1:$port/live/big"; local pb=$BGPID
     wait_for "$pb" 20
