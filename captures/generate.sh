@@ -379,6 +379,37 @@ s05() {
     note "$cap" "node-media-server $(node -p "require('$nmsmod/package.json').version"), node $(node --version)"
     note "$cap" "player joined ~1 s after the publisher: its first frames depend on NMS's GOP cache"
     truth "$cap" -d tcp.port==$port,rtmpt
+    s05b
+}
+# 05b: Enhanced RTMP (HEVC + AAC) through node-media-server v4, modern ffmpeg publisher and player
+s05b() {
+    [ -n "$MFFMPEG" ] || { log "SKIP 05b: no modern ffmpeg"; return; }
+    local nmsmod="$NMS_DIR/node_modules/node-media-server"
+    local cap="$OUT/05b-eRTMP-hevc-node-media-server.pcap" t port=19356
+    t="${cap%.*}.truth"; fresh "$cap"
+    make_esource "$WORK/s05b.mkv" \
+        "-c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:frame-threads=1:bframes=0" \
+        "-c:a aac -b:a 64k" || return
+    mkdir -p "$WORK/nms05b"
+    bg "$WORK/nms05b/server.log" env NODE_PATH="$NMS_DIR/node_modules" \
+        timeout 60 node "$TOOLS/nms.js" "$port" "$WORK/nms05b"
+    local srv=$BGPID
+    wait_port 127.0.0.1 $port
+    start_capture "$cap" "tcp port $port"
+    publish "$WORK/s05b.pub.log" "$WORK/s05b.mkv" "rtmp://127.0.0.1:$port/live/hevc" "$MFFMPEG" \
+        -rtmp_enhanced_codecs hvc1,mp4a
+    local pb=$BGPID
+    sleep 0.7
+    player "$WORK/s05b.play.log" "rtmp://127.0.0.1:$port/live/hevc" "$t/player.framemd5" "$MFFMPEG" \
+        -analyzeduration 500000
+    local pl=$BGPID
+    wait_for "$pb" 20
+    sleep 1; halt "$pl" INT
+    stop_capture; halt "$srv" INT
+    framemd5 "$WORK/s05b.mkv" "$t/source.framemd5" "$MFFMPEG"
+    grep -E 'Stream #|Input|Output' "$WORK/s05b.play.log" >"$t/player-streams.txt" 2>/dev/null
+    note "$cap" "node-media-server $(node -p "require('$nmsmod/package.json').version"); player joined ~0.7 s after the publisher"
+    truth "$cap" -d tcp.port==$port,rtmpt
 }
 
 # 06: rejected publishes and a play of a missing stream (error status codes)
