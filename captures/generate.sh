@@ -566,6 +566,22 @@ s11() {
     truth "$cap"
 }
 
+# INDEX.tsv: one line per capture in captures/ (size, packets, link type, TCP flows, ports)
+write_index() {
+    local f
+    {
+        printf 'file\tbytes\tpackets\tencapsulation\ttcp_flows\tserver_ports\n'
+        for f in "$OUT"/*.pcap "$OUT"/*.pcapng; do
+            [ -f "$f" ] || continue
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$f")" "$(stat -c %s "$f")" \
+                "$(capinfos -M -c "$f" 2>/dev/null | awk -F': *' '/Number of packets/{print $2}')" \
+                "$(capinfos -E "$f" 2>/dev/null | awk -F': *' '/encapsulation/{print $2}')" \
+                "$(tshark -r "$f" -T fields -e tcp.stream 2>/dev/null | sort -u | grep -c .)" \
+                "$(tshark -r "$f" -Y 'tcp.flags.syn==1 && tcp.flags.ack==1' -T fields -e tcp.srcport 2>/dev/null | sort -u | paste -sd, -)"
+        done
+    } >"$OUT/INDEX.tsv"
+}
+
 # ================================================================= main
 ensure_tools
 {
@@ -586,4 +602,5 @@ for s in "${SCEN[@]}"; do
     log "=== scenario $s done"
 done
 cp "$WORK/versions.txt" "$OUT/VERSIONS.txt"
+write_index
 log "done: $(du -sh "$OUT" | cut -f1) in $OUT"
