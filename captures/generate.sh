@@ -2,7 +2,7 @@
 # Regenerate the rtmpscope capture corpus (captures/*.pcap + captures/*.truth/).
 #
 # Usage (Debian, as root):  bash captures/generate.sh [SCENARIO...]
-#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 (default: all). 10 needs 01's capture.
+#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 (default: all). 10 needs 01's capture.
 # Environment:
 #   KEEP_WORK=1        keep the temp dir (sources, server logs, recordings)
 #   TSHARK_ORACLE=...  path of tshark_oracle.py (default: ../shared/tools/ beside the repo)
@@ -582,6 +582,29 @@ write_index() {
     } >"$OUT/INDEX.tsv"
 }
 
+# 12: extended timestamps: publisher output offset so RTMP timestamps cross 0xFFFFFF mid-stream
+s12() {
+    local cap="$OUT/12-nginx-extended-timestamps.pcap" t port=1935
+    t="${cap%.*}.truth"; fresh "$cap"
+    make_source "$WORK/s12.flv" 4 "testsrc=size=640x480:rate=25" 600
+    NGXDIR_REC="$WORK/nginx-s12/rec"
+    start_nginx s12 "127.0.0.1:$port" "chunk_size 1024;" "$(live_app live)"
+    wait_port 127.0.0.1 $port
+    start_capture "$cap" "tcp port $port"
+    player "$WORK/s12.play.log" "rtmp://127.0.0.1:$port/live/ext" "$t/player.framemd5"; local pl=$BGPID
+    sleep 1
+    # 16800 s: the first media message after the sequence headers (ts 0) has a timestamp delta of 16800000 ms >= 0xFFFFFF, sent as an extended timestamp on a fmt 1 header (W2), repeated on its fmt 3 chunks (W3)
+    publish "$WORK/s12.pub.log" "$WORK/s12.flv" "rtmp://127.0.0.1:$port/live/ext" ffmpeg -output_ts_offset 16800
+    local pb=$BGPID
+    wait_for "$pb" 20
+    sleep 1; halt "$pl" INT
+    stop_capture; halt "$NGXPID" QUIT
+    framemd5 "$WORK/s12.flv" "$t/source.framemd5"
+    framemd5 "$NGXDIR/rec/ext.flv" "$t/server-record.framemd5"
+    note "$cap" "publisher: ffmpeg -re -i SRC -map 0 -c copy -output_ts_offset 16800 -f flv URL; sequence headers at 0 ms, media from 16800000 ms (> 0xFFFFFF = 16777215): the jump from 0 is an extended-timestamp delta on fmt 1"
+    truth "$cap"
+}
+
 # ================================================================= main
 ensure_tools
 {
@@ -595,7 +618,7 @@ ensure_tools
     echo "node: $(node --version 2>/dev/null); node-media-server $NMS_VERSION"
 } >"$WORK/versions.txt"
 SCEN=("$@")
-[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11)
+[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12)
 for s in "${SCEN[@]}"; do
     log "=== scenario $s"
     "s$s"
