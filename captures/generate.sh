@@ -334,12 +334,18 @@ erun() { # erun NAME PORT SOURCE [publisher extra args...]
     stop_capture
     framemd5 "$src" "$t/source.framemd5" "$MFFMPEG"
     framemd5 "$WORK/$name.received.mkv" "$t/server-received.framemd5" "$MFFMPEG"
-    grep -E 'Stream #|Output|Input' "$WORK/$name.pub.log" >"$t/publisher-streams.txt" 2>/dev/null
-    grep -E 'Stream #|Output|Input' "$WORK/$name.server.log" >"$t/server-streams.txt" 2>/dev/null
+    grep -E 'Stream #|Output|Input' "$WORK/$name.pub.log" | sed "s|$WORK/||; s|$OUT/||" >"$t/publisher-streams.txt"
+    grep -E 'Stream #|Output|Input' "$WORK/$name.server.log" | sed "s|$WORK/||; s|$OUT/||" >"$t/server-streams.txt"
     truth "$cap" -d tcp.port==$port,rtmpt
 }
 s04() {
     [ -n "$MFFMPEG" ] || { log "SKIP 04: no modern ffmpeg"; return; }
+    "$MFFMPEG" -hide_banner -h protocol=rtmp 2>/dev/null | grep -q rtmp_enhanced_codecs \
+        || { log "SKIP 04: $MFFMPEG has no -rtmp_enhanced_codecs"; return; }
+    local enc; enc="$("$MFFMPEG" -hide_banner -encoders 2>/dev/null)"
+    local e; for e in libx265 libaom-av1 libvpx-vp9 libopus; do
+        grep -q " $e " <<<"$enc" || log "WARNING: $MFFMPEG lacks encoder $e: its scenario will be skipped"
+    done
     local x265="-c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:frame-threads=1"
     make_esource "$WORK/s04a.mkv" "$x265" "-c:a aac -b:a 64k" &&
         erun 04a-eRTMP-hevc-aac-ffmpeg-listen 19351 "$WORK/s04a.mkv" -rtmp_enhanced_codecs hvc1,mp4a
@@ -407,7 +413,7 @@ s05b() {
     sleep 1; halt "$pl" INT
     stop_capture; halt "$srv" INT
     framemd5 "$WORK/s05b.mkv" "$t/source.framemd5" "$MFFMPEG"
-    grep -E 'Stream #|Input|Output' "$WORK/s05b.play.log" >"$t/player-streams.txt" 2>/dev/null
+    grep -E 'Stream #|Input|Output' "$WORK/s05b.play.log" | sed "s|$WORK/||; s|$OUT/||" >"$t/player-streams.txt"
     note "$cap" "node-media-server $(node -p "require('$nmsmod/package.json').version"); player joined ~0.7 s after the publisher"
     truth "$cap" -d tcp.port==$port,rtmpt
 }
@@ -619,6 +625,9 @@ ensure_tools
 } >"$WORK/versions.txt"
 SCEN=("$@")
 [ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12)
+for s in "${SCEN[@]}"; do
+    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12)"
+done
 for s in "${SCEN[@]}"; do
     log "=== scenario $s"
     "s$s"
