@@ -13,11 +13,13 @@ use rtmpscope::event::{Direction, EventKind, FlowId};
 use rtmpscope::pipeline::{Analyzer, Config, DataTap};
 
 type Key = (IpAddr, u16, IpAddr, u16); // sender ip/port -> receiver ip/port
+/// In-order runs of one flow direction: (stream offset, bytes).
+type Runs = Vec<(u64, Vec<u8>)>;
 
 #[derive(Default)]
 struct Run {
     /// Delivered runs per (flow, direction): (offset, bytes).
-    runs: HashMap<(FlowId, Direction), Vec<(u64, Vec<u8>)>>,
+    runs: HashMap<(FlowId, Direction), Runs>,
     gaps: HashMap<(FlowId, Direction), Vec<(u64, u64)>>,
     keys: HashMap<(FlowId, Direction), Key>,
 }
