@@ -1,6 +1,6 @@
-//! Outputs over the event model: NDJSON ([`json`]), the human summary
-//! ([`summary`]) and the `--fail-on` severity tracker ([`fail_on`]).
+//! Outputs over the event model: NDJSON ([`json`]) and the human summary
+//! ([`summary`]). (`--fail-on` is decided in `cli` from the anomaly
+//! severities the driver loop tracks.)
 
-pub mod fail_on;
 pub mod json;
 pub mod summary;
