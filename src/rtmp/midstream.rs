@@ -29,6 +29,8 @@ pub const MAX_WALK_HEADERS: u32 = 64;
 pub const CONFIDENT_HEADERS: u32 = 8;
 /// Lowest score accepted when the probe buffer is full (or the flow ended).
 pub const MIN_SCORE: i32 = 6;
+/// Messages longer than this are rare enough to count against a chain.
+pub const HUGE_MESSAGE: u32 = 4 * 1024 * 1024;
 /// Chunk streams simulated per walk.
 const SIM_STREAMS: usize = 16;
 
@@ -171,6 +173,9 @@ pub fn walk(
                 if !plausible_type(t) || !length_ok(t, len) {
                     w.failed = true;
                     break;
+                }
+                if len > HUGE_MESSAGE {
+                    w.score -= 3;
                 }
                 if let Some(i) = si {
                     if sims[i].left > 0 {

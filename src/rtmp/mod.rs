@@ -844,10 +844,20 @@ impl Connection {
                 )
             }
         };
+        // A flow whose SYN was seen and whose first byte is not a handshake
+        // must start with chunks right away to count as RTMP.
+        let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
         let accept = best.filter(|w| {
+            if strict && (w.start != 0 || w.failed || w.strong < 2) {
+                return false;
+            }
             (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
                 || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
-                || ((fin || full) && w.score >= midstream::MIN_SCORE)
+                || ((fin || full)
+                    && !w.failed
+                    && w.headers >= 2
+                    && w.strong >= 1
+                    && w.score >= midstream::MIN_SCORE)
         });
         let st = &mut self.dirs[d];
         if let Some(w) = accept {
@@ -905,7 +915,14 @@ impl Connection {
             return;
         }
         if kind == Probe::Midstream && self.protocol == FlowProtocol::Unknown {
-            self.stop(FlowProtocol::NotRtmp);
+            // This direction is not RTMP; the flow is not either once the
+            // other direction has nothing better.
+            let st = &mut self.dirs[d];
+            st.phase = Phase::Stopped;
+            st.buf = Vec::new();
+            if matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start) {
+                self.stop(FlowProtocol::NotRtmp);
+            }
             return;
         }
         if fin {
