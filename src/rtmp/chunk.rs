@@ -252,6 +252,7 @@ impl ChunkDecoder {
             self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
             let body = std::mem::take(&mut p.body);
             let mut m = header_message(p, csid, time);
+            m.chunks = std::mem::take(&mut p.chunks);
             let got = body.len() as u32;
             m.truncated = Some(Truncation {
                 cause: TruncationCause::Limit,
@@ -259,7 +260,6 @@ impl ChunkDecoder {
                 lost: m.length.saturating_sub(got),
             });
             p.dropping = true;
-            p.chunks = Vec::new();
             out.push(ChunkOut::Message(Box::new(m), body));
             return;
         }
@@ -594,6 +594,7 @@ enum Hdr {
     Ok(usize),
 }
 
+/// The message of a partial, without its chunk list (callers move it in).
 fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
     let last = p
         .chunks
@@ -617,7 +618,7 @@ fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
         length: p.length,
         first_byte: p.first_byte,
         last_byte: last.saturating_sub(1).max(p.first_byte),
-        chunks: p.chunks.clone(),
+        chunks: Vec::new(),
         time,
         truncated: None,
         body: Body::Raw,

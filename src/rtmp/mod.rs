@@ -64,7 +64,7 @@ pub const MAX_TS_STREAMS: usize = 256;
 /// nor plausible chunks is declared not RTMP after this many bytes.
 pub const NOT_RTMP_DECIDE_BYTES: usize = 4096;
 /// First probe-buffer size at which inference is tried (then each doubling).
-const FIRST_PROBE_CHECK: usize = 1024;
+const FIRST_PROBE_CHECK: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Probe {
@@ -146,6 +146,8 @@ pub struct Connection {
     midstream: bool,
     protocol: FlowProtocol,
     dirs: [Dir; 2],
+    /// Reused output buffer of the chunk decoder.
+    scratch: Vec<chunk::ChunkOut>,
 }
 
 impl Default for Connection {
@@ -217,6 +219,7 @@ impl Connection {
             midstream,
             protocol: FlowProtocol::Unknown,
             dirs,
+            scratch: Vec::new(),
         }
     }
 
@@ -731,7 +734,7 @@ impl Connection {
         out: &mut Vec<Event>,
     ) -> usize {
         let d = dir.index();
-        let mut outs = Vec::new();
+        let mut outs = std::mem::take(&mut self.scratch);
         let st = &mut self.dirs[d];
         let (taken, desync) = if st.buf.is_empty() {
             let n = st.dec.feed(off, data, pkt.time, &mut outs);
@@ -763,9 +766,10 @@ impl Connection {
             }
             (k, desync)
         };
-        for o in outs {
+        for o in outs.drain(..) {
             self.chunk_out(dir, o, pkt, out);
         }
+        self.scratch = outs;
         if desync {
             // Messages in progress lose the bytes we are about to skip.
             let outs = self.dirs[d]

@@ -483,7 +483,7 @@ fn midstream_inference_chunk_size_4096() {
         assert_eq!(m.length, 5 + 2000 + (k * 397) % 9000);
         assert!(m.truncated.is_none());
         let b = body_of(m, tail, 0);
-        assert_eq!(b[5], 0 ^ k as u8);
+        assert_eq!(b[5], k as u8);
     }
 }
 
@@ -908,4 +908,49 @@ proptest! {
         }
         let _ = expected;
     }
+}
+
+#[test]
+fn gap_inside_handshake_then_chunks() {
+    let (cb, sb) = simple_handshake();
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    c.handle_data(TC, 0, &sb, pkt(1), &mut out);
+    c.handle_data(TS, 0, &cb[..1000], pkt(2), &mut out);
+    // 200 bytes of C1 lost.
+    c.handle_gap(TS, 1000, 200, pkt(3), &mut out);
+    c.handle_data(TS, 1200, &cb[1200..], pkt(4), &mut out);
+    let s = msg0(3, 0, 20, 0, b"\x02\x00\x07connect", 128);
+    c.handle_data(TS, 3073, &s, pkt(5), &mut out);
+    assert_eq!(anomalies(&out, "rtmp.handshake.gap").len(), 1);
+    let hs = hs_events(&out);
+    let c1 = hs.iter().find(|h| h.part == HandshakePart::C1).unwrap();
+    // Not analysed: its bytes are incomplete.
+    assert_eq!(c1.kind, None);
+    let s2 = hs.iter().find(|h| h.part == HandshakePart::S2).unwrap();
+    assert_eq!(s2.echo_ok, None);
+    assert_eq!(messages(&out).len(), 1);
+    assert_eq!(messages(&out)[0].first_byte, 3073);
+}
+
+#[test]
+fn midstream_gap_at_start_then_chunks() {
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    // The first 5000 bytes were never captured.
+    c.handle_gap(TS, 0, 5000, pkt(1), &mut out);
+    let mut s = Vec::new();
+    for k in 0..12u32 {
+        s.extend(msg0(
+            3,
+            k,
+            20,
+            0,
+            b"\x02\x00\x04ping\x00\0\0\0\0\0\0\0\0\x05",
+            128,
+        ));
+    }
+    out.extend(feed(&mut c, TS, 5000, &s, 100, 2));
+    assert_eq!(c.protocol(), FlowProtocol::RtmpMidstream);
+    assert_eq!(messages(&out).len(), 12);
 }
