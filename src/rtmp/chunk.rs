@@ -24,6 +24,10 @@ pub const DEFAULT_CHUNK_SIZE: u32 = 128;
 pub const MAX_CHUNK_SIZE: u32 = 0x7FFF_FFFF;
 /// Longest chunk header: 3-byte basic header + 11 + 4 (extended timestamp).
 pub const MAX_HEADER_LEN: usize = 18;
+/// Bytes a chunk reference of a partial message counts against the
+/// partial-bytes cap (its in-memory size), so tiny chunks cannot grow the
+/// chunk list without bound.
+pub const CHUNK_REF_COST: usize = std::mem::size_of::<ChunkRef>();
 /// Body bytes reserved up front for a new message at most (the rest grows
 /// as bytes arrive).
 const INITIAL_RESERVE: usize = 4096;
@@ -64,6 +68,13 @@ struct Partial {
     /// The partial-bytes cap was hit: bytes are no longer stored and the
     /// message was already reported.
     dropping: bool,
+}
+
+impl Partial {
+    /// Bytes held against the partial-bytes cap.
+    fn held(&self) -> usize {
+        self.body.len() + self.chunks.len() * CHUNK_REF_COST
+    }
 }
 
 /// Header state of one chunk stream.
@@ -169,7 +180,7 @@ impl ChunkDecoder {
         self.cur = None;
         for i in 0..self.streams.len() {
             if let Some(p) = self.streams[i].partial.take() {
-                self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
+                self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
                 if p.dropping {
                     continue;
                 }
@@ -249,7 +260,7 @@ impl ChunkDecoder {
                 Some(ByteRange::new(off, off + bytes.len() as u64)),
                 format!("partial messages exceed {cap} bytes; message on csid {csid} truncated"),
             )));
-            self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
+            self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
             let body = std::mem::take(&mut p.body);
             let mut m = header_message(p, csid, time);
             m.chunks = std::mem::take(&mut p.chunks);
@@ -283,7 +294,7 @@ impl ChunkDecoder {
             return;
         };
         let csid = s.csid;
-        self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
+        self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
         if p.dropping {
             return;
         }
@@ -337,7 +348,7 @@ impl ChunkDecoder {
                 let p = target.and_then(|i| self.streams[i].partial.take());
                 match p {
                     Some(p) => {
-                        self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
+                        self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
                         if let Some((ci, _)) = self.cur {
                             if Some(ci) == target {
                                 self.cur = None;
@@ -472,6 +483,7 @@ impl ChunkDecoder {
                         header: hdr_range(hlen),
                         payload: ByteRange::new(off + hlen as u64, off + hlen as u64),
                     });
+                    self.partial_bytes += CHUNK_REF_COST;
                 }
                 self.start_payload(idx, n, time, out);
                 return Hdr::Ok(hlen);
@@ -499,7 +511,7 @@ impl ChunkDecoder {
         let s = &mut self.streams[idx];
         if let Some(p) = s.partial.take() {
             // A new header while a message is unfinished.
-            self.partial_bytes = self.partial_bytes.saturating_sub(p.body.len());
+            self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
             out.push(ChunkOut::Anomaly(Anomaly::new(
                 "rtmp.chunk.unexpected_header",
                 Severity::Error,
@@ -574,6 +586,7 @@ impl ChunkDecoder {
             received: 0,
             dropping: false,
         });
+        self.partial_bytes += CHUNK_REF_COST;
         let n = s.length.min(cs);
         self.start_payload(idx, n, time, out);
     }

@@ -95,6 +95,10 @@ struct Dir {
     /// Unconsumed bytes: an incomplete chunk header, or the probe buffer.
     buf: Vec<u8>,
     buf_off: u64,
+    /// Bytes to run through the phases again after a phase change (probe
+    /// accepted), with their stream offset. Processed iteratively, never by
+    /// recursion.
+    replay: Option<(u64, Vec<u8>)>,
     next_check: usize,
     /// Stream offset just past the last byte (or gap) delivered.
     next_off: u64,
@@ -124,6 +128,7 @@ impl Dir {
             c1_digest: None,
             buf: Vec::new(),
             buf_off: 0,
+            replay: None,
             next_check: FIRST_PROBE_CHECK,
             next_off: 0,
             absolute: false,
@@ -355,8 +360,18 @@ impl Connection {
     pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<Event>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             let d = dir.index();
-            if let Phase::Probe(p) = self.dirs[d].phase {
+            // A probe accepted at the end may queue bytes, whose decoding may
+            // lose sync and probe again: repeat until settled (each round
+            // consumes bytes).
+            while let Phase::Probe(p) = self.dirs[d].phase {
+                if self.dirs[d].buf.is_empty() {
+                    break;
+                }
                 self.try_probe(dir, p, true, pkt, out);
+                if self.dirs[d].replay.is_none() {
+                    break;
+                }
+                self.drain_replay(dir, pkt, out);
             }
             match self.dirs[d].phase {
                 Phase::Handshake => {
@@ -466,6 +481,26 @@ impl Connection {
     fn process(
         &mut self,
         dir: Direction,
+        off: u64,
+        data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        self.process_slice(dir, off, data, pkt, out);
+        self.drain_replay(dir, pkt, out);
+    }
+
+    fn drain_replay(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+        while let Some((off, bytes)) = self.dirs[dir.index()].replay.take() {
+            self.process_slice(dir, off, &bytes, pkt, out);
+        }
+    }
+
+    /// Runs `data` through the phases until it is consumed, or until a phase
+    /// change queued a replay (the rest of `data` is appended to it).
+    fn process_slice(
+        &mut self,
+        dir: Direction,
         mut off: u64,
         mut data: &[u8],
         pkt: PacketRef,
@@ -473,6 +508,10 @@ impl Connection {
     ) {
         let d = dir.index();
         while !data.is_empty() {
+            if let Some((_, r)) = self.dirs[d].replay.as_mut() {
+                r.extend_from_slice(data);
+                return;
+            }
             match self.dirs[d].phase {
                 Phase::Stopped => return,
                 Phase::Start => {
@@ -813,7 +852,7 @@ impl Connection {
                 if (!w.failed && w.strong >= 1) || (fin && len == hs_end) {
                     let buf = std::mem::take(&mut self.dirs[d].buf);
                     self.begin_handshake(d, 0);
-                    self.process(dir, 0, &buf, pkt, out);
+                    self.dirs[d].replay = Some((0, buf));
                     return;
                 }
             } else if !fin && !full {
@@ -904,11 +943,11 @@ impl Connection {
                 }
             }
             let st = &mut self.dirs[d];
-            let buf = std::mem::take(&mut st.buf);
+            let mut buf = std::mem::take(&mut st.buf);
             st.phase = Phase::Chunks;
             st.buf_off = start_off;
-            let rest = buf.get(w.start..).unwrap_or(&[]);
-            self.process(dir, start_off, rest, pkt, out);
+            buf.drain(..w.start.min(buf.len()));
+            st.replay = Some((start_off, buf));
             return;
         }
         // Nothing plausible.

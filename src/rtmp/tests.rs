@@ -907,6 +907,8 @@ proptest! {
             }
         }
         let _ = expected;
+        // Everything completed: nothing is held against the cap.
+        prop_assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
     }
 }
 
@@ -953,4 +955,29 @@ fn midstream_gap_at_start_then_chunks() {
     out.extend(feed(&mut c, TS, 5000, &s, 100, 2));
     assert_eq!(c.protocol(), FlowProtocol::RtmpMidstream);
     assert_eq!(messages(&out).len(), 12);
+}
+
+#[test]
+fn tiny_chunks_count_against_the_partial_cap() {
+    let limits = Limits {
+        max_partial_bytes: 20_000,
+        max_chunk_streams: 8,
+    };
+    let mut c = Connection::new(limits, false);
+    let (cb, sb) = simple_handshake();
+    let mut out = Vec::new();
+    c.handle_data(TS, 0, &cb, pkt(1), &mut out);
+    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+    let mut s = msg0(2, 0, 1, 0, &1u32.to_be_bytes(), 128);
+    // 5000 one-byte chunks: 5000 bytes of body but far more in chunk refs.
+    s.extend(msg0(6, 0, 9, 1, &vec![0x27u8; 5000], 1));
+    s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 1));
+    let ev = feed(&mut c, TS, 3073, &s, 1000, 10);
+    assert_eq!(anomalies(&ev, "rtmp.limit.partial_bytes").len(), 1);
+    let ms = messages(&ev);
+    let v = ms.iter().find(|m| m.type_id == 9).unwrap();
+    assert_eq!(v.truncated.unwrap().cause, TruncationCause::Limit);
+    assert!(v.chunks.len() * chunk::CHUNK_REF_COST <= 20_000);
+    assert!(ms.iter().any(|m| m.type_id == 8 && m.truncated.is_none()));
+    assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
 }
