@@ -981,3 +981,34 @@ fn tiny_chunks_count_against_the_partial_cap() {
     assert!(ms.iter().any(|m| m.type_id == 8 && m.truncated.is_none()));
     assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
 }
+
+#[test]
+fn tls_flow_is_not_rtmp() {
+    let mut x = 0x9E37_79B9u32;
+    let mut rnd = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    };
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    hello.extend(rnd(509));
+    let mut server = vec![
+        0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03,
+    ];
+    server.extend(rnd(6000));
+    let mut c = Connection::new(Limits::default(), false);
+    let mut ev = feed(&mut c, TS, 0, &hello, 600, 1);
+    ev.extend(feed(&mut c, TC, 0, &server, 1400, 2));
+    let mut fin = Vec::new();
+    c.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
+    assert!(messages(&ev).is_empty());
+}
