@@ -1,2 +1,658 @@
-//! RTMP chunk stream: basic header (1-3 bytes), message header fmt 0-3,
-//! extended timestamps, per-csid state and message reassembly.
+//! RTMP chunk stream decoder for one direction: basic header (1-3 bytes),
+//! message header fmt 0-3 with per-csid inheritance, extended timestamps
+//! (absolute on fmt 0, a delta on fmt 1/2, repeated or omitted on fmt 3),
+//! chunk size changes and aborts, and message reassembly across interleaved
+//! chunk streams.
+//!
+//! Contract: [`ChunkDecoder::feed`] takes in-order bytes with their stream
+//! offset and returns how many it consumed. Chunk payloads are consumed as
+//! they arrive (only an incomplete chunk header is ever left unconsumed, at
+//! most [`MAX_HEADER_LEN`] + 4 bytes), message bodies grow as bytes arrive
+//! (never sized from the header's length), and the bytes held in partial
+//! messages are capped. When the byte stream stops making sense
+//! (`rtmp.chunk.unknown_csid`, chunk stream limit) the decoder reports
+//! [`ChunkOut::Desync`] and consumes nothing more; the caller resynchronises.
+//! It never panics.
+
+use crate::event::{Anomaly, ByteRange, Severity};
+use crate::rtmp::message::{type_id, Body, ChunkRef, Message, Truncation, TruncationCause};
+use crate::time::PacketTime;
+
+/// Chunk size before any Set Chunk Size.
+pub const DEFAULT_CHUNK_SIZE: u32 = 128;
+/// Largest valid chunk size (Set Chunk Size has 31 bits).
+pub const MAX_CHUNK_SIZE: u32 = 0x7FFF_FFFF;
+/// Longest chunk header: 3-byte basic header + 11 + 4 (extended timestamp).
+pub const MAX_HEADER_LEN: usize = 18;
+/// Bytes a chunk reference of a partial message counts against the
+/// partial-bytes cap (its in-memory size), so tiny chunks cannot grow the
+/// chunk list without bound.
+pub const CHUNK_REF_COST: usize = std::mem::size_of::<ChunkRef>();
+/// Body bytes reserved up front for a new message at most (the rest grows
+/// as bytes arrive).
+const INITIAL_RESERVE: usize = 4096;
+
+/// Whether a peer repeats the extended timestamp on fmt 3 chunks (W3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fmt3Ets {
+    Unknown,
+    Repeated,
+    Omitted,
+}
+
+/// What the decoder produced.
+#[derive(Debug)]
+pub enum ChunkOut {
+    /// A message (complete, or truncated with `truncated` set) and the body
+    /// bytes received. `body` is `Raw`; the caller decodes it.
+    Message(Box<Message>, Vec<u8>),
+    Anomaly(Anomaly),
+    /// Lost sync at this stream offset; `feed` consumed up to it.
+    Desync(u64),
+}
+
+#[derive(Debug)]
+struct Partial {
+    fmt: u8,
+    timestamp: u32,
+    delta: u32,
+    ext: bool,
+    length: u32,
+    type_id: u8,
+    msid: u32,
+    first_byte: u64,
+    chunks: Vec<ChunkRef>,
+    body: Vec<u8>,
+    /// Payload bytes seen (stored or not).
+    received: u32,
+    /// The partial-bytes cap was hit: bytes are no longer stored and the
+    /// message was already reported.
+    dropping: bool,
+}
+
+impl Partial {
+    /// Bytes held against the partial-bytes cap.
+    fn held(&self) -> usize {
+        self.body.len() + self.chunks.len() * CHUNK_REF_COST
+    }
+}
+
+/// Header state of one chunk stream.
+#[derive(Debug)]
+pub struct ChunkStream {
+    pub csid: u32,
+    pub timestamp: u32,
+    /// Timestamp field of the last fmt 0/1/2 header (what fmt 3 inherits;
+    /// for fmt 0 that is the absolute timestamp).
+    pub ts_field: u32,
+    pub length: u32,
+    pub type_id: u8,
+    pub msid: u32,
+    /// Raw extended timestamp of the last fmt 0/1/2 header, when it had one.
+    pub ets: Option<u32>,
+    /// A message header (fmt 0/1) set this stream's fields.
+    pub seen: bool,
+    partial: Option<Partial>,
+}
+
+/// The chunk decoder of one direction.
+#[derive(Debug)]
+pub struct ChunkDecoder {
+    pub chunk_size: u32,
+    pub streams: Vec<ChunkStream>,
+    pub fmt3_ets: Fmt3Ets,
+    /// Accept fmt 1 on a never-seen csid (mid-stream pickup: its message
+    /// stream id is unknown and taken as 0).
+    pub lenient: bool,
+    max_partial_bytes: usize,
+    max_streams: usize,
+    partial_bytes: usize,
+    /// Index of the stream whose chunk payload is being read, and the payload
+    /// bytes left in that chunk.
+    cur: Option<(usize, u32)>,
+}
+
+fn be24(b: &[u8]) -> u32 {
+    ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32
+}
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Parsed basic header: (fmt, csid, length in bytes).
+pub fn basic_header(d: &[u8]) -> Option<(u8, u32, usize)> {
+    let b0 = *d.first()?;
+    let fmt = b0 >> 6;
+    match b0 & 0x3f {
+        0 => Some((fmt, *d.get(1)? as u32 + 64, 2)),
+        1 => {
+            let lo = *d.get(1)? as u32;
+            let hi = *d.get(2)? as u32;
+            Some((fmt, hi * 256 + lo + 64, 3))
+        }
+        c => Some((fmt, c as u32, 1)),
+    }
+}
+
+/// Message header length for a fmt.
+pub fn message_header_len(fmt: u8) -> usize {
+    match fmt {
+        0 => 11,
+        1 => 7,
+        2 => 3,
+        _ => 0,
+    }
+}
+
+impl ChunkDecoder {
+    pub fn new(max_partial_bytes: usize, max_streams: usize) -> Self {
+        ChunkDecoder {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            streams: Vec::new(),
+            fmt3_ets: Fmt3Ets::Unknown,
+            lenient: false,
+            max_partial_bytes,
+            max_streams,
+            partial_bytes: 0,
+            cur: None,
+        }
+    }
+
+    /// Bytes held in partial message bodies.
+    pub fn partial_bytes(&self) -> usize {
+        self.partial_bytes
+    }
+
+    /// (csid, length) of every chunk stream with a known header: a resync
+    /// scorer may accept fmt 2/3 on these.
+    pub fn known_streams(&self) -> Vec<(u32, u32)> {
+        self.streams.iter().map(|s| (s.csid, s.length)).collect()
+    }
+
+    fn find(&self, csid: u32) -> Option<usize> {
+        self.streams.iter().position(|s| s.csid == csid)
+    }
+
+    /// Ends every partial message as truncated with `cause` (gap, end of
+    /// stream); returns them. Header state is kept for inheritance.
+    pub fn truncate_all(&mut self, cause: TruncationCause, time: PacketTime) -> Vec<ChunkOut> {
+        let mut out = Vec::new();
+        self.cur = None;
+        for i in 0..self.streams.len() {
+            if let Some(p) = self.streams[i].partial.take() {
+                self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+                if p.dropping {
+                    continue;
+                }
+                let csid = self.streams[i].csid;
+                let (m, body) = finish_partial(p, csid, time, Some(cause));
+                out.push(ChunkOut::Message(m, body));
+            }
+        }
+        out
+    }
+
+    /// Decodes chunks from `d` (stream offset `base`). Returns the number of
+    /// bytes consumed: all of them, except an incomplete chunk header at the
+    /// end, or everything from a desync point on.
+    pub fn feed(
+        &mut self,
+        base: u64,
+        d: &[u8],
+        time: PacketTime,
+        out: &mut Vec<ChunkOut>,
+    ) -> usize {
+        let mut pos = 0usize;
+        while pos < d.len() {
+            if let Some((si, left)) = self.cur {
+                let n = (left as usize).min(d.len() - pos);
+                self.take_payload(si, &d[pos..pos + n], base + pos as u64, time, out);
+                pos += n;
+                let left = left - n as u32;
+                if left == 0 {
+                    self.cur = None;
+                    self.complete_if_done(si, time, out);
+                } else {
+                    self.cur = Some((si, left));
+                }
+                continue;
+            }
+            match self.header(&d[pos..], base + pos as u64, time, out) {
+                Hdr::NeedMore => break,
+                Hdr::Desync => {
+                    out.push(ChunkOut::Desync(base + pos as u64));
+                    return pos;
+                }
+                Hdr::Ok(len) => pos += len,
+            }
+        }
+        pos
+    }
+
+    fn take_payload(
+        &mut self,
+        si: usize,
+        bytes: &[u8],
+        off: u64,
+        time: PacketTime,
+        out: &mut Vec<ChunkOut>,
+    ) {
+        let cap = self.max_partial_bytes;
+        let Some(s) = self.streams.get_mut(si) else {
+            return;
+        };
+        let Some(p) = s.partial.as_mut() else {
+            return;
+        };
+        if let Some(c) = p.chunks.last_mut() {
+            c.payload.end = off + bytes.len() as u64;
+        }
+        p.received = p.received.saturating_add(bytes.len() as u32);
+        if p.dropping {
+            return;
+        }
+        if self.partial_bytes + bytes.len() > cap {
+            // Report what we have now; drop the rest of this message.
+            let csid = s.csid;
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                "rtmp.limit.partial_bytes",
+                Severity::Error,
+                Some(ByteRange::new(off, off + bytes.len() as u64)),
+                format!("partial messages exceed {cap} bytes; message on csid {csid} truncated"),
+            )));
+            self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+            let body = std::mem::take(&mut p.body);
+            let mut m = header_message(p, csid, time);
+            m.chunks = std::mem::take(&mut p.chunks);
+            let got = body.len() as u32;
+            m.truncated = Some(Truncation {
+                cause: TruncationCause::Limit,
+                received: got,
+                lost: m.length.saturating_sub(got),
+            });
+            p.dropping = true;
+            out.push(ChunkOut::Message(Box::new(m), body));
+            return;
+        }
+        if p.body.is_empty() {
+            p.body
+                .reserve((p.length as usize).min(INITIAL_RESERVE).max(bytes.len()));
+        }
+        p.body.extend_from_slice(bytes);
+        self.partial_bytes += bytes.len();
+    }
+
+    fn complete_if_done(&mut self, si: usize, time: PacketTime, out: &mut Vec<ChunkOut>) {
+        let Some(s) = self.streams.get_mut(si) else {
+            return;
+        };
+        let done = s.partial.as_ref().is_some_and(|p| p.received >= p.length);
+        if !done {
+            return;
+        }
+        let Some(p) = s.partial.take() else {
+            return;
+        };
+        let csid = s.csid;
+        self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+        if p.dropping {
+            return;
+        }
+        let (m, body) = finish_partial(p, csid, time, None);
+        self.apply_chunk_control(&m, &body, time, out);
+        out.push(ChunkOut::Message(m, body));
+    }
+
+    /// Set Chunk Size and Abort act on this direction's chunk layer.
+    fn apply_chunk_control(
+        &mut self,
+        m: &Message,
+        body: &[u8],
+        time: PacketTime,
+        out: &mut Vec<ChunkOut>,
+    ) {
+        let range = m
+            .chunks
+            .first()
+            .map(|c| c.payload)
+            .map(|r| ByteRange::new(r.start, r.start + 4));
+        match m.type_id {
+            type_id::SET_CHUNK_SIZE => {
+                if body.len() < 4 {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.control.bad_chunk_size",
+                        Severity::Error,
+                        range,
+                        format!("set chunk size body of {} bytes", body.len()),
+                    )));
+                    return;
+                }
+                let v = be32(body);
+                if v == 0 || v > MAX_CHUNK_SIZE {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.control.bad_chunk_size",
+                        Severity::Error,
+                        range,
+                        format!("chunk size {v:#x} invalid; keeping {}", self.chunk_size),
+                    )));
+                } else {
+                    self.chunk_size = v;
+                }
+            }
+            type_id::ABORT => {
+                if body.len() < 4 {
+                    return;
+                }
+                let csid = be32(body);
+                let target = self.find(csid);
+                let p = target.and_then(|i| self.streams[i].partial.take());
+                match p {
+                    Some(p) => {
+                        self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+                        if let Some((ci, _)) = self.cur {
+                            if Some(ci) == target {
+                                self.cur = None;
+                            }
+                        }
+                        out.push(ChunkOut::Anomaly(Anomaly::new(
+                            "rtmp.abort",
+                            Severity::Warning,
+                            Some(ByteRange::new(p.first_byte, m.last_byte + 1)),
+                            format!(
+                                "abort discarded {} of {} bytes on csid {csid}",
+                                p.received, p.length
+                            ),
+                        )));
+                        if !p.dropping {
+                            let (am, ab) =
+                                finish_partial(p, csid, time, Some(TruncationCause::Aborted));
+                            out.push(ChunkOut::Message(am, ab));
+                        }
+                    }
+                    None => out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.abort",
+                        Severity::Info,
+                        range,
+                        format!("abort for csid {csid} with no partial message"),
+                    ))),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn header(&mut self, d: &[u8], off: u64, time: PacketTime, out: &mut Vec<ChunkOut>) -> Hdr {
+        let Some((fmt, csid, bl)) = basic_header(d) else {
+            return Hdr::NeedMore;
+        };
+        let ml = message_header_len(fmt);
+        if d.len() < bl + ml {
+            return Hdr::NeedMore;
+        }
+        let mh = &d[bl..bl + ml];
+        let idx = self.find(csid);
+        let hdr_range = |len: usize| ByteRange::new(off, off + len as u64);
+        // Unknown chunk stream.
+        let idx = match idx {
+            Some(i) => i,
+            None => {
+                if fmt >= 2 || (fmt == 1 && !self.lenient) {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.chunk.unknown_csid",
+                        Severity::Error,
+                        Some(hdr_range(bl + ml)),
+                        format!("fmt {fmt} chunk on never-seen csid {csid}"),
+                    )));
+                    return Hdr::Desync;
+                }
+                if self.streams.len() >= self.max_streams {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.limit.chunk_streams",
+                        Severity::Error,
+                        Some(hdr_range(bl + ml)),
+                        format!("more than {} chunk streams", self.max_streams),
+                    )));
+                    return Hdr::Desync;
+                }
+                self.streams.push(ChunkStream {
+                    csid,
+                    timestamp: 0,
+                    ts_field: 0,
+                    length: 0,
+                    type_id: 0,
+                    msid: 0,
+                    ets: None,
+                    seen: false,
+                    partial: None,
+                });
+                self.streams.len() - 1
+            }
+        };
+        let mut hlen = bl + ml;
+        if fmt == 3 {
+            // Extended timestamp repeated on fmt 3?
+            let (has_ets, last_ets) = {
+                let s = &self.streams[idx];
+                (s.ets.is_some(), s.ets.unwrap_or(0))
+            };
+            if has_ets {
+                match self.fmt3_ets {
+                    Fmt3Ets::Repeated => hlen += 4,
+                    Fmt3Ets::Omitted => {}
+                    Fmt3Ets::Unknown => {
+                        let Some(peek) = d.get(hlen..hlen + 4) else {
+                            return Hdr::NeedMore;
+                        };
+                        let rep = be32(peek) == last_ets;
+                        self.fmt3_ets = if rep {
+                            Fmt3Ets::Repeated
+                        } else {
+                            Fmt3Ets::Omitted
+                        };
+                        out.push(ChunkOut::Anomaly(Anomaly::new(
+                            if rep {
+                                "rtmp.chunk.fmt3_ets_repeated"
+                            } else {
+                                "rtmp.chunk.fmt3_ets_omitted"
+                            },
+                            Severity::Info,
+                            Some(hdr_range(hlen + if rep { 4 } else { 0 })),
+                            if rep {
+                                "peer repeats the extended timestamp on fmt 3 chunks"
+                            } else {
+                                "peer omits the extended timestamp on fmt 3 chunks"
+                            },
+                        )));
+                        if rep {
+                            hlen += 4;
+                        }
+                    }
+                }
+            }
+            if d.len() < hlen {
+                return Hdr::NeedMore;
+            }
+            let cs = self.chunk_size;
+            let s = &mut self.streams[idx];
+            if let Some(p) = s.partial.as_mut() {
+                let left = p.length - p.received.min(p.length);
+                let n = left.min(cs);
+                if !p.dropping {
+                    p.chunks.push(ChunkRef {
+                        fmt: 3,
+                        header: hdr_range(hlen),
+                        payload: ByteRange::new(off + hlen as u64, off + hlen as u64),
+                    });
+                    self.partial_bytes += CHUNK_REF_COST;
+                }
+                self.start_payload(idx, n, time, out);
+                return Hdr::Ok(hlen);
+            }
+            // A new message with the previous header.
+            let delta = s.ts_field;
+            let ts = s.timestamp.wrapping_add(delta);
+            let ext = s.ets.is_some();
+            s.timestamp = ts;
+            self.begin(idx, 3, ts, delta, ext, off, hlen, time, out);
+            return Hdr::Ok(hlen);
+        }
+        // fmt 0/1/2
+        let field = be24(mh);
+        let ext = field == 0xFF_FFFF;
+        let mut ets = None;
+        if ext {
+            let Some(e) = d.get(hlen..hlen + 4) else {
+                return Hdr::NeedMore;
+            };
+            ets = Some(be32(e));
+            hlen += 4;
+        }
+        let value = ets.unwrap_or(field);
+        let s = &mut self.streams[idx];
+        if let Some(p) = s.partial.take() {
+            // A new header while a message is unfinished.
+            self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                "rtmp.chunk.unexpected_header",
+                Severity::Error,
+                Some(hdr_range(hlen)),
+                format!(
+                    "fmt {fmt} header on csid {csid} with {} of {} bytes pending",
+                    p.received, p.length
+                ),
+            )));
+            if !p.dropping {
+                let (m, b) = finish_partial(p, csid, time, Some(TruncationCause::Interrupted));
+                out.push(ChunkOut::Message(m, b));
+            }
+        }
+        let s = &mut self.streams[idx];
+        let (ts, delta) = if fmt == 0 {
+            let delta = if s.seen {
+                value.wrapping_sub(s.timestamp)
+            } else {
+                0
+            };
+            (value, delta)
+        } else {
+            (s.timestamp.wrapping_add(value), value)
+        };
+        if fmt <= 1 {
+            s.seen = true;
+            s.length = be24(&mh[3..6]);
+            s.type_id = mh[6];
+        }
+        if fmt == 0 {
+            s.msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+        }
+        s.timestamp = ts;
+        s.ts_field = value;
+        s.ets = ets;
+        self.begin(idx, fmt, ts, delta, ext, off, hlen, time, out);
+        Hdr::Ok(hlen)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
+        &mut self,
+        idx: usize,
+        fmt: u8,
+        ts: u32,
+        delta: u32,
+        ext: bool,
+        off: u64,
+        hlen: usize,
+        time: PacketTime,
+        out: &mut Vec<ChunkOut>,
+    ) {
+        let cs = self.chunk_size;
+        let s = &mut self.streams[idx];
+        let pay = off + hlen as u64;
+        s.partial = Some(Partial {
+            fmt,
+            timestamp: ts,
+            delta,
+            ext,
+            length: s.length,
+            type_id: s.type_id,
+            msid: s.msid,
+            first_byte: off,
+            chunks: vec![ChunkRef {
+                fmt,
+                header: ByteRange::new(off, pay),
+                payload: ByteRange::new(pay, pay),
+            }],
+            body: Vec::new(),
+            received: 0,
+            dropping: false,
+        });
+        self.partial_bytes += CHUNK_REF_COST;
+        let n = s.length.min(cs);
+        self.start_payload(idx, n, time, out);
+    }
+
+    fn start_payload(&mut self, idx: usize, n: u32, time: PacketTime, out: &mut Vec<ChunkOut>) {
+        if n == 0 {
+            self.cur = None;
+            self.complete_if_done(idx, time, out);
+        } else {
+            self.cur = Some((idx, n));
+        }
+    }
+}
+
+enum Hdr {
+    NeedMore,
+    Desync,
+    Ok(usize),
+}
+
+/// The message of a partial, without its chunk list (callers move it in).
+fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
+    let last = p
+        .chunks
+        .last()
+        .map(|c| {
+            if c.payload.is_empty() {
+                c.header.end
+            } else {
+                c.payload.end
+            }
+        })
+        .unwrap_or(p.first_byte + 1);
+    Message {
+        fmt: p.fmt,
+        csid,
+        type_id: p.type_id,
+        msid: p.msid,
+        timestamp: p.timestamp,
+        timestamp_delta: p.delta,
+        extended_timestamp: p.ext,
+        length: p.length,
+        first_byte: p.first_byte,
+        last_byte: last.saturating_sub(1).max(p.first_byte),
+        chunks: Vec::new(),
+        time,
+        truncated: None,
+        body: Body::Raw,
+    }
+}
+
+fn finish_partial(
+    mut p: Partial,
+    csid: u32,
+    time: PacketTime,
+    cause: Option<TruncationCause>,
+) -> (Box<Message>, Vec<u8>) {
+    let mut m = header_message(&p, csid, time);
+    m.chunks = std::mem::take(&mut p.chunks);
+    if let Some(cause) = cause {
+        let got = p.received.min(p.length);
+        m.truncated = Some(Truncation {
+            cause,
+            received: got,
+            lost: p.length - got,
+        });
+    }
+    (Box::new(m), p.body)
+}

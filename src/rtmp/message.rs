@@ -83,6 +83,9 @@ pub enum TruncationCause {
     EndOfStream,
     /// A per-connection memory cap was hit.
     Limit,
+    /// A new message header arrived on the same chunk stream before the
+    /// message was complete (`rtmp.chunk.unexpected_header`).
+    Interrupted,
 }
 
 /// Set on messages that did not arrive whole.

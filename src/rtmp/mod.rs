@@ -7,6 +7,20 @@
 //! bytes, never allocates from a length field before the bytes exist, and
 //! keeps its memory bounded by the named limits below. It does no I/O and
 //! reads no clock.
+//!
+//! Per direction the bytes go through phases: the handshake (C0/C1/C2 or
+//! S0/S1/S2, recognised by content on any port), then the chunk decoder
+//! ([`chunk`]). A flow picked up mid-stream, or whose first bytes are not a
+//! handshake, is buffered (at most [`midstream::PROBE_BYTES`]) until
+//! [`midstream::infer`] finds where chunks start and the chunk size; after a
+//! gap or a desync the same scorer resynchronises with the known chunk size.
+//! RTMPE (C0 0x06/0x08) and flows that are not RTMP are recognised and then
+//! left alone.
+//!
+//! Protocol control handled here: Set Chunk Size and Abort (in the chunk
+//! decoder), Window Ack Size / Acknowledgement (`rtmp.ack.beyond_received`,
+//! `rtmp.ack.late`), Set Peer Bandwidth (tracked), User Control Ping
+//! Request/Response (paired into `rtt_us`).
 
 pub mod aggregate;
 pub mod body;
@@ -17,11 +31,19 @@ pub mod data;
 pub mod handshake;
 pub mod media;
 pub mod message;
+pub mod midstream;
 pub mod shared_object;
 pub mod user_control;
+#[cfg(test)]
+mod tests;
 
 pub use crate::event::PacketRef;
-use crate::event::{Direction, Event, FlowProtocol};
+use std::collections::VecDeque;
+
+use crate::event::{Anomaly, ByteRange, Direction, Event, EventKind, FlowProtocol, Severity};
+use crate::time::PacketTime;
+use handshake::{HandshakeEvent, HandshakePart};
+use message::{type_id, Body, LimitType, Message, TruncationCause};
 
 /// Per-connection limits.
 #[derive(Clone, Debug)]
@@ -41,17 +63,176 @@ impl Default for Limits {
     }
 }
 
+/// Pings per direction remembered while waiting for their response.
+pub const MAX_PENDING_PINGS: usize = 16;
+/// (message stream id, type id) pairs tracked per direction for timestamp order.
+pub const MAX_TS_STREAMS: usize = 256;
+/// A flow whose SYN was seen but whose first bytes are neither a handshake
+/// nor plausible chunks is declared not RTMP after this many bytes.
+pub const NOT_RTMP_DECIDE_BYTES: usize = 4096;
+/// First probe-buffer size at which inference is tried (then each doubling).
+const FIRST_PROBE_CHECK: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    /// Finding where chunks start and the chunk size (no handshake seen).
+    Midstream,
+    /// Lost sync at this stream offset; finding the next chunk header.
+    Resync(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Start,
+    Handshake,
+    Probe(Probe),
+    Chunks,
+    Stopped,
+}
+
+#[derive(Debug)]
+struct Dir {
+    phase: Phase,
+    /// Handshake bytes of this direction (up to `HANDSHAKE_TOTAL`).
+    hs: Vec<u8>,
+    hs_base: u64,
+    hs_done: [bool; 3],
+    hs_damaged: [bool; 3],
+    c1_digest: Option<[u8; 32]>,
+    /// Unconsumed bytes: an incomplete chunk header, or the probe buffer.
+    buf: Vec<u8>,
+    buf_off: u64,
+    /// Bytes to run through the phases again after a phase change (probe
+    /// accepted), with their stream offset. Processed iteratively, never by
+    /// recursion.
+    replay: Option<(u64, Vec<u8>)>,
+    next_check: usize,
+    /// Stream offset just past the last byte (or gap) delivered.
+    next_off: u64,
+    /// Offsets count from the stream start (handshake seen).
+    absolute: bool,
+    dec: chunk::ChunkDecoder,
+    /// Window Ack Size announced by this direction's sender.
+    window: Option<u32>,
+    /// `next_off` of this direction when the peer last acknowledged.
+    unacked_base: u64,
+    late_reported: bool,
+    /// Set Peer Bandwidth announced by this direction's sender.
+    peer_bandwidth: Option<(u32, LimitType)>,
+    pings: VecDeque<(u32, PacketTime)>,
+    ts_streams: Vec<((u32, u8), u32)>,
+    messages: u64,
+}
+
+impl Dir {
+    fn new(limits: &Limits) -> Self {
+        Dir {
+            phase: Phase::Start,
+            hs: Vec::new(),
+            hs_base: 0,
+            hs_done: [false; 3],
+            hs_damaged: [false; 3],
+            c1_digest: None,
+            buf: Vec::new(),
+            buf_off: 0,
+            replay: None,
+            next_check: FIRST_PROBE_CHECK,
+            next_off: 0,
+            absolute: false,
+            dec: chunk::ChunkDecoder::new(limits.max_partial_bytes, limits.max_chunk_streams),
+            window: None,
+            unacked_base: 0,
+            late_reported: false,
+            peer_bandwidth: None,
+            pings: VecDeque::new(),
+            ts_streams: Vec::new(),
+            messages: 0,
+        }
+    }
+}
+
 /// One RTMP connection (both directions of one TCP flow).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Connection {
-    _limits: Limits,
+    limits: Limits,
+    midstream: bool,
+    protocol: FlowProtocol,
+    dirs: [Dir; 2],
+    /// Reused output buffer of the chunk decoder.
+    scratch: Vec<chunk::ChunkOut>,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection::new(Limits::default(), false)
+    }
+}
+
+fn ev(dir: Direction, pkt: PacketRef, kind: EventKind) -> Event {
+    Event {
+        pcap_cnt: pkt.pcap_cnt,
+        time: pkt.time,
+        flow_id: None,
+        direction: Some(dir),
+        kind,
+    }
+}
+
+fn anomaly(
+    dir: Direction,
+    pkt: PacketRef,
+    name: &'static str,
+    sev: Severity,
+    range: Option<ByteRange>,
+    detail: impl Into<String>,
+) -> Event {
+    ev(
+        dir,
+        pkt,
+        EventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+    )
+}
+
+fn be32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Set Chunk Size / Window Ack Size / Acknowledgement / Abort value.
+pub fn control_u32(body: &[u8]) -> Option<u32> {
+    be32_at(body, 0)
+}
+
+/// Set Peer Bandwidth: (window size, limit type).
+pub fn peer_bandwidth(body: &[u8]) -> Option<(u32, LimitType)> {
+    let size = be32_at(body, 0)?;
+    let lt = match *body.get(4)? {
+        0 => LimitType::Hard,
+        1 => LimitType::Soft,
+        2 => LimitType::Dynamic,
+        x => LimitType::Unknown(x),
+    };
+    Some((size, lt))
+}
+
+/// User control event type and, for ping request (6) / response (7), the
+/// timestamp.
+pub fn user_control_ping(body: &[u8]) -> Option<(u16, Option<u32>)> {
+    let t = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    Some((t, be32_at(body, 2)))
 }
 
 impl Connection {
     /// A new connection. `midstream` is true when reassembly saw no SYN.
     pub fn new(limits: Limits, midstream: bool) -> Self {
-        let _ = midstream;
-        Connection { _limits: limits }
+        let dirs = [Dir::new(&limits), Dir::new(&limits)];
+        Connection {
+            limits,
+            midstream,
+            protocol: FlowProtocol::Unknown,
+            dirs,
+            scratch: Vec::new(),
+        }
     }
 
     /// In-order bytes of one direction; `offset` is the stream offset of
@@ -64,7 +245,31 @@ impl Connection {
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) {
-        let _ = (dir, offset, data, pkt, out);
+        if self.stopped() || data.is_empty() {
+            return;
+        }
+        let d = dir.index();
+        let mut offset = offset;
+        let mut data = data;
+        let expected = self.dirs[d].next_off;
+        let started = self.dirs[d].phase != Phase::Start;
+        if started && offset < expected {
+            // Overlap with bytes already delivered: trim.
+            let skip = (expected - offset).min(data.len() as u64) as usize;
+            data = &data[skip..];
+            offset += skip as u64;
+            if data.is_empty() {
+                return;
+            }
+        } else if started && offset > expected {
+            self.handle_gap(dir, expected, offset - expected, pkt, out);
+            if self.stopped() {
+                return;
+            }
+        }
+        self.dirs[d].next_off = offset + data.len() as u64;
+        self.process(dir, offset, data, pkt, out);
+        self.check_late(dir, pkt, out);
     }
 
     /// `len` bytes at `offset` of one direction will never arrive.
@@ -76,16 +281,922 @@ impl Connection {
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) {
-        let _ = (dir, offset, len, pkt, out);
+        if self.stopped() || len == 0 {
+            return;
+        }
+        let d = dir.index();
+        let end = offset.saturating_add(len);
+        self.dirs[d].next_off = self.dirs[d].next_off.max(end);
+        match self.dirs[d].phase {
+            Phase::Stopped => {}
+            Phase::Start => {
+                self.dirs[d].phase = Phase::Probe(Probe::Midstream);
+                self.reset_probe(d, end);
+            }
+            Phase::Handshake => {
+                let st = &mut self.dirs[d];
+                let have = st.hs.len() as u64;
+                let room = handshake::HANDSHAKE_TOTAL as u64 - have;
+                let fill = len.min(room);
+                // Mark the damaged parts; fill with zeros to keep positions.
+                let a = have;
+                let b = have + fill;
+                for (i, (s, e)) in [(0u64, 1u64), (1, 1537), (1537, 3073)].iter().enumerate() {
+                    if a < *e && b > *s {
+                        st.hs_damaged[i] = true;
+                    }
+                }
+                st.hs.resize(st.hs.len() + fill as usize, 0);
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.handshake.gap",
+                    Severity::Error,
+                    Some(ByteRange::new(offset, end)),
+                    format!("{len} handshake bytes lost"),
+                ));
+                let base = st.hs_base;
+                let stop = self.handshake_parts(dir, pkt, out);
+                if stop {
+                    return;
+                }
+                if len > fill {
+                    // The gap runs past the handshake.
+                    let st = &mut self.dirs[dir.index()];
+                    st.phase =
+                        Phase::Probe(Probe::Resync(base + handshake::HANDSHAKE_TOTAL as u64));
+                    self.reset_probe(d, end);
+                }
+            }
+            Phase::Probe(p) => {
+                // The probe buffer is no longer contiguous: drop it.
+                self.dirs[d].phase = Phase::Probe(p);
+                self.reset_probe(d, end);
+            }
+            Phase::Chunks => {
+                let outs = self.dirs[d]
+                    .dec
+                    .truncate_all(TruncationCause::Gap, pkt.time);
+                for o in outs {
+                    if let chunk::ChunkOut::Message(m, _) = &o {
+                        out.push(anomaly(
+                            dir,
+                            pkt,
+                            "rtmp.gap_truncated",
+                            Severity::Error,
+                            Some(ByteRange::new(m.first_byte, offset)),
+                            format!(
+                                "{} message on csid {} cut by a gap: {} of {} bytes lost",
+                                m.type_name(),
+                                m.csid,
+                                m.truncated.map(|t| t.lost).unwrap_or(0),
+                                m.length
+                            ),
+                        ));
+                    }
+                    self.chunk_out(dir, o, pkt, out);
+                }
+                let since = self.dirs[d].buf_off;
+                self.dirs[d].phase = Phase::Probe(Probe::Resync(since.min(offset)));
+                self.reset_probe(d, end);
+            }
+        }
     }
 
     /// The flow ended: report partial messages.
     pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<Event>) {
-        let _ = (pkt, out);
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let d = dir.index();
+            // A probe accepted at the end may queue bytes, whose decoding may
+            // lose sync and probe again: repeat until settled (each round
+            // consumes bytes).
+            while let Phase::Probe(p) = self.dirs[d].phase {
+                if self.dirs[d].buf.is_empty() {
+                    break;
+                }
+                self.try_probe(dir, p, true, pkt, out);
+                if self.dirs[d].replay.is_none() {
+                    break;
+                }
+                self.drain_replay(dir, pkt, out);
+            }
+            match self.dirs[d].phase {
+                Phase::Handshake => {
+                    let st = &self.dirs[d];
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.handshake.incomplete",
+                        Severity::Warning,
+                        Some(ByteRange::new(st.hs_base, st.hs_base + st.hs.len() as u64)),
+                        format!(
+                            "flow ended after {} of {} handshake bytes",
+                            st.hs.len(),
+                            handshake::HANDSHAKE_TOTAL
+                        ),
+                    ));
+                }
+                Phase::Chunks => {
+                    let outs = self.dirs[d]
+                        .dec
+                        .truncate_all(TruncationCause::EndOfStream, pkt.time);
+                    for o in outs {
+                        if let chunk::ChunkOut::Message(m, _) = &o {
+                            out.push(anomaly(
+                                dir,
+                                pkt,
+                                "rtmp.eof_truncated",
+                                Severity::Warning,
+                                Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
+                                format!(
+                                    "{} message on csid {} incomplete at end of flow",
+                                    m.type_name(),
+                                    m.csid
+                                ),
+                            ));
+                        }
+                        self.chunk_out(dir, o, pkt, out);
+                    }
+                    let st = &mut self.dirs[d];
+                    if !st.buf.is_empty() {
+                        out.push(anomaly(
+                            dir,
+                            pkt,
+                            "rtmp.eof_truncated",
+                            Severity::Warning,
+                            Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
+                            "incomplete chunk header at end of flow",
+                        ));
+                        st.buf.clear();
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// What the connection has been recognised as so far.
     pub fn protocol(&self) -> FlowProtocol {
-        FlowProtocol::Unknown
+        self.protocol
+    }
+
+    /// The limits this connection was made with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// RTMP messages decoded in `dir`.
+    pub fn messages(&self, dir: Direction) -> u64 {
+        self.dirs[dir.index()].messages
+    }
+
+    /// Chunk size currently in force in `dir`.
+    pub fn chunk_size(&self, dir: Direction) -> u32 {
+        self.dirs[dir.index()].dec.chunk_size
+    }
+
+    /// Window Ack Size and Set Peer Bandwidth announced by `dir`'s sender.
+    pub fn window(&self, dir: Direction) -> (Option<u32>, Option<(u32, LimitType)>) {
+        let st = &self.dirs[dir.index()];
+        (st.window, st.peer_bandwidth)
+    }
+
+    fn stopped(&self) -> bool {
+        matches!(
+            self.protocol,
+            FlowProtocol::NotRtmp | FlowProtocol::RtmpEncrypted
+        )
+    }
+
+    fn stop(&mut self, proto: FlowProtocol) {
+        self.protocol = proto;
+        for st in &mut self.dirs {
+            st.phase = Phase::Stopped;
+            st.buf = Vec::new();
+            st.hs = Vec::new();
+            st.dec = chunk::ChunkDecoder::new(0, 0);
+        }
+    }
+
+    fn reset_probe(&mut self, d: usize, off: u64) {
+        let st = &mut self.dirs[d];
+        st.buf.clear();
+        st.buf_off = off;
+        st.next_check = FIRST_PROBE_CHECK;
+    }
+
+    fn process(
+        &mut self,
+        dir: Direction,
+        off: u64,
+        data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        self.process_slice(dir, off, data, pkt, out);
+        self.drain_replay(dir, pkt, out);
+    }
+
+    fn drain_replay(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+        while let Some((off, bytes)) = self.dirs[dir.index()].replay.take() {
+            self.process_slice(dir, off, &bytes, pkt, out);
+        }
+    }
+
+    /// Runs `data` through the phases until it is consumed, or until a phase
+    /// change queued a replay (the rest of `data` is appended to it).
+    fn process_slice(
+        &mut self,
+        dir: Direction,
+        mut off: u64,
+        mut data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let d = dir.index();
+        while !data.is_empty() {
+            if let Some((_, r)) = self.dirs[d].replay.as_mut() {
+                r.extend_from_slice(data);
+                return;
+            }
+            match self.dirs[d].phase {
+                Phase::Stopped => return,
+                Phase::Start => {
+                    let b0 = data[0];
+                    if !self.midstream && off == 0 && b0 == 3 {
+                        self.begin_handshake(d, off);
+                    } else if !self.midstream && off == 0 && (b0 == 6 || b0 == 8) {
+                        out.push(ev(
+                            dir,
+                            pkt,
+                            EventKind::Handshake(HandshakeEvent {
+                                part: part_for(dir, 0),
+                                range: ByteRange::new(off, off + 1),
+                                version_byte: Some(b0),
+                                time: None,
+                                peer_version: None,
+                                kind: None,
+                                digest: None,
+                                echo_ok: None,
+                            }),
+                        ));
+                        out.push(anomaly(
+                            dir,
+                            pkt,
+                            "rtmp.encrypted",
+                            Severity::Info,
+                            Some(ByteRange::new(off, off + 1)),
+                            format!("RTMPE (version byte {b0:#04x}): not dissected"),
+                        ));
+                        self.stop(FlowProtocol::RtmpEncrypted);
+                        return;
+                    } else {
+                        self.dirs[d].phase = Phase::Probe(Probe::Midstream);
+                        self.reset_probe(d, off);
+                    }
+                }
+                Phase::Handshake => {
+                    let st = &mut self.dirs[d];
+                    let room = handshake::HANDSHAKE_TOTAL - st.hs.len();
+                    let n = room.min(data.len());
+                    st.hs.extend_from_slice(&data[..n]);
+                    off += n as u64;
+                    data = &data[n..];
+                    if self.handshake_parts(dir, pkt, out) {
+                        return;
+                    }
+                }
+                Phase::Probe(p) => {
+                    let st = &mut self.dirs[d];
+                    if st.buf.is_empty() {
+                        st.buf_off = off;
+                    }
+                    let room = midstream::PROBE_BYTES.saturating_sub(st.buf.len());
+                    let n = room.min(data.len());
+                    st.buf.extend_from_slice(&data[..n]);
+                    off += n as u64;
+                    data = &data[n..];
+                    self.try_probe(dir, p, false, pkt, out);
+                }
+                Phase::Chunks => {
+                    let n = self.chunk_bytes(dir, off, data, pkt, out);
+                    off += n as u64;
+                    data = &data[n..];
+                }
+            }
+        }
+    }
+
+    fn begin_handshake(&mut self, d: usize, off: u64) {
+        let st = &mut self.dirs[d];
+        st.phase = Phase::Handshake;
+        st.hs_base = off;
+        st.absolute = off == 0;
+        st.hs.clear();
+    }
+
+    /// Emits the handshake parts completed so far. Returns true when the
+    /// connection stopped (RTMPE).
+    fn handshake_parts(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) -> bool {
+        use handshake::{HANDSHAKE_SIZE as HS, HANDSHAKE_TOTAL};
+        let d = dir.index();
+        let client = dir == Direction::ToServer;
+        let base = self.dirs[d].hs_base;
+        let have = self.dirs[d].hs.len();
+        if !self.dirs[d].hs_done[0] && have >= 1 {
+            self.dirs[d].hs_done[0] = true;
+            let v = self.dirs[d].hs[0];
+            out.push(ev(
+                dir,
+                pkt,
+                EventKind::Handshake(HandshakeEvent {
+                    part: part_for(dir, 0),
+                    range: ByteRange::new(base, base + 1),
+                    version_byte: Some(v),
+                    time: None,
+                    peer_version: None,
+                    kind: None,
+                    digest: None,
+                    echo_ok: None,
+                }),
+            ));
+            if v == 6 || v == 8 {
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.encrypted",
+                    Severity::Info,
+                    Some(ByteRange::new(base, base + 1)),
+                    format!("RTMPE (version byte {v:#04x}): not dissected"),
+                ));
+                self.stop(FlowProtocol::RtmpEncrypted);
+                return true;
+            } else if v != 3 {
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.handshake.bad_version",
+                    Severity::Warning,
+                    Some(ByteRange::new(base, base + 1)),
+                    format!("version byte {v:#04x}"),
+                ));
+            }
+        }
+        if !self.dirs[d].hs_done[1] && have > HS {
+            self.dirs[d].hs_done[1] = true;
+            let range = ByteRange::new(base + 1, base + 1 + HS as u64);
+            let damaged = self.dirs[d].hs_damaged[1];
+            let a = handshake::analyse_c1(&self.dirs[d].hs[1..1 + HS], client);
+            let (digest, kind) = if damaged {
+                (None, None)
+            } else {
+                (a.digest, Some(a.kind))
+            };
+            if let Some(dg) = digest.filter(|g| !g.valid) {
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.handshake.bad_digest",
+                    Severity::Warning,
+                    Some(ByteRange::new(
+                        range.start + dg.offset as u64,
+                        range.start + dg.offset as u64 + 32,
+                    )),
+                    format!(
+                        "{} has version {} but no valid digest under either scheme",
+                        if client { "C1" } else { "S1" },
+                        a.version.as_deref().unwrap_or("?")
+                    ),
+                ));
+            }
+            self.dirs[d].c1_digest = if damaged { None } else { a.digest_bytes };
+            if self.protocol == FlowProtocol::Unknown {
+                self.protocol = FlowProtocol::Rtmp;
+            }
+            out.push(ev(
+                dir,
+                pkt,
+                EventKind::Handshake(HandshakeEvent {
+                    part: part_for(dir, 1),
+                    range,
+                    version_byte: None,
+                    time: a.time,
+                    peer_version: a.version,
+                    kind,
+                    digest,
+                    echo_ok: None,
+                }),
+            ));
+        }
+        if !self.dirs[d].hs_done[2] && have >= HANDSHAKE_TOTAL {
+            self.dirs[d].hs_done[2] = true;
+            let range = ByteRange::new(base + 1 + HS as u64, base + HANDSHAKE_TOTAL as u64);
+            let peer = &self.dirs[1 - d];
+            let mine = &self.dirs[d].hs[1 + HS..HANDSHAKE_TOTAL];
+            let time = be32_at(mine, 0);
+            let (echo_ok, problem) = if self.dirs[d].hs_damaged[2] {
+                (None, Some("bytes lost to a gap".to_string()))
+            } else if peer.hs.len() <= HS || peer.hs_damaged[1] {
+                (
+                    None,
+                    Some(format!("{} not seen", if client { "S1" } else { "C1" })),
+                )
+            } else {
+                match handshake::check_response(
+                    mine,
+                    &peer.hs[1..1 + HS],
+                    peer.c1_digest.as_ref(),
+                    client,
+                ) {
+                    handshake::EchoCheck::Echo | handshake::EchoCheck::DigestOk => {
+                        (Some(true), None)
+                    }
+                    handshake::EchoCheck::Bad => (Some(false), None),
+                    handshake::EchoCheck::Unverifiable => (
+                        None,
+                        Some(
+                            "not an echo, and the peer's digest is unknown so the \
+                             digest response cannot be verified"
+                                .to_string(),
+                        ),
+                    ),
+                }
+            };
+            let name = if client { "C2" } else { "S2" };
+            if echo_ok == Some(false) {
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.handshake.bad_echo",
+                    Severity::Warning,
+                    Some(range),
+                    format!("{name} neither echoes the peer nor carries a valid digest response"),
+                ));
+            }
+            if let Some(p) = problem {
+                out.push(anomaly(
+                    dir,
+                    pkt,
+                    "rtmp.handshake.echo_unverified",
+                    Severity::Info,
+                    Some(range),
+                    format!("{name} echo not checked: {p}"),
+                ));
+            }
+            out.push(ev(
+                dir,
+                pkt,
+                EventKind::Handshake(HandshakeEvent {
+                    part: part_for(dir, 2),
+                    range,
+                    version_byte: None,
+                    time,
+                    peer_version: None,
+                    kind: None,
+                    digest: None,
+                    echo_ok,
+                }),
+            ));
+            let st = &mut self.dirs[d];
+            st.phase = Phase::Chunks;
+            st.buf.clear();
+            st.buf_off = base + HANDSHAKE_TOTAL as u64;
+            // Both sides done: the handshake bytes are no longer needed.
+            if self.dirs[1 - d].hs_done[2] {
+                self.dirs[0].hs = Vec::new();
+                self.dirs[1].hs = Vec::new();
+            }
+        }
+        false
+    }
+
+    /// Feeds the chunk decoder; returns how many bytes of `data` were taken.
+    fn chunk_bytes(
+        &mut self,
+        dir: Direction,
+        off: u64,
+        data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) -> usize {
+        let d = dir.index();
+        let mut outs = std::mem::take(&mut self.scratch);
+        let st = &mut self.dirs[d];
+        let (taken, desync) = if st.buf.is_empty() {
+            let n = st.dec.feed(off, data, pkt.time, &mut outs);
+            let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
+            if desync {
+                // Skip one byte past the desync point; the rest is probed.
+                let skip = (n + 1).min(data.len());
+                st.buf_off = off + skip as u64;
+                (skip, true)
+            } else {
+                st.buf.extend_from_slice(&data[n..]);
+                st.buf_off = off + n as u64;
+                (data.len(), false)
+            }
+        } else {
+            let k = data.len().min(chunk::MAX_HEADER_LEN + 8);
+            st.buf.extend_from_slice(&data[..k]);
+            let buf = std::mem::take(&mut st.buf);
+            let n = st.dec.feed(st.buf_off, &buf, pkt.time, &mut outs);
+            let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
+            if desync {
+                let skip = (n + 1).min(buf.len());
+                st.buf = buf[skip..].to_vec();
+                st.buf_off += skip as u64;
+            } else {
+                st.buf = buf;
+                st.buf.drain(..n);
+                st.buf_off += n as u64;
+            }
+            (k, desync)
+        };
+        for o in outs.drain(..) {
+            self.chunk_out(dir, o, pkt, out);
+        }
+        self.scratch = outs;
+        if desync {
+            // Messages in progress lose the bytes we are about to skip.
+            let outs = self.dirs[d]
+                .dec
+                .truncate_all(TruncationCause::Interrupted, pkt.time);
+            for o in outs {
+                self.chunk_out(dir, o, pkt, out);
+            }
+            let since = self.dirs[d].buf_off.saturating_sub(1);
+            let st = &mut self.dirs[d];
+            st.phase = Phase::Probe(Probe::Resync(since));
+            st.next_check = FIRST_PROBE_CHECK;
+            if !st.buf.is_empty() {
+                self.try_probe(dir, Probe::Resync(since), false, pkt, out);
+            }
+        }
+        taken
+    }
+
+    /// Runs inference on the probe buffer when it is worth it; switches to
+    /// the chunk phase (feeding the buffered bytes) when a chain is found.
+    fn try_probe(
+        &mut self,
+        dir: Direction,
+        kind: Probe,
+        fin: bool,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let d = dir.index();
+        let len = self.dirs[d].buf.len();
+        if len == 0 {
+            return;
+        }
+        let full = len >= midstream::PROBE_BYTES;
+        // Handshake hypothesis for a mid-stream flow starting with 0x03 at offset 0.
+        if kind == Probe::Midstream && self.dirs[d].buf_off == 0 && self.dirs[d].buf[0] == 3 {
+            let hs_end = handshake::HANDSHAKE_TOTAL;
+            if len >= hs_end + 16 || (fin && len >= hs_end) {
+                let w = midstream::walk(&self.dirs[d].buf, hs_end, 128, &[], false);
+                if (!w.failed && w.strong >= 1) || (fin && len == hs_end) {
+                    let buf = std::mem::take(&mut self.dirs[d].buf);
+                    self.begin_handshake(d, 0);
+                    self.dirs[d].replay = Some((0, buf));
+                    return;
+                }
+            } else if !fin && !full {
+                return;
+            }
+        }
+        if !(fin || full || len >= self.dirs[d].next_check) {
+            return;
+        }
+        while self.dirs[d].next_check <= len {
+            self.dirs[d].next_check *= 2;
+        }
+        let st = &self.dirs[d];
+        let best = match kind {
+            Probe::Midstream => {
+                let mut sizes: Vec<u32> = midstream::CANDIDATE_SIZES.to_vec();
+                let other = self.dirs[1 - d].dec.chunk_size;
+                if !sizes.contains(&other) {
+                    sizes.push(other);
+                }
+                midstream::infer(&st.buf, st.buf.len(), &sizes, &[], true)
+            }
+            Probe::Resync(_) => {
+                let window = st.buf.len();
+                let known = st.dec.known_streams();
+                midstream::infer(
+                    &st.buf,
+                    window,
+                    &[st.dec.chunk_size],
+                    &known,
+                    st.dec.lenient,
+                )
+            }
+        };
+        // A flow whose SYN was seen and whose first byte is not a handshake
+        // must start with chunks right away to count as RTMP.
+        let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
+        let accept = best.filter(|w| {
+            if strict && (w.start != 0 || w.failed || w.strong < 2) {
+                return false;
+            }
+            (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
+                || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
+                || ((fin || full)
+                    && !w.failed
+                    && w.headers >= 2
+                    && w.strong >= 1
+                    && w.score >= midstream::MIN_SCORE)
+        });
+        let st = &mut self.dirs[d];
+        if let Some(w) = accept {
+            let start_off = st.buf_off + w.start as u64;
+            match kind {
+                Probe::Midstream => {
+                    st.dec.chunk_size = w.chunk_size;
+                    st.dec.lenient = true;
+                    if self.protocol == FlowProtocol::Unknown {
+                        self.protocol = FlowProtocol::RtmpMidstream;
+                    }
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.midstream.inferred",
+                        Severity::Info,
+                        Some(ByteRange::new(self.dirs[d].buf_off, start_off)),
+                        format!(
+                            "chunks start at offset {start_off}; chunk size {} inferred \
+                             (score {}, {} headers, {} with type and length)",
+                            w.chunk_size, w.score, w.headers, w.strong
+                        ),
+                    ));
+                }
+                Probe::Resync(since) => {
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.resync",
+                        Severity::Info,
+                        Some(ByteRange::new(since, start_off)),
+                        format!(
+                            "resynchronised at offset {start_off}: {} bytes skipped \
+                             (score {}, {} headers)",
+                            start_off.saturating_sub(since),
+                            w.score,
+                            w.headers
+                        ),
+                    ));
+                }
+            }
+            let st = &mut self.dirs[d];
+            let mut buf = std::mem::take(&mut st.buf);
+            st.phase = Phase::Chunks;
+            st.buf_off = start_off;
+            buf.drain(..w.start.min(buf.len()));
+            st.replay = Some((start_off, buf));
+            return;
+        }
+        // Nothing plausible.
+        let give_up = fin
+            || full
+            || (kind == Probe::Midstream && !self.midstream && len >= NOT_RTMP_DECIDE_BYTES);
+        if !give_up {
+            return;
+        }
+        if kind == Probe::Midstream && self.protocol == FlowProtocol::Unknown {
+            // This direction is not RTMP; the flow is not either once the
+            // other direction has nothing better.
+            let st = &mut self.dirs[d];
+            st.phase = Phase::Stopped;
+            st.buf = Vec::new();
+            if matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start) {
+                self.stop(FlowProtocol::NotRtmp);
+            }
+            return;
+        }
+        if fin {
+            let st = &mut self.dirs[d];
+            out.push(anomaly(
+                dir,
+                pkt,
+                "rtmp.resync_failed",
+                Severity::Warning,
+                Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
+                format!(
+                    "{} bytes at end of flow not decodable as chunks",
+                    st.buf.len()
+                ),
+            ));
+            st.buf.clear();
+            return;
+        }
+        // Full and nothing found: drop the first half and keep looking.
+        let st = &mut self.dirs[d];
+        let half = st.buf.len() / 2;
+        st.buf.drain(..half);
+        st.buf_off += half as u64;
+        st.next_check = st.buf.len() + 1;
+    }
+
+    fn chunk_out(
+        &mut self,
+        dir: Direction,
+        o: chunk::ChunkOut,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        match o {
+            chunk::ChunkOut::Anomaly(a) => out.push(ev(dir, pkt, EventKind::Anomaly(a))),
+            chunk::ChunkOut::Desync(_) => {}
+            chunk::ChunkOut::Message(m, b) => self.emit_message(dir, m, &b, pkt, out),
+        }
+    }
+
+    fn emit_message(
+        &mut self,
+        dir: Direction,
+        mut m: Box<Message>,
+        body_bytes: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let d = dir.index();
+        let anomalies = body::decode_body(&mut m, body_bytes);
+        let whole = ByteRange::new(m.first_byte, m.last_byte + 1);
+        for mut a in anomalies {
+            a.range = match a.range {
+                Some(r) => {
+                    let s = m.stream_offset_of(r.start.min(u32::MAX as u64) as u32);
+                    let e = if r.end > r.start {
+                        m.stream_offset_of((r.end - 1).min(u32::MAX as u64) as u32)
+                            .map(|x| x + 1)
+                    } else {
+                        s
+                    };
+                    match (s, e) {
+                        (Some(s), Some(e)) => Some(ByteRange::new(s, e)),
+                        (Some(s), None) => Some(ByteRange::new(s, whole.end)),
+                        _ => Some(whole),
+                    }
+                }
+                None => Some(whole),
+            };
+            out.push(ev(dir, pkt, EventKind::Anomaly(a)));
+        }
+        if m.truncated.is_none() {
+            self.control_effects(dir, &mut m, body_bytes, pkt, out);
+            self.check_timestamp(dir, &m, pkt, out);
+        }
+        self.dirs[d].messages += 1;
+        out.push(ev(dir, pkt, EventKind::Message(m)));
+    }
+
+    fn control_effects(
+        &mut self,
+        dir: Direction,
+        m: &mut Message,
+        b: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let d = dir.index();
+        let o = 1 - d;
+        let range = Some(ByteRange::new(m.first_byte, m.last_byte + 1));
+        match m.type_id {
+            type_id::ACKNOWLEDGEMENT => {
+                let Some(seq) = control_u32(b) else { return };
+                let received = self.dirs[o].next_off;
+                if self.dirs[o].absolute && (seq.wrapping_sub(received as u32) as i32) > 0 {
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.ack.beyond_received",
+                        Severity::Warning,
+                        range,
+                        format!(
+                            "acknowledgement {seq} but only {received} bytes were sent the other way"
+                        ),
+                    ));
+                }
+                let st = &mut self.dirs[o];
+                st.unacked_base = st.next_off;
+                st.late_reported = false;
+            }
+            type_id::WINDOW_ACK_SIZE => {
+                if let Some(w) = control_u32(b) {
+                    let st = &mut self.dirs[d];
+                    if st.window.is_none() {
+                        st.unacked_base = st.next_off;
+                    }
+                    st.window = Some(w);
+                }
+            }
+            type_id::SET_PEER_BANDWIDTH => {
+                if let Some(pb) = peer_bandwidth(b) {
+                    self.dirs[d].peer_bandwidth = Some(pb);
+                }
+            }
+            type_id::USER_CONTROL => {
+                let Some((event, Some(ts))) = user_control_ping(b) else {
+                    return;
+                };
+                if event == 6 {
+                    let q = &mut self.dirs[d].pings;
+                    if q.len() >= MAX_PENDING_PINGS {
+                        q.pop_front();
+                    }
+                    q.push_back((ts, pkt.time));
+                } else if event == 7 {
+                    let q = &mut self.dirs[o].pings;
+                    if let Some(i) = q.iter().position(|&(t, _)| t == ts) {
+                        let (_, sent) = q.remove(i).unwrap_or((ts, pkt.time));
+                        let rtt = pkt.time.nanos_since(sent).max(0) / 1000;
+                        if let Body::UserControl(u) = &mut m.body {
+                            u.rtt_us = Some(rtt.min(u64::MAX as i128) as u64);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_timestamp(
+        &mut self,
+        dir: Direction,
+        m: &Message,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        if !matches!(m.type_id, 8 | 9 | 15 | 18 | 22) {
+            return;
+        }
+        let st = &mut self.dirs[dir.index()];
+        let key = (m.msid, m.type_id);
+        match st.ts_streams.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, last)) => {
+                if (m.timestamp.wrapping_sub(*last) as i32) < 0 {
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.timestamp_backwards",
+                        Severity::Warning,
+                        Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
+                        format!(
+                            "{} on stream {}: timestamp {} after {}",
+                            m.type_name(),
+                            m.msid,
+                            m.timestamp,
+                            last
+                        ),
+                    ));
+                }
+                *last = m.timestamp;
+            }
+            None => {
+                if st.ts_streams.len() < MAX_TS_STREAMS {
+                    st.ts_streams.push((key, m.timestamp));
+                }
+            }
+        }
+    }
+
+    /// `rtmp.ack.late`: the receiver of `dir` got more than its window
+    /// (plus half a window of slack for acks in flight) without acknowledging.
+    fn check_late(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+        let st = &mut self.dirs[dir.index()];
+        let Some(w) = st.window else { return };
+        if st.late_reported || w == 0 {
+            return;
+        }
+        let limit = w as u64 + w as u64 / 2;
+        if st.next_off.saturating_sub(st.unacked_base) > limit {
+            st.late_reported = true;
+            let from = st.unacked_base + w as u64;
+            let to = st.next_off;
+            out.push(anomaly(
+                dir,
+                pkt,
+                "rtmp.ack.late",
+                Severity::Warning,
+                Some(ByteRange::new(from, to)),
+                format!(
+                    "peer received {} bytes since its last acknowledgement; window is {w}",
+                    to - st.unacked_base
+                ),
+            ));
+        }
+    }
+}
+
+fn part_for(dir: Direction, i: usize) -> HandshakePart {
+    match (dir, i) {
+        (Direction::ToServer, 0) => HandshakePart::C0,
+        (Direction::ToServer, 1) => HandshakePart::C1,
+        (Direction::ToServer, _) => HandshakePart::C2,
+        (Direction::ToClient, 0) => HandshakePart::S0,
+        (Direction::ToClient, 1) => HandshakePart::S1,
+        (Direction::ToClient, _) => HandshakePart::S2,
     }
 }

@@ -1,0 +1,395 @@
+//! Chunk-chain scorer for mid-stream pickup and resynchronisation after a gap.
+//!
+//! Contract: pure functions over a bounded probe buffer. [`walk`] simulates
+//! the chunk layer from a start position with a candidate chunk size and
+//! scores how consistently the header chain parses (fmt 0/1 headers with sane
+//! type ids and lengths, fmt 3 continuations landing exactly where the chunk
+//! size says, AMF command bodies and FLV tag headers that look right).
+//! [`infer`] tries every start in a window and every candidate size and
+//! returns the best chain. Cost is bounded by [`MAX_WALK_HEADERS`] per walk
+//! and by the window the caller passes; nothing is allocated per walk.
+//! Never panics.
+
+use super::chunk::{basic_header, message_header_len, MAX_CHUNK_SIZE};
+
+/// Chunk sizes tried for a mid-stream pickup, in order of preference (ties
+/// go to the earlier one).
+pub const CANDIDATE_SIZES: [u32; 10] = [
+    128, 4096, 60000, 65536, 1024, 1536, 2048, 8192, 16384, 32768,
+];
+/// Most bytes buffered per direction while inferring or resynchronising.
+pub const PROBE_BYTES: usize = 128 * 1024;
+/// Start positions tried for a mid-stream pickup when the probe buffer is
+/// small (callers may pass the whole buffer as the window).
+pub const START_WINDOW: usize = 4096;
+/// Headers followed per walk.
+pub const MAX_WALK_HEADERS: u32 = 64;
+/// A chain with this many headers and no failure is accepted before the
+/// probe buffer is full.
+pub const CONFIDENT_HEADERS: u32 = 8;
+/// Lowest score accepted when the probe buffer is full (or the flow ended).
+pub const MIN_SCORE: i32 = 6;
+/// Messages longer than this are rare enough to count against a chain.
+pub const HUGE_MESSAGE: u32 = 4 * 1024 * 1024;
+/// Chunk streams simulated per walk.
+const SIM_STREAMS: usize = 16;
+
+/// The outcome of one walk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    pub start: usize,
+    pub chunk_size: u32,
+    pub score: i32,
+    /// Chunk headers parsed.
+    pub headers: u32,
+    /// fmt 0/1 headers parsed (they carry a length and a type id).
+    pub strong: u32,
+    /// The chain hit an impossible header.
+    pub failed: bool,
+    /// The chain ran to the end of the buffer.
+    pub reached_end: bool,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Sim {
+    csid: u32,
+    len: u32,
+    left: u32,
+    type_id: u8,
+    ets: Option<u32>,
+}
+
+/// Message type ids seen in practice.
+pub fn plausible_type(t: u8) -> bool {
+    matches!(t, 1..=6 | 8 | 9 | 15..=20 | 22)
+}
+
+fn length_ok(t: u8, len: u32) -> bool {
+    match t {
+        1..=3 | 5 => len == 4,
+        6 => len == 5,
+        4 => (2..=64).contains(&len),
+        15..=20 | 22 => len >= 1,
+        _ => true,
+    }
+}
+
+fn be24(b: &[u8]) -> u32 {
+    ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32
+}
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Bonus for a message body that looks like its type.
+fn body_bonus(t: u8, body: &[u8]) -> i32 {
+    match t {
+        18 | 20 => {
+            let Some(&[0x02, h, l]) = body.get(..3).and_then(|s| <&[u8; 3]>::try_from(s).ok())
+            else {
+                return -2;
+            };
+            let n = ((h as usize) << 8) | l as usize;
+            match body.get(3..3 + n.min(32)) {
+                Some(s) if n > 0 && n <= 64 && s.iter().all(|c| c.is_ascii_graphic()) => 4,
+                None if n > 0 && n <= 64 => 1,
+                _ => -2,
+            }
+        }
+        15 | 17 => match body.first() {
+            Some(0) => 1,
+            _ => 0,
+        },
+        9 => match body.first() {
+            Some(&b) => {
+                let ft = (b >> 4) & 0x7;
+                let codec = b & 0xf;
+                if (1..=5).contains(&ft) && (b & 0x80 != 0 || matches!(codec, 2..=7 | 12 | 13)) {
+                    2
+                } else {
+                    -2
+                }
+            }
+            None => 0,
+        },
+        8 => match body.first() {
+            Some(&b) if matches!(b >> 4, 2 | 9 | 10 | 11 | 14) => 1,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// Walks the chunk chain from `start` with `chunk_size`. `known` lists
+/// chunk streams whose headers are known (csid, message length): fmt 2/3 on
+/// them are followed. `fmt1_unknown` accepts fmt 1 on other csids (their
+/// earlier fmt 0 was not seen).
+pub fn walk(
+    buf: &[u8],
+    start: usize,
+    chunk_size: u32,
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+) -> Walk {
+    let mut w = Walk {
+        start,
+        chunk_size,
+        ..Walk::default()
+    };
+    let mut sims = [Sim::default(); SIM_STREAMS];
+    let mut n = 0usize;
+    for &(csid, len) in known.iter().take(SIM_STREAMS) {
+        sims[n] = Sim {
+            csid,
+            len,
+            ..Sim::default()
+        };
+        n += 1;
+    }
+    let mut cs = chunk_size.max(1);
+    let mut pos = start;
+    while w.headers < MAX_WALK_HEADERS {
+        let Some(d) = buf.get(pos..).filter(|d| !d.is_empty()) else {
+            w.reached_end = true;
+            break;
+        };
+        let Some((fmt, csid, bl)) = basic_header(d) else {
+            w.reached_end = true;
+            break;
+        };
+        let ml = message_header_len(fmt);
+        if d.len() < bl + ml + 4 {
+            w.reached_end = true;
+            break;
+        }
+        let mh = &d[bl..bl + ml];
+        let mut hlen = bl + ml;
+        let si = sims[..n].iter().position(|s| s.csid == csid);
+        let mut first_chunk = false;
+        let si = match fmt {
+            0 | 1 => {
+                let len = be24(&mh[3..6]);
+                let t = mh[6];
+                if !plausible_type(t) || !length_ok(t, len) {
+                    w.failed = true;
+                    break;
+                }
+                if len > HUGE_MESSAGE {
+                    w.score -= 3;
+                }
+                if let Some(i) = si {
+                    if sims[i].left > 0 {
+                        w.failed = true;
+                        break;
+                    }
+                } else if fmt == 1 && !fmt1_unknown {
+                    break;
+                }
+                let field = be24(mh);
+                let ets = if field == 0xFF_FFFF {
+                    let e = be32(&d[hlen..hlen + 4]);
+                    hlen += 4;
+                    Some(e)
+                } else {
+                    None
+                };
+                if fmt == 0 {
+                    let msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+                    if msid >= 1 << 16 {
+                        w.failed = true;
+                        break;
+                    }
+                    w.score += 4 + i32::from(msid < 256);
+                } else {
+                    w.score += 3 + i32::from(field < 1000 || ets.is_some());
+                }
+                if t <= 6 && csid == 2 {
+                    w.score += 1;
+                }
+                w.strong += 1;
+                let i = match si {
+                    Some(i) => i,
+                    None if n < SIM_STREAMS => {
+                        n += 1;
+                        n - 1
+                    }
+                    None => break,
+                };
+                sims[i] = Sim {
+                    csid,
+                    len,
+                    left: len,
+                    type_id: t,
+                    ets,
+                };
+                first_chunk = true;
+                i
+            }
+            2 => {
+                let Some(i) = si else { break };
+                if sims[i].left > 0 {
+                    w.failed = true;
+                    break;
+                }
+                let field = be24(mh);
+                sims[i].ets = if field == 0xFF_FFFF {
+                    let e = be32(&d[hlen..hlen + 4]);
+                    hlen += 4;
+                    Some(e)
+                } else {
+                    None
+                };
+                sims[i].left = sims[i].len;
+                w.score += 2;
+                first_chunk = true;
+                i
+            }
+            _ => {
+                let Some(i) = si else { break };
+                if let Some(e) = sims[i].ets {
+                    if be32(&d[hlen..hlen + 4]) == e {
+                        hlen += 4;
+                    }
+                }
+                if sims[i].left > 0 {
+                    w.score += 3;
+                } else {
+                    sims[i].left = sims[i].len;
+                    first_chunk = true;
+                    w.score += 1;
+                }
+                i
+            }
+        };
+        let s = &mut sims[si];
+        let take = s.left.min(cs) as usize;
+        let body = d.get(hlen..).unwrap_or(&[]);
+        if first_chunk {
+            w.score += body_bonus(s.type_id, body);
+        }
+        s.left -= take as u32;
+        if s.left == 0 && s.type_id == 1 && first_chunk && s.len == 4 {
+            if let Some(b) = body.get(..4) {
+                let v = be32(b);
+                if v == 0 || v > MAX_CHUNK_SIZE {
+                    w.failed = true;
+                    break;
+                }
+                cs = v;
+                w.score += 2;
+            }
+        }
+        w.headers += 1;
+        pos += hlen + take;
+    }
+    if w.failed {
+        w.score -= 6;
+    } else if w.reached_end {
+        w.score += 2;
+    }
+    w
+}
+
+/// Tries every start in `0..window` and every size in `sizes`; returns the
+/// best-scoring chain that parsed at least one fmt 0/1 header (or, with
+/// `known` streams, any header).
+pub fn infer(
+    buf: &[u8],
+    window: usize,
+    sizes: &[u32],
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+) -> Option<Walk> {
+    let mut best: Option<Walk> = None;
+    let end = window.min(buf.len());
+    for start in 0..end {
+        // A chain starts at a header that carries a timestamp: fmt 0/1, or
+        // fmt 2 on a known stream. fmt 3 right after a gap or at a pickup is
+        // usually the orphaned continuation of a cut message.
+        let fmt = buf[start] >> 6;
+        if fmt == 3 || (known.is_empty() && fmt == 2) {
+            continue;
+        }
+        for &cs in sizes {
+            let w = walk(buf, start, cs, known, fmt1_unknown);
+            if w.headers == 0 || (known.is_empty() && w.strong == 0) {
+                break;
+            }
+            if best.is_none_or(|b| w.score > b.score) {
+                best = Some(w);
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_msg(out: &mut Vec<u8>, csid: u8, t: u8, msid: u32, ts: u32, body: &[u8], cs: usize) {
+        out.push(csid);
+        out.extend_from_slice(&ts.to_be_bytes()[1..]);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        out.push(t);
+        out.extend_from_slice(&msid.to_le_bytes());
+        for (i, c) in body.chunks(cs).enumerate() {
+            if i > 0 {
+                out.push(0xC0 | csid);
+            }
+            out.extend_from_slice(c);
+        }
+    }
+
+    fn media_stream(cs: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for k in 0..40u32 {
+            let mut body = vec![0x17u8, 1, 0, 0, 0];
+            body.extend((0..(3000 + k * 211) as usize).map(|i| (i as u8).wrapping_mul(13)));
+            chunk_msg(&mut v, 6, 9, 1, k * 40, &body, cs);
+            chunk_msg(&mut v, 4, 8, 1, k * 40, &[0xAF, 1, 2, 3, 4, 5], cs);
+        }
+        v
+    }
+
+    #[test]
+    fn infers_size_and_start_mid_stream() {
+        let full = media_stream(4096);
+        // Start in the middle of a video message.
+        let buf = &full[9000..9000 + 60_000];
+        let w = infer(buf, START_WINDOW, &CANDIDATE_SIZES, &[], true).unwrap();
+        assert_eq!(w.chunk_size, 4096);
+        assert!(!w.failed);
+        assert!(w.headers >= CONFIDENT_HEADERS, "{w:?}");
+        // The start is a real fmt 0 message header (video csid 6 or audio csid 4).
+        assert!(matches!(buf[w.start], 0x06 | 0x04), "{:#x}", buf[w.start]);
+        assert_eq!(buf[w.start + 7], if buf[w.start] == 6 { 9 } else { 8 });
+    }
+
+    #[test]
+    fn small_chunks_pick_128() {
+        let full = media_stream(128);
+        let buf = &full[5000..40_000];
+        let w = infer(buf, START_WINDOW, &CANDIDATE_SIZES, &[], true).unwrap();
+        assert_eq!(w.chunk_size, 128);
+        assert!(w.score > MIN_SCORE);
+    }
+
+    #[test]
+    fn random_bytes_do_not_score() {
+        let mut x = 0x1234_5678u32;
+        let buf: Vec<u8> = (0..8192)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let best = infer(&buf, START_WINDOW, &CANDIDATE_SIZES, &[], true);
+        assert!(best.is_none_or(|w| w.headers < CONFIDENT_HEADERS || w.score < 20));
+        let http = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: x\r\n\r\n";
+        let best = infer(http, START_WINDOW, &CANDIDATE_SIZES, &[], true);
+        assert!(best.is_none_or(|w| w.score < MIN_SCORE), "{best:?}");
+    }
+}

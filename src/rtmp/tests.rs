@@ -1,0 +1,1014 @@
+//! Byte-vector tests of the chunk layer, handshake handling, mid-stream
+//! inference, gaps and protocol control, written from the RTMP spec, plus a
+//! property test of chunking/reassembly.
+
+use super::handshake::{self, DigestScheme, HandshakePart, HANDSHAKE_SIZE};
+use super::message::{Body, Message, TruncationCause, UserControl};
+use super::*;
+use crate::event::{Anomaly, Direction, Event, EventKind, FlowProtocol, PacketRef};
+use crate::time::PacketTime;
+use proptest::prelude::*;
+
+const TS: Direction = Direction::ToServer;
+const TC: Direction = Direction::ToClient;
+
+fn pkt(n: u64) -> PacketRef {
+    PacketRef {
+        pcap_cnt: n,
+        time: PacketTime::new(1000 + n as i64 / 1000, (n % 1000) as u32 * 1_000_000),
+    }
+}
+
+/// Basic header for (fmt, csid) in its shortest form.
+fn basic(fmt: u8, csid: u32) -> Vec<u8> {
+    let f = fmt << 6;
+    if (2..=63).contains(&csid) {
+        vec![f | csid as u8]
+    } else if (64..=319).contains(&csid) {
+        vec![f, (csid - 64) as u8]
+    } else {
+        let v = csid - 64;
+        vec![f | 1, (v & 0xff) as u8, (v >> 8) as u8]
+    }
+}
+
+fn be24(v: u32) -> [u8; 3] {
+    let b = v.to_be_bytes();
+    [b[1], b[2], b[3]]
+}
+
+/// One message header (no payload). `ts` is the absolute timestamp (fmt 0)
+/// or the delta (fmt 1/2); values >= 0xFFFFFF use the extended field.
+fn header(fmt: u8, csid: u32, ts: u32, len: u32, t: u8, msid: u32) -> Vec<u8> {
+    let mut v = basic(fmt, csid);
+    let field = ts.min(0xFF_FFFF);
+    if fmt <= 2 {
+        v.extend_from_slice(&be24(field));
+    }
+    if fmt <= 1 {
+        v.extend_from_slice(&be24(len));
+        v.push(t);
+    }
+    if fmt == 0 {
+        v.extend_from_slice(&msid.to_le_bytes());
+    }
+    if fmt <= 2 && field == 0xFF_FFFF {
+        v.extend_from_slice(&ts.to_be_bytes());
+    }
+    v
+}
+
+/// The chunks of one message: the first with `first` header bytes, the
+/// others with fmt 3 headers (plus the repeated extended timestamp when
+/// `ets` is Some).
+fn chunks(first: Vec<u8>, csid: u32, body: &[u8], cs: usize, ets: Option<u32>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if body.is_empty() {
+        out.push(first);
+        return out;
+    }
+    for (i, c) in body.chunks(cs).enumerate() {
+        let mut v = if i == 0 {
+            first.clone()
+        } else {
+            let mut h = basic(3, csid);
+            if let Some(e) = ets {
+                h.extend_from_slice(&e.to_be_bytes());
+            }
+            h
+        };
+        v.extend_from_slice(c);
+        out.push(v);
+    }
+    out
+}
+
+fn msg0(csid: u32, ts: u32, t: u8, msid: u32, body: &[u8], cs: usize) -> Vec<u8> {
+    let ets = (ts >= 0xFF_FFFF).then_some(ts);
+    chunks(
+        header(0, csid, ts, body.len() as u32, t, msid),
+        csid,
+        body,
+        cs,
+        ets,
+    )
+    .concat()
+}
+
+fn simple_handshake_part(seed: u8) -> Vec<u8> {
+    let mut v = vec![0u8; HANDSHAKE_SIZE];
+    v[0..4].copy_from_slice(&[0, 0, 0, seed]);
+    for (i, b) in v.iter_mut().enumerate().skip(8) {
+        *b = (i as u8).wrapping_mul(7).wrapping_add(seed);
+    }
+    v
+}
+
+/// C0C1C2 and S0S1S2 of a simple handshake whose echoes are right.
+fn simple_handshake() -> (Vec<u8>, Vec<u8>) {
+    let c1 = simple_handshake_part(1);
+    let s1 = simple_handshake_part(2);
+    let mut c = vec![3u8];
+    c.extend_from_slice(&c1);
+    c.extend_from_slice(&s1);
+    let mut s = vec![3u8];
+    s.extend_from_slice(&s1);
+    s.extend_from_slice(&c1);
+    (c, s)
+}
+
+fn feed(
+    conn: &mut Connection,
+    dir: Direction,
+    start: u64,
+    bytes: &[u8],
+    piece: usize,
+    n0: u64,
+) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut off = start;
+    for (i, p) in bytes.chunks(piece.max(1)).enumerate() {
+        conn.handle_data(dir, off, p, pkt(n0 + i as u64), &mut out);
+        off += p.len() as u64;
+    }
+    out
+}
+
+fn messages(ev: &[Event]) -> Vec<&Message> {
+    ev.iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => Some(&**m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anomalies<'a>(ev: &'a [Event], name: &str) -> Vec<&'a Anomaly> {
+    ev.iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Anomaly(a) if a.name == name => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Body bytes of a message read back from the stream through its chunk list.
+fn body_of(m: &Message, stream: &[u8], base: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    for c in &m.chunks {
+        let s = (c.payload.start - base) as usize;
+        let e = (c.payload.end - base) as usize;
+        v.extend_from_slice(&stream[s..e]);
+    }
+    v
+}
+
+/// A connection past a simple handshake in both directions; returns it and
+/// the stream offset where chunks start (3073).
+fn after_handshake() -> (Connection, u64) {
+    let mut c = Connection::new(Limits::default(), false);
+    let (cb, sb) = simple_handshake();
+    let mut out = Vec::new();
+    c.handle_data(TS, 0, &cb[..1537], pkt(1), &mut out);
+    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+    c.handle_data(TS, 1537, &cb[1537..], pkt(3), &mut out);
+    assert_eq!(c.protocol(), FlowProtocol::Rtmp);
+    (c, handshake::HANDSHAKE_TOTAL as u64)
+}
+
+#[test]
+fn basic_header_forms_give_real_csids() {
+    let (mut c, base) = after_handshake();
+    let mut stream = Vec::new();
+    let ids = [2u32, 63, 64, 319, 320, 65599];
+    for (i, &id) in ids.iter().enumerate() {
+        stream.extend(msg0(id, i as u32, 20, 0, &[0x05, i as u8], 128));
+    }
+    // 3-byte form for a csid that also fits 2 bytes.
+    stream.extend_from_slice(&[0x01, 6, 0]);
+    stream.extend_from_slice(&[0, 0, 9, 0, 0, 1, 20, 0, 0, 0, 0, 0x05]);
+    let ev = feed(&mut c, TS, base, &stream, 5, 10);
+    let ms = messages(&ev);
+    let got: Vec<u32> = ms.iter().map(|m| m.csid).collect();
+    assert_eq!(got, vec![2, 63, 64, 319, 320, 65599, 70]);
+    // Header ranges include 1, 2 or 3 basic header bytes + 11.
+    let hl: Vec<u64> = ms.iter().map(|m| m.chunks[0].header.len()).collect();
+    assert_eq!(hl, vec![12, 12, 13, 13, 14, 14, 14]);
+    assert_eq!(ms[3].timestamp, 3);
+    assert_eq!(ms[6].timestamp, 9);
+}
+
+#[test]
+fn fmt_inheritance_per_csid() {
+    let (mut c, base) = after_handshake();
+    let mut s = Vec::new();
+    s.extend(header(0, 6, 1000, 3, 9, 1));
+    s.extend_from_slice(&[0x17, 0, 0]);
+    s.extend(header(1, 6, 20, 4, 8, 0));
+    s.extend_from_slice(&[0xAF, 1, 2, 3]);
+    s.extend(header(2, 6, 30, 0, 0, 0));
+    s.extend_from_slice(&[0xAF, 1, 2, 4]);
+    s.extend(header(3, 6, 0, 0, 0, 0));
+    s.extend_from_slice(&[0xAF, 1, 2, 5]);
+    // Another csid keeps its own state.
+    s.extend(header(0, 4, 7, 1, 8, 5));
+    s.push(0xAF);
+    s.extend(header(3, 4, 0, 0, 0, 0));
+    s.push(0xAE);
+    let ev = feed(&mut c, TS, base, &s, 3, 10);
+    let ms = messages(&ev);
+    let v: Vec<(u8, u32, u32, u8, u32, u32)> = ms
+        .iter()
+        .map(|m| {
+            (
+                m.fmt,
+                m.timestamp,
+                m.timestamp_delta,
+                m.type_id,
+                m.msid,
+                m.length,
+            )
+        })
+        .collect();
+    assert_eq!(
+        v,
+        vec![
+            (0, 1000, 0, 9, 1, 3),
+            (1, 1020, 20, 8, 1, 4),
+            (2, 1050, 30, 8, 1, 4),
+            (3, 1080, 30, 8, 1, 4),
+            (0, 7, 0, 8, 5, 1),
+            // fmt 3 after fmt 0 repeats the fmt 0 timestamp field.
+            (3, 14, 7, 8, 5, 1),
+        ]
+    );
+    assert_eq!(body_of(ms[3], &s, base), vec![0xAF, 1, 2, 5]);
+}
+
+#[test]
+fn extended_timestamps_fmt0_absolute_fmt12_delta() {
+    let (mut c, base) = after_handshake();
+    let mut s = Vec::new();
+    s.extend(msg0(6, 0x0100_0000, 9, 1, &[0x17, 0], 128));
+    // fmt 1 with an extended delta: a delta (W2), not absolute.
+    s.extend(header(1, 6, 0x0100_0005, 2, 9, 0));
+    s.extend_from_slice(&[0x27, 1]);
+    s.extend(header(2, 6, 0x00FF_FFFF, 0, 0, 0));
+    s.extend_from_slice(&[0x27, 2]);
+    let ev = feed(&mut c, TS, base, &s, 7, 10);
+    let ms = messages(&ev);
+    assert_eq!(ms.len(), 3);
+    assert_eq!(ms[0].timestamp, 0x0100_0000);
+    assert!(ms[0].extended_timestamp);
+    assert_eq!(ms[1].timestamp, 0x0200_0005);
+    assert_eq!(ms[1].timestamp_delta, 0x0100_0005);
+    assert_eq!(ms[2].timestamp, 0x0200_0005u32.wrapping_add(0xFF_FFFF));
+    assert!(ms[2].extended_timestamp);
+}
+
+fn fmt3_ets_case(repeat: bool) {
+    let (mut c, base) = after_handshake();
+    let body: Vec<u8> = (0..300u32).map(|i| (i * 3) as u8).collect();
+    let ts = 0x0123_4567;
+    let s = chunks(
+        header(0, 6, ts, 300, 9, 1),
+        6,
+        &body,
+        128,
+        repeat.then_some(ts),
+    )
+    .concat();
+    // A second message on the same csid with fmt 3 and the same convention.
+    let mut s2 = s.clone();
+    let mut h = basic(3, 6);
+    if repeat {
+        h.extend_from_slice(&ts.to_be_bytes());
+    }
+    s2.extend(chunks(h, 6, &body, 128, repeat.then_some(ts)).concat());
+    let ev = feed(&mut c, TS, base, &s2, 50, 10);
+    let ms = messages(&ev);
+    assert_eq!(ms.len(), 2);
+    for m in &ms {
+        assert_eq!(m.length, 300);
+        assert_eq!(m.chunk_count(), 3);
+        assert!(m.truncated.is_none());
+        assert_eq!(body_of(m, &s2, base), body);
+    }
+    assert_eq!(ms[0].timestamp, ts);
+    assert_eq!(ms[1].timestamp, ts.wrapping_add(ts));
+    let (yes, no) = if repeat {
+        (
+            "rtmp.chunk.fmt3_ets_repeated",
+            "rtmp.chunk.fmt3_ets_omitted",
+        )
+    } else {
+        (
+            "rtmp.chunk.fmt3_ets_omitted",
+            "rtmp.chunk.fmt3_ets_repeated",
+        )
+    };
+    assert_eq!(anomalies(&ev, yes).len(), 1);
+    assert!(anomalies(&ev, no).is_empty());
+}
+
+#[test]
+fn fmt3_extended_timestamp_repeated() {
+    fmt3_ets_case(true);
+}
+
+#[test]
+fn fmt3_extended_timestamp_omitted() {
+    fmt3_ets_case(false);
+}
+
+#[test]
+fn chunk_size_changes_up_to_2_31_and_large_messages() {
+    let (mut c, base) = after_handshake();
+    let mut s = Vec::new();
+    s.extend(msg0(2, 0, 1, 0, &60000u32.to_be_bytes(), 128));
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    s.extend(msg0(6, 40, 9, 1, &big, 60000));
+    s.extend(msg0(2, 0, 1, 0, &0x7FFF_FFFFu32.to_be_bytes(), 60000));
+    s.extend(msg0(6, 80, 9, 1, &big, 0x7FFF_FFFF));
+    // Invalid sizes: top bit set, then zero. The size stays 2^31-1.
+    s.extend(msg0(2, 0, 1, 0, &0x8000_0000u32.to_be_bytes(), 1 << 30));
+    s.extend(msg0(2, 0, 1, 0, &0u32.to_be_bytes(), 1 << 30));
+    s.extend(msg0(6, 120, 9, 1, &big, 1 << 30));
+    let ev = feed(&mut c, TS, base, &s, 1460, 10);
+    let ms = messages(&ev);
+    let media: Vec<&&Message> = ms.iter().filter(|m| m.type_id == 9).collect();
+    assert_eq!(media.len(), 3);
+    assert_eq!(media[0].chunk_count(), 2);
+    assert_eq!(media[1].chunk_count(), 1);
+    assert_eq!(media[2].chunk_count(), 1);
+    for m in &media {
+        assert_eq!(body_of(m, &s, base), big);
+    }
+    assert_eq!(anomalies(&ev, "rtmp.control.bad_chunk_size").len(), 2);
+    assert_eq!(c.chunk_size(TS), 0x7FFF_FFFF);
+    assert_eq!(c.chunk_size(TC), 128);
+}
+
+#[test]
+fn interleaved_chunk_streams() {
+    let (mut c, base) = after_handshake();
+    let a: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let b: Vec<u8> = (0..500u32).map(|i| (i * 7) as u8).collect();
+    let ca = chunks(header(0, 4, 10, 300, 8, 1), 4, &a, 128, None);
+    let cb = chunks(header(0, 6, 20, 500, 9, 1), 6, &b, 128, None);
+    let mut s = Vec::new();
+    for i in 0..ca.len().max(cb.len()) {
+        if let Some(x) = cb.get(i) {
+            s.extend_from_slice(x);
+        }
+        if let Some(x) = ca.get(i) {
+            s.extend_from_slice(x);
+        }
+    }
+    let ev = feed(&mut c, TS, base, &s, 13, 10);
+    let ms = messages(&ev);
+    assert_eq!(ms.len(), 2);
+    assert_eq!(ms[0].csid, 4);
+    assert_eq!(body_of(ms[0], &s, base), a);
+    assert_eq!(ms[1].csid, 6);
+    assert_eq!(body_of(ms[1], &s, base), b);
+    assert_eq!(ms[1].first_byte, base);
+    assert_eq!(ms[1].last_byte, base + s.len() as u64 - 1);
+}
+
+#[test]
+fn abort_discards_partial_message() {
+    let (mut c, base) = after_handshake();
+    let body: Vec<u8> = vec![0x27; 300];
+    let ch = chunks(header(0, 6, 0, 300, 9, 1), 6, &body, 128, None);
+    let mut s = ch[0].clone();
+    s.extend(msg0(2, 0, 2, 0, &6u32.to_be_bytes(), 128));
+    s.extend(msg0(6, 40, 9, 1, &[0x17, 1], 128));
+    let ev = feed(&mut c, TS, base, &s, 100, 10);
+    let ms = messages(&ev);
+    assert_eq!(ms.len(), 3);
+    let aborted = ms.iter().find(|m| m.truncated.is_some()).unwrap();
+    let t = aborted.truncated.unwrap();
+    assert_eq!(t.cause, TruncationCause::Aborted);
+    assert_eq!((t.received, t.lost), (128, 172));
+    assert_eq!(anomalies(&ev, "rtmp.abort").len(), 1);
+    assert_eq!(ms[2].length, 2);
+    assert!(ms[2].truncated.is_none());
+}
+
+#[test]
+fn gap_truncates_then_resyncs() {
+    let (mut c, base) = after_handshake();
+    let mut s = Vec::new();
+    let mut starts = Vec::new();
+    for k in 0..30u32 {
+        starts.push(s.len());
+        let body: Vec<u8> = std::iter::once(0x27u8)
+            .chain((0..400 + k * 10).map(|i| (i * 5) as u8))
+            .collect();
+        s.extend(msg0(6, k * 40, 9, 1, &body, 128));
+        s.extend(msg0(4, k * 40, 8, 1, &[0xAF, 1, 9, 9], 128));
+    }
+    let cut = starts[10] + 200; // inside message 10's video
+    let gap_len = 333;
+    let mut ev = feed(&mut c, TS, base, &s[..cut], 97, 10);
+    let mut out = Vec::new();
+    c.handle_gap(TS, base + cut as u64, gap_len, pkt(500), &mut out);
+    ev.extend(out);
+    let rest = cut + gap_len as usize;
+    ev.extend(feed(&mut c, TS, base + rest as u64, &s[rest..], 97, 600));
+    let mut fin = Vec::new();
+    c.finish(pkt(9999), &mut fin);
+    ev.extend(fin);
+    let ms = messages(&ev);
+    let tr: Vec<&&Message> = ms.iter().filter(|m| m.truncated.is_some()).collect();
+    assert_eq!(tr.len(), 1);
+    assert_eq!(tr[0].truncated.unwrap().cause, TruncationCause::Gap);
+    assert_eq!(tr[0].timestamp, 400);
+    assert_eq!(anomalies(&ev, "rtmp.gap_truncated").len(), 1);
+    let rs = anomalies(&ev, "rtmp.resync");
+    assert_eq!(rs.len(), 1);
+    // All later video messages decode whole, with right bodies.
+    let later: Vec<&&Message> = ms
+        .iter()
+        .filter(|m| m.type_id == 9 && m.truncated.is_none() && m.timestamp > 400)
+        .collect();
+    assert!(later.len() >= 18, "{}", later.len());
+    for m in &later {
+        let k = m.timestamp / 40;
+        assert_eq!(m.length, 401 + k * 10);
+        assert_eq!(body_of(m, &s, base)[0], 0x27);
+    }
+    assert_eq!(later.last().unwrap().timestamp, 29 * 40);
+}
+
+fn media_stream(cs: usize, n: u32) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend(msg0(2, 0, 1, 0, &(cs as u32).to_be_bytes(), 128));
+    for k in 0..n {
+        let mut body = vec![if k % 10 == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+        body.extend((0..(2000 + (k * 397) % 9000) as usize).map(|i| (i as u8) ^ (k as u8)));
+        s.extend(msg0(6, k * 40, 9, 1, &body, cs));
+        s.extend(msg0(4, k * 40 + 5, 8, 1, &[0xAF, 1, k as u8, 2, 3], cs));
+    }
+    s
+}
+
+#[test]
+fn midstream_inference_chunk_size_4096() {
+    let full = media_stream(4096, 60);
+    let from = 20_000 + 777;
+    let tail = &full[from..];
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, tail, 1448, 10);
+    let mut fin = Vec::new();
+    c.finish(pkt(9999), &mut fin);
+    ev.extend(fin);
+    assert_eq!(c.protocol(), FlowProtocol::RtmpMidstream);
+    let inf = anomalies(&ev, "rtmp.midstream.inferred");
+    assert_eq!(inf.len(), 1);
+    assert!(
+        inf[0].detail.contains("chunk size 4096"),
+        "{}",
+        inf[0].detail
+    );
+    assert_eq!(c.chunk_size(TS), 4096);
+    let ms = messages(&ev);
+    let video: Vec<&&Message> = ms.iter().filter(|m| m.type_id == 9).collect();
+    // Every video message after the pickup point decodes, in order, ending with the last.
+    assert!(video.len() >= 50, "{}", video.len());
+    assert_eq!(video.last().unwrap().timestamp, 59 * 40);
+    for m in &video {
+        let k = m.timestamp / 40;
+        assert_eq!(m.length, 5 + 2000 + (k * 397) % 9000);
+        assert!(m.truncated.is_none());
+        let b = body_of(m, tail, 0);
+        assert_eq!(b[5], k as u8);
+    }
+}
+
+#[test]
+fn midstream_flow_starting_with_handshake_is_handshake() {
+    let (cb, _) = simple_handshake();
+    let mut s = cb.clone();
+    s.extend(msg0(2, 0, 1, 0, &4096u32.to_be_bytes(), 128));
+    s.extend(msg0(
+        3,
+        0,
+        20,
+        0,
+        b"\x02\x00\x07connect\x00\x3f\xf0\0\0\0\0\0\0",
+        4096,
+    ));
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, &s, 1000, 10);
+    let mut fin = Vec::new();
+    c.finish(pkt(999), &mut fin);
+    ev.extend(fin);
+    let parts: Vec<HandshakePart> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Handshake(h) => Some(h.part),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        vec![HandshakePart::C0, HandshakePart::C1, HandshakePart::C2]
+    );
+    assert_eq!(messages(&ev).len(), 2);
+    assert_eq!(c.chunk_size(TS), 4096);
+}
+
+fn hs_events(ev: &[Event]) -> Vec<&handshake::HandshakeEvent> {
+    ev.iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Handshake(h) => Some(h),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn handshake_splits() {
+    let (cb, sb) = simple_handshake();
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    // C0+C1 together.
+    c.handle_data(TS, 0, &cb[..1537], pkt(1), &mut out);
+    // Lone S0.
+    c.handle_data(TC, 0, &sb[..1], pkt(2), &mut out);
+    let hs = hs_events(&out);
+    assert_eq!(hs.len(), 3);
+    assert_eq!(hs[0].part, HandshakePart::C0);
+    assert_eq!(hs[1].part, HandshakePart::C1);
+    assert_eq!(hs[1].kind, Some("simple"));
+    assert_eq!(hs[1].range, ByteRange::new(1, 1537));
+    assert_eq!(hs[2].part, HandshakePart::S0);
+    assert_eq!(hs[2].version_byte, Some(3));
+    // S1+S2 together, then C2 in odd pieces.
+    c.handle_data(TC, 1, &sb[1..], pkt(3), &mut out);
+    let ev = feed(&mut c, TS, 1537, &cb[1537..], 700, 4);
+    out.extend(ev);
+    let hs = hs_events(&out);
+    let parts: Vec<HandshakePart> = hs.iter().map(|h| h.part).collect();
+    assert_eq!(
+        parts,
+        vec![
+            HandshakePart::C0,
+            HandshakePart::C1,
+            HandshakePart::S0,
+            HandshakePart::S1,
+            HandshakePart::S2,
+            HandshakePart::C2
+        ]
+    );
+    assert_eq!(hs[4].echo_ok, Some(true));
+    assert_eq!(hs[5].echo_ok, Some(true));
+    assert_eq!(hs[5].range, ByteRange::new(1537, 3073));
+    assert_eq!(c.protocol(), FlowProtocol::Rtmp);
+
+    // S0+S1+S2 in one piece with a wrong S2 echo.
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    c.handle_data(TS, 0, &cb[..1537], pkt(1), &mut out);
+    let mut bad = sb.clone();
+    bad[2000] ^= 0xff;
+    c.handle_data(TC, 0, &bad, pkt(2), &mut out);
+    let hs = hs_events(&out);
+    assert_eq!(hs.len(), 5);
+    assert_eq!(hs[4].part, HandshakePart::S2);
+    // Simple handshake, not an echo: unverifiable (no digest to check).
+    assert_eq!(hs[4].echo_ok, None);
+    assert_eq!(anomalies(&out, "rtmp.handshake.echo_unverified").len(), 1);
+}
+
+#[test]
+fn rtmpe_is_detected_and_not_dissected() {
+    for v in [6u8, 8] {
+        let mut c = Connection::new(Limits::default(), false);
+        let mut out = Vec::new();
+        let mut data = vec![v];
+        data.extend(std::iter::repeat_n(0x03u8, 3000));
+        c.handle_data(TS, 0, &data, pkt(1), &mut out);
+        c.handle_data(TC, 0, &data, pkt(2), &mut out);
+        assert_eq!(c.protocol(), FlowProtocol::RtmpEncrypted);
+        assert_eq!(anomalies(&out, "rtmp.encrypted").len(), 1);
+        assert!(messages(&out).is_empty());
+        assert_eq!(hs_events(&out).len(), 1);
+    }
+}
+
+fn digest_c1(client: bool, scheme: DigestScheme) -> Vec<u8> {
+    let mut c1: Vec<u8> = (0..HANDSHAKE_SIZE).map(|i| (i * 13 + 5) as u8).collect();
+    c1[4..8].copy_from_slice(&[9, 0, 124, 2]);
+    let key: &[u8] = if client {
+        handshake::CLIENT_KEY
+    } else {
+        handshake::SERVER_KEY
+    };
+    let off = handshake::digest_offset(&c1, scheme).unwrap();
+    let d = handshake::compute_c1_digest(&c1, off, key).unwrap();
+    c1[off..off + 32].copy_from_slice(&d);
+    c1
+}
+
+#[test]
+fn digest_handshake_validated_end_to_end() {
+    let c1 = digest_c1(true, DigestScheme::Offset772);
+    let s1 = digest_c1(false, DigestScheme::Offset8);
+    let cd = handshake::find_valid_digest(&c1, handshake::CLIENT_KEY)
+        .unwrap()
+        .2;
+    let sd = handshake::find_valid_digest(&s1, handshake::SERVER_KEY)
+        .unwrap()
+        .2;
+    let mut s2: Vec<u8> = (0..HANDSHAKE_SIZE).map(|i| (i * 3) as u8).collect();
+    let sig = handshake::response_signature(&s2[..1504], &cd, false);
+    s2[1504..].copy_from_slice(&sig);
+    let mut c2: Vec<u8> = (0..HANDSHAKE_SIZE).map(|i| (i * 11) as u8).collect();
+    let sig = handshake::response_signature(&c2[..1504], &sd, true);
+    c2[1504..].copy_from_slice(&sig);
+
+    let run = |c1: &[u8], c2: &[u8]| {
+        let mut c = Connection::new(Limits::default(), false);
+        let mut out = Vec::new();
+        let mut cb = vec![3u8];
+        cb.extend_from_slice(c1);
+        c.handle_data(TS, 0, &cb, pkt(1), &mut out);
+        let mut sb = vec![3u8];
+        sb.extend_from_slice(&s1);
+        sb.extend_from_slice(&s2);
+        c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+        c.handle_data(TS, 1537, c2, pkt(3), &mut out);
+        out
+    };
+    let out = run(&c1, &c2);
+    let hs = hs_events(&out);
+    assert_eq!(hs[1].part, HandshakePart::C1);
+    assert_eq!(hs[1].kind, Some("digest"));
+    assert_eq!(hs[1].peer_version.as_deref(), Some("9.0.124.2"));
+    let d = hs[1].digest.unwrap();
+    assert!(d.valid);
+    assert_eq!(d.scheme, DigestScheme::Offset772);
+    assert!(hs[3].digest.unwrap().valid);
+    assert_eq!(hs[4].echo_ok, Some(true)); // S2 signature
+    assert_eq!(hs[5].echo_ok, Some(true)); // C2 signature
+    assert!(anomalies(&out, "rtmp.handshake.bad_digest").is_empty());
+
+    // Corrupted C1: bad digest; S2 can no longer be verified.
+    let mut bad = c1.clone();
+    bad[1200] ^= 1;
+    let mut c2b = c2.clone();
+    c2b[10] ^= 1;
+    let out = run(&bad, &c2b);
+    let hs = hs_events(&out);
+    assert!(!hs[1].digest.unwrap().valid);
+    assert_eq!(anomalies(&out, "rtmp.handshake.bad_digest").len(), 1);
+    assert_eq!(hs[4].echo_ok, None);
+    assert_eq!(hs[5].echo_ok, Some(false));
+    assert_eq!(anomalies(&out, "rtmp.handshake.bad_echo").len(), 1);
+}
+
+#[test]
+fn acknowledgement_checks() {
+    let (mut c, base) = after_handshake();
+    // Server announces a window of 1000 bytes.
+    let was = msg0(2, 0, 5, 0, &1000u32.to_be_bytes(), 128);
+    let mut ev = feed(&mut c, TC, base, &was, 1000, 10);
+    let mut soff = base + was.len() as u64;
+    assert_eq!(c.window(TC).0, Some(1000));
+    // Server sends 1200 bytes of media: within window + slack.
+    let media = msg0(6, 0, 9, 1, &vec![0x27; 1188], 128);
+    ev.extend(feed(&mut c, TC, soff, &media, 1500, 20));
+    soff += media.len() as u64;
+    assert!(anomalies(&ev, "rtmp.ack.late").is_empty());
+    // Client acks exactly what it received: fine.
+    let ack = msg0(2, 0, 3, 0, &(soff as u32).to_be_bytes(), 128);
+    ev.extend(feed(&mut c, TS, base, &ack, 100, 30));
+    assert!(anomalies(&ev, "rtmp.ack.beyond_received").is_empty());
+    // Acking bytes never sent.
+    let ack2 = msg0(2, 0, 3, 0, &(soff as u32 + 500).to_be_bytes(), 128);
+    ev.extend(feed(&mut c, TS, base + ack.len() as u64, &ack2, 100, 40));
+    assert_eq!(anomalies(&ev, "rtmp.ack.beyond_received").len(), 1);
+    // 2000 more bytes without an ack: late, reported once.
+    let media2 = msg0(6, 40, 9, 1, &vec![0x27; 1000], 128);
+    for i in 0..2 {
+        ev.extend(feed(&mut c, TC, soff, &media2, 1500, 50 + i));
+        soff += media2.len() as u64;
+    }
+    assert_eq!(anomalies(&ev, "rtmp.ack.late").len(), 1);
+}
+
+#[test]
+fn ping_request_response_rtt() {
+    let (mut c, base) = after_handshake();
+    let mut req = vec![0u8, 6];
+    req.extend_from_slice(&12345u32.to_be_bytes());
+    let mut resp = vec![0u8, 7];
+    resp.extend_from_slice(&12345u32.to_be_bytes());
+    let r = msg0(2, 0, 4, 0, &req, 128);
+    let mut out = Vec::new();
+    c.handle_data(TC, base, &r, pkt(100), &mut out);
+    // The body decoder is separate; give the response a decoded body.
+    let p = msg0(2, 0, 4, 0, &resp, 128);
+    let mut m = Message {
+        fmt: 0,
+        csid: 2,
+        type_id: 4,
+        msid: 0,
+        timestamp: 0,
+        timestamp_delta: 0,
+        extended_timestamp: false,
+        length: 6,
+        first_byte: base,
+        last_byte: base + p.len() as u64 - 1,
+        chunks: Vec::new(),
+        time: pkt(142).time,
+        truncated: None,
+        body: Body::UserControl(UserControl {
+            event_type: 7,
+            event: "ping_response",
+            stream_id: None,
+            buffer_length_ms: None,
+            timestamp: Some(12345),
+            rtt_us: None,
+            raw: None,
+        }),
+    };
+    c.control_effects(TS, &mut m, &resp, pkt(142), &mut out);
+    let Body::UserControl(u) = &m.body else {
+        panic!()
+    };
+    assert_eq!(u.rtt_us, Some(42_000));
+    // Paired once only.
+    let mut m2 = m.clone();
+    if let Body::UserControl(u) = &mut m2.body {
+        u.rtt_us = None;
+    }
+    c.control_effects(TS, &mut m2, &resp, pkt(150), &mut out);
+    let Body::UserControl(u) = &m2.body else {
+        panic!()
+    };
+    assert_eq!(u.rtt_us, None);
+}
+
+#[test]
+fn timestamp_backwards_warns() {
+    let (mut c, base) = after_handshake();
+    let mut s = msg0(6, 100, 9, 1, &[0x17, 0], 128);
+    s.extend(msg0(6, 50, 9, 1, &[0x27, 0], 128));
+    s.extend(msg0(4, 10, 8, 1, &[0xAF, 0], 128));
+    let ev = feed(&mut c, TS, base, &s, 1000, 10);
+    assert_eq!(anomalies(&ev, "rtmp.timestamp_backwards").len(), 1);
+}
+
+#[test]
+fn unknown_csid_reported_and_resynced() {
+    let (mut c, base) = after_handshake();
+    let mut s = header(2, 9, 10, 0, 0, 0);
+    s.extend_from_slice(&[1, 2, 3]);
+    for k in 0..12u32 {
+        s.extend(msg0(6, k, 9, 1, &[0x27, 1, 2, 3, 4], 128));
+    }
+    let mut ev = feed(&mut c, TS, base, &s, 4000, 10);
+    let mut fin = Vec::new();
+    c.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert_eq!(anomalies(&ev, "rtmp.chunk.unknown_csid").len(), 1);
+    assert_eq!(anomalies(&ev, "rtmp.resync").len(), 1);
+    assert_eq!(messages(&ev).len(), 12);
+}
+
+#[test]
+fn not_rtmp_is_left_alone() {
+    let mut c = Connection::new(Limits::default(), false);
+    let mut req = Vec::new();
+    for _ in 0..100 {
+        req.extend_from_slice(
+            b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+        );
+    }
+    let ev = feed(&mut c, TS, 0, &req, 1400, 1);
+    assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
+    assert!(messages(&ev).is_empty());
+    // Further bytes are ignored cheaply.
+    let ev = feed(&mut c, TC, 0, b"HTTP/1.1 200 OK\r\n\r\n", 100, 200);
+    assert!(ev.is_empty());
+}
+
+#[test]
+fn partial_bytes_limit() {
+    let limits = Limits {
+        max_partial_bytes: 1000,
+        max_chunk_streams: 8,
+    };
+    let mut c = Connection::new(limits, false);
+    let (cb, sb) = simple_handshake();
+    let mut out = Vec::new();
+    c.handle_data(TS, 0, &cb, pkt(1), &mut out);
+    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+    let base = 3073;
+    let big = vec![0x27u8; 5000];
+    let mut s = msg0(6, 0, 9, 1, &big, 128);
+    s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 128));
+    let ev = feed(&mut c, TS, base, &s, 500, 10);
+    assert_eq!(anomalies(&ev, "rtmp.limit.partial_bytes").len(), 1);
+    let ms = messages(&ev);
+    assert_eq!(ms.len(), 2);
+    assert_eq!(ms[0].truncated.unwrap().cause, TruncationCause::Limit);
+    assert!(ms[0].truncated.unwrap().received <= 1000);
+    assert_eq!(ms[1].type_id, 8);
+    assert!(ms[1].truncated.is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Property test: random messages, chunked at random sizes, interleaved across
+// chunk streams, cut into random segments, decode back to the same messages.
+
+#[derive(Clone, Debug)]
+struct PMsg {
+    csid: u32,
+    t: u8,
+    msid: u32,
+    ts: u32,
+    body: Vec<u8>,
+}
+
+fn pmsg() -> impl Strategy<Value = PMsg> {
+    (
+        prop::sample::select(vec![3u32, 4, 5, 6, 63, 64, 300, 320, 65599]),
+        prop::sample::select(vec![8u8, 9, 18, 20]),
+        0u32..4,
+        prop::sample::select(vec![0u32, 1, 1000, 0xFF_FFFE, 0xFF_FFFF, 0x1234_5678]),
+        prop::collection::vec(any::<u8>(), 0..700),
+    )
+        .prop_map(|(csid, t, msid, ts, body)| PMsg {
+            csid,
+            t,
+            msid,
+            ts,
+            body,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn chunked_messages_round_trip(
+        msgs in prop::collection::vec(pmsg(), 1..20),
+        cs in prop::sample::select(vec![1u32, 2, 7, 64, 128, 129, 500, 4096]),
+        seg in 1usize..300,
+        repeat_ets in any::<bool>(),
+    ) {
+        let (mut c, base) = after_handshake();
+        let mut stream = msg0(2, 0, 1, 0, &cs.to_be_bytes(), 128);
+        // Messages on different csids interleave chunk by chunk; one csid
+        // carries one message at a time (queued in order).
+        let mut queues: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+        let mut expected: Vec<(u32, usize)> = Vec::new(); // (csid, index) in completion order is checked per csid
+        for (i, m) in msgs.iter().enumerate() {
+            let ets = (m.ts >= 0xFF_FFFF).then_some(m.ts);
+            let h = header(0, m.csid, m.ts, m.body.len() as u32, m.t, m.msid);
+            let ch = chunks(h, m.csid, &m.body, cs as usize, if repeat_ets { ets } else { None });
+            match queues.iter_mut().find(|(id, _)| *id == m.csid) {
+                Some((_, q)) => q.extend(ch),
+                None => queues.push((m.csid, ch)),
+            }
+            expected.push((m.csid, i));
+        }
+        let mut idx = vec![0usize; queues.len()];
+        loop {
+            let mut any = false;
+            for (qi, (_, q)) in queues.iter().enumerate() {
+                if let Some(x) = q.get(idx[qi]) {
+                    stream.extend_from_slice(x);
+                    idx[qi] += 1;
+                    any = true;
+                }
+            }
+            if !any { break; }
+        }
+        let ev = feed(&mut c, TS, base, &stream, seg, 10);
+        let ms = messages(&ev);
+        let got: Vec<&&Message> = ms.iter().filter(|m| m.type_id != 1).collect();
+        prop_assert_eq!(got.len(), msgs.len());
+        for id in queues.iter().map(|(id, _)| *id) {
+            let want: Vec<&PMsg> = msgs.iter().filter(|m| m.csid == id).collect();
+            let have: Vec<&&&Message> = got.iter().filter(|m| m.csid == id).collect();
+            prop_assert_eq!(want.len(), have.len());
+            for (w, h) in want.iter().zip(have) {
+                prop_assert_eq!(h.type_id, w.t);
+                prop_assert_eq!(h.msid, w.msid);
+                prop_assert_eq!(h.timestamp, w.ts);
+                prop_assert_eq!(h.length as usize, w.body.len());
+                prop_assert!(h.truncated.is_none());
+                prop_assert_eq!(body_of(h, &stream, base), w.body.clone());
+            }
+        }
+        let _ = expected;
+        // Everything completed: nothing is held against the cap.
+        prop_assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
+    }
+}
+
+#[test]
+fn gap_inside_handshake_then_chunks() {
+    let (cb, sb) = simple_handshake();
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    c.handle_data(TC, 0, &sb, pkt(1), &mut out);
+    c.handle_data(TS, 0, &cb[..1000], pkt(2), &mut out);
+    // 200 bytes of C1 lost.
+    c.handle_gap(TS, 1000, 200, pkt(3), &mut out);
+    c.handle_data(TS, 1200, &cb[1200..], pkt(4), &mut out);
+    let s = msg0(3, 0, 20, 0, b"\x02\x00\x07connect", 128);
+    c.handle_data(TS, 3073, &s, pkt(5), &mut out);
+    assert_eq!(anomalies(&out, "rtmp.handshake.gap").len(), 1);
+    let hs = hs_events(&out);
+    let c1 = hs.iter().find(|h| h.part == HandshakePart::C1).unwrap();
+    // Not analysed: its bytes are incomplete.
+    assert_eq!(c1.kind, None);
+    let s2 = hs.iter().find(|h| h.part == HandshakePart::S2).unwrap();
+    assert_eq!(s2.echo_ok, None);
+    assert_eq!(messages(&out).len(), 1);
+    assert_eq!(messages(&out)[0].first_byte, 3073);
+}
+
+#[test]
+fn midstream_gap_at_start_then_chunks() {
+    let mut c = Connection::new(Limits::default(), false);
+    let mut out = Vec::new();
+    // The first 5000 bytes were never captured.
+    c.handle_gap(TS, 0, 5000, pkt(1), &mut out);
+    let mut s = Vec::new();
+    for k in 0..12u32 {
+        s.extend(msg0(
+            3,
+            k,
+            20,
+            0,
+            b"\x02\x00\x04ping\x00\0\0\0\0\0\0\0\0\x05",
+            128,
+        ));
+    }
+    out.extend(feed(&mut c, TS, 5000, &s, 100, 2));
+    assert_eq!(c.protocol(), FlowProtocol::RtmpMidstream);
+    assert_eq!(messages(&out).len(), 12);
+}
+
+#[test]
+fn tiny_chunks_count_against_the_partial_cap() {
+    let limits = Limits {
+        max_partial_bytes: 20_000,
+        max_chunk_streams: 8,
+    };
+    let mut c = Connection::new(limits, false);
+    let (cb, sb) = simple_handshake();
+    let mut out = Vec::new();
+    c.handle_data(TS, 0, &cb, pkt(1), &mut out);
+    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+    let mut s = msg0(2, 0, 1, 0, &1u32.to_be_bytes(), 128);
+    // 5000 one-byte chunks: 5000 bytes of body but far more in chunk refs.
+    s.extend(msg0(6, 0, 9, 1, &vec![0x27u8; 5000], 1));
+    s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 1));
+    let ev = feed(&mut c, TS, 3073, &s, 1000, 10);
+    assert_eq!(anomalies(&ev, "rtmp.limit.partial_bytes").len(), 1);
+    let ms = messages(&ev);
+    let v = ms.iter().find(|m| m.type_id == 9).unwrap();
+    assert_eq!(v.truncated.unwrap().cause, TruncationCause::Limit);
+    assert!(v.chunks.len() * chunk::CHUNK_REF_COST <= 20_000);
+    assert!(ms.iter().any(|m| m.type_id == 8 && m.truncated.is_none()));
+    assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
+}
+
+#[test]
+fn tls_flow_is_not_rtmp() {
+    let mut x = 0x9E37_79B9u32;
+    let mut rnd = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    };
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    hello.extend(rnd(509));
+    let mut server = vec![
+        0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03,
+    ];
+    server.extend(rnd(6000));
+    let mut c = Connection::new(Limits::default(), false);
+    let mut ev = feed(&mut c, TS, 0, &hello, 600, 1);
+    ev.extend(feed(&mut c, TC, 0, &server, 1400, 2));
+    let mut fin = Vec::new();
+    c.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
+    assert!(messages(&ev).is_empty());
+}
