@@ -331,22 +331,23 @@ impl App {
             .map(|a| format!("{} {}: {}", a.severity.as_str(), a.name, a.detail))
             .collect();
         if !anoms.is_empty() {
-            t.nodes.push(super::tree::Node {
+            // Right under the title, where they are seen first.
+            let mut extra = vec![super::tree::Node {
                 depth: 1,
                 label: format!("Anomalies ({})", anoms.len()),
                 hl: Hl::None,
                 has_children: true,
-            });
-            t.collapsed.push(false);
-            for a in anoms {
-                t.nodes.push(super::tree::Node {
-                    depth: 2,
-                    label: a,
-                    hl: Hl::None,
-                    has_children: false,
-                });
-                t.collapsed.push(false);
-            }
+            }];
+            extra.extend(anoms.into_iter().map(|a| super::tree::Node {
+                depth: 2,
+                label: a,
+                hl: Hl::None,
+                has_children: false,
+            }));
+            let n = extra.len();
+            let at = 1.min(t.nodes.len());
+            t.nodes.splice(at..at, extra);
+            t.collapsed.splice(at..at, std::iter::repeat_n(false, n));
         }
         self.tree = Some((r, t));
     }

@@ -123,7 +123,9 @@ impl Tree {
                 .take_while(|n| n.depth > d)
                 .filter(|n| n.depth == d + 1)
                 .count();
-            if self.nodes[i].has_children && (d >= 4 || kids > 16) {
+            let hdr = d == 1
+                && (self.nodes[i].label == "Header" || self.nodes[i].label.starts_with("Chunks ("));
+            if self.nodes[i].has_children && (d >= 4 || kids > 16 || hdr) {
                 self.collapsed[i] = true;
             }
         }
@@ -135,11 +137,7 @@ impl Tree {
             redact: redact_on,
             ..Tree::default()
         };
-        t.push(
-            0,
-            clean(title),
-            Hl::Stream(ByteRange::new(m.first_byte, m.last_byte.saturating_add(1))),
-        );
+        t.push(0, clean(title), Hl::None);
         t.message(1, m);
         t.default_collapse();
         t

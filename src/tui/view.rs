@@ -216,8 +216,10 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         .map(|d| d.to_string())
         .unwrap_or_else(|| "-".into());
     let src = truncate(&clean(&app.opts.source), 24);
+    let narrow = area.width < 120;
+    let sep = if narrow { "|" } else { " | " };
     let mut s = format!(
-        " {src}{} | pkts {} | {} | drops {drops} | flows {} | rtmp {} | msgs {} | gaps {} | mem {} | {mode}",
+        " {mode}{sep}{src}{}{sep}{} pkts{sep}{}{sep}drops {drops}{sep}flows {}{sep}rtmp {}{sep}msgs {}{sep}gaps {}{sep}mem {}",
         if m.done { " (done)" } else { "" },
         m.progress.packets,
         human_bytes(m.progress.bytes),
@@ -868,7 +870,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
                 .unwrap_or_else(|| "-".into()),
         )));
     }
-    let info_h = info.len() as u16 + 2;
+    let info_h = info.len() as u16 + 1;
     let outer = block(format!("Stats: session {}", s.flow_id), true);
     let inner = outer.inner(area);
     f.render_widget(outer, area);
@@ -884,7 +886,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         ia,
     );
     // One block per stream: header line + video and audio sparklines.
-    let per = 6u16;
+    let per = 7u16;
     let mut y = sa.y;
     let width = sa.width as usize;
     if s.streams.is_empty() {
@@ -895,13 +897,16 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             break;
         }
         let head = format!(
-            "msid {} {} ({})  {} {}  {:.0} kbps  fps {}  keyint {}  A/V drift {}",
+            "msid {} {} ({})  {} {}  {:.0} kbps",
             st.msid,
             if st.name.is_empty() { "-" } else { &st.name },
             st.role.as_str(),
             st.video_codec.clone().unwrap_or_else(|| "-".into()),
             st.audio_codec.clone().unwrap_or_else(|| "-".into()),
             st.bitrate_bps() as f64 / 1000.0,
+        );
+        let head2 = format!(
+            "  fps {}  keyint {}  A/V drift {}  frames v{} a{}  keyframes {}",
             st.fps()
                 .map(|x| format!("{x:.1}"))
                 .unwrap_or_else(|| "-".into()),
@@ -911,13 +916,19 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             st.av_drift_ms()
                 .map(|d| format!("{d} ms"))
                 .unwrap_or_else(|| "-".into()),
+            st.video_frames,
+            st.audio_frames,
+            st.keyframes,
         );
         f.render_widget(
-            Paragraph::new(Line::from(Span::styled(
-                truncate(&head, width),
-                Style::default().add_modifier(Modifier::BOLD),
-            ))),
-            Rect::new(sa.x, y, sa.width, 1),
+            Paragraph::new(vec![
+                Line::from(Span::styled(
+                    truncate(&head, width),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )),
+                Line::from(truncate(&head2, width)),
+            ]),
+            Rect::new(sa.x, y, sa.width, 2),
         );
         let label_w = 12u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
@@ -941,26 +952,26 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
                 Line::from("video kbps"),
                 Line::from(format!("max {vmax}")),
             ]),
-            Rect::new(sa.x, y + 1, label_w, 2),
+            Rect::new(sa.x, y + 2, label_w, 2),
         );
         f.render_widget(
             Sparkline::default()
                 .data(&video)
                 .style(Style::default().fg(Color::Green)),
-            Rect::new(sa.x + label_w, y + 1, spark_w as u16, 3),
+            Rect::new(sa.x + label_w, y + 2, spark_w as u16, 3),
         );
         f.render_widget(
             Paragraph::new(vec![
                 Line::from("audio kbps"),
                 Line::from(format!("max {amax}")),
             ]),
-            Rect::new(sa.x, y + 4, label_w, 2),
+            Rect::new(sa.x, y + 5, label_w, 2),
         );
         f.render_widget(
             Sparkline::default()
                 .data(&audio)
                 .style(Style::default().fg(Color::Blue)),
-            Rect::new(sa.x + label_w, y + 4, spark_w as u16, 2),
+            Rect::new(sa.x + label_w, y + 5, spark_w as u16, 2),
         );
         y += per;
     }
