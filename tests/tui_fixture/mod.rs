@@ -1,7 +1,7 @@
 //! Synthetic event streams for the TUI tests: one publishing session with
 //! real AMF0 bytes (so spans and the hex view line up), media, a ping, an
 //! anomaly and a gap.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::too_many_arguments)]
 
 use rtmpscope::amf::{AmfStr, Property, Span, Value, ValueKind};
 use rtmpscope::event::*;
