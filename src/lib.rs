@@ -15,11 +15,14 @@
 pub mod amf;
 pub mod capture;
 pub mod cli;
+pub mod diff;
 pub mod event;
 pub mod link;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;
+pub mod redact;
 pub mod rtmp;
+pub mod session;
 pub mod time;
 pub mod tui;

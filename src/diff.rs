@@ -1,0 +1,762 @@
+//! Conversation diff: compares two captures (as parsed NDJSON lines from the
+//! JSON writer) and reports what changed, in sentences.
+//!
+//! Contract: [`diff_conversations`] takes the lines of two runs (use
+//! [`parse_ndjson`] on saved files, or [`lines_from_events`] on events) and
+//! returns a [`DiffReport`]. It never panics on odd input: lines it does not
+//! understand are skipped.
+//!
+//! Normalisation (by default): addresses, ports, wall/packet times, flow ids,
+//! `pcap_cnt`, stream offsets, handshake random bytes, transaction ids and
+//! the host:port of `rtmp://` URLs are ignored; so are pings,
+//! acknowledgements and the free text of status replies (only command,
+//! level and code count: `clientid`/descriptions vary per run).
+//!
+//! Compared per RTMP session (flows in order of appearance) and per message
+//! direction: the sequence of commands (name + arguments), status replies
+//! (`_result`/`_error`/`onStatus` with code, paired to the command they
+//! answer), data message names, protocol control values and user control
+//! events (aligned with a longest-common-subsequence); the handshake kind and
+//! versions; per direction and media kind the codec, codec configuration and
+//! message count (within [`DiffOptions::tolerance_pct`] percent or
+//! [`DiffOptions::tolerance_abs`] messages, whichever is larger).
+//! [`DiffOptions::ignore_fields`] removes dotted paths of the `rtmp` object
+//! before comparing (e.g. `command.args`); [`DiffOptions::extra_fields`] adds
+//! dotted paths to every compared message (e.g. `csid`, `msid`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value as J;
+
+use crate::event::Event;
+use crate::output::json::{JsonOptions, JsonWriter};
+use crate::redact::{Redactor, STREAM_NAME_COMMANDS};
+use crate::session::codec_fourcc;
+
+/// Maximum messages per session kept in the compared sequence (LCS is
+/// quadratic); further ones are ignored and reported.
+pub const MAX_SEQUENCE: usize = 4000;
+
+/// Diff options.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// Media count tolerance in percent of the larger count.
+    pub tolerance_pct: f64,
+    /// Media count tolerance in messages.
+    pub tolerance_abs: u64,
+    /// Dotted paths within the `rtmp` object removed before comparing.
+    pub ignore_fields: Vec<String>,
+    /// Dotted paths within the `rtmp` object added to each compared message.
+    pub extra_fields: Vec<String>,
+    /// Redact stream keys and credentials in the report.
+    pub redact: bool,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            tolerance_pct: 2.0,
+            tolerance_abs: 2,
+            ignore_fields: Vec::new(),
+            extra_fields: Vec::new(),
+            redact: false,
+        }
+    }
+}
+
+/// One difference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// 1-based session index (0 for the whole conversation).
+    pub session: usize,
+    pub text: String,
+}
+
+/// Result of a diff.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiffReport {
+    pub old_sessions: usize,
+    pub new_sessions: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl DiffReport {
+    /// True when nothing differs after normalisation.
+    pub fn is_equal(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// True when some finding contains `needle` (tests, filters).
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.findings.iter().any(|f| f.text.contains(needle))
+    }
+}
+
+impl fmt::Display for DiffReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.findings.is_empty() {
+            return writeln!(
+                f,
+                "no differences ({} session(s) compared)",
+                self.old_sessions.min(self.new_sessions)
+            );
+        }
+        let mut last = usize::MAX;
+        for x in &self.findings {
+            if x.session != last {
+                if x.session == 0 {
+                    writeln!(f, "conversation:")?;
+                } else {
+                    writeln!(f, "session {}:", x.session)?;
+                }
+                last = x.session;
+            }
+            writeln!(f, "  - {}", x.text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses NDJSON text (blank lines skipped). Errors name the line number.
+pub fn parse_ndjson(text: &str) -> Result<Vec<J>, String> {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1))?);
+    }
+    Ok(out)
+}
+
+/// Maps events to their NDJSON lines (the same path as the writer, no
+/// session lines).
+pub fn lines_from_events(events: &[Event]) -> Vec<J> {
+    let mut w = JsonWriter::new(
+        std::io::sink(),
+        JsonOptions {
+            sessions: false,
+            ..Default::default()
+        },
+    );
+    events.iter().filter_map(|e| w.event_to_json(e)).collect()
+}
+
+/// What a compared item is, for pairing changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    Command(String),
+    Response(String),
+    Status,
+    Data(String),
+    Control(String),
+    UserControl(String),
+}
+
+#[derive(Clone, Debug)]
+struct Item {
+    dir: String,
+    slot: Slot,
+    /// Comparison key.
+    key: String,
+    /// Display text (`_error NetConnection.Connect.Rejected`, `publish(...)`).
+    text: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Media {
+    count: u64,
+    codec: Option<String>,
+    config: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Conv {
+    items: Vec<Item>,
+    truncated: bool,
+    /// (direction, kind) -> media.
+    media: BTreeMap<(String, String), Media>,
+    handshake: BTreeMap<String, String>,
+    role: Option<&'static str>,
+}
+
+fn get_path<'a>(v: &'a J, path: &str) -> Option<&'a J> {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = match cur {
+            J::Object(m) => m.get(p)?,
+            J::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn remove_path(v: &mut J, path: &str) {
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, path),
+    };
+    let target = match parent {
+        Some(p) => {
+            let mut cur = &mut *v;
+            for seg in p.split('.') {
+                cur = match cur {
+                    J::Object(m) => match m.get_mut(seg) {
+                        Some(x) => x,
+                        None => return,
+                    },
+                    _ => return,
+                };
+            }
+            cur
+        }
+        None => v,
+    };
+    if let J::Object(m) = target {
+        m.shift_remove(last);
+    }
+}
+
+/// Replaces `scheme://host:port` in strings by `scheme://HOST` (addresses and
+/// ports are not compared).
+fn normalize_json(v: &mut J) {
+    match v {
+        J::String(s) => {
+            if let Some(i) = s.find("://") {
+                let rest = &s[i + 3..];
+                let end = rest.find('/').unwrap_or(rest.len());
+                let auth = &rest[..end];
+                let host_start = auth.rfind('@').map_or(0, |x| x + 1);
+                let new = format!("{}://{}HOST{}", &s[..i], &auth[..host_start], &rest[end..]);
+                *s = new;
+            }
+        }
+        J::Array(a) => a.iter_mut().for_each(normalize_json),
+        J::Object(m) => m.values_mut().for_each(normalize_json),
+        _ => {}
+    }
+}
+
+fn compact(v: &J, max: usize) -> String {
+    let s = v.to_string();
+    if s.chars().count() > max {
+        s.chars().take(max.saturating_sub(3)).collect::<String>() + "..."
+    } else {
+        s
+    }
+}
+
+fn str_of(v: Option<&J>) -> Option<String> {
+    match v? {
+        J::String(s) => Some(s.clone()),
+        J::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn status_of(cmd: &J) -> (Option<String>, Option<String>) {
+    if let Some(info) = cmd.get("info") {
+        if info.get("kind").and_then(J::as_str) == Some("status") {
+            return (str_of(info.get("level")), str_of(info.get("code")));
+        }
+    }
+    if let Some(J::Array(args)) = cmd.get("args") {
+        for a in args {
+            if let J::Object(m) = a {
+                if m.contains_key("code") || m.contains_key("level") {
+                    return (str_of(m.get("level")), str_of(m.get("code")));
+                }
+            }
+        }
+    }
+    (None, None)
+}
+
+fn media_codec(body: &J) -> (Option<String>, Option<String>) {
+    let track = body
+        .get("tracks")
+        .and_then(|t| t.get(0))
+        .cloned()
+        .unwrap_or(J::Null);
+    let fourcc = body
+        .get("fourcc")
+        .or_else(|| track.get("fourcc"))
+        .and_then(J::as_str)
+        .map(str::to_owned)
+        .or_else(|| body.get("codec").and_then(J::as_str).map(codec_fourcc));
+    let config = body
+        .get("config")
+        .or_else(|| track.get("config"))
+        .map(|c| compact(c, 120));
+    (fourcc, config)
+}
+
+fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
+    let mut order: Vec<u64> = Vec::new();
+    let mut convs: BTreeMap<u64, Conv> = BTreeMap::new();
+    // Pending transactions per flow and direction: tx -> command name.
+    let mut pending: BTreeMap<(u64, String), BTreeMap<String, String>> = BTreeMap::new();
+    for line in lines {
+        let et = line.get("event_type").and_then(J::as_str).unwrap_or("");
+        if et != "rtmp" && et != "handshake" {
+            continue;
+        }
+        let Some(fid) = line.get("flow_id").and_then(J::as_u64) else {
+            continue;
+        };
+        let dir = line
+            .get("direction")
+            .and_then(J::as_str)
+            .unwrap_or("to_server")
+            .to_owned();
+        let conv = convs.entry(fid).or_insert_with(|| {
+            order.push(fid);
+            Conv::default()
+        });
+        if et == "handshake" {
+            if let Some(h) = line.get("handshake") {
+                let part = h.get("part").and_then(J::as_str).unwrap_or("");
+                if part == "c1" || part == "s1" {
+                    let kind = h.get("kind").and_then(J::as_str).unwrap_or("?");
+                    let ver = h.get("peer_version").and_then(J::as_str).unwrap_or("?");
+                    conv.handshake
+                        .insert(part.to_owned(), format!("{kind} {ver}"));
+                }
+            }
+            continue;
+        }
+        let Some(r) = line.get("rtmp") else { continue };
+        let mut r = r.clone();
+        for p in &opts.ignore_fields {
+            remove_path(&mut r, p);
+        }
+        let extra: Vec<String> = opts
+            .extra_fields
+            .iter()
+            .map(|p| {
+                format!(
+                    "{p}={}",
+                    get_path(&r, p).map_or("-".into(), |v| v.to_string())
+                )
+            })
+            .collect();
+        let extra = extra.join(",");
+        let push = |conv: &mut Conv, slot: Slot, key: String, text: String, name: String| {
+            if conv.items.len() >= MAX_SEQUENCE {
+                conv.truncated = true;
+                return;
+            }
+            conv.items.push(Item {
+                dir: dir.clone(),
+                slot,
+                key: format!("{dir}|{key}|{extra}"),
+                text,
+                name,
+            });
+        };
+        if let Some(c) = r.get("command") {
+            let name = str_of(c.get("name")).unwrap_or_default();
+            let tx = c.get("transaction_id").map(|t| t.to_string());
+            match name.as_str() {
+                "_result" | "_error" | "onStatus" => {
+                    let other = if dir == "to_server" {
+                        "to_client"
+                    } else {
+                        "to_server"
+                    };
+                    let to = if name == "onStatus" {
+                        None
+                    } else {
+                        tx.as_ref().and_then(|t| {
+                            pending
+                                .get_mut(&(fid, other.to_owned()))
+                                .and_then(|p| p.remove(t))
+                        })
+                    };
+                    let (level, code) = status_of(c);
+                    let mut text = name.clone();
+                    if let Some(cd) = &code {
+                        text.push(' ');
+                        text.push_str(cd);
+                    } else if let Some(l) = &level {
+                        text.push(' ');
+                        text.push_str(l);
+                    }
+                    let slot = match &to {
+                        Some(t) => Slot::Response(t.clone()),
+                        None if name == "onStatus" => Slot::Status,
+                        None => Slot::Response(String::new()),
+                    };
+                    let key = format!(
+                        "R|{}|{}|{}|{}",
+                        name,
+                        to.clone().unwrap_or_default(),
+                        level.unwrap_or_default(),
+                        code.unwrap_or_default()
+                    );
+                    push(conv, slot, key, text, name);
+                }
+                _ => {
+                    if dir == "to_server" {
+                        if name == "publish" {
+                            conv.role = Some("publisher");
+                        } else if (name == "play" || name == "play2") && conv.role.is_none() {
+                            conv.role = Some("player");
+                        }
+                    }
+                    if let Some(t) = &tx {
+                        if t != "0" && t != "null" {
+                            pending
+                                .entry((fid, dir.clone()))
+                                .or_default()
+                                .insert(t.clone(), name.clone());
+                        }
+                    }
+                    let mut object = c.get("object").cloned().unwrap_or(J::Null);
+                    let mut args = c.get("args").cloned().unwrap_or(J::Null);
+                    normalize_json(&mut object);
+                    normalize_json(&mut args);
+                    if opts.redact && STREAM_NAME_COMMANDS.contains(&name.as_str()) {
+                        if let Some(J::String(s)) = args.get(0) {
+                            let s = s.clone();
+                            red.learn(&s);
+                        }
+                    }
+                    let argtext = match (&object, &args) {
+                        (J::Null, J::Array(a)) if a.is_empty() => String::new(),
+                        (J::Null, a) => compact(a, 100),
+                        (o, J::Array(a)) if a.is_empty() => compact(o, 100),
+                        (o, a) => format!("{} {}", compact(o, 60), compact(a, 60)),
+                    };
+                    let key = format!("C|{name}|{object}|{args}");
+                    let text = if argtext.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{name} {argtext}")
+                    };
+                    push(conv, Slot::Command(name.clone()), key, text, name);
+                }
+            }
+        } else if let Some(d) = r.get("data") {
+            let name = str_of(d.get("name")).unwrap_or_default();
+            let inner = d
+                .get("args")
+                .and_then(|a| a.get(0))
+                .and_then(J::as_str)
+                .filter(|_| name == "@setDataFrame")
+                .map(|s| format!(" {s}"))
+                .unwrap_or_default();
+            let text = format!("{name}{inner}");
+            push(
+                conv,
+                Slot::Data(name.clone()),
+                format!("D|{text}"),
+                text,
+                name,
+            );
+        } else if let Some(k) = r.get("control") {
+            let kind = k.get("kind").and_then(J::as_str).unwrap_or("").to_owned();
+            if kind == "acknowledgement" {
+                continue;
+            }
+            let mut rest = k.clone();
+            remove_path(&mut rest, "kind");
+            let vals: Vec<String> = match &rest {
+                J::Object(m) => m
+                    .values()
+                    .map(|v| str_of(Some(v)).unwrap_or_default())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let text = format!("{kind} {}", vals.join(" ")).trim().to_owned();
+            push(
+                conv,
+                Slot::Control(kind.clone()),
+                format!("K|{text}"),
+                text,
+                kind,
+            );
+        } else if let Some(u) = r.get("user_control") {
+            let ev = u.get("event").and_then(J::as_str).unwrap_or("").to_owned();
+            if ev.starts_with("ping") || ev == "set_buffer_length" {
+                continue;
+            }
+            let sid = u
+                .get("params")
+                .and_then(|p| p.get("stream_id"))
+                .map(|s| format!(" {s}"))
+                .unwrap_or_default();
+            let text = format!("{ev}{sid}");
+            push(
+                conv,
+                Slot::UserControl(ev.clone()),
+                format!("U|{text}"),
+                text,
+                ev,
+            );
+        } else {
+            for kind in ["audio", "video"] {
+                if let Some(b) = r.get(kind) {
+                    let m = conv
+                        .media
+                        .entry((dir.clone(), kind.to_owned()))
+                        .or_default();
+                    m.count += 1;
+                    let (codec, config) = media_codec(b);
+                    if m.codec.is_none() || config.is_some() {
+                        if let Some(c) = codec {
+                            m.codec = Some(c);
+                        }
+                    }
+                    if config.is_some() {
+                        m.config = config;
+                    }
+                }
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|f| convs.remove(&f))
+        .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
+        .collect()
+}
+
+enum Op {
+    Same,
+    Del(usize),
+    Ins(usize),
+}
+
+fn lcs(a: &[Item], b: &[Item]) -> Vec<Op> {
+    let n = a.len();
+    let m = b.len();
+    let w = m + 1;
+    let mut t = vec![0u32; (n + 1) * w];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            t[i * w + j] = if a[i].key == b[j].key {
+                t[(i + 1) * w + j + 1] + 1
+            } else {
+                t[(i + 1) * w + j].max(t[i * w + j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut ops = Vec::new();
+    while i < n && j < m {
+        if a[i].key == b[j].key {
+            ops.push(Op::Same);
+            i += 1;
+            j += 1;
+        } else if t[(i + 1) * w + j] >= t[i * w + j + 1] {
+            ops.push(Op::Del(i));
+            i += 1;
+        } else {
+            ops.push(Op::Ins(j));
+            j += 1;
+        }
+    }
+    ops.extend((i..n).map(Op::Del));
+    ops.extend((j..m).map(Op::Ins));
+    ops
+}
+
+fn subject(dir: &str, role: Option<&'static str>) -> &'static str {
+    if dir == "to_client" {
+        "server"
+    } else {
+        role.unwrap_or("client")
+    }
+}
+
+fn describe_changes(old: &Conv, new: &Conv, out: &mut Vec<String>) {
+    let ops = lcs(&old.items, &new.items);
+    let role_old = old.role.or(new.role);
+    let role_new = new.role.or(old.role);
+    let mut k = 0;
+    while k < ops.len() {
+        if matches!(ops[k], Op::Same) {
+            k += 1;
+            continue;
+        }
+        let mut dels = Vec::new();
+        let mut ins = Vec::new();
+        while k < ops.len() {
+            match ops[k] {
+                Op::Del(i) => dels.push(i),
+                Op::Ins(j) => ins.push(j),
+                Op::Same => break,
+            }
+            k += 1;
+        }
+        let mut used = vec![false; ins.len()];
+        for &d in &dels {
+            let a = &old.items[d];
+            let partner = ins.iter().enumerate().position(|(x, &j)| {
+                !used[x] && new.items[j].dir == a.dir && new.items[j].slot == a.slot
+            });
+            match partner {
+                Some(x) => {
+                    used[x] = true;
+                    let b = &new.items[ins[x]];
+                    let who = subject(&b.dir, role_new);
+                    let s = match &a.slot {
+                        Slot::Response(to) if !to.is_empty() => {
+                            format!("{who} now answers {to} with {} (was {})", b.text, a.text)
+                        }
+                        Slot::Command(n) => {
+                            format!("{who} now sends {n} as `{}` (was `{}`)", b.text, a.text)
+                        }
+                        _ => format!("{who} now sends {} instead of {}", b.text, a.text),
+                    };
+                    out.push(s);
+                }
+                None => {
+                    let who = subject(&a.dir, role_old);
+                    out.push(match &a.slot {
+                        Slot::Response(to) if !to.is_empty() => {
+                            format!("{who} no longer answers {to} with {}", a.text)
+                        }
+                        Slot::Command(_) => format!("{who} no longer sends {}", a.name),
+                        _ => format!("{who} no longer sends {}", a.text),
+                    });
+                }
+            }
+        }
+        for (x, &j) in ins.iter().enumerate() {
+            if used[x] {
+                continue;
+            }
+            let b = &new.items[j];
+            let who = subject(&b.dir, role_new);
+            out.push(match &b.slot {
+                Slot::Response(to) if !to.is_empty() => {
+                    format!("{who} now answers {to} with {}", b.text)
+                }
+                Slot::Command(_) => format!("{who} now sends {}", b.text),
+                _ => format!("{who} now sends {}", b.text),
+            });
+        }
+    }
+}
+
+fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<String>) {
+    let mut keys: Vec<&(String, String)> = old.media.keys().chain(new.media.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let empty = Media::default();
+    for key in keys {
+        let (dir, kind) = key;
+        let a = old.media.get(key).unwrap_or(&empty);
+        let b = new.media.get(key).unwrap_or(&empty);
+        let who = if dir == "to_client" {
+            "server"
+        } else {
+            new.role.or(old.role).unwrap_or("client")
+        };
+        if a.codec != b.codec {
+            match (&a.codec, &b.codec) {
+                (Some(x), Some(y)) => out.push(format!("{kind} codec changed from {x} to {y}")),
+                (None, Some(y)) => out.push(format!("{who} now sends {kind} ({y})")),
+                (Some(x), None) => out.push(format!("{who} no longer sends {kind} ({x})")),
+                (None, None) => {}
+            }
+        } else if a.config != b.config && a.config.is_some() && b.config.is_some() {
+            out.push(format!(
+                "{kind} codec configuration changed from {} to {}",
+                a.config.clone().unwrap_or_default(),
+                b.config.clone().unwrap_or_default()
+            ));
+        }
+        let diff = a.count.abs_diff(b.count);
+        let tol = (opts.tolerance_pct / 100.0 * a.count.max(b.count) as f64)
+            .max(opts.tolerance_abs as f64);
+        if diff as f64 > tol {
+            out.push(format!(
+                "{kind} messages from {who} changed from {} to {}",
+                a.count, b.count
+            ));
+        }
+    }
+}
+
+/// Compares two conversations (see the module documentation).
+pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffReport {
+    let mut red = Redactor::new();
+    let a = build(old, opts, &mut red);
+    let b = build(new, opts, &mut red);
+    let mut rep = DiffReport {
+        old_sessions: a.len(),
+        new_sessions: b.len(),
+        findings: Vec::new(),
+    };
+    if a.len() != b.len() {
+        rep.findings.push(Finding {
+            session: 0,
+            text: format!("{} RTMP session(s), was {}", b.len(), a.len()),
+        });
+    }
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let mut out = Vec::new();
+        for part in ["c1", "s1"] {
+            let (hx, hy) = (x.handshake.get(part), y.handshake.get(part));
+            if hx != hy {
+                let who = if part == "c1" { "client" } else { "server" };
+                out.push(format!(
+                    "{who} handshake changed from {} to {}",
+                    hx.map_or("none", |s| s.as_str()),
+                    hy.map_or("none", |s| s.as_str())
+                ));
+            }
+        }
+        describe_changes(x, y, &mut out);
+        describe_media(x, y, opts, &mut out);
+        if x.truncated || y.truncated {
+            out.push(format!(
+                "only the first {MAX_SEQUENCE} messages of the session were compared"
+            ));
+        }
+        for t in out {
+            rep.findings.push(Finding {
+                session: i + 1,
+                text: t,
+            });
+        }
+    }
+    for (i, extra) in b.iter().enumerate().skip(a.len()) {
+        rep.findings.push(Finding {
+            session: i + 1,
+            text: format!(
+                "new session ({}): {}",
+                extra.role.unwrap_or("client"),
+                extra
+                    .items
+                    .iter()
+                    .filter(|it| it.dir == "to_server")
+                    .map(|it| it.name.as_str())
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    for (i, gone) in a.iter().enumerate().skip(b.len()) {
+        rep.findings.push(Finding {
+            session: i + 1,
+            text: format!(
+                "session no longer present ({})",
+                gone.role.unwrap_or("client")
+            ),
+        });
+    }
+    if opts.redact {
+        for f in &mut rep.findings {
+            f.text = red.redact_str(&f.text);
+        }
+    }
+    rep
+}

@@ -1,0 +1,503 @@
+//! Human summary: one block per RTMP session, then totals.
+//!
+//! Contract: [`write_summary`] writes plain text lines of at most
+//! [`SummaryOptions::width`] columns (100 by default; longer lines end in
+//! `...`), deterministic for the same sessions. ANSI colours only when
+//! [`SummaryOptions::color`] is set; [`SummaryOptions::for_stdout`] sets it
+//! when stdout is a terminal and `NO_COLOR` is unset. With `redact`, sessions
+//! are redacted ([`crate::redact`]) before printing. [`Progress`] is a small
+//! stderr progress line for long inputs.
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::event::Stats;
+use crate::redact::Redactor;
+use crate::session::{MediaStats, Session};
+
+/// Default line width.
+pub const SUMMARY_WIDTH: usize = 100;
+/// Packets between two progress updates.
+pub const PROGRESS_EVERY: u64 = 10_000;
+
+/// Summary options.
+#[derive(Clone, Debug)]
+pub struct SummaryOptions {
+    pub color: bool,
+    pub width: usize,
+    pub redact: bool,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            color: false,
+            width: SUMMARY_WIDTH,
+            redact: false,
+        }
+    }
+}
+
+impl SummaryOptions {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn for_stdout(redact: bool) -> Self {
+        SummaryOptions {
+            color: color_enabled(&io::stdout()),
+            width: SUMMARY_WIDTH,
+            redact,
+        }
+    }
+}
+
+/// True when `stream` is a terminal and `NO_COLOR` is unset or empty.
+pub fn color_enabled<T: IsTerminal>(stream: &T) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Plain,
+    Bold,
+    Dim,
+    Yellow,
+    Red,
+    Green,
+}
+
+struct Out<'a, W: Write> {
+    w: &'a mut W,
+    opts: &'a SummaryOptions,
+}
+
+impl<W: Write> Out<'_, W> {
+    fn line(&mut self, indent: usize, text: &str, style: Style) -> io::Result<()> {
+        let mut t = " ".repeat(indent);
+        t.push_str(text);
+        let width = self.opts.width.max(10);
+        if t.chars().count() > width {
+            t = t.chars().take(width - 3).collect::<String>() + "...";
+        }
+        let code = match style {
+            Style::Plain => "",
+            Style::Bold => "\x1b[1m",
+            Style::Dim => "\x1b[2m",
+            Style::Yellow => "\x1b[33m",
+            Style::Red => "\x1b[31m",
+            Style::Green => "\x1b[32m",
+        };
+        if self.opts.color && !code.is_empty() {
+            writeln!(self.w, "{code}{t}\x1b[0m")
+        } else {
+            writeln!(self.w, "{t}")
+        }
+    }
+}
+
+/// `1234567` -> `1.2 MB`.
+pub fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+/// bits/s -> `2.5 Mbit/s`.
+pub fn human_rate(bps: f64) -> String {
+    if bps >= 1e6 {
+        format!("{:.2} Mbit/s", bps / 1e6)
+    } else {
+        format!("{:.0} kbit/s", bps / 1e3)
+    }
+}
+
+fn media_lines(kind: &str, m: &MediaStats) -> Vec<String> {
+    if m.messages == 0 {
+        return Vec::new();
+    }
+    let mut head = format!(
+        "{kind:<5} {}",
+        m.codec.clone().unwrap_or_else(|| "?".into())
+    );
+    if let Some(c) = &m.config {
+        head.push_str(&format!(" ({c})"));
+    } else if kind == "audio" {
+        if let Some(r) = m.sample_rate {
+            head.push_str(&format!(" {r} Hz"));
+        }
+        if let Some(c) = m.channels {
+            head.push_str(&format!(" {c} ch"));
+        }
+    }
+    let mut parts = vec![format!("{} msgs", m.messages), human_bytes(m.bytes)];
+    if let Some(b) = m.bitrate_bps {
+        parts.push(human_rate(b));
+    }
+    if let Some(f) = m.frame_rate.filter(|_| kind == "video") {
+        parts.push(format!("{f:.2} fps"));
+    }
+    if kind == "video" && m.keyframes > 0 {
+        let mut k = format!("{} keyframes", m.keyframes);
+        if let Some(i) = m.keyframe_interval_ms {
+            k.push_str(&format!(" every {:.2} s", i / 1000.0));
+        }
+        parts.push(k);
+    }
+    parts.push(format!("{:.1} s", m.duration_ms as f64 / 1000.0));
+    vec![head, format!("  {}", parts.join(", "))]
+}
+
+/// Splits a shell command into lines of at most `width` columns (after
+/// `indent`), joined with ` \` continuations so it stays copy-pastable.
+pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
+    let avail = width.saturating_sub(indent + 2).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in cmd.split(' ') {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > avail {
+            lines.push(std::mem::take(&mut cur) + " \\");
+            cur.push_str("    ");
+        } else if !cur.is_empty() && !cur.ends_with("    ") {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    lines.push(cur);
+    lines
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".into(), |x| x.to_string())
+}
+
+fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::Result<()> {
+    let addr = |e: &Option<crate::session::Endpoint>| {
+        e.as_ref().map_or("?".to_string(), |e| {
+            if e.ip.contains(':') {
+                format!("[{}]:{}", e.ip, e.port)
+            } else {
+                format!("{}:{}", e.ip, e.port)
+            }
+        })
+    };
+    o.line(
+        0,
+        &format!(
+            "Session {} (flow {}): {} -> {}{}",
+            idx,
+            s.flow_id,
+            addr(&s.client),
+            addr(&s.server),
+            if s.midstream { " [mid-stream]" } else { "" }
+        ),
+        Style::Bold,
+    )?;
+    o.line(
+        2,
+        &format!(
+            "{} .. {}  end: {}  protocol: {}",
+            s.start,
+            s.end,
+            s.end_reason.as_deref().unwrap_or("open"),
+            s.protocol.as_deref().unwrap_or("-")
+        ),
+        Style::Dim,
+    )?;
+    let h = &s.handshake;
+    o.line(
+        2,
+        &format!(
+            "handshake: {}  client {}  server {}{}",
+            h.kind.as_deref().unwrap_or("?"),
+            h.client_version.as_deref().unwrap_or("?"),
+            h.server_version.as_deref().unwrap_or("?"),
+            match (h.client_digest_valid, h.server_digest_valid) {
+                (Some(false), _) | (_, Some(false)) => "  (digest INVALID)",
+                _ => "",
+            }
+        ),
+        Style::Plain,
+    )?;
+    if let Some(a) = &s.app {
+        o.line(2, &format!("app: {a}"), Style::Plain)?;
+    }
+    if let Some(t) = &s.tc_url {
+        o.line(2, &format!("tcUrl: {t}"), Style::Plain)?;
+    }
+    if let Some(f) = &s.flash_ver {
+        o.line(2, &format!("flashVer: {f}"), Style::Plain)?;
+    }
+    if let Some(u) = &s.swf_url {
+        o.line(2, &format!("swfUrl: {u}"), Style::Plain)?;
+    }
+    if let Some(u) = &s.page_url {
+        o.line(2, &format!("pageUrl: {u}"), Style::Plain)?;
+    }
+    if !s.four_cc_list.is_empty() {
+        o.line(
+            2,
+            &format!("fourCcList: {}", s.four_cc_list.join(", ")),
+            Style::Plain,
+        )?;
+    }
+    o.line(
+        2,
+        &format!(
+            "chunk size c->s {} s->c {}  window ack c->s {} s->c {}  peer bw {}",
+            opt(&s.chunk_size.to_server),
+            opt(&s.chunk_size.to_client),
+            opt(&s.window_ack_size.to_server),
+            opt(&s.window_ack_size.to_client),
+            opt(&s.peer_bandwidth.to_client)
+        ),
+        Style::Plain,
+    )?;
+    o.line(
+        2,
+        &format!(
+            "messages c->s {} s->c {}",
+            s.messages.to_server, s.messages.to_client
+        ),
+        Style::Plain,
+    )?;
+    for st in &s.streams {
+        let mut head = format!("stream {}", st.msid);
+        if let Some(r) = &st.role {
+            head.push_str(&format!(" {r}"));
+        }
+        if let Some(n) = &st.name {
+            head.push_str(&format!(" \"{n}\""));
+        }
+        if let Some(t) = &st.publish_type {
+            head.push_str(&format!(" ({t})"));
+        }
+        if let Some(st0) = st.play_start {
+            head.push_str(&format!(" start {st0}"));
+        }
+        if !st.media_msids.is_empty() {
+            let l: Vec<String> = st.media_msids.iter().map(|m| m.to_string()).collect();
+            head.push_str(&format!(" [media also on msid {}]", l.join(",")));
+        }
+        if st.deleted {
+            head.push_str(" [deleted]");
+        }
+        o.line(2, &head, Style::Bold)?;
+        for kind in ["video", "audio"] {
+            let m = if kind == "video" {
+                &st.video
+            } else {
+                &st.audio
+            };
+            for l in media_lines(kind, m) {
+                o.line(4, &l, Style::Plain)?;
+            }
+        }
+        if st.data_messages > 0 {
+            o.line(
+                4,
+                &format!(
+                    "data  {} msgs {}{}",
+                    st.data_messages,
+                    human_bytes(st.data_bytes),
+                    if st.metadata.is_some() {
+                        " (onMetaData)"
+                    } else {
+                        ""
+                    }
+                ),
+                Style::Plain,
+            )?;
+        }
+    }
+    if !s.status.is_empty() {
+        o.line(2, "status:", Style::Plain)?;
+        for e in &s.status {
+            let style = if e.command == "_error"
+                || e.level.as_deref() == Some("error")
+                || e.code.as_deref().is_some_and(|c| {
+                    c.contains("Rejected") || c.contains("Failed") || c.contains("BadName")
+                }) {
+                Style::Red
+            } else {
+                Style::Green
+            };
+            let mut t = format!("{} {}", e.command, e.code.as_deref().unwrap_or("(no code)"));
+            if let Some(r) = &e.responds_to {
+                t.push_str(&format!(" (to {r})"));
+            }
+            if let Some(d) = e.description.as_deref().filter(|d| !d.is_empty()) {
+                t.push_str(&format!(": {d}"));
+            }
+            o.line(4, &t, style)?;
+        }
+        if s.status_dropped > 0 {
+            o.line(4, &format!("... {} more", s.status_dropped), Style::Dim)?;
+        }
+    }
+    if s.pings.count > 0 {
+        o.line(
+            2,
+            &format!(
+                "ping rtt: {} samples, min {} us, avg {} us, max {} us",
+                s.pings.count,
+                opt(&s.pings.min_rtt_us),
+                opt(&s.pings.avg_rtt_us),
+                opt(&s.pings.max_rtt_us)
+            ),
+            Style::Plain,
+        )?;
+    }
+    if s.gaps.count > 0 {
+        o.line(
+            2,
+            &format!(
+                "gaps: {} ({} missed)",
+                s.gaps.count,
+                human_bytes(s.gaps.bytes)
+            ),
+            Style::Yellow,
+        )?;
+    }
+    if !s.anomalies.is_empty() {
+        o.line(2, "anomalies:", Style::Yellow)?;
+        for (name, n) in &s.anomalies {
+            o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+        }
+    }
+    if !s.replay.is_empty() {
+        o.line(2, "replay:", Style::Dim)?;
+        for r in &s.replay {
+            for l in wrap_command(r, 4, o.opts.width) {
+                o.line(4, &l, Style::Dim)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the summary of `sessions` and the input totals.
+pub fn write_summary<W: Write>(
+    w: &mut W,
+    sessions: &[Session],
+    stats: Option<&Stats>,
+    opts: &SummaryOptions,
+) -> io::Result<()> {
+    let mut o = Out { w, opts };
+    let mut red = Redactor::new();
+    for (i, s) in sessions.iter().enumerate() {
+        if opts.redact {
+            let r = s.redacted(&mut red);
+            write_session(&mut o, &r, i + 1)?;
+        } else {
+            write_session(&mut o, s, i + 1)?;
+        }
+        o.line(0, "", Style::Plain)?;
+    }
+    if sessions.is_empty() {
+        o.line(0, "No RTMP sessions found.", Style::Yellow)?;
+    }
+    if let Some(st) = stats {
+        o.line(
+            0,
+            &format!(
+                "Totals: {} packets, {}, {} flows ({} RTMP), {} messages, {} missed",
+                st.packets,
+                human_bytes(st.bytes),
+                st.flows,
+                st.rtmp_flows,
+                st.messages,
+                human_bytes(st.missed_bytes)
+            ),
+            Style::Bold,
+        )?;
+        if st.non_tcp > 0 || st.unknown_link > 0 {
+            o.line(
+                2,
+                &format!(
+                    "{} non-TCP packets, {} unknown link",
+                    st.non_tcp, st.unknown_link
+                ),
+                Style::Plain,
+            )?;
+        }
+        if let Some(k) = st.kernel_dropped {
+            o.line(2, &format!("kernel dropped {k} packets"), Style::Yellow)?;
+        }
+        if !st.anomalies.is_empty() {
+            o.line(2, "anomalies:", Style::Yellow)?;
+            for (name, n) in &st.anomalies {
+                o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A one-line progress indicator on stderr (`\r`-rewritten), shown only when
+/// enabled (the CLI enables it when stderr is a terminal).
+pub struct Progress<W: Write = io::Stderr> {
+    w: W,
+    enabled: bool,
+    total_bytes: Option<u64>,
+    next_at: u64,
+    shown: bool,
+}
+
+impl Progress<io::Stderr> {
+    /// Progress on stderr, enabled when stderr is a terminal.
+    pub fn stderr(total_bytes: Option<u64>) -> Self {
+        let enabled = io::stderr().is_terminal();
+        Progress::new(io::stderr(), enabled, total_bytes)
+    }
+}
+
+impl<W: Write> Progress<W> {
+    pub fn new(w: W, enabled: bool, total_bytes: Option<u64>) -> Self {
+        Progress {
+            w,
+            enabled,
+            total_bytes,
+            next_at: 0,
+            shown: false,
+        }
+    }
+
+    /// Reports progress; writes at most every [`PROGRESS_EVERY`] packets.
+    pub fn update(&mut self, packets: u64, bytes: u64) {
+        if !self.enabled || packets < self.next_at {
+            return;
+        }
+        self.next_at = packets.saturating_add(PROGRESS_EVERY);
+        let pct = match self.total_bytes {
+            Some(t) if t > 0 => format!(" ({:.0}%)", (bytes as f64 * 100.0 / t as f64).min(100.0)),
+            _ => String::new(),
+        };
+        let _ = write!(
+            self.w,
+            "\r{packets} packets, {}{pct}   ",
+            human_bytes(bytes)
+        );
+        let _ = self.w.flush();
+        self.shown = true;
+    }
+
+    /// Clears the line.
+    pub fn finish(&mut self) {
+        if self.shown {
+            let _ = write!(self.w, "\r{:60}\r", "");
+            let _ = self.w.flush();
+            self.shown = false;
+        }
+    }
+
+    /// The underlying writer (tests).
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}

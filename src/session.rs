@@ -1,0 +1,924 @@
+//! RTMP session model: what one connection did, built from the event stream.
+//!
+//! Contract: [`SessionTracker::handle`] takes every [`Event`] in order (any
+//! flow, any kind) and never panics. Per flow it keeps a [`Session`]: the
+//! endpoints, handshake, connect parameters, chunk sizes and windows each way,
+//! message streams (createStream -> msid, publish/play role), status codes,
+//! per-stream media statistics (codecs, counts, bytes, duration, bitrate,
+//! frame rate, keyframes), pings, anomaly counts and gaps, plus replay command
+//! lines (rtmpdump / ffmpeg) like rtmpsrv prints.
+//!
+//! A session is finished at its flow's FlowEnd; [`SessionTracker::take_finished`]
+//! drains finished sessions, [`SessionTracker::finish`] closes all at end of
+//! input, [`SessionTracker::snapshot`] copies the current state (live / TUI).
+//! Only flows that showed RTMP (a handshake or a message) produce sessions.
+//! Memory: per open flow, bounded lists ([`MAX_STREAMS`], [`MAX_STATUS`],
+//! [`MAX_PENDING`]).
+//!
+//! Media attribution: media and data on a message stream id that no stream
+//! was created for (ffmpeg's listen-mode server sends `@setDataFrame`, audio
+//! and video on msid 0 after createStream returned 1) go to the single stream
+//! whose role matches the direction (publish for to_server, play for
+//! to_client), else to the single stream; the alias is listed in
+//! `StreamInfo::media_msids`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value as J;
+
+use crate::amf::{AmfStr, Value, ValueKind};
+use crate::event::{Direction, Event, EventKind, FlowId};
+use crate::redact::{redact_url, Redactor};
+use crate::rtmp::handshake::HandshakePart;
+use crate::rtmp::message::{Body, CodecConfig, CommandInfo, Control, MediaTrack, Message};
+
+/// Maximum message streams tracked per session.
+pub const MAX_STREAMS: usize = 64;
+/// Maximum status entries kept per session (later ones are counted only).
+pub const MAX_STATUS: usize = 256;
+/// Maximum outstanding transactions remembered per direction.
+pub const MAX_PENDING: usize = 1024;
+
+/// An IP address and port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub ip: String,
+    pub port: u16,
+}
+
+/// A value per direction.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PerDir<T> {
+    pub to_server: T,
+    pub to_client: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn get_mut(&mut self, d: Direction) -> &mut T {
+        match d {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
+        }
+    }
+}
+
+/// What the handshake showed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HandshakeInfo {
+    /// `simple` or `digest` (from C1).
+    pub kind: Option<String>,
+    pub c0_version: Option<u8>,
+    pub s0_version: Option<u8>,
+    /// C1 bytes 4-7 (e.g. `9.0.124.2`).
+    pub client_version: Option<String>,
+    /// S1 bytes 4-7.
+    pub server_version: Option<String>,
+    pub client_digest_valid: Option<bool>,
+    pub server_digest_valid: Option<bool>,
+    pub c2_echo_ok: Option<bool>,
+    pub s2_echo_ok: Option<bool>,
+}
+
+/// One status-bearing reply (`_result`, `_error`, `onStatus`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusEntry {
+    pub timestamp: String,
+    pub direction: Direction,
+    pub msid: u32,
+    /// `_result`, `_error` or `onStatus`.
+    pub command: String,
+    /// The command this answers (by transaction id), when known.
+    pub responds_to: Option<String>,
+    pub level: Option<String>,
+    pub code: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Media statistics of one kind (audio or video) on one stream.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MediaStats {
+    pub messages: u64,
+    pub bytes: u64,
+    /// FourCC-style codec name (`avc1`, `hvc1`, `av01`, `mp4a`, ...).
+    pub codec: Option<String>,
+    /// Short description of the last sequence header.
+    pub config: Option<String>,
+    pub sequence_headers: u64,
+    /// Coded frames (sequence headers / ends / commands excluded).
+    pub frames: u64,
+    pub keyframes: u64,
+    pub first_timestamp: Option<u32>,
+    pub last_timestamp: Option<u32>,
+    /// last - first RTMP timestamp (ms).
+    pub duration_ms: u64,
+    pub bitrate_bps: Option<f64>,
+    pub frame_rate: Option<f64>,
+    pub keyframe_interval_ms: Option<f64>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    #[serde(skip)]
+    last_keyframe_ts: Option<u32>,
+    #[serde(skip)]
+    keyframe_delta_sum: u64,
+}
+
+/// One message stream of the connection.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StreamInfo {
+    pub msid: u32,
+    /// Transaction id of the createStream that created it.
+    pub created_by_transaction: Option<f64>,
+    pub name: Option<String>,
+    /// `publish` or `play` (absent when neither was seen).
+    pub role: Option<String>,
+    /// live / record / append.
+    pub publish_type: Option<String>,
+    pub play_start: Option<f64>,
+    pub play_duration: Option<f64>,
+    pub play_reset: Option<bool>,
+    pub deleted: bool,
+    pub audio: MediaStats,
+    pub video: MediaStats,
+    pub data_messages: u64,
+    pub data_bytes: u64,
+    /// The onMetaData object (JSON form of the AMF value).
+    pub metadata: Option<J>,
+    /// Other message stream ids whose media was attributed to this stream.
+    pub media_msids: Vec<u32>,
+}
+
+/// Ping round trips.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PingStats {
+    pub count: u64,
+    pub min_rtt_us: Option<u64>,
+    pub max_rtt_us: Option<u64>,
+    pub avg_rtt_us: Option<u64>,
+    #[serde(skip)]
+    sum: u128,
+}
+
+/// Gaps seen on the flow.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GapStats {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// One RTMP connection.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Session {
+    pub flow_id: FlowId,
+    pub client: Option<Endpoint>,
+    pub server: Option<Endpoint>,
+    pub community_id: Option<String>,
+    pub midstream: bool,
+    /// Packet times (RFC 3339) of the first and last event seen.
+    pub start: String,
+    pub end: String,
+    /// Flow end reason, absent while open.
+    pub end_reason: Option<String>,
+    pub protocol: Option<String>,
+    pub handshake: HandshakeInfo,
+    pub app: Option<String>,
+    pub tc_url: Option<String>,
+    pub flash_ver: Option<String>,
+    pub swf_url: Option<String>,
+    pub page_url: Option<String>,
+    pub object_encoding: Option<f64>,
+    pub capabilities: Option<f64>,
+    pub four_cc_list: Vec<String>,
+    pub chunk_size: PerDir<Option<u32>>,
+    pub window_ack_size: PerDir<Option<u32>>,
+    pub peer_bandwidth: PerDir<Option<u32>>,
+    pub messages: PerDir<u64>,
+    /// Client commands in order (names), e.g. connect, releaseStream, ...
+    pub commands: Vec<String>,
+    pub streams: Vec<StreamInfo>,
+    pub status: Vec<StatusEntry>,
+    pub status_dropped: u64,
+    pub pings: PingStats,
+    pub anomalies: BTreeMap<String, u64>,
+    pub gaps: GapStats,
+    /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
+    pub replay: Vec<String>,
+}
+
+/// Maps a decoder codec name to the E-RTMP / ISO FourCC used in reports.
+pub fn codec_fourcc(codec: &str) -> String {
+    match codec {
+        "avc" | "h264" => "avc1",
+        "hevc" | "h265" => "hvc1",
+        "av1" => "av01",
+        "vp9" => "vp09",
+        "vp8" => "vp08",
+        "aac" => "mp4a",
+        "mp3" => ".mp3",
+        "opus" => "Opus",
+        "flac" => "fLaC",
+        "ac3" => "ac-3",
+        "eac3" => "ec-3",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn config_desc(c: &CodecConfig) -> String {
+    match c {
+        CodecConfig::Avc {
+            profile,
+            level,
+            width,
+            height,
+            ..
+        } => match (width, height) {
+            (Some(w), Some(h)) => format!("profile {profile} level {level} {w}x{h}"),
+            _ => format!("profile {profile} level {level}"),
+        },
+        CodecConfig::Hevc { profile, level, .. } => format!("profile {profile} level {level}"),
+        CodecConfig::Av1 {
+            profile,
+            level,
+            bit_depth,
+            ..
+        } => format!("profile {profile} level {level} {bit_depth}-bit"),
+        CodecConfig::Vp {
+            profile,
+            level,
+            bit_depth,
+        } => format!("profile {profile} level {level} {bit_depth}-bit"),
+        CodecConfig::Aac {
+            object_type,
+            sample_rate,
+            channels,
+        } => format!("object type {object_type} {sample_rate} Hz {channels} ch"),
+        CodecConfig::Opaque { span } => format!("{} bytes", span.len()),
+    }
+}
+
+fn lossy(s: &AmfStr) -> String {
+    s.to_lossy()
+}
+
+fn opt_lossy(s: &Option<AmfStr>) -> Option<String> {
+    s.as_ref().map(lossy)
+}
+
+fn prop_str(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(|x| x.as_str()).map(lossy)
+}
+
+/// Quotes a word for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@=+-,%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+impl MediaStats {
+    fn add(&mut self, msg: &Message) {
+        self.messages += 1;
+        self.bytes += msg.length as u64;
+        if self.first_timestamp.is_none() {
+            self.first_timestamp = Some(msg.timestamp);
+        }
+        self.last_timestamp = Some(msg.timestamp);
+    }
+
+    fn frame(&mut self, ts: u32, key: bool) {
+        self.frames += 1;
+        if key {
+            self.keyframes += 1;
+            if let Some(prev) = self.last_keyframe_ts {
+                let d = ts.wrapping_sub(prev);
+                if d < 1 << 31 {
+                    self.keyframe_delta_sum += d as u64;
+                }
+            }
+            self.last_keyframe_ts = Some(ts);
+        }
+    }
+
+    fn config(&mut self, tracks: &[MediaTrack], codec: &str) {
+        self.sequence_headers += 1;
+        if let Some(t) = tracks.first() {
+            if let Some(c) = &t.config {
+                self.config = Some(config_desc(c));
+                if let CodecConfig::Aac {
+                    sample_rate,
+                    channels,
+                    ..
+                } = c
+                {
+                    self.sample_rate = Some(*sample_rate);
+                    self.channels = Some(*channels);
+                }
+            }
+        }
+        self.set_codec(tracks, codec);
+    }
+
+    fn set_codec(&mut self, tracks: &[MediaTrack], codec: &str) {
+        let name = tracks
+            .first()
+            .and_then(|t| t.fourcc.clone())
+            .unwrap_or_else(|| codec_fourcc(codec));
+        if !name.is_empty() {
+            self.codec = Some(name);
+        }
+    }
+
+    fn derive(&mut self) {
+        if let (Some(f), Some(l)) = (self.first_timestamp, self.last_timestamp) {
+            let d = l.wrapping_sub(f);
+            self.duration_ms = if d < 1 << 31 { d as u64 } else { 0 };
+        }
+        if self.duration_ms > 0 {
+            let secs = self.duration_ms as f64 / 1000.0;
+            self.bitrate_bps = Some((self.bytes as f64 * 8.0 / secs).round());
+            if self.frames > 1 {
+                let fr = (self.frames - 1) as f64 / secs;
+                self.frame_rate = Some((fr * 100.0).round() / 100.0);
+            }
+        }
+        if self.keyframes > 1 {
+            self.keyframe_interval_ms =
+                Some(self.keyframe_delta_sum as f64 / (self.keyframes - 1) as f64);
+        }
+    }
+}
+
+impl Session {
+    /// Recomputes derived fields (rates, replay command lines).
+    pub fn refresh(&mut self) {
+        for s in &mut self.streams {
+            s.audio.derive();
+            s.video.derive();
+        }
+        if self.pings.count > 0 {
+            self.pings.avg_rtt_us = Some((self.pings.sum / self.pings.count as u128) as u64);
+        }
+        self.replay = self.replay_commands();
+    }
+
+    /// Base URL `rtmp://host:port/app` (tcUrl when known).
+    pub fn base_url(&self) -> Option<String> {
+        if let Some(t) = &self.tc_url {
+            return Some(t.trim_end_matches('/').to_owned());
+        }
+        let s = self.server.as_ref()?;
+        let host = if s.ip.contains(':') {
+            format!("[{}]", s.ip)
+        } else {
+            s.ip.clone()
+        };
+        Some(format!(
+            "rtmp://{}:{}/{}",
+            host,
+            s.port,
+            self.app.clone().unwrap_or_default()
+        ))
+    }
+
+    /// rtmpdump / ffmpeg command lines for every named stream.
+    pub fn replay_commands(&self) -> Vec<String> {
+        let Some(base) = self.base_url() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        // A tcUrl query (auth token) moves behind the stream name.
+        let (base, query) = match base.split_once('?') {
+            Some((b, q)) => (b.trim_end_matches('/').to_owned(), Some(q.to_owned())),
+            None => (base, None),
+        };
+        for st in &self.streams {
+            let Some(name) = &st.name else { continue };
+            let url = match &query {
+                Some(q) if !name.contains('?') => format!("{base}/{name}?{q}"),
+                _ => format!("{base}/{name}"),
+            };
+            match st.role.as_deref() {
+                Some("publish") => {
+                    out.push(format!(
+                        "ffmpeg -re -i INPUT -c copy -f flv {}",
+                        shell_quote(&url)
+                    ));
+                }
+                Some("play") => {
+                    let mut c = format!("rtmpdump -r {}", shell_quote(&url));
+                    if let Some(a) = &self.app {
+                        c.push_str(&format!(" -a {}", shell_quote(a)));
+                    }
+                    if let Some(t) = &self.tc_url {
+                        c.push_str(&format!(" -t {}", shell_quote(t)));
+                    }
+                    c.push_str(&format!(" -y {}", shell_quote(name)));
+                    if let Some(w) = &self.swf_url {
+                        c.push_str(&format!(" -W {}", shell_quote(w)));
+                    }
+                    if let Some(p) = &self.page_url {
+                        c.push_str(&format!(" -p {}", shell_quote(p)));
+                    }
+                    if let Some(f) = &self.flash_ver {
+                        c.push_str(&format!(" -f {}", shell_quote(f)));
+                    }
+                    if st.play_start.is_none_or(|s| s < 0.0) {
+                        c.push_str(" --live");
+                    }
+                    c.push_str(" -o out.flv");
+                    out.push(c);
+                    out.push(format!(
+                        "ffmpeg -i {} -c copy -f flv out.flv",
+                        shell_quote(&url)
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A copy with stream keys and credentials replaced by placeholders
+    /// (learning the stream names into `r` first) and derived fields redone.
+    pub fn redacted(&self, r: &mut Redactor) -> Session {
+        let mut s = self.clone();
+        for st in &mut s.streams {
+            if let Some(n) = &st.name {
+                st.name = Some(r.redact_name(n));
+            }
+            if let Some(m) = &mut st.metadata {
+                redact_json(r, m);
+            }
+        }
+        s.tc_url = s.tc_url.as_deref().map(|u| r.redact_str(&redact_url(u)));
+        s.app = s.app.as_deref().map(|u| r.redact_str(&redact_url(u)));
+        s.swf_url = s.swf_url.as_deref().map(redact_url);
+        s.page_url = s.page_url.as_deref().map(redact_url);
+        for st in &mut s.status {
+            st.description = st.description.as_deref().map(|d| r.redact_str(d));
+        }
+        s.refresh();
+        s
+    }
+
+    /// The stream media of direction `d` goes to by default (see module doc).
+    fn stream_for_media(&mut self, msid: u32, d: Direction) -> Option<&mut StreamInfo> {
+        if let Some(i) = self.streams.iter().position(|s| s.msid == msid) {
+            return self.streams.get_mut(i);
+        }
+        let want = match d {
+            Direction::ToServer => "publish",
+            Direction::ToClient => "play",
+        };
+        let matching: Vec<usize> = self
+            .streams
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role.as_deref() == Some(want))
+            .map(|(i, _)| i)
+            .collect();
+        let idx = if matching.len() == 1 {
+            matching.first().copied()
+        } else if self.streams.len() == 1 {
+            Some(0)
+        } else {
+            None
+        };
+        match idx {
+            Some(i) => {
+                let s = self.streams.get_mut(i)?;
+                if !s.media_msids.contains(&msid) && s.media_msids.len() < MAX_STREAMS {
+                    s.media_msids.push(msid);
+                }
+                Some(s)
+            }
+            None => self.stream(msid),
+        }
+    }
+
+    /// The stream with `msid`, created when new (bounded).
+    fn stream(&mut self, msid: u32) -> Option<&mut StreamInfo> {
+        if let Some(i) = self.streams.iter().position(|s| s.msid == msid) {
+            return self.streams.get_mut(i);
+        }
+        if self.streams.len() >= MAX_STREAMS {
+            return None;
+        }
+        self.streams.push(StreamInfo {
+            msid,
+            ..Default::default()
+        });
+        self.streams.last_mut()
+    }
+}
+
+fn redact_json(r: &Redactor, v: &mut J) {
+    match v {
+        J::String(s) => *s = r.redact_str(s),
+        J::Array(a) => a.iter_mut().for_each(|x| redact_json(r, x)),
+        J::Object(m) => m.values_mut().for_each(|x| redact_json(r, x)),
+        _ => {}
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlowState {
+    session: Session,
+    rtmp: bool,
+    /// Outstanding transactions per direction: id bits -> command name.
+    pending: [BTreeMap<u64, String>; 2],
+}
+
+/// Builds [`Session`]s from events (see the module documentation).
+#[derive(Debug, Default)]
+pub struct SessionTracker {
+    open: BTreeMap<FlowId, FlowState>,
+    finished: Vec<Session>,
+}
+
+impl SessionTracker {
+    pub fn new() -> Self {
+        SessionTracker::default()
+    }
+
+    /// Feeds one event.
+    pub fn handle(&mut self, ev: &Event) {
+        let Some(fid) = ev.flow_id else { return };
+        let ts = ev.time.rfc3339_micros();
+        let st = self.open.entry(fid).or_insert_with(|| FlowState {
+            session: Session {
+                flow_id: fid,
+                start: ts.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        st.session.end = ts.clone();
+        match &ev.kind {
+            EventKind::FlowStart(info) => {
+                let s = &mut st.session;
+                s.client = Some(Endpoint {
+                    ip: info.client_ip.to_string(),
+                    port: info.client_port,
+                });
+                s.server = Some(Endpoint {
+                    ip: info.server_ip.to_string(),
+                    port: info.server_port,
+                });
+                s.community_id = Some(info.community_id.clone());
+                s.midstream = info.midstream;
+            }
+            EventKind::Handshake(h) => {
+                st.rtmp = true;
+                let hs = &mut st.session.handshake;
+                match h.part {
+                    HandshakePart::C0 => hs.c0_version = h.version_byte,
+                    HandshakePart::S0 => hs.s0_version = h.version_byte,
+                    HandshakePart::C1 => {
+                        hs.kind = h.kind.map(str::to_owned);
+                        hs.client_version = h.peer_version.clone();
+                        hs.client_digest_valid = h.digest.map(|d| d.valid);
+                    }
+                    HandshakePart::S1 => {
+                        hs.server_version = h.peer_version.clone();
+                        hs.server_digest_valid = h.digest.map(|d| d.valid);
+                    }
+                    HandshakePart::C2 => hs.c2_echo_ok = h.echo_ok,
+                    HandshakePart::S2 => hs.s2_echo_ok = h.echo_ok,
+                }
+            }
+            EventKind::Message(m) => {
+                st.rtmp = true;
+                let d = ev.direction.unwrap_or(Direction::ToServer);
+                *st.session.messages.get_mut(d) += 1;
+                handle_message(st, m, d, &ts, 0);
+            }
+            EventKind::Gap(g) => {
+                st.session.gaps.count += 1;
+                st.session.gaps.bytes = st.session.gaps.bytes.saturating_add(g.len);
+            }
+            EventKind::Anomaly(a) => {
+                *st.session.anomalies.entry(a.name.to_owned()).or_insert(0) += 1;
+            }
+            EventKind::FlowEnd(end) => {
+                let reason = serde_json::to_value(end.reason).ok();
+                let proto = serde_json::to_value(end.protocol).ok();
+                st.session.end_reason = reason.and_then(|v| v.as_str().map(str::to_owned));
+                st.session.protocol = proto.and_then(|v| v.as_str().map(str::to_owned));
+                if let Some(mut st) = self.open.remove(&fid) {
+                    if st.rtmp {
+                        st.session.refresh();
+                        self.finished.push(st.session);
+                    }
+                }
+            }
+            EventKind::Stats(_) => {}
+        }
+    }
+
+    /// Drains the sessions finished so far (flow order of their ends).
+    pub fn take_finished(&mut self) -> Vec<Session> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// End of input: closes every open session; returns all not yet taken,
+    /// finished ones first, then open ones by flow id.
+    pub fn finish(&mut self) -> Vec<Session> {
+        let mut out = self.take_finished();
+        for (_, mut st) in std::mem::take(&mut self.open) {
+            if st.rtmp {
+                st.session.refresh();
+                out.push(st.session);
+            }
+        }
+        out
+    }
+
+    /// Copies of the sessions not yet taken and the open ones (by flow id).
+    pub fn snapshot(&self) -> Vec<Session> {
+        let mut out = self.finished.clone();
+        for st in self.open.values().filter(|s| s.rtmp) {
+            let mut s = st.session.clone();
+            s.refresh();
+            out.push(s);
+        }
+        out
+    }
+}
+
+fn first_object(args: &[Value]) -> Option<&Value> {
+    args.iter().find(|a| a.properties().is_some())
+}
+
+fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth: usize) {
+    let s = &mut st.session;
+    match &m.body {
+        Body::Control(c) => match c {
+            Control::SetChunkSize { size } => *s.chunk_size.get_mut(d) = Some(*size),
+            Control::WindowAckSize { size } => *s.window_ack_size.get_mut(d) = Some(*size),
+            Control::SetPeerBandwidth { size, .. } => *s.peer_bandwidth.get_mut(d) = Some(*size),
+            _ => {}
+        },
+        Body::UserControl(u) => {
+            if let Some(rtt) = u.rtt_us {
+                let p = &mut s.pings;
+                p.count += 1;
+                p.sum += rtt as u128;
+                p.min_rtt_us = Some(p.min_rtt_us.map_or(rtt, |x| x.min(rtt)));
+                p.max_rtt_us = Some(p.max_rtt_us.map_or(rtt, |x| x.max(rtt)));
+            }
+        }
+        Body::Video(v) => {
+            let Some(stream) = s.stream_for_media(m.msid, d) else {
+                return;
+            };
+            let vs = &mut stream.video;
+            vs.add(m);
+            let pt = v.packet_type;
+            if v.frame_type == 5 {
+                // command frame: not a picture
+            } else if pt == Some(0) {
+                vs.config(&v.tracks, &v.codec);
+            } else if matches!(pt, Some(2) | Some(4) | Some(5)) {
+            } else {
+                if vs.codec.is_none() {
+                    vs.set_codec(&v.tracks, &v.codec);
+                }
+                vs.frame(m.timestamp, v.keyframe);
+            }
+        }
+        Body::Audio(a) => {
+            let Some(stream) = s.stream_for_media(m.msid, d) else {
+                return;
+            };
+            let au = &mut stream.audio;
+            au.add(m);
+            if a.packet_type == Some(0) && (a.enhanced || a.codec == "aac") {
+                au.config(&a.tracks, &a.codec);
+            } else if a.packet_type.is_none() || a.packet_type == Some(1) {
+                if au.codec.is_none() {
+                    au.set_codec(&a.tracks, &a.codec);
+                }
+                if au.sample_rate.is_none() {
+                    au.sample_rate = a.sample_rate;
+                }
+                if au.channels.is_none() {
+                    au.channels = a.channels;
+                }
+                au.frame(m.timestamp, false);
+            }
+        }
+        Body::Data(dm) => {
+            let name = dm.name.as_ref().map(lossy);
+            let meta = match name.as_deref() {
+                Some("@setDataFrame") => {
+                    let inner = dm.args.first().and_then(|v| v.as_str()).map(lossy);
+                    if inner.as_deref() == Some("onMetaData") {
+                        dm.args.get(1)
+                    } else {
+                        None
+                    }
+                }
+                Some("onMetaData") => dm.args.first(),
+                _ => None,
+            };
+            let Some(stream) = s.stream_for_media(m.msid, d) else {
+                return;
+            };
+            stream.data_messages += 1;
+            stream.data_bytes += m.length as u64;
+            if let Some(v) = meta {
+                stream.metadata = Some(crate::output::json::amf_to_json(v));
+            }
+        }
+        Body::Command(c) => handle_command(st, m, c, d, ts),
+        Body::Aggregate(subs) if depth < 4 => {
+            for sub in subs {
+                handle_message(st, sub, d, ts, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn handle_command(
+    st: &mut FlowState,
+    m: &Message,
+    c: &crate::rtmp::message::Command,
+    d: Direction,
+    ts: &str,
+) {
+    let name = lossy(&c.name);
+    let tx_key = c.transaction_id.map(f64::to_bits);
+    let s = &mut st.session;
+    if d == Direction::ToServer && s.commands.len() < MAX_STATUS {
+        s.commands.push(name.clone());
+    }
+    match name.as_str() {
+        "_result" | "_error" | "onStatus" => {
+            let responds_to = if name == "onStatus" {
+                None
+            } else {
+                tx_key.and_then(|k| st.pending[d.reverse().index()].remove(&k))
+            };
+            let s = &mut st.session;
+            if name == "_result" && responds_to.as_deref() == Some("createStream") {
+                let id = match &c.info {
+                    Some(CommandInfo::StreamCreated { stream_id }) => Some(*stream_id),
+                    _ => c.args.iter().find_map(|a| a.as_f64()),
+                };
+                if let Some(id) = id.filter(|x| x.is_finite() && *x >= 0.0 && *x <= u32::MAX as f64)
+                {
+                    if let Some(stream) = s.stream(id as u32) {
+                        stream.created_by_transaction = c.transaction_id;
+                    }
+                }
+            }
+            let (level, code, description) = match &c.info {
+                Some(CommandInfo::Status {
+                    level,
+                    code,
+                    description,
+                }) => (opt_lossy(level), opt_lossy(code), opt_lossy(description)),
+                _ => match first_object(&c.args) {
+                    Some(o) => (
+                        prop_str(o, "level"),
+                        prop_str(o, "code"),
+                        prop_str(o, "description"),
+                    ),
+                    None => (None, None, None),
+                },
+            };
+            if code.is_some() || name == "_error" {
+                if s.status.len() < MAX_STATUS {
+                    s.status.push(StatusEntry {
+                        timestamp: ts.to_owned(),
+                        direction: d,
+                        msid: m.msid,
+                        command: name.clone(),
+                        responds_to,
+                        level,
+                        code,
+                        description,
+                    });
+                } else {
+                    s.status_dropped += 1;
+                }
+            }
+            return;
+        }
+        "connect" if d == Direction::ToServer => {
+            if let Some(CommandInfo::Connect {
+                app,
+                tc_url,
+                flash_ver,
+                swf_url,
+                page_url,
+                object_encoding,
+                four_cc_list,
+            }) = &c.info
+            {
+                s.app = opt_lossy(app);
+                s.tc_url = opt_lossy(tc_url);
+                s.flash_ver = opt_lossy(flash_ver);
+                s.swf_url = opt_lossy(swf_url);
+                s.page_url = opt_lossy(page_url);
+                s.object_encoding = *object_encoding;
+                s.four_cc_list = four_cc_list.iter().map(lossy).collect();
+            } else if let Some(o) = &c.object {
+                s.app = prop_str(o, "app");
+                s.tc_url = prop_str(o, "tcUrl");
+                s.flash_ver = prop_str(o, "flashVer");
+                s.swf_url = prop_str(o, "swfUrl");
+                s.page_url = prop_str(o, "pageUrl");
+                s.object_encoding = o.get("objectEncoding").and_then(Value::as_f64);
+            }
+            if let Some(o) = &c.object {
+                s.capabilities = o.get("capabilities").and_then(Value::as_f64);
+                if s.four_cc_list.is_empty() {
+                    if let Some(ValueKind::StrictArray(items)) =
+                        o.get("fourCcList").map(|v| &v.kind)
+                    {
+                        s.four_cc_list =
+                            items.iter().filter_map(|v| v.as_str()).map(lossy).collect();
+                    }
+                }
+            }
+        }
+        "publish" => {
+            let (n, t) = match &c.info {
+                Some(CommandInfo::Publish { name, publish_type }) => {
+                    (opt_lossy(name), opt_lossy(publish_type))
+                }
+                _ => {
+                    let mut strs = c.args.iter().filter_map(|a| a.as_str()).map(lossy);
+                    (strs.next(), strs.next())
+                }
+            };
+            if let Some(stream) = s.stream(m.msid) {
+                stream.role = Some("publish".into());
+                stream.name = n;
+                stream.publish_type = t;
+            }
+        }
+        "play" | "play2" => {
+            let (n, start, dur, reset) = match &c.info {
+                Some(CommandInfo::Play {
+                    name,
+                    start,
+                    duration,
+                    reset,
+                }) => (opt_lossy(name), *start, *duration, *reset),
+                _ => {
+                    let n = c
+                        .args
+                        .first()
+                        .and_then(|a| a.as_str().map(lossy).or_else(|| prop_str(a, "streamName")));
+                    let start = c.args.get(1).and_then(Value::as_f64);
+                    let dur = c.args.get(2).and_then(Value::as_f64);
+                    let reset = c.args.get(3).and_then(|v| match v.kind {
+                        ValueKind::Boolean(b) => Some(b),
+                        _ => None,
+                    });
+                    (n, start, dur, reset)
+                }
+            };
+            if let Some(stream) = s.stream(m.msid) {
+                stream.role = Some("play".into());
+                stream.name = n;
+                stream.play_start = start;
+                stream.play_duration = dur;
+                stream.play_reset = reset;
+            }
+        }
+        "deleteStream" | "closeStream" => {
+            let id = match &c.info {
+                Some(CommandInfo::DeleteStream { stream_id }) => *stream_id,
+                _ => c.args.iter().find_map(Value::as_f64),
+            };
+            let target = id
+                .filter(|x| x.is_finite() && *x >= 0.0 && *x <= u32::MAX as f64)
+                .map_or(m.msid, |x| x as u32);
+            if let Some(i) = s.streams.iter().position(|x| x.msid == target) {
+                if let Some(x) = s.streams.get_mut(i) {
+                    x.deleted = true;
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(k) = tx_key {
+        if c.transaction_id.is_some_and(|t| t > 0.0) {
+            let p = &mut st.pending[d.index()];
+            if p.len() < MAX_PENDING {
+                p.insert(k, name);
+            }
+        }
+    }
+}

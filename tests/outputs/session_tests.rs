@@ -1,0 +1,278 @@
+use rtmpscope::event::*;
+use rtmpscope::redact::{placeholder, Redactor};
+use rtmpscope::rtmp::message::*;
+use rtmpscope::session::{Session, SessionTracker};
+use rtmpscope::time::PacketTime;
+
+use crate::fixtures::*;
+
+fn run(events: &[Event]) -> Vec<Session> {
+    let mut t = SessionTracker::new();
+    let mut out = Vec::new();
+    for e in events {
+        t.handle(e);
+        out.extend(t.take_finished());
+    }
+    out.extend(t.finish());
+    out
+}
+
+#[test]
+fn publisher_session_model() {
+    let sessions = run(&publish_conversation(Scenario::default()));
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(s.flow_id, 1);
+    assert_eq!(s.client.as_ref().unwrap().ip, "192.0.2.10");
+    assert_eq!(s.server.as_ref().unwrap().port, 1935);
+    assert_eq!(s.handshake.kind.as_deref(), Some("digest"));
+    assert_eq!(s.handshake.client_version.as_deref(), Some("9.0.124.2"));
+    assert_eq!(s.handshake.server_version.as_deref(), Some("13.10.14.13"));
+    assert_eq!(s.handshake.client_digest_valid, Some(true));
+    assert_eq!(s.handshake.c0_version, Some(3));
+    assert_eq!(s.app.as_deref(), Some("live"));
+    assert!(s.tc_url.as_deref().unwrap().contains(TOKEN));
+    assert_eq!(
+        s.flash_ver.as_deref(),
+        Some("FMLE/3.0 (compatible; FMSc/1.0)")
+    );
+    assert_eq!(s.object_encoding, Some(0.0));
+    assert_eq!(s.capabilities, Some(239.0));
+    assert_eq!(s.chunk_size.to_server, Some(4096));
+    assert_eq!(s.chunk_size.to_client, Some(60000));
+    assert_eq!(s.window_ack_size.to_client, Some(2_500_000));
+    assert_eq!(s.peer_bandwidth.to_client, Some(2_500_000));
+    assert_eq!(s.window_ack_size.to_server, None);
+    assert_eq!(
+        s.commands,
+        [
+            "connect",
+            "releaseStream",
+            "FCPublish",
+            "createStream",
+            "publish"
+        ]
+    );
+    assert_eq!(s.end_reason.as_deref(), Some("fin"));
+    assert_eq!(s.protocol.as_deref(), Some("rtmp"));
+
+    assert_eq!(s.streams.len(), 1, "{:#?}", s.streams);
+    let st = &s.streams[0];
+    assert_eq!(st.msid, 1);
+    assert_eq!(st.created_by_transaction, Some(4.0));
+    assert_eq!(st.role.as_deref(), Some("publish"));
+    assert_eq!(st.name.as_deref(), Some(KEY));
+    assert_eq!(st.publish_type.as_deref(), Some("live"));
+    assert_eq!(
+        st.media_msids,
+        vec![0],
+        "msid-0 media attributed to stream 1"
+    );
+    assert_eq!(st.data_messages, 1);
+    assert_eq!(st.metadata.as_ref().unwrap()["width"], 1280);
+
+    let v = &st.video;
+    assert_eq!(v.codec.as_deref(), Some("avc1"));
+    assert_eq!(v.config.as_deref(), Some("profile 100 level 31 1280x720"));
+    assert_eq!(v.messages, 62);
+    assert_eq!(v.bytes, 45 + 61 * 1000);
+    assert_eq!(v.sequence_headers, 1);
+    assert_eq!(v.frames, 61);
+    assert_eq!(v.keyframes, 3);
+    assert_eq!(v.duration_ms, 60 * 33);
+    assert_eq!(v.keyframe_interval_ms, Some(990.0));
+    assert_eq!(v.frame_rate, Some(30.3));
+    let expect_bps = ((45.0 + 61_000.0) * 8.0 / 1.98_f64).round();
+    assert_eq!(v.bitrate_bps, Some(expect_bps));
+
+    let a = &st.audio;
+    assert_eq!(a.codec.as_deref(), Some("mp4a"));
+    assert_eq!(a.messages, 32);
+    assert_eq!(a.frames, 31);
+    assert_eq!(a.sample_rate, Some(48000));
+    assert_eq!(a.channels, Some(2));
+
+    let codes: Vec<(&str, Option<&str>, Option<&str>)> = s
+        .status
+        .iter()
+        .map(|e| {
+            (
+                e.command.as_str(),
+                e.responds_to.as_deref(),
+                e.code.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (
+                "_result",
+                Some("connect"),
+                Some("NetConnection.Connect.Success")
+            ),
+            ("onStatus", None, Some("NetStream.Publish.Start")),
+        ]
+    );
+    assert_eq!(s.status[1].msid, 1);
+    assert_eq!(s.pings.count, 1);
+    assert_eq!(s.pings.min_rtt_us, Some(1500));
+    assert_eq!(s.pings.avg_rtt_us, Some(1500));
+    assert_eq!(s.anomalies.get("rtmp.test.warning"), Some(&1));
+    assert_eq!(s.gaps.count, 1);
+    assert_eq!(s.gaps.bytes, 100);
+    assert_eq!(s.messages.to_client, 7);
+    assert_eq!(
+        s.replay,
+        vec![format!(
+            "ffmpeg -re -i INPUT -c copy -f flv 'rtmp://198.51.100.5:1935/live/{KEY}?token={TOKEN}'"
+        )]
+    );
+}
+
+#[test]
+fn snapshot_and_take_finished() {
+    let ev = publish_conversation(Scenario::default());
+    let mut t = SessionTracker::new();
+    let end = ev
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::FlowEnd(_)))
+        .unwrap();
+    for e in &ev[..end] {
+        t.handle(e);
+    }
+    assert!(t.take_finished().is_empty());
+    let snap = t.snapshot();
+    assert_eq!(snap.len(), 1);
+    assert_eq!(snap[0].end_reason, None);
+    assert_eq!(snap[0].streams[0].video.frames, 61);
+    t.handle(&ev[end]);
+    let done = t.take_finished();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].end_reason.as_deref(), Some("fin"));
+    assert!(t.finish().is_empty());
+}
+
+#[test]
+fn non_rtmp_flow_has_no_session() {
+    let ev = publish_conversation(Scenario::default());
+    let only: Vec<Event> = ev
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::FlowStart(_) | EventKind::FlowEnd(_) | EventKind::Gap(_)
+            )
+        })
+        .collect();
+    assert!(run(&only).is_empty());
+}
+
+fn ev(cnt: u64, dir: Direction, m: Message) -> Event {
+    Event {
+        pcap_cnt: cnt,
+        time: PacketTime::new(1000 + cnt as i64, 0),
+        flow_id: Some(7),
+        direction: Some(dir),
+        kind: EventKind::Message(Box::new(m)),
+    }
+}
+
+#[test]
+fn player_session_and_rtmpdump_line() {
+    use Direction::{ToClient as C, ToServer as S};
+    let events = vec![
+        ev(
+            1,
+            S,
+            message(
+                3,
+                20,
+                0,
+                0,
+                100,
+                command(
+                    "connect",
+                    1.0,
+                    Some(obj(&[
+                        ("app", s("vod")),
+                        ("flashVer", s("LNX 9,0,124,2")),
+                        ("swfUrl", s("http://example.com/p.swf")),
+                        ("tcUrl", s("rtmp://example.com/vod")),
+                        ("pageUrl", s("http://example.com/")),
+                    ])),
+                    vec![],
+                ),
+            ),
+        ),
+        ev(
+            2,
+            S,
+            message(3, 20, 0, 0, 25, command("createStream", 2.0, None, vec![])),
+        ),
+        ev(
+            3,
+            C,
+            message(3, 20, 0, 0, 29, command("_result", 2.0, None, vec![n(1.0)])),
+        ),
+        ev(
+            4,
+            S,
+            message(
+                8,
+                20,
+                1,
+                0,
+                40,
+                command("play", 0.0, None, vec![s("movie"), n(-1000.0)]),
+            ),
+        ),
+        ev(
+            5,
+            C,
+            message(
+                5,
+                20,
+                1,
+                0,
+                60,
+                command(
+                    "onStatus",
+                    0.0,
+                    None,
+                    vec![status_obj("error", "NetStream.Play.StreamNotFound", "nope")],
+                ),
+            ),
+        ),
+        ev(
+            6,
+            C,
+            message(6, 9, 1, 0, 45, video("avc", true, 0, Some(avc_config()))),
+        ),
+    ];
+    let sessions = run(&events);
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert!(s.client.is_none(), "no FlowStart seen");
+    let st = &s.streams[0];
+    assert_eq!(st.role.as_deref(), Some("play"));
+    assert_eq!(st.play_start, Some(-1000.0));
+    assert_eq!(st.video.sequence_headers, 1);
+    assert!(st.media_msids.is_empty());
+    assert_eq!(
+        s.status[0].code.as_deref(),
+        Some("NetStream.Play.StreamNotFound")
+    );
+    assert_eq!(
+        s.replay[0],
+        "rtmpdump -r rtmp://example.com/vod/movie -a vod -t rtmp://example.com/vod -y movie \
+         -W http://example.com/p.swf -p http://example.com/ -f 'LNX 9,0,124,2' --live -o out.flv"
+    );
+    assert_eq!(
+        s.replay[1],
+        "ffmpeg -i rtmp://example.com/vod/movie -c copy -f flv out.flv"
+    );
+    let r = s.redacted(&mut Redactor::new());
+    assert_eq!(r.streams[0].name, Some(placeholder("movie")));
+    assert!(r.replay.iter().all(|l| !l.contains("/movie")));
+}
