@@ -18,6 +18,9 @@ use super::model::Model;
 use super::tree::{Hl, Tree};
 use super::{Batch, TuiOptions};
 
+/// Minimum time between session snapshots once there are many sessions.
+pub const SESSION_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Top-level views.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -115,6 +118,7 @@ pub struct App {
     /// Session the messages view was entered from.
     pub drilled_from_session: bool,
     export_rx: Option<mpsc::Receiver<Result<String, String>>>,
+    last_sync: Option<std::time::Instant>,
 }
 
 /// Rectangles and sizes of the last frame.
@@ -164,6 +168,7 @@ impl App {
             layout: LayoutCache::default(),
             drilled_from_session: false,
             export_rx: None,
+            last_sync: None,
         }
     }
 
@@ -433,11 +438,28 @@ impl App {
         self.status = Some((s.into(), err));
     }
 
+    /// Refreshes the session snapshot, at most every
+    /// [`SESSION_SYNC_INTERVAL`] when there are many sessions.
+    pub fn sync_sessions_bounded(&mut self) {
+        if !self.model.sessions_dirty() {
+            return;
+        }
+        let due = self.model.sessions.len() < 256
+            || self
+                .last_sync
+                .is_none_or(|t| t.elapsed() >= SESSION_SYNC_INTERVAL);
+        if due {
+            self.model.sync_sessions();
+            self.last_sync = Some(std::time::Instant::now());
+        }
+    }
+
     /// Handles one key press.
     pub fn handle_key(&mut self, k: KeyEvent) {
         if k.kind != KeyEventKind::Press {
             return;
         }
+        self.model.sync_sessions();
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(k.code, KeyCode::Char('c')) {
             self.quit = true;
@@ -784,7 +806,7 @@ impl App {
             .opts
             .export_dir
             .join(format!("rtmpscope-flow{flow}.ndjson"));
-        match super::export::write_ndjson(&self.model, flow, &path) {
+        match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
             Ok(n) => self.set_status(
                 format!("wrote {n} events of session {flow} to {}", path.display()),
                 false,
@@ -803,7 +825,7 @@ impl App {
                 true,
             );
         };
-        let Some(info) = self.model.session(flow).and_then(|s| s.info.clone()) else {
+        let Some(info) = self.model.flow(flow).and_then(|s| s.info.clone()) else {
             return self.set_status("pcap export: flow addresses unknown", true);
         };
         let path = self

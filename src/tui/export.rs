@@ -2,75 +2,91 @@
 //! packets as pcap (re-read from the capture file, filtered by 5-tuple).
 //!
 //! Contract: writes only the named output file; errors are returned as
-//! strings for the status line, never panics. NDJSON lines are
-//! `serde_json` renderings of the event model; messages whose decoded form
-//! was evicted from memory are written as compact records with
-//! `"evicted": true`.
+//! strings for the status line, never panics. NDJSON uses the crate's
+//! `output::json` writer; messages whose decoded form was evicted from memory
+//! are written with their header fields and a raw (undecoded) body.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::Model;
 use crate::event::{Event, EventKind, FlowId, FlowInfo};
+use crate::rtmp::message::{Body, Message};
+use crate::time::PacketTime;
 
-/// Writes every message of `flow` (plus its flow_start) as NDJSON; returns
-/// the number of lines.
-pub fn write_ndjson(model: &Model, flow: FlowId, path: &Path) -> Result<usize, String> {
+/// Writes the selected session as NDJSON in the `output::json` line format
+/// (meta, rtmp lines of every message, then the session line); returns the
+/// number of lines.
+pub fn write_ndjson(
+    model: &Model,
+    flow: FlowId,
+    source: &str,
+    path: &Path,
+) -> Result<usize, String> {
+    use crate::output::json::{JsonOptions, JsonWriter, Meta};
     let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = std::io::BufWriter::new(f);
-    let mut n = 0usize;
+    let opts = JsonOptions {
+        // Events in the model are already redacted when --redact is on.
+        redact: false,
+        sessions: false,
+        chunk_ranges: true,
+    };
+    let mut w = JsonWriter::new(std::io::BufWriter::new(f), opts);
     let io = |e: std::io::Error| e.to_string();
-    if let Some(info) = model.session(flow).and_then(|s| s.info.clone()) {
+    w.write_meta(&Meta::new(source, Vec::new())).map_err(io)?;
+    let mut n = 1usize;
+    if let Some(info) = model.flow(flow).and_then(|s| s.info.clone()) {
+        // Registers the flow's addresses (writes no line).
         let ev = Event {
             pcap_cnt: 0,
-            time: model
-                .session(flow)
-                .map(|s| s.first_seen)
-                .unwrap_or_default(),
+            time: PacketTime::default(),
             flow_id: Some(flow),
             direction: None,
             kind: EventKind::FlowStart(info),
         };
-        serde_json::to_writer(&mut w, &ev).map_err(|e| e.to_string())?;
-        w.write_all(b"\n").map_err(io)?;
-        n += 1;
+        w.write_event(&ev).map_err(io)?;
     }
     for (i, r) in model.rows.iter().enumerate() {
         if r.flow_id != flow {
             continue;
         }
-        match model.full(i) {
-            Some(m) => {
-                let ev = Event {
-                    pcap_cnt: r.pcap_cnt,
-                    time: r.time,
-                    flow_id: Some(flow),
-                    direction: Some(r.dir),
-                    kind: EventKind::Message(Box::new(m.clone())),
-                };
-                serde_json::to_writer(&mut w, &ev).map_err(|e| e.to_string())?;
-            }
+        let m = match model.full(i) {
+            Some(m) => m.clone(),
             None => {
-                let v = serde_json::json!({
-                    "pcap_cnt": r.pcap_cnt,
-                    "time": r.time,
-                    "flow_id": flow,
-                    "direction": r.dir,
-                    "kind": {"message": {
-                        "fmt": r.fmt, "csid": r.csid, "type_id": r.type_id,
-                        "msid": r.msid, "timestamp": r.timestamp, "length": r.length,
-                        "first_byte": r.first_byte, "last_byte": r.last_byte,
-                        "summary": model.summary(r), "evicted": true,
-                    }},
-                });
-                serde_json::to_writer(&mut w, &v).map_err(|e| e.to_string())?;
+                // Decoded form evicted: header fields only, body undecoded.
+                Message {
+                    fmt: r.fmt,
+                    csid: r.csid,
+                    type_id: r.type_id,
+                    msid: r.msid,
+                    timestamp: r.timestamp,
+                    timestamp_delta: 0,
+                    extended_timestamp: false,
+                    length: r.length,
+                    first_byte: r.first_byte,
+                    last_byte: r.last_byte,
+                    chunks: Vec::new(),
+                    time: r.time,
+                    truncated: None,
+                    body: Body::Raw,
+                }
             }
-        }
-        w.write_all(b"\n").map_err(io)?;
+        };
+        let ev = Event {
+            pcap_cnt: r.pcap_cnt,
+            time: r.time,
+            flow_id: Some(flow),
+            direction: Some(r.dir),
+            kind: EventKind::Message(Box::new(m)),
+        };
+        w.write_event(&ev).map_err(io)?;
         n += 1;
     }
-    w.flush().map_err(io)?;
+    if let Some(s) = model.session(flow) {
+        w.write_session(s).map_err(io)?;
+        n += 1;
+    }
+    w.finish().map_err(io)?;
     Ok(n)
 }
 

@@ -14,7 +14,6 @@ pub mod bytes;
 pub mod export;
 pub mod filter;
 pub mod model;
-pub mod redact;
 pub mod sanitize;
 pub mod summary;
 pub mod tree;

@@ -10,14 +10,13 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::redact;
-use super::sanitize::{clean, clean_amf, truncate};
+use super::sanitize::{clean, truncate};
 use super::summary::{self, Kind};
-use crate::event::{
-    Anomaly, ByteRange, Direction, Event, EventKind, FlowId, FlowInfo, FlowProtocol, Severity,
-};
-use crate::rtmp::handshake::HandshakePart;
-use crate::rtmp::message::{Body, CommandInfo, Control, Message};
+use crate::event::{Anomaly, ByteRange, Direction, Event, EventKind, FlowId, FlowInfo, Severity};
+use crate::redact::Redactor;
+use crate::rtmp::message::{Body, Control, Message};
+pub use crate::session::Session;
+use crate::session::SessionTracker;
 use crate::time::PacketTime;
 
 /// Full decoded media messages kept (for the detail tree / chunk view).
@@ -69,7 +68,7 @@ pub struct MsgRow {
     pub summary: Summary,
 }
 
-/// Lifecycle state of a session.
+/// Lifecycle state of a session, derived from the session model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionState {
     Handshake,
@@ -91,21 +90,87 @@ impl SessionState {
     }
 }
 
-/// Publish or play.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Publish,
-    Play,
-    Unknown,
-}
+/// Display helpers over the crate's one session model
+/// ([`crate::session::Session`], built by [`SessionTracker`]).
+pub mod sess {
+    use super::SessionState;
+    use crate::session::Session;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Publish => "publish",
-            Role::Play => "play",
-            Role::Unknown => "?",
+    /// Derived lifecycle state.
+    pub fn state(s: &Session) -> SessionState {
+        if s.end_reason.is_some() {
+            return SessionState::Closed;
         }
+        let live = |role: &str| {
+            s.streams
+                .iter()
+                .any(|st| !st.deleted && st.role.as_deref() == Some(role))
+        };
+        if live("publish") {
+            SessionState::Publishing
+        } else if live("play") {
+            SessionState::Playing
+        } else if s.messages.to_server + s.messages.to_client > 0 {
+            SessionState::Connected
+        } else {
+            SessionState::Handshake
+        }
+    }
+
+    /// RTMPE (C0/S0 version 6 or 8, or the flow was classified encrypted).
+    pub fn encrypted(s: &Session) -> bool {
+        matches!(s.handshake.c0_version, Some(6) | Some(8))
+            || matches!(s.handshake.s0_version, Some(6) | Some(8))
+            || s.protocol.as_deref() == Some("rtmp_encrypted")
+    }
+
+    /// `client:port -> server:port`.
+    pub fn endpoints(s: &Session) -> String {
+        let ep = |e: &Option<crate::session::Endpoint>| match e {
+            Some(e) if e.ip.contains(':') => format!("[{}]:{}", e.ip, e.port),
+            Some(e) => format!("{}:{}", e.ip, e.port),
+            None => "?".into(),
+        };
+        format!("{} -> {}", ep(&s.client), ep(&s.server))
+    }
+
+    /// Distinct codecs of all streams, e.g. `avc1/mp4a`.
+    pub fn codecs(s: &Session) -> String {
+        let mut v: Vec<&str> = Vec::new();
+        for st in &s.streams {
+            for c in [&st.video.codec, &st.audio.codec].into_iter().flatten() {
+                if !v.contains(&c.as_str()) {
+                    v.push(c);
+                }
+            }
+        }
+        super::clean(&v.join("/"))
+    }
+
+    /// Stream names with role, e.g. `key(publish)`.
+    pub fn streams(s: &Session) -> String {
+        let v: Vec<String> = s
+            .streams
+            .iter()
+            .filter(|st| st.name.is_some() || st.role.is_some())
+            .map(|st| {
+                format!(
+                    "{}({})",
+                    super::truncate(&super::clean(st.name.as_deref().unwrap_or("")), 48),
+                    st.role.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        v.join(", ")
+    }
+
+    /// Total anomalies.
+    pub fn anomalies(s: &Session) -> u64 {
+        s.anomalies.values().sum()
+    }
+
+    pub fn messages(s: &Session) -> u64 {
+        s.messages.to_server + s.messages.to_client
     }
 }
 
@@ -118,52 +183,15 @@ pub struct Bin {
     pub video_frames: u32,
 }
 
-/// One message stream (msid) of a session.
+/// Per-msid media time series of a flow (the session model keeps totals,
+/// the TUI keeps these one-second bins for charts).
 #[derive(Clone, Debug)]
-pub struct StreamStats {
+pub struct Series {
     pub msid: u32,
-    pub name: String,
-    pub role: Role,
-    pub video_codec: Option<String>,
-    pub audio_codec: Option<String>,
-    pub video_frames: u64,
-    pub audio_frames: u64,
-    pub video_bytes: u64,
-    pub audio_bytes: u64,
-    pub keyframes: u64,
-    pub last_keyframe_ts: Option<u32>,
-    /// RTMP-timestamp interval between the last two keyframes (ms).
-    pub keyframe_interval_ms: Option<u32>,
-    pub last_video_ts: Option<u32>,
-    pub last_audio_ts: Option<u32>,
-    pub first_video: Option<(PacketTime, u32)>,
-    pub last_video: Option<(PacketTime, u32)>,
     pub bins: VecDeque<Bin>,
 }
 
-impl StreamStats {
-    fn new(msid: u32) -> Self {
-        StreamStats {
-            msid,
-            name: String::new(),
-            role: Role::Unknown,
-            video_codec: None,
-            audio_codec: None,
-            video_frames: 0,
-            audio_frames: 0,
-            video_bytes: 0,
-            audio_bytes: 0,
-            keyframes: 0,
-            last_keyframe_ts: None,
-            keyframe_interval_ms: None,
-            last_video_ts: None,
-            last_audio_ts: None,
-            first_video: None,
-            last_video: None,
-            bins: VecDeque::new(),
-        }
-    }
-
+impl Series {
     fn bin(&mut self, sec: i64) -> &mut Bin {
         if self.bins.back().is_none_or(|b| b.sec < sec) {
             // Fill skipped seconds with empty bins so charts show silence.
@@ -189,162 +217,68 @@ impl StreamStats {
             .unwrap_or(self.bins.len() - 1);
         &mut self.bins[idx]
     }
-
-    /// Average video frame rate over the stream's packet-time span.
-    pub fn fps(&self) -> Option<f64> {
-        let (t0, _) = self.first_video?;
-        let (t1, _) = self.last_video?;
-        let dt = t1.nanos_since(t0) as f64 / 1e9;
-        if dt <= 0.0 || self.video_frames < 2 {
-            return None;
-        }
-        Some((self.video_frames - 1) as f64 / dt)
-    }
-
-    /// Video timestamp minus audio timestamp of the latest frames (ms).
-    pub fn av_drift_ms(&self) -> Option<i64> {
-        Some(self.last_video_ts? as i64 - self.last_audio_ts? as i64)
-    }
-
-    /// Bits per second over the last complete second.
-    pub fn bitrate_bps(&self) -> u64 {
-        let n = self.bins.len();
-        let b = if n >= 2 {
-            self.bins.get(n - 2)
-        } else {
-            self.bins.back()
-        };
-        b.map(|b| (b.audio_bytes + b.video_bytes) * 8).unwrap_or(0)
-    }
 }
 
-/// One RTMP connection.
+/// TUI-side live facts of one flow that the session model does not keep.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct FlowLive {
     pub flow_id: FlowId,
     pub info: Option<FlowInfo>,
-    pub app: Option<String>,
-    pub tc_url: Option<String>,
-    pub state: SessionState,
-    pub protocol: Option<FlowProtocol>,
-    pub encrypted: bool,
-    pub midstream: bool,
-    pub messages: u64,
-    pub gaps: u64,
-    pub missed_bytes: u64,
-    pub anomalies: u64,
-    pub first_seen: PacketTime,
-    pub last_seen: PacketTime,
     /// Stream bytes seen per direction (highest message end offset + 1).
     pub stream_bytes: [u64; 2],
-    /// Window acknowledgement size announced by each direction's sender.
-    pub window_ack: [Option<u32>; 2],
     /// Last Acknowledgement sequence sent in each direction.
     pub last_ack: [Option<u32>; 2],
-    pub last_rtt_us: Option<u64>,
-    pub rtt_samples: u64,
-    pub chunk_size: [Option<u32>; 2],
-    pub streams: Vec<StreamStats>,
+    pub series: Vec<Series>,
 }
 
-impl Session {
-    fn new(flow_id: FlowId) -> Self {
-        Session {
-            flow_id,
-            info: None,
-            app: None,
-            tc_url: None,
-            state: SessionState::Handshake,
-            protocol: None,
-            encrypted: false,
-            midstream: false,
-            messages: 0,
-            gaps: 0,
-            missed_bytes: 0,
-            anomalies: 0,
-            first_seen: PacketTime::default(),
-            last_seen: PacketTime::default(),
-            stream_bytes: [0; 2],
-            window_ack: [None; 2],
-            last_ack: [None; 2],
-            last_rtt_us: None,
-            rtt_samples: 0,
-            chunk_size: [None; 2],
-            streams: Vec::new(),
+impl FlowLive {
+    fn series(&mut self, msid: u32) -> Option<&mut Series> {
+        if let Some(i) = self.series.iter().position(|s| s.msid == msid) {
+            return self.series.get_mut(i);
         }
-    }
-
-    /// Stream with this msid, created if there is room.
-    fn stream(&mut self, msid: u32) -> Option<&mut StreamStats> {
-        if let Some(i) = self.streams.iter().position(|s| s.msid == msid) {
-            return self.streams.get_mut(i);
-        }
-        if self.streams.len() >= MAX_STREAMS_PER_SESSION {
+        if self.series.len() >= MAX_STREAMS_PER_SESSION {
             return None;
         }
-        self.streams.push(StreamStats::new(msid));
-        self.streams.last_mut()
+        self.series.push(Series {
+            msid,
+            bins: VecDeque::new(),
+        });
+        self.series.last_mut()
     }
 
-    /// Stream media on `msid` belongs to: ffmpeg sends media on msid 0 after
-    /// createStream returned 1, so msid 0 maps to the only named stream.
-    fn media_stream(&mut self, msid: u32) -> Option<&mut StreamStats> {
-        if msid == 0 && !self.streams.iter().any(|s| s.msid == 0) {
-            let named: Vec<usize> = (0..self.streams.len())
-                .filter(|&i| self.streams[i].role != Role::Unknown)
-                .collect();
-            if named.len() == 1 {
-                return self.streams.get_mut(named[0]);
+    /// Bins of the given msids summed per second (last `max` seconds).
+    pub fn bins_for(&self, msids: &[u32], max: usize) -> Vec<Bin> {
+        let mut out: std::collections::BTreeMap<i64, Bin> = std::collections::BTreeMap::new();
+        for s in self.series.iter().filter(|s| msids.contains(&s.msid)) {
+            for b in s.bins.iter().rev().take(max) {
+                let e = out.entry(b.sec).or_insert(Bin {
+                    sec: b.sec,
+                    ..Bin::default()
+                });
+                e.audio_bytes += b.audio_bytes;
+                e.video_bytes += b.video_bytes;
+                e.video_frames += b.video_frames;
             }
         }
-        self.stream(msid)
+        let v: Vec<Bin> = out.into_values().collect();
+        let skip = v.len().saturating_sub(max);
+        v[skip..].to_vec()
     }
 
-    /// "client:port -> server:port".
-    pub fn endpoints(&self) -> String {
-        match &self.info {
-            Some(i) => format!(
-                "{} -> {}",
-                sockaddr(i.client_ip, i.client_port),
-                sockaddr(i.server_ip, i.server_port)
-            ),
-            None => format!("flow {}", self.flow_id),
-        }
-    }
-
-    /// Distinct codecs of all streams, e.g. `avc/aac`.
-    pub fn codecs(&self) -> String {
-        let mut v: Vec<&str> = Vec::new();
-        for s in &self.streams {
-            for c in [&s.video_codec, &s.audio_codec].into_iter().flatten() {
-                if !v.contains(&c.as_str()) {
-                    v.push(c);
-                }
-            }
-        }
-        v.join("/")
-    }
-
-    /// Live bitrate: sum over streams of the last complete second.
+    /// Live bitrate: sum over series of the last complete second.
     pub fn bitrate_bps(&self) -> u64 {
-        self.streams.iter().map(|s| s.bitrate_bps()).sum()
-    }
-
-    /// Stream names with role, e.g. `live/key(publish)`.
-    pub fn stream_names(&self) -> String {
-        self.streams
+        self.series
             .iter()
-            .filter(|s| s.role != Role::Unknown || !s.name.is_empty())
-            .map(|s| format!("{}({})", s.name, s.role.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-fn sockaddr(ip: std::net::IpAddr, port: u16) -> String {
-    match ip {
-        std::net::IpAddr::V4(a) => format!("{a}:{port}"),
-        std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+            .map(|s| {
+                let n = s.bins.len();
+                let b = if n >= 2 {
+                    s.bins.get(n - 2)
+                } else {
+                    s.bins.back()
+                };
+                b.map(|b| (b.audio_bytes + b.video_bytes) * 8).unwrap_or(0)
+            })
+            .sum()
     }
 }
 
@@ -380,8 +314,13 @@ pub struct Model {
     full: Vec<Option<Box<Message>>>,
     full_media: VecDeque<u32>,
     full_other: VecDeque<u32>,
+    /// Sessions (RTMP flows) by flow id: a snapshot of the tracker.
     pub sessions: Vec<Session>,
-    session_idx: HashMap<FlowId, usize>,
+    tracker: SessionTracker,
+    sessions_dirty: bool,
+    redactor: Option<Redactor>,
+    pub flows: Vec<FlowLive>,
+    flow_idx: HashMap<FlowId, usize>,
     pub anomalies: Vec<AnomalyRow>,
     pub anomalies_dropped: u64,
     pending: VecDeque<u32>,
@@ -399,8 +338,24 @@ impl Model {
     pub fn new(redact: bool) -> Self {
         Model {
             redact,
+            redactor: redact.then(Redactor::new),
             ..Model::default()
         }
+    }
+
+    /// Refreshes [`Model::sessions`] from the tracker if events came in.
+    pub fn sync_sessions(&mut self) {
+        if self.sessions_dirty {
+            let mut v = self.tracker.snapshot();
+            v.sort_by_key(|s| s.flow_id);
+            self.sessions = v;
+            self.sessions_dirty = false;
+        }
+    }
+
+    /// Whether events arrived since the last [`Model::sync_sessions`].
+    pub fn sessions_dirty(&self) -> bool {
+        self.sessions_dirty
     }
 
     /// Codec name of an interned index.
@@ -452,29 +407,36 @@ impl Model {
         self.full.get(row).and_then(|m| m.as_deref())
     }
 
-    /// Session of a flow.
+    /// Session (model) of a flow, from the last snapshot.
     pub fn session(&self, flow: FlowId) -> Option<&Session> {
-        self.session_idx
-            .get(&flow)
-            .and_then(|&i| self.sessions.get(i))
+        self.sessions
+            .binary_search_by_key(&flow, |s| s.flow_id)
+            .ok()
+            .and_then(|i| self.sessions.get(i))
     }
 
-    /// Index of a flow's session in `sessions`.
-    pub fn session_index(&self, flow: FlowId) -> Option<usize> {
-        self.session_idx.get(&flow).copied()
+    /// TUI-side live facts of a flow.
+    pub fn flow(&self, flow: FlowId) -> Option<&FlowLive> {
+        self.flow_idx.get(&flow).and_then(|&i| self.flows.get(i))
     }
 
-    fn session_mut(&mut self, flow: FlowId) -> &mut Session {
-        let i = match self.session_idx.get(&flow) {
+    fn flow_mut(&mut self, flow: FlowId) -> &mut FlowLive {
+        let i = match self.flow_idx.get(&flow) {
             Some(&i) => i,
             None => {
-                self.sessions.push(Session::new(flow));
-                let i = self.sessions.len() - 1;
-                self.session_idx.insert(flow, i);
+                self.flows.push(FlowLive {
+                    flow_id: flow,
+                    info: None,
+                    stream_bytes: [0; 2],
+                    last_ack: [None; 2],
+                    series: Vec::new(),
+                });
+                let i = self.flows.len() - 1;
+                self.flow_idx.insert(flow, i);
                 i
             }
         };
-        &mut self.sessions[i]
+        &mut self.flows[i]
     }
 
     /// Rough bytes held by the model (rows, kept messages, anomalies).
@@ -508,42 +470,26 @@ impl Model {
 
     /// Takes one event.
     pub fn ingest(&mut self, ev: Event) {
+        // Redaction happens once, here: everything downstream (summaries,
+        // detail tree, sessions, exports) sees the redacted event.
+        let ev = match &mut self.redactor {
+            Some(r) => r.redact_event(&ev),
+            None => ev,
+        };
+        self.tracker.handle(&ev);
+        self.sessions_dirty = true;
         if self.t0.is_none() && ev.time != PacketTime::default() {
             self.t0 = Some(ev.time);
         }
-        if let Some(f) = ev.flow_id {
-            let s = self.session_mut(f);
-            if s.first_seen == PacketTime::default() {
-                s.first_seen = ev.time;
-            }
-            if ev.time > s.last_seen {
-                s.last_seen = ev.time;
-            }
-        }
         match ev.kind {
             EventKind::FlowStart(info) => {
-                let s = self.session_mut(info.flow_id);
-                s.midstream = info.midstream;
-                s.info = Some(info);
+                let f = info.flow_id;
+                self.flow_mut(f).info = Some(info);
             }
-            EventKind::Handshake(h) => {
-                if let Some(f) = ev.flow_id {
-                    let s = self.session_mut(f);
-                    if matches!(h.part, HandshakePart::C0 | HandshakePart::S0)
-                        && matches!(h.version_byte, Some(6) | Some(8))
-                    {
-                        s.encrypted = true;
-                    }
-                }
-            }
+            EventKind::Handshake(_) | EventKind::FlowEnd(_) => {}
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;
-                if let Some(f) = ev.flow_id {
-                    let s = self.session_mut(f);
-                    s.gaps += 1;
-                    s.missed_bytes += g.len;
-                }
                 let a = Anomaly::new(
                     "gap",
                     Severity::Error,
@@ -553,23 +499,7 @@ impl Model {
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {
-                if let Some(f) = ev.flow_id {
-                    self.session_mut(f).anomalies += 1;
-                }
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
-            }
-            EventKind::FlowEnd(end) => {
-                if let Some(f) = ev.flow_id {
-                    let s = self.session_mut(f);
-                    s.state = SessionState::Closed;
-                    s.protocol = Some(end.protocol);
-                    if end.protocol == FlowProtocol::RtmpEncrypted {
-                        s.encrypted = true;
-                    }
-                    if end.protocol == FlowProtocol::RtmpMidstream {
-                        s.midstream = true;
-                    }
-                }
             }
             EventKind::Stats(st) => {
                 self.progress.packets = self.progress.packets.max(st.packets);
@@ -633,7 +563,6 @@ impl Model {
         let flow_id = flow.unwrap_or(0);
         let dir = dir.unwrap_or(Direction::ToServer);
         let kind = Kind::of_type(m.type_id);
-        let redact_on = self.redact;
         let summary = match &m.body {
             Body::Video(v) if m.truncated.is_none() => Summary::Media {
                 video: true,
@@ -647,7 +576,7 @@ impl Model {
                 keyframe: false,
                 packet: a.packet,
             },
-            _ => Summary::Text(summary::summarize(&m, redact_on).into_boxed_str()),
+            _ => Summary::Text(summary::summarize(&m).into_boxed_str()),
         };
         let row_idx = self.rows.len() as u32;
         self.rows.push(MsgRow {
@@ -714,101 +643,21 @@ impl Model {
     }
 
     fn session_update(&mut self, flow: FlowId, dir: Direction, m: &Message) {
-        let redact_on = self.redact;
-        let s = self.session_mut(flow);
-        s.messages += 1;
+        let s = self.flow_mut(flow);
         let d = dir.index();
         s.stream_bytes[d] = s.stream_bytes[d].max(m.last_byte.saturating_add(1));
-        if s.state == SessionState::Handshake {
-            s.state = SessionState::Connected;
-        }
         let sec = m.time.sec;
         match &m.body {
-            Body::Control(Control::WindowAckSize { size }) => s.window_ack[d] = Some(*size),
             Body::Control(Control::Acknowledgement { sequence }) => s.last_ack[d] = Some(*sequence),
-            Body::Control(Control::SetChunkSize { size }) => s.chunk_size[d] = Some(*size),
-            Body::UserControl(u) => {
-                if let Some(r) = u.rtt_us {
-                    s.last_rtt_us = Some(r);
-                    s.rtt_samples += 1;
-                }
-            }
-            Body::Command(c) => match &c.info {
-                Some(CommandInfo::Connect { app, tc_url, .. }) => {
-                    s.app = app.as_ref().map(|a| truncate(&clean_amf(a), 64));
-                    s.tc_url = tc_url
-                        .as_ref()
-                        .map(|u| redact::url(&truncate(&clean_amf(u), 200), redact_on));
-                }
-                Some(CommandInfo::Publish { name, .. }) => {
-                    let n = name
-                        .as_ref()
-                        .map(|n| truncate(&clean_amf(n), 64))
-                        .unwrap_or_default();
-                    let n = redact::stream_name(&n, redact_on);
-                    s.state = SessionState::Publishing;
-                    if let Some(st) = s.stream(m.msid) {
-                        st.name = n;
-                        st.role = Role::Publish;
-                    }
-                }
-                Some(CommandInfo::Play { name, .. }) => {
-                    let n = name
-                        .as_ref()
-                        .map(|n| truncate(&clean_amf(n), 64))
-                        .unwrap_or_default();
-                    let n = redact::stream_name(&n, redact_on);
-                    s.state = SessionState::Playing;
-                    if let Some(st) = s.stream(m.msid) {
-                        st.name = n;
-                        st.role = Role::Play;
-                    }
-                }
-                Some(CommandInfo::Status {
-                    code: Some(code), ..
-                }) => {
-                    if let Some(t) = code.as_text() {
-                        if t == "NetStream.Publish.Start" {
-                            s.state = SessionState::Publishing;
-                        } else if t == "NetStream.Play.Start" {
-                            s.state = SessionState::Playing;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Body::Video(v) => {
-                if let Some(st) = s.media_stream(m.msid) {
-                    st.video_frames += 1;
-                    st.video_bytes += m.length as u64;
-                    if st.video_codec.as_deref() != Some(v.codec.as_str()) {
-                        st.video_codec = Some(clean(&v.codec));
-                    }
-                    if v.keyframe {
-                        st.keyframes += 1;
-                        if let Some(prev) = st.last_keyframe_ts {
-                            st.keyframe_interval_ms = Some(m.timestamp.wrapping_sub(prev));
-                        }
-                        st.last_keyframe_ts = Some(m.timestamp);
-                    }
-                    st.last_video_ts = Some(m.timestamp);
-                    if st.first_video.is_none() {
-                        st.first_video = Some((m.time, m.timestamp));
-                    }
-                    st.last_video = Some((m.time, m.timestamp));
+            Body::Video(_) => {
+                if let Some(st) = s.series(m.msid) {
                     let b = st.bin(sec);
                     b.video_bytes += m.length as u64;
                     b.video_frames += 1;
                 }
             }
-            Body::Audio(a) => {
-                if let Some(st) = s.media_stream(m.msid) {
-                    st.audio_frames += 1;
-                    st.audio_bytes += m.length as u64;
-                    if st.audio_codec.as_deref() != Some(a.codec.as_str()) {
-                        st.audio_codec = Some(clean(&a.codec));
-                    }
-                    st.last_audio_ts = Some(m.timestamp);
+            Body::Audio(_) => {
+                if let Some(st) = s.series(m.msid) {
                     st.bin(sec).audio_bytes += m.length as u64;
                 }
             }

@@ -1,10 +1,9 @@
 //! One-line summaries and kinds of RTMP messages for the message table.
 //!
 //! Contract: pure functions over a decoded [`Message`]; every wire string is
-//! sanitised ([`super::sanitize`]) and, when redaction is on, stream names and
-//! URL query strings are masked ([`super::redact`]). Never panics.
+//! sanitised ([`super::sanitize`]); redaction is applied to events
+//! before (see `model`). Never panics.
 
-use super::redact;
 use super::sanitize::{clean_amf, truncate};
 use crate::amf::{Value, ValueKind};
 use crate::rtmp::message::{Body, CommandInfo, Control, LimitType, Message};
@@ -174,8 +173,9 @@ pub fn media_summary(
     s
 }
 
-/// One-line summary of a message (sanitised; redacted when `redact`).
-pub fn summarize(m: &Message, redact_on: bool) -> String {
+/// One-line summary of a message (sanitised; the model redacts events
+/// before they get here).
+pub fn summarize(m: &Message) -> String {
     let mut s = match &m.body {
         Body::Control(c) => match c {
             Control::SetChunkSize { size } => format!("SetChunkSize {size}"),
@@ -217,7 +217,7 @@ pub fn summarize(m: &Message, redact_on: bool) -> String {
                 Some(CommandInfo::Connect { app, tc_url, .. }) => {
                     let url = tc_url
                         .as_ref()
-                        .map(|u| redact::url(&truncate(&clean_amf(u), MAX_SUMMARY_STR), redact_on));
+                        .map(|u| truncate(&clean_amf(u), MAX_SUMMARY_STR));
                     match url {
                         Some(u) => format!("{name}('{}') tcUrl={u}", opt_str(app)),
                         None => format!("{name}('{}')", opt_str(app)),
@@ -237,16 +237,12 @@ pub fn summarize(m: &Message, redact_on: bool) -> String {
                 Some(CommandInfo::Publish {
                     name: n,
                     publish_type,
-                }) => format!(
-                    "{name}('{}', {})",
-                    redact::stream_name(&opt_str(n), redact_on),
-                    opt_str(publish_type)
-                ),
+                }) => format!("{name}('{}', {})", opt_str(n), opt_str(publish_type)),
                 Some(CommandInfo::Play { name: n, .. }) => {
-                    format!("{name}('{}')", redact::stream_name(&opt_str(n), redact_on))
+                    format!("{name}('{}')", opt_str(n))
                 }
                 Some(CommandInfo::StreamName { name: n }) => {
-                    format!("{name}('{}')", redact::stream_name(&opt_str(n), redact_on))
+                    format!("{name}('{}')", opt_str(n))
                 }
                 Some(CommandInfo::DeleteStream { stream_id }) => {
                     format!("{name}({})", stream_id.map(fmt_num).unwrap_or_default())

@@ -4,11 +4,10 @@
 //! highlight them.
 //!
 //! Contract: built from a decoded [`Message`]; every label is sanitised and,
-//! with redaction on, stream names / URL queries are masked and their byte
-//! spans listed in [`Tree::secret_spans`] so the hex view masks them too.
+//! with redaction on (events arrive already redacted by the model), strings
+//! carrying a `redacted:` placeholder have their byte spans listed in [`Tree::secret_spans`] so the hex view masks them too.
 //! Node count is bounded by [`MAX_TREE_NODES`].
 
-use super::redact;
 use super::sanitize::{clean, clean_amf, truncate};
 use super::summary::{camel, fmt_num};
 use crate::amf::{AmfStr, Span, Value, ValueKind};
@@ -257,16 +256,10 @@ impl Tree {
                     self.push(d + 1, format!("transaction_id: {}", fmt_num(tx)), Hl::None);
                 }
                 if let Some(o) = &c.object {
-                    self.value(d + 1, "object", o, false);
+                    self.value(d + 1, "object", o);
                 }
-                let secret_arg0 = matches!(
-                    c.info,
-                    Some(CommandInfo::Publish { .. })
-                        | Some(CommandInfo::Play { .. })
-                        | Some(CommandInfo::StreamName { .. })
-                );
                 for (i, a) in c.args.iter().enumerate() {
-                    self.value(d + 1, &format!("arg[{i}]"), a, secret_arg0 && i == 0);
+                    self.value(d + 1, &format!("arg[{i}]"), a);
                 }
                 if let Some(info) = &c.info {
                     self.info(d + 1, info);
@@ -280,7 +273,7 @@ impl Tree {
                     .unwrap_or_default();
                 self.push(d, format!("Data {n}"), whole);
                 for (i, a) in dt.args.iter().enumerate() {
-                    self.value(d + 1, &format!("arg[{i}]"), a, false);
+                    self.value(d + 1, &format!("arg[{i}]"), a);
                 }
             }
             Body::SharedObject(so) => {
@@ -307,7 +300,7 @@ impl Tree {
                         Hl::Body(e.span),
                     );
                     for (i, v) in e.values.iter().enumerate() {
-                        self.value(d + 2, &format!("value[{i}]"), v, false);
+                        self.value(d + 2, &format!("value[{i}]"), v);
                     }
                 }
             }
@@ -464,7 +457,6 @@ impl Tree {
     }
 
     fn info(&mut self, d: usize, info: &CommandInfo) {
-        let r = self.redact;
         let s = |v: &Option<AmfStr>| {
             v.as_ref()
                 .map(|x| truncate(&clean_amf(x), MAX_LABEL_STR))
@@ -482,22 +474,10 @@ impl Tree {
             } => {
                 self.push(d, "connect", Hl::None);
                 self.push(d + 1, format!("app: {}", s(app)), Hl::None);
-                self.push(
-                    d + 1,
-                    format!("tcUrl: {}", redact::url(&s(tc_url), r)),
-                    Hl::None,
-                );
+                self.push(d + 1, format!("tcUrl: {}", s(tc_url)), Hl::None);
                 self.push(d + 1, format!("flashVer: {}", s(flash_ver)), Hl::None);
-                self.push(
-                    d + 1,
-                    format!("swfUrl: {}", redact::url(&s(swf_url), r)),
-                    Hl::None,
-                );
-                self.push(
-                    d + 1,
-                    format!("pageUrl: {}", redact::url(&s(page_url), r)),
-                    Hl::None,
-                );
+                self.push(d + 1, format!("swfUrl: {}", s(swf_url)), Hl::None);
+                self.push(d + 1, format!("pageUrl: {}", s(page_url)), Hl::None);
                 if let Some(o) = object_encoding {
                     self.push(d + 1, format!("objectEncoding: {}", fmt_num(*o)), Hl::None);
                 }
@@ -525,11 +505,7 @@ impl Tree {
             }
             CommandInfo::Publish { name, publish_type } => {
                 self.push(d, "publish", Hl::None);
-                self.push(
-                    d + 1,
-                    format!("name: {}", redact::stream_name(&s(name), r)),
-                    Hl::None,
-                );
+                self.push(d + 1, format!("name: {}", s(name)), Hl::None);
                 self.push(d + 1, format!("type: {}", s(publish_type)), Hl::None);
             }
             CommandInfo::Play {
@@ -539,11 +515,7 @@ impl Tree {
                 reset,
             } => {
                 self.push(d, "play", Hl::None);
-                self.push(
-                    d + 1,
-                    format!("name: {}", redact::stream_name(&s(name), r)),
-                    Hl::None,
-                );
+                self.push(d + 1, format!("name: {}", s(name)), Hl::None);
                 self.push(
                     d + 1,
                     format!(
@@ -566,11 +538,7 @@ impl Tree {
                 );
             }
             CommandInfo::StreamName { name } => {
-                self.push(
-                    d,
-                    format!("stream name: {}", redact::stream_name(&s(name), r)),
-                    Hl::None,
-                );
+                self.push(d, format!("stream name: {}", s(name)), Hl::None);
             }
             CommandInfo::Pause { pause, position_ms } => {
                 self.push(
@@ -599,31 +567,23 @@ impl Tree {
         }
     }
 
-    fn value(&mut self, d: usize, key: &str, v: &Value, secret: bool) {
+    fn value(&mut self, d: usize, key: &str, v: &Value) {
         let hl = Hl::Body(v.span);
         let tag = if v.amf3 { " [amf3]" } else { "" };
         let props = |this: &mut Tree, ps: &[crate::amf::Property]| {
             for p in ps {
                 let k = truncate(&clean_amf(&p.key), MAX_LABEL_STR);
-                let sec = this.redact
-                    && matches!(k.as_str(), "tcUrl" | "swfUrl" | "pageUrl")
-                    && p.value.as_str().is_some_and(|s| s.to_lossy().contains('?'));
-                this.value(d + 1, &k, &p.value, sec);
+                this.value(d + 1, &k, &p.value);
             }
         };
         match &v.kind {
             ValueKind::String(s) => {
-                let shown = if secret && self.redact {
+                // The model redacted the event: a string carrying a
+                // placeholder had a secret, so its wire bytes are masked.
+                if self.redact && s.to_lossy().contains(crate::redact::PLACEHOLDER_PREFIX) {
                     self.secret_spans.push(v.span);
-                    let t = truncate(&clean_amf(s), MAX_LABEL_STR);
-                    if t.contains("://") {
-                        format!("'{}'", redact::url(&t, true))
-                    } else {
-                        redact::REDACTED.to_string()
-                    }
-                } else {
-                    format!("'{}'", truncate(&clean_amf(s), MAX_LABEL_STR))
-                };
+                }
+                let shown = format!("'{}'", truncate(&clean_amf(s), MAX_LABEL_STR));
                 self.push(d, format!("{key}: {shown}{tag}"), hl);
             }
             ValueKind::Object { class, properties } => {
@@ -663,7 +623,7 @@ impl Tree {
                 ) {
                     props(self, associative);
                     for (i, x) in dense.iter().enumerate() {
-                        self.value(d + 1, &format!("[{i}]"), x, false);
+                        self.value(d + 1, &format!("[{i}]"), x);
                     }
                 }
             }
@@ -674,7 +634,7 @@ impl Tree {
                     hl,
                 ) {
                     for (i, x) in items.iter().enumerate() {
-                        self.value(d + 1, &format!("[{i}]"), x, false);
+                        self.value(d + 1, &format!("[{i}]"), x);
                     }
                 }
             }
@@ -691,7 +651,7 @@ impl Tree {
                     hl,
                 ) {
                     for (i, x) in items.iter().enumerate() {
-                        self.value(d + 1, &format!("[{i}]"), x, false);
+                        self.value(d + 1, &format!("[{i}]"), x);
                     }
                 }
             }
@@ -703,14 +663,14 @@ impl Tree {
                 ) {
                     for (k, x) in entries {
                         let kl = super::summary::short_value(k, 1);
-                        self.value(d + 1, &kl, x, false);
+                        self.value(d + 1, &kl, x);
                     }
                 }
             }
             ValueKind::Reference { index, resolved } => {
                 if self.push(d, format!("{key}: reference #{index}{tag}"), hl) {
                     if let Some(r) = resolved {
-                        self.value(d + 1, "resolved", r, false);
+                        self.value(d + 1, "resolved", r);
                     }
                 }
             }

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 
 use super::app::{App, Pane, View};
-use super::model::{MsgRow, Session};
+use super::model::{sess, MsgRow, Session};
 use super::sanitize::{clean, truncate};
 use super::summary::{human_bytes, Kind};
 use super::tree::{body_offset_at, in_chunk_header, Hl};
@@ -99,6 +99,7 @@ fn block(title: impl Into<String>, focused: bool) -> Block<'static> {
 
 /// Draws the whole UI.
 pub fn render(app: &mut App, f: &mut Frame) {
+    app.sync_sessions_bounded();
     let area = f.area();
     let [tabs, body, line, status] = Layout::vertical([
         Constraint::Length(1),
@@ -196,11 +197,7 @@ fn render_line(app: &App, f: &mut Frame, area: Rect) {
 
 fn render_status(app: &App, f: &mut Frame, area: Rect) {
     let m = &app.model;
-    let rtmp = m
-        .sessions
-        .iter()
-        .filter(|s| s.messages > 0 || s.encrypted)
-        .count();
+    let rtmp = m.sessions.iter().len();
     let mem = m.memory_estimate() + app.bytes.len();
     let mode = if app.paused.is_some() {
         let extra = app.filtered.len().saturating_sub(app.visible_len());
@@ -223,7 +220,7 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         if m.done { " (done)" } else { "" },
         m.progress.packets,
         human_bytes(m.progress.bytes),
-        m.sessions.len(),
+        m.flows.len(),
         rtmp,
         m.rows.len(),
         m.gaps,
@@ -248,7 +245,7 @@ fn session_flags(s: &Session) -> String {
     if s.midstream {
         v.push("midstream");
     }
-    if s.encrypted {
+    if sess::encrypted(s) {
         v.push("encrypted");
     }
     v.join(",")
@@ -264,25 +261,31 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, s)| {
+            let kbps = app
+                .model
+                .flow(s.flow_id)
+                .map(|l| l.bitrate_bps() / 1000)
+                .unwrap_or(0);
+            let anomalies = sess::anomalies(s);
             let mut cells = vec![
                 Cell::from(s.flow_id.to_string()),
-                Cell::from(s.endpoints()),
-                Cell::from(s.app.clone().unwrap_or_default()),
-                Cell::from(s.stream_names()),
-                Cell::from(s.state.as_str()),
+                Cell::from(sess::endpoints(s)),
+                Cell::from(clean(s.app.as_deref().unwrap_or(""))),
+                Cell::from(sess::streams(s)),
+                Cell::from(sess::state(s).as_str()),
             ];
             if wide {
-                cells.push(Cell::from(s.codecs()));
+                cells.push(Cell::from(sess::codecs(s)));
             }
-            cells.push(Cell::from(format!("{}", s.bitrate_bps() / 1000)));
-            cells.push(Cell::from(s.messages.to_string()));
+            cells.push(Cell::from(kbps.to_string()));
+            cells.push(Cell::from(sess::messages(s).to_string()));
             if wide {
-                cells.push(Cell::from(s.gaps.to_string()));
+                cells.push(Cell::from(s.gaps.count.to_string()));
             }
-            cells.push(Cell::from(s.anomalies.to_string()));
+            cells.push(Cell::from(anomalies.to_string()));
             cells.push(Cell::from(session_flags(s)));
             let mut st = Style::default();
-            if s.anomalies > 0 || s.gaps > 0 {
+            if anomalies > 0 || s.gaps.count > 0 {
                 st = st.fg(Color::Red);
             }
             if top + i == app.sessions.sel {
@@ -811,13 +814,13 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     f.render_widget(t, area);
 }
 
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
 fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     app.layout.table = area;
-    let flow = if app.view == View::Stats {
-        app.model.sessions.get(app.sessions.sel).map(|s| s.flow_id)
-    } else {
-        app.current_flow()
-    };
+    let flow = app.model.sessions.get(app.sessions.sel).map(|s| s.flow_id);
     let Some(s) = flow.and_then(|fl| app.model.session(fl)) else {
         f.render_widget(
             Paragraph::new("no session yet").block(block("Stats", true)),
@@ -825,46 +828,49 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         );
         return;
     };
-    let dirs = [Direction::ToServer, Direction::ToClient];
+    let live = app.model.flow(s.flow_id);
+    let ms = |us: Option<u64>| {
+        us.map(|r| format!("{:.1} ms", r as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into())
+    };
     let mut info = vec![
         Line::from(format!(
             "session {}  {}  state {}  app {}  {}",
             s.flow_id,
-            s.endpoints(),
-            s.state.as_str(),
-            s.app.clone().unwrap_or_else(|| "-".into()),
+            sess::endpoints(s),
+            sess::state(s).as_str(),
+            clean(s.app.as_deref().unwrap_or("-")),
             session_flags(s)
         )),
         Line::from(format!(
             "tcUrl {}",
-            s.tc_url.clone().unwrap_or_else(|| "-".into())
+            clean(s.tc_url.as_deref().unwrap_or("-"))
         )),
         Line::from(format!(
-            "ping RTT {}  ({} samples)   gaps {} ({} lost)   anomalies {}",
-            s.last_rtt_us
-                .map(|r| format!("{:.1} ms", r as f64 / 1000.0))
-                .unwrap_or_else(|| "-".into()),
-            s.rtt_samples,
-            s.gaps,
-            human_bytes(s.missed_bytes),
-            s.anomalies
+            "ping RTT min/avg/max {}/{}/{} ({} samples)   gaps {} ({} lost)   anomalies {}",
+            ms(s.pings.min_rtt_us),
+            ms(s.pings.avg_rtt_us),
+            ms(s.pings.max_rtt_us),
+            s.pings.count,
+            s.gaps.count,
+            human_bytes(s.gaps.bytes),
+            sess::anomalies(s)
         )),
     ];
-    for d in dirs {
-        let i = d.index();
-        let peer = d.reverse().index();
-        let sent = s.stream_bytes[i];
-        let acked = s.last_ack[peer];
+    for d in [Direction::ToServer, Direction::ToClient] {
+        let (chunk, window_from_peer) = match d {
+            Direction::ToServer => (s.chunk_size.to_server, s.window_ack_size.to_client),
+            Direction::ToClient => (s.chunk_size.to_client, s.window_ack_size.to_server),
+        };
+        let sent = live.map(|l| l.stream_bytes[d.index()]).unwrap_or(0);
+        let acked = live.and_then(|l| l.last_ack[d.reverse().index()]);
         info.push(Line::from(format!(
-            "{}: chunk size {}  window {}  acked {}  unacked {}",
+            "{}: chunk size {}  sent {}  ack window {}  acked {}  unacked {}",
             arrow(d),
-            s.chunk_size[i]
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "128".into()),
-            s.window_ack[peer]
-                .map(|w| w.to_string())
-                .unwrap_or_else(|| "-".into()),
-            acked.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            chunk.map(|c| c.to_string()).unwrap_or_else(|| "128".into()),
+            sent,
+            opt(window_from_peer),
+            opt(acked),
             acked
                 .map(|a| sent.saturating_sub(a as u64).to_string())
                 .unwrap_or_else(|| "-".into()),
@@ -885,40 +891,42 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .block(Block::default().borders(Borders::BOTTOM)),
         ia,
     );
-    // One block per stream: header line + video and audio sparklines.
+    // One block per stream: two header lines + video and audio sparklines.
     let per = 7u16;
     let mut y = sa.y;
     let width = sa.width as usize;
     if s.streams.is_empty() {
         f.render_widget(Paragraph::new("no media streams yet"), sa);
     }
+    let f1 = |x: Option<f64>, unit: &str| {
+        x.map(|v| format!("{v:.1}{unit}"))
+            .unwrap_or_else(|| "-".into())
+    };
     for st in &s.streams {
         if y + per > sa.y + sa.height {
             break;
         }
+        let kbps = st.video.bitrate_bps.unwrap_or(0.0) + st.audio.bitrate_bps.unwrap_or(0.0);
         let head = format!(
-            "msid {} {} ({})  {} {}  {:.0} kbps",
+            "msid {} {} ({})  {} {}  avg {:.0} kbps",
             st.msid,
-            if st.name.is_empty() { "-" } else { &st.name },
-            st.role.as_str(),
-            st.video_codec.clone().unwrap_or_else(|| "-".into()),
-            st.audio_codec.clone().unwrap_or_else(|| "-".into()),
-            st.bitrate_bps() as f64 / 1000.0,
+            clean(st.name.as_deref().unwrap_or("-")),
+            st.role.as_deref().unwrap_or("?"),
+            clean(st.video.codec.as_deref().unwrap_or("-")),
+            clean(st.audio.codec.as_deref().unwrap_or("-")),
+            kbps / 1000.0,
         );
+        let drift = match (st.video.last_timestamp, st.audio.last_timestamp) {
+            (Some(v), Some(a)) => format!("{} ms", v as i64 - a as i64),
+            _ => "-".into(),
+        };
         let head2 = format!(
-            "  fps {}  keyint {}  A/V drift {}  frames v{} a{}  keyframes {}",
-            st.fps()
-                .map(|x| format!("{x:.1}"))
-                .unwrap_or_else(|| "-".into()),
-            st.keyframe_interval_ms
-                .map(|k| format!("{k} ms"))
-                .unwrap_or_else(|| "-".into()),
-            st.av_drift_ms()
-                .map(|d| format!("{d} ms"))
-                .unwrap_or_else(|| "-".into()),
-            st.video_frames,
-            st.audio_frames,
-            st.keyframes,
+            "  fps {}  keyint {}  A/V drift {drift}  frames v{} a{}  keyframes {}",
+            f1(st.video.frame_rate, ""),
+            f1(st.video.keyframe_interval_ms, " ms"),
+            st.video.frames,
+            st.audio.frames,
+            st.video.keyframes,
         );
         f.render_widget(
             Paragraph::new(vec![
@@ -932,19 +940,13 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         );
         let label_w = 12u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
-        let skip = st.bins.len().saturating_sub(spark_w);
-        let video: Vec<u64> = st
-            .bins
-            .iter()
-            .skip(skip)
-            .map(|b| b.video_bytes * 8 / 1000)
-            .collect();
-        let audio: Vec<u64> = st
-            .bins
-            .iter()
-            .skip(skip)
-            .map(|b| b.audio_bytes * 8 / 1000)
-            .collect();
+        let mut msids = vec![st.msid];
+        msids.extend(st.media_msids.iter().copied());
+        let bins = live
+            .map(|l| l.bins_for(&msids, spark_w))
+            .unwrap_or_default();
+        let video: Vec<u64> = bins.iter().map(|b| b.video_bytes * 8 / 1000).collect();
+        let audio: Vec<u64> = bins.iter().map(|b| b.audio_bytes * 8 / 1000).collect();
         let vmax = video.iter().copied().max().unwrap_or(0);
         let amax = audio.iter().copied().max().unwrap_or(0);
         f.render_widget(
