@@ -526,7 +526,12 @@ impl App {
             KeyCode::Char('3') | KeyCode::Char('s') => self.view = View::Stats,
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
             KeyCode::Char('/') => {
-                let cur = self.filter.source().to_string();
+                // Edit the current filter; a trailing space makes typing add
+                // an AND term.
+                let mut cur = self.filter.source().to_string();
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
                 self.input_error = Filter::parse(&cur).err();
                 self.input = Some(cur);
             }
