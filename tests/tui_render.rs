@@ -323,3 +323,40 @@ fn hex_says_when_bytes_are_gone() {
     let t = text(&draw(&mut app, 80, 24));
     assert!(t.contains("no stream bytes were forwarded"), "{t}");
 }
+
+/// Prints the text screenshots used in docs/tui.md:
+/// `cargo test --test tui_render screenshots -- --ignored --nocapture`.
+#[test]
+#[ignore = "documentation helper"]
+fn screenshots() {
+    let mut fx = publish_session(1, "live");
+    fx.anomaly(
+        Direction::ToServer,
+        "amf.example",
+        3080,
+        "example diagnostic",
+    );
+    let mut app = app_with(&mut fx, false);
+    let shot = |app: &mut App, name: &str, w: u16, h: u16| {
+        let t = text(&draw(app, w, h));
+        assert!(!t.is_empty());
+        println!("=== {name} ({w}x{h})\n{t}");
+    };
+    shot(&mut app, "sessions", 100, 12);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Tab);
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    shot(&mut app, "messages", 100, 34);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('c'));
+    shot(&mut app, "chunks", 100, 14);
+    key(&mut app, KeyCode::Char('c'));
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('3'));
+    shot(&mut app, "stats", 100, 20);
+    key(&mut app, KeyCode::Char('4'));
+    shot(&mut app, "anomalies", 100, 8);
+}

@@ -338,7 +338,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
             vec![
                 Constraint::Length(3),
-                Constraint::Length(22),
+                Constraint::Length(area.width.saturating_sub(66).clamp(16, 46)),
                 Constraint::Length(6),
                 Constraint::Min(8),
                 Constraint::Length(10),
@@ -354,6 +354,28 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         .column_spacing(1)
         .block(block(format!("Sessions ({n})"), true));
     f.render_widget(t, area);
+}
+
+/// Short type names for narrow terminals.
+pub fn short_type(id: u8) -> &'static str {
+    match id {
+        1 => "chunksz",
+        2 => "abort",
+        3 => "ack",
+        4 => "userctl",
+        5 => "winack",
+        6 => "peerbw",
+        8 => "audio",
+        9 => "video",
+        15 => "data3",
+        16 => "so3",
+        17 => "cmd3",
+        18 => "data0",
+        19 => "so0",
+        20 => "cmd0",
+        22 => "aggr",
+        _ => crate::rtmp::message::type_name(id),
+    }
 }
 
 fn rel_time(app: &App, r: &MsgRow) -> String {
@@ -448,7 +470,11 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
         if wide {
             cells.push(Cell::from(r.msid.to_string()));
         }
-        cells.push(Cell::from(crate::rtmp::message::type_name(r.type_id)));
+        cells.push(Cell::from(if wide {
+            crate::rtmp::message::type_name(r.type_id)
+        } else {
+            short_type(r.type_id)
+        }));
         cells.push(Cell::from(r.length.to_string()));
         let mut summ = app.model.summary(r);
         if r.anomalies > 0 {
