@@ -311,3 +311,56 @@ fn scales_to_many_messages() {
     assert!(per_frame.as_millis() < 500, "frame took {per_frame:?}");
     assert!(filter.as_secs() < 10, "filter took {filter:?}");
 }
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let (mut app, _) = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('g'));
+    let _ = draw(&mut app, 100, 40);
+    let t = app.layout.table;
+    // Border + header: the 4th data row is at y = t.y + 2 + 3.
+    let click = |row: u16| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: t.x + 5,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.handle_mouse(click(t.y + 2 + 3));
+    assert_eq!(app.msgs.sel, 3);
+    app.handle_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: t.x + 5,
+        row: t.y + 3,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.msgs.sel, 6);
+    // A click in the detail pane focuses it.
+    let tr = app.layout.tree;
+    app.handle_mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: tr.x + 3,
+        row: tr.y + 2,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.pane, Pane::Tree);
+    assert_eq!(app.tree_pos.sel, 1);
+}
+
+#[test]
+fn evicted_bytes_are_reported() {
+    let mut fx = publish_session(1, "live");
+    let mut app = App::new(TuiOptions::default());
+    app.bytes = rtmpscope::tui::bytes::ByteStore::with_capacity(4096);
+    app.ingest(fx.batch());
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('g'));
+    let s = draw(&mut app, 100, 40);
+    assert!(s.contains("bytes no longer available"), "{s}");
+    // The last message's bytes are still held.
+    key(&mut app, KeyCode::Char('G'));
+    let s = draw(&mut app, 100, 40);
+    assert!(!s.contains("bytes no longer available"), "{s}");
+    assert!(s.contains(" af 01 21 10"), "{s}");
+}
