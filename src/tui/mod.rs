@@ -26,11 +26,15 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent,
 };
 use ratatui::crossterm::execute;
-use ratatui::crossterm::terminal::{disable_raw_mode, LeaveAlternateScreen};
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::Terminal;
 
 pub use bytes::{StreamBytes, MAX_STREAM_BYTES};
 pub use model::Progress;
@@ -133,6 +137,24 @@ enum Msg {
     End(Option<String>),
 }
 
+/// True while [`run`] owns the terminal (raw mode, alternate screen).
+static TERMINAL_ACTIVE: AtomicBool = AtomicBool::new(false);
+static HOOK: std::sync::Once = std::sync::Once::new();
+
+/// Installs (once per process) a panic hook that restores the terminal
+/// before the panic message is printed, when the TUI owns the terminal.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+                restore_terminal();
+            }
+            prev(info);
+        }));
+    });
+}
+
 /// Restores the terminal; safe to call more than once.
 pub fn restore_terminal() {
     let _ = execute!(io::stdout(), DisableMouseCapture);
@@ -149,7 +171,9 @@ struct Guard;
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        restore_terminal();
+        if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+            restore_terminal();
+        }
     }
 }
 
@@ -223,15 +247,14 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
         return Err(TuiError::NotATerminal);
     }
     let mouse = opts.mouse;
-    // ratatui's init installs a panic hook restoring raw mode and the
-    // alternate screen; ours (outermost) also releases the mouse.
-    let mut terminal = ratatui::try_init()?;
+    install_panic_hook();
+    // From here on every exit path (return, `?`, panic) restores the terminal.
+    TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
     let _guard = Guard;
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        prev(info);
-    }));
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
     if mouse {
         execute!(io::stdout(), EnableMouseCapture)?;
     }

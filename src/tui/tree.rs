@@ -718,3 +718,143 @@ pub fn in_chunk_header(m: &Message, off: u64) -> bool {
         .iter()
         .any(|c| off >= c.header.start && off < c.header.end)
 }
+
+/// Stream offset -> body offset map of one message's chunk layout, with
+/// binary search (the hex view asks for every visible byte).
+#[derive(Clone, Debug, Default)]
+pub struct WireMap {
+    /// (payload start, payload end, body offset of payload start), sorted.
+    payloads: Vec<(u64, u64, u64)>,
+    /// Header ranges, sorted.
+    headers: Vec<(u64, u64)>,
+    /// No chunk list: body offset = stream offset - first_byte.
+    flat: Option<(u64, u64)>,
+}
+
+impl WireMap {
+    pub fn new(m: &Message) -> Self {
+        if m.chunks.is_empty() {
+            return WireMap {
+                flat: Some((m.first_byte, m.length as u64)),
+                ..WireMap::default()
+            };
+        }
+        let mut acc = 0u64;
+        let mut payloads = Vec::with_capacity(m.chunks.len());
+        let mut headers = Vec::with_capacity(m.chunks.len());
+        for c in &m.chunks {
+            payloads.push((c.payload.start, c.payload.end, acc));
+            acc += c.payload.len();
+            if !c.header.is_empty() {
+                headers.push((c.header.start, c.header.end));
+            }
+        }
+        payloads.sort_unstable();
+        headers.sort_unstable();
+        WireMap {
+            payloads,
+            headers,
+            flat: None,
+        }
+    }
+
+    /// Body offset of a stream offset (None in headers / outside).
+    pub fn body_offset(&self, off: u64) -> Option<u32> {
+        if let Some((first, len)) = self.flat {
+            let rel = off.checked_sub(first)?;
+            return if rel < len {
+                u32::try_from(rel).ok()
+            } else {
+                None
+            };
+        }
+        let i = self
+            .payloads
+            .partition_point(|p| p.0 <= off)
+            .checked_sub(1)?;
+        let (s, e, base) = self.payloads[i];
+        if off < e {
+            u32::try_from(base + (off - s)).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Whether a stream offset is inside a chunk header.
+    pub fn in_header(&self, off: u64) -> bool {
+        match self.headers.partition_point(|h| h.0 <= off).checked_sub(1) {
+            Some(i) => off < self.headers[i].1,
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::message::ChunkRef;
+
+    fn msg(chunks: Vec<ChunkRef>, len: u32) -> Message {
+        Message {
+            fmt: 0,
+            csid: 3,
+            type_id: 20,
+            msid: 0,
+            timestamp: 0,
+            timestamp_delta: 0,
+            extended_timestamp: false,
+            length: len,
+            first_byte: 100,
+            last_byte: 100 + len as u64 + 13,
+            chunks,
+            time: Default::default(),
+            truncated: None,
+            body: Body::Raw,
+        }
+    }
+
+    #[test]
+    fn wire_map_matches_linear_scan() {
+        // 12-byte header, 4 payload bytes, 1-byte fmt-3 header, 4 bytes.
+        let m = msg(
+            vec![
+                ChunkRef {
+                    fmt: 0,
+                    header: ByteRange::new(100, 112),
+                    payload: ByteRange::new(112, 116),
+                },
+                ChunkRef {
+                    fmt: 3,
+                    header: ByteRange::new(116, 117),
+                    payload: ByteRange::new(117, 121),
+                },
+            ],
+            8,
+        );
+        let w = WireMap::new(&m);
+        for off in 95..125 {
+            assert_eq!(w.body_offset(off), body_offset_at(&m, off), "off {off}");
+            assert_eq!(w.in_header(off), in_chunk_header(&m, off), "off {off}");
+        }
+        assert_eq!(w.body_offset(117), Some(4));
+        assert!(w.in_header(116));
+        // Stream offset of body offset 5 maps back.
+        assert_eq!(m.stream_offset_of(5), Some(118));
+        assert_eq!(w.body_offset(118), Some(5));
+    }
+
+    #[test]
+    fn tree_collapse_and_visibility() {
+        let m = msg(vec![], 0);
+        let mut t = Tree::build("title", &m, false);
+        let all = t.nodes.len();
+        let vis = t.visible().len();
+        // Header and Chunks start collapsed.
+        assert!(vis < all);
+        let hdr = t.nodes.iter().position(|n| n.label == "Header").unwrap();
+        t.toggle(hdr);
+        assert_eq!(t.visible().len(), vis + 7);
+        t.set_collapsed(0, true);
+        assert_eq!(t.visible(), vec![0]);
+    }
+}

@@ -14,7 +14,7 @@ use super::app::{App, Pane, View};
 use super::model::{sess, MsgRow, Session};
 use super::sanitize::{clean, truncate};
 use super::summary::{human_bytes, Kind};
-use super::tree::{body_offset_at, in_chunk_header, Hl};
+use super::tree::{Hl, WireMap};
 use crate::event::{Direction, Severity};
 
 /// Every key, for the help overlay and docs/tui.md.
@@ -689,6 +689,7 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
     let end = (start + (h * bpr) as u64).min(r.last_byte + 1);
     let data = app.bytes.range(r.flow_id, r.dir, start, end);
     let any = data.iter().any(|b| b.is_some());
+    let map = full.map(WireMap::new);
     let hl_style = Style::default().fg(Color::Black).bg(Color::Yellow);
     let hdr_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::DIM);
     let mut lines = Vec::with_capacity(h);
@@ -713,8 +714,8 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
             let mut styles = Vec::with_capacity(bpr);
             for (k, b) in chunk.iter().enumerate() {
                 let off = row_off + k as u64;
-                let body = full.and_then(|m| body_offset_at(m, off));
-                let is_hdr = full.is_some_and(|m| in_chunk_header(m, off));
+                let body = map.as_ref().and_then(|w| w.body_offset(off));
+                let is_hdr = map.as_ref().is_some_and(|w| w.in_header(off));
                 let secret =
                     body.is_some_and(|bo| secrets.iter().any(|s| bo >= s.start && bo < s.end));
                 let hit = match hl {
