@@ -383,3 +383,22 @@ fn evicted_bytes_are_reported() {
     assert!(!s.contains("bytes no longer available"), "{s}");
     assert!(s.contains(" af 01 21 10"), "{s}");
 }
+
+#[test]
+fn stats_key_follows_the_selected_message_session() {
+    let mut app = App::new(TuiOptions::default());
+    let mut a = publish_session(1, "one");
+    let mut b = publish_session(2, "two");
+    app.ingest(a.batch());
+    app.ingest(b.batch());
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('G')); // last message: session 2
+    assert_eq!(app.current_flow(), Some(2));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.view, View::Stats);
+    let s = draw(&mut app, 100, 30);
+    assert!(s.contains("Stats: session 2"), "{s}");
+    key(&mut app, KeyCode::Char('k'));
+    let s = draw(&mut app, 100, 30);
+    assert!(s.contains("Stats: session 1"), "{s}");
+}

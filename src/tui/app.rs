@@ -523,7 +523,16 @@ impl App {
             }
             KeyCode::Char('1') => self.view = View::Sessions,
             KeyCode::Char('2') => self.view = View::Messages,
-            KeyCode::Char('3') | KeyCode::Char('s') => self.view = View::Stats,
+            KeyCode::Char('3') | KeyCode::Char('s') => {
+                // Stats of the session being looked at.
+                if let Some(i) = self
+                    .current_flow()
+                    .and_then(|f| self.model.sessions.iter().position(|s| s.flow_id == f))
+                {
+                    self.sessions.sel = i;
+                }
+                self.view = View::Stats;
+            }
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
             KeyCode::Char('/') => {
                 // Edit the current filter; a trailing space makes typing add

@@ -323,15 +323,22 @@ impl Tree {
                 if let Some(c) = v.codec_id {
                     self.push(d + 1, format!("codec_id: {c}"), Hl::Body(Span::new(0, 1)));
                 }
+                // Legacy AVC/HEVC: byte 1 packet type, bytes 2-4 composition
+                // time; E-RTMP packs the packet type into byte 0.
+                let (pt_hl, ct_hl) = if v.enhanced {
+                    (Hl::Body(Span::new(0, 1)), Hl::None)
+                } else {
+                    (Hl::Body(Span::new(1, 2)), Hl::Body(Span::new(2, 5)))
+                };
                 if let Some(p) = v.packet_type {
                     self.push(
                         d + 1,
                         format!("packet_type: {p} ({})", v.packet.unwrap_or("?")),
-                        Hl::None,
+                        pt_hl,
                     );
                 }
                 if let Some(ct) = v.composition_time {
-                    self.push(d + 1, format!("composition_time: {ct}"), Hl::None);
+                    self.push(d + 1, format!("composition_time: {ct}"), ct_hl);
                 }
                 if let Some(mt) = v.multitrack {
                     self.push(d + 1, format!("multitrack: {mt}"), Hl::None);
@@ -374,10 +381,15 @@ impl Tree {
                     self.push(d + 1, format!("channels: {c}"), Hl::Body(Span::new(0, 1)));
                 }
                 if let Some(p) = a.packet_type {
+                    let hl = if a.enhanced {
+                        Hl::Body(Span::new(0, 1))
+                    } else {
+                        Hl::Body(Span::new(1, 2))
+                    };
                     self.push(
                         d + 1,
                         format!("packet_type: {p} ({})", a.packet.unwrap_or("?")),
-                        Hl::None,
+                        hl,
                     );
                 }
                 if let Some(mt) = a.multitrack {
