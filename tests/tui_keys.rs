@@ -402,3 +402,25 @@ fn stats_key_follows_the_selected_message_session() {
     let s = draw(&mut app, 100, 30);
     assert!(s.contains("Stats: session 1"), "{s}");
 }
+
+#[test]
+fn events_source_adapter_fills_batches() {
+    let mut fx = publish_session(1, "live");
+    let mut events = Some(fx.batch().events);
+    let mut src = rtmpscope::tui::events_source(move |out| match events.take() {
+        Some(e) => {
+            out.extend(e);
+            rtmpscope::tui::SourceStatus::More
+        }
+        None => rtmpscope::tui::SourceStatus::Done,
+    });
+    let mut b = rtmpscope::tui::Batch::default();
+    assert_eq!(src(&mut b), rtmpscope::tui::SourceStatus::More);
+    assert!(b.events.len() > 80 && b.bytes.is_empty());
+    let mut app = App::new(TuiOptions::default());
+    app.ingest(b);
+    assert_eq!(app.model.rows.len(), 86);
+    let mut b = rtmpscope::tui::Batch::default();
+    assert_eq!(src(&mut b), rtmpscope::tui::SourceStatus::Done);
+    assert!(b.is_empty());
+}

@@ -107,6 +107,15 @@ pub enum SourceStatus {
 /// The producer: fills a batch per call. Runs on its own thread.
 pub type Source = Box<dyn FnMut(&mut Batch) -> SourceStatus + Send>;
 
+/// Adapts an events-only producer (`FnMut(&mut Vec<Event>) -> SourceStatus`)
+/// to a [`Source`] (no stream bytes, no progress counters).
+pub fn events_source<F>(mut f: F) -> Source
+where
+    F: FnMut(&mut Vec<Event>) -> SourceStatus + Send + 'static,
+{
+    Box::new(move |b: &mut Batch| f(&mut b.events))
+}
+
 /// Errors of the UI itself.
 #[derive(Debug)]
 pub enum TuiError {
