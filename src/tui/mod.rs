@@ -8,6 +8,28 @@
 //! terminal is restored on every exit path: normal quit, error, Ctrl-C (read
 //! as a key in raw mode) and panic (a panic hook restores it first). Nothing
 //! from the wire reaches the terminal unsanitised ([`sanitize`]).
+//!
+//! Wiring (sketch of what `rtmpscope tui` does):
+//!
+//! ```ignore
+//! let mut src = cli::open_source(&input, &filter)?;      // main thread, before dropping privileges
+//! let mut analyzer = Analyzer::new(config);
+//! let mut finished = false;
+//! let source: tui::Source = Box::new(move |b: &mut tui::Batch| {
+//!     if finished { return tui::SourceStatus::Done; }
+//!     for _ in 0..256 {                                    // bounded work per batch
+//!         match src.next_packet() {
+//!             Ok(Some(pkt)) => analyzer.handle_packet(&pkt, &mut b.events),
+//!             Ok(None) => { analyzer.finish(src.stats(), &mut b.events); finished = true; break; }
+//!             Err(e) => return tui::SourceStatus::Failed(e.to_string()),
+//!         }
+//!     }
+//!     // Optional: b.bytes (StreamBytes from reassembly) for the hex view,
+//!     // b.progress (packets, bytes, kernel drops) for the status bar.
+//!     tui::SourceStatus::More
+//! });
+//! tui::run(TuiOptions { source: src.description().into(), file, mouse, redact, ..Default::default() }, source)?;
+//! ```
 
 pub mod app;
 pub mod bytes;

@@ -159,10 +159,8 @@ pub fn media_summary(
     let mut s = String::from(if video { "Video " } else { "Audio " });
     s.push_str(&codec.to_uppercase());
     match packet {
-        Some(p) if p.contains("seq") || p.contains("config") || p == "sequence_start" => {
-            s.push_str(" config");
-        }
-        Some(p) if p == "sequence_end" || p == "end_of_sequence" => s.push_str(" end"),
+        Some(p) if p.contains("end") => s.push_str(" end"),
+        Some(p) if p.starts_with("seq") || p.contains("config") => s.push_str(" config"),
         _ => {}
     }
     if keyframe {
@@ -317,5 +315,41 @@ pub fn command_name(m: &Message) -> Option<String> {
     match &m.body {
         Body::Command(c) => Some(clean_amf(&c.name)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_summaries() {
+        assert_eq!(
+            media_summary(true, "avc", true, Some("nalu"), 43008),
+            "Video AVC keyframe 42 KB"
+        );
+        assert_eq!(
+            media_summary(true, "hevc", true, Some("sequence_start"), 40),
+            "Video HEVC config keyframe 40 B"
+        );
+        assert_eq!(
+            media_summary(true, "avc", false, Some("sequence_end"), 5),
+            "Video AVC end 5 B"
+        );
+        assert_eq!(
+            media_summary(false, "aac", false, Some("sequence_header"), 4),
+            "Audio AAC config 4 B"
+        );
+        assert_eq!(human_bytes(1536 * 1024), "1.5 MB");
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(camel("ping_request"), "PingRequest");
+        assert_eq!(fmt_num(3.0), "3");
+        assert_eq!(fmt_num(f64::NAN), "NaN");
+        assert_eq!(fmt_num(0.5), "0.5");
+        assert_eq!(Kind::of_type(20), Kind::Command);
+        assert!(Kind::of_type(9).is_media());
     }
 }
