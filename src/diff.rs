@@ -3,7 +3,9 @@
 //!
 //! Contract: [`diff_conversations`] takes the lines of two runs (use
 //! [`parse_ndjson`] on saved files, or [`lines_from_events`] on events) and
-//! returns a [`DiffReport`]. It never panics on odd input: lines it does not
+//! returns a [`DiffReport`]. For long captures, feed a [`ConversationBuilder`]
+//! one event or line at a time (it keeps only the compared sequence and
+//! counters, not the lines) and compare with [`diff_built`]. It never panics on odd input: lines it does not
 //! understand are skipped.
 //!
 //! Normalisation (by default): addresses, ports, wall/packet times, flow ids,
@@ -23,6 +25,9 @@
 //! [`DiffOptions::ignore_fields`] removes dotted paths of the `rtmp` object
 //! before comparing (e.g. `command.args`); [`DiffOptions::extra_fields`] adds
 //! dotted paths to every compared message (e.g. `csid`, `msid`).
+//! [`DiffOptions::redact`] redacts both sides before comparing (idempotent,
+//! stable placeholders), so a redacted golden file equals a fresh capture,
+//! and keeps secrets out of the report.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,12 +36,14 @@ use serde_json::Value as J;
 
 use crate::event::Event;
 use crate::output::json::{JsonOptions, JsonWriter};
-use crate::redact::{Redactor, STREAM_NAME_COMMANDS};
+use crate::redact::{
+    is_secret_key, placeholder, Redactor, PLACEHOLDER_PREFIX, STREAM_NAME_COMMANDS,
+};
 use crate::session::codec_fourcc;
 
 /// Maximum messages per session kept in the compared sequence (LCS is
 /// quadratic); further ones are ignored and reported.
-pub const MAX_SEQUENCE: usize = 4000;
+pub const MAX_SEQUENCE: usize = 2000;
 
 /// Diff options.
 #[derive(Clone, Debug)]
@@ -240,6 +247,23 @@ fn normalize_json(v: &mut J) {
     }
 }
 
+/// Redacts JSON strings like [`Redactor::redact_str`], and values under
+/// credential-like keys whole. Idempotent, so an already redacted golden file
+/// and a fresh capture compare equal.
+fn redact_json(red: &Redactor, v: &mut J, secret: bool) {
+    match v {
+        J::String(s) if secret && !s.starts_with(PLACEHOLDER_PREFIX) => *s = placeholder(s),
+        J::String(s) => *s = red.redact_str(s),
+        J::Array(a) => a.iter_mut().for_each(|x| redact_json(red, x, false)),
+        J::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                redact_json(red, x, is_secret_key(k));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn compact(v: &J, max: usize) -> String {
     let s = v.to_string();
     if s.chars().count() > max {
@@ -263,12 +287,18 @@ fn status_of(cmd: &J) -> (Option<String>, Option<String>) {
             return (str_of(info.get("level")), str_of(info.get("code")));
         }
     }
-    if let Some(J::Array(args)) = cmd.get("args") {
-        for a in args {
-            if let J::Object(m) = a {
-                if m.contains_key("code") || m.contains_key("level") {
-                    return (str_of(m.get("level")), str_of(m.get("code")));
-                }
+    // The info object is normally the first argument after a null command
+    // object; some servers omit the null, putting it in `object`.
+    let candidates = cmd
+        .get("args")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .chain(cmd.get("object"));
+    for a in candidates {
+        if let J::Object(m) = a {
+            if m.contains_key("code") || m.contains_key("level") {
+                return (str_of(m.get("level")), str_of(m.get("code")));
             }
         }
     }
@@ -294,18 +324,74 @@ fn media_codec(body: &J) -> (Option<String>, Option<String>) {
     (fourcc, config)
 }
 
-fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
-    let mut order: Vec<u64> = Vec::new();
-    let mut convs: BTreeMap<u64, Conv> = BTreeMap::new();
-    // Pending transactions per flow and direction: tx -> command name.
-    let mut pending: BTreeMap<(u64, String), BTreeMap<String, String>> = BTreeMap::new();
-    for line in lines {
+/// Builds the compact, comparable form of one conversation from NDJSON lines
+/// pushed one at a time (memory: the compared sequence and counters per
+/// session, not the lines).
+pub struct ConversationBuilder {
+    opts: DiffOptions,
+    order: Vec<u64>,
+    convs: BTreeMap<u64, Conv>,
+    /// Pending transactions per flow and direction: tx -> command name.
+    pending: BTreeMap<(u64, String), BTreeMap<String, String>>,
+    red: Redactor,
+    writer: JsonWriter<std::io::Sink>,
+}
+
+/// One conversation ready to compare ([`diff_built`]).
+pub struct Conversation {
+    sessions: Vec<Conv>,
+    red: Redactor,
+}
+
+impl Conversation {
+    /// Number of RTMP sessions found.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+impl ConversationBuilder {
+    pub fn new(opts: &DiffOptions) -> Self {
+        ConversationBuilder {
+            opts: opts.clone(),
+            order: Vec::new(),
+            convs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            red: Redactor::new(),
+            writer: JsonWriter::new(
+                std::io::sink(),
+                JsonOptions {
+                    sessions: false,
+                    ..Default::default()
+                },
+            ),
+        }
+    }
+
+    /// Feeds one event (mapped through the JSON writer).
+    pub fn push_event(&mut self, ev: &Event) {
+        if let Some(l) = self.writer.event_to_json(ev) {
+            self.push_line(&l);
+        }
+    }
+
+    /// Feeds one parsed NDJSON line; lines it does not use are skipped.
+    pub fn push_line(&mut self, line: &J) {
+        let ConversationBuilder {
+            opts,
+            order,
+            convs,
+            pending,
+            red,
+            ..
+        } = self;
+        let opts: &DiffOptions = opts;
         let et = line.get("event_type").and_then(J::as_str).unwrap_or("");
         if et != "rtmp" && et != "handshake" {
-            continue;
+            return;
         }
         let Some(fid) = line.get("flow_id").and_then(J::as_u64) else {
-            continue;
+            return;
         };
         let dir = line
             .get("direction")
@@ -326,9 +412,9 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
                         .insert(part.to_owned(), format!("{kind} {ver}"));
                 }
             }
-            continue;
+            return;
         }
-        let Some(r) = line.get("rtmp") else { continue };
+        let Some(r) = line.get("rtmp") else { return };
         let mut r = r.clone();
         for p in &opts.ignore_fields {
             remove_path(&mut r, p);
@@ -419,11 +505,14 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
                     let mut args = c.get("args").cloned().unwrap_or(J::Null);
                     normalize_json(&mut object);
                     normalize_json(&mut args);
-                    if opts.redact && STREAM_NAME_COMMANDS.contains(&name.as_str()) {
-                        if let Some(J::String(s)) = args.get(0) {
-                            let s = s.clone();
-                            red.learn(&s);
+                    if opts.redact {
+                        if STREAM_NAME_COMMANDS.contains(&name.as_str()) {
+                            if let Some(J::String(s)) = args.get_mut(0) {
+                                *s = red.redact_name(s);
+                            }
                         }
+                        redact_json(red, &mut object, false);
+                        redact_json(red, &mut args, false);
                     }
                     let argtext = match (&object, &args) {
                         (J::Null, J::Array(a)) if a.is_empty() => String::new(),
@@ -460,7 +549,7 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
         } else if let Some(k) = r.get("control") {
             let kind = k.get("kind").and_then(J::as_str).unwrap_or("").to_owned();
             if kind == "acknowledgement" {
-                continue;
+                return;
             }
             let mut rest = k.clone();
             remove_path(&mut rest, "kind");
@@ -482,7 +571,7 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
         } else if let Some(u) = r.get("user_control") {
             let ev = u.get("event").and_then(J::as_str).unwrap_or("").to_owned();
             if ev.starts_with("ping") || ev == "set_buffer_length" {
-                continue;
+                return;
             }
             let sid = u
                 .get("params")
@@ -518,11 +607,28 @@ fn build(lines: &[J], opts: &DiffOptions, red: &mut Redactor) -> Vec<Conv> {
             }
         }
     }
-    order
-        .into_iter()
-        .filter_map(|f| convs.remove(&f))
-        .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
-        .collect()
+
+    pub fn finish(self) -> Conversation {
+        let mut convs = self.convs;
+        let sessions = self
+            .order
+            .into_iter()
+            .filter_map(|f| convs.remove(&f))
+            .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
+            .collect();
+        Conversation {
+            sessions,
+            red: self.red,
+        }
+    }
+}
+
+fn build(lines: &[J], opts: &DiffOptions) -> Conversation {
+    let mut b = ConversationBuilder::new(opts);
+    for l in lines {
+        b.push_line(l);
+    }
+    b.finish()
 }
 
 enum Op {
@@ -658,11 +764,18 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
         } else {
             new.role.or(old.role).unwrap_or("client")
         };
+        let mut presence = false;
         if a.codec != b.codec {
             match (&a.codec, &b.codec) {
                 (Some(x), Some(y)) => out.push(format!("{kind} codec changed from {x} to {y}")),
-                (None, Some(y)) => out.push(format!("{who} now sends {kind} ({y})")),
-                (Some(x), None) => out.push(format!("{who} no longer sends {kind} ({x})")),
+                (None, Some(y)) => {
+                    presence = a.count == 0;
+                    out.push(format!("{who} now sends {kind} ({y})"));
+                }
+                (Some(x), None) => {
+                    presence = b.count == 0;
+                    out.push(format!("{who} no longer sends {kind} ({x})"));
+                }
                 (None, None) => {}
             }
         } else if a.config != b.config && a.config.is_some() && b.config.is_some() {
@@ -675,7 +788,7 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
         let diff = a.count.abs_diff(b.count);
         let tol = (opts.tolerance_pct / 100.0 * a.count.max(b.count) as f64)
             .max(opts.tolerance_abs as f64);
-        if diff as f64 > tol {
+        if diff as f64 > tol && !presence {
             out.push(format!(
                 "{kind} messages from {who} changed from {} to {}",
                 a.count, b.count
@@ -686,9 +799,12 @@ fn describe_media(old: &Conv, new: &Conv, opts: &DiffOptions, out: &mut Vec<Stri
 
 /// Compares two conversations (see the module documentation).
 pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffReport {
-    let mut red = Redactor::new();
-    let a = build(old, opts, &mut red);
-    let b = build(new, opts, &mut red);
+    diff_built(&build(old, opts), &build(new, opts), opts)
+}
+
+/// Compares two built conversations (see [`ConversationBuilder`]).
+pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) -> DiffReport {
+    let (a, b) = (&old.sessions, &new.sessions);
     let mut rep = DiffReport {
         old_sessions: a.len(),
         new_sessions: b.len(),
@@ -736,7 +852,7 @@ pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffRepor
                 extra
                     .items
                     .iter()
-                    .filter(|it| it.dir == "to_server")
+                    .filter(|it| it.dir == "to_server" && matches!(it.slot, Slot::Command(_)))
                     .map(|it| it.name.as_str())
                     .take(8)
                     .collect::<Vec<_>>()
@@ -755,7 +871,7 @@ pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffRepor
     }
     if opts.redact {
         for f in &mut rep.findings {
-            f.text = red.redact_str(&f.text);
+            f.text = new.red.redact_str(&old.red.redact_str(&f.text));
         }
     }
     rep

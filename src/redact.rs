@@ -16,7 +16,7 @@
 //!   user-info part (`user:pass@`) and every query parameter value;
 //! - in `app` and any other string with a `?...=...` part: query parameter values
 //!   (this covers Adobe/Wowza auth `?authmod=adobe&user=..&challenge=..`);
-//! - values of object properties whose key looks like a credential
+//! - values of object properties whose key has a credential word
 //!   ([`is_secret_key`]: auth, token, pass, secret, key, sig, credential, user);
 //! - stream names already seen ("learned") wherever they appear later, e.g. in
 //!   an onStatus description ("Started publishing stream KEY") or an anomaly
@@ -87,22 +87,50 @@ pub fn placeholder_bytes(secret: &[u8]) -> String {
     s
 }
 
-/// True for object keys whose value is treated as a credential.
+/// Words that mark an object key as carrying a credential.
+pub const SECRET_KEY_WORDS: &[&str] = &[
+    "auth",
+    "authorization",
+    "token",
+    "pass",
+    "passwd",
+    "password",
+    "pwd",
+    "secret",
+    "key",
+    "streamkey",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "user",
+    "username",
+];
+
+/// True for object keys whose value is treated as a credential: one of the
+/// key's words (split at `_`, `-`, `.` and lower-to-upper case changes) is
+/// in [`SECRET_KEY_WORDS`]. `authToken`, `stream_key`, `password` match;
+/// `author`, `keyframes`, `hasKeyframes` do not.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "auth",
-        "token",
-        "pass",
-        "pwd",
-        "secret",
-        "key",
-        "sig",
-        "credential",
-        "user",
-    ]
-    .iter()
-    .any(|p| k.contains(p))
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if c == '_' || c == '-' || c == '.' || c == ' ' {
+            words.push(std::mem::take(&mut cur));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    words.push(cur);
+    let whole = key.to_ascii_lowercase();
+    SECRET_KEY_WORDS.contains(&whole.as_str())
+        || words.iter().any(|w| SECRET_KEY_WORDS.contains(&w.as_str()))
 }
 
 /// Redacts the query values of `s` after its first `?`.
@@ -113,16 +141,17 @@ fn redact_query_part(q: &str) -> String {
             out.push('&');
         }
         match part.split_once('=') {
-            Some((k, v)) if !v.is_empty() => {
+            Some((k, v)) if !v.is_empty() && !v.starts_with(PLACEHOLDER_PREFIX) => {
                 out.push_str(k);
                 out.push('=');
                 out.push_str(&placeholder(v));
             }
-            Some((k, _)) => {
+            Some((k, v)) => {
                 out.push_str(k);
                 out.push('=');
+                out.push_str(v);
             }
-            None if part.is_empty() => {}
+            None if part.is_empty() || part.starts_with(PLACEHOLDER_PREFIX) => out.push_str(part),
             None => out.push_str(&placeholder(part)),
         }
     }
@@ -149,12 +178,12 @@ pub fn redact_url(url: &str) -> String {
             None => (rest, ""),
         };
         match auth.rsplit_once('@') {
-            Some((userinfo, host)) => {
+            Some((userinfo, host)) if !userinfo.starts_with(PLACEHOLDER_PREFIX) => {
                 out.push_str(&placeholder(userinfo));
                 out.push('@');
                 out.push_str(host);
             }
-            None => out.push_str(auth),
+            _ => out.push_str(auth),
         }
         out.push_str(path);
     } else {
@@ -422,6 +451,20 @@ impl Redactor {
         }
     }
 
+    /// True when [`Redactor::redact_event`] may change the event (commands,
+    /// data, shared objects, aggregates, anomaly details); media and control
+    /// messages never carry secrets, so callers can skip the copy.
+    pub fn may_change(ev: &Event) -> bool {
+        match &ev.kind {
+            EventKind::Message(m) => matches!(
+                m.body,
+                Body::Command(_) | Body::Data(_) | Body::SharedObject(_) | Body::Aggregate(_)
+            ),
+            EventKind::Anomaly(_) => true,
+            _ => false,
+        }
+    }
+
     /// Returns a redacted copy of an event: messages and anomaly details.
     pub fn redact_event(&mut self, ev: &Event) -> Event {
         let mut ev = ev.clone();
@@ -466,6 +509,38 @@ mod tests {
         let app = redact_url("live?authmod=adobe&user=bob");
         assert!(app.starts_with("live?authmod=redacted:"));
         assert!(!app.contains("bob"));
+    }
+
+    #[test]
+    fn secret_keys_by_word() {
+        for k in [
+            "authToken",
+            "stream_key",
+            "password",
+            "streamKey",
+            "user",
+            "X-Auth",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "author",
+            "keyframes",
+            "hasKeyframes",
+            "flashVer",
+            "tcUrl",
+            "app",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn url_redaction_is_idempotent() {
+        let once = redact_url("rtmp://u:p@h/app?token=abc&flag&x=");
+        assert_eq!(redact_url(&once), once);
+        assert_eq!(Redactor::new().redact_str(&once), once);
+        assert!(once.ends_with("&x="));
     }
 
     #[test]

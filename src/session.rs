@@ -354,12 +354,71 @@ impl MediaStats {
     }
 }
 
+/// Codec named by an onMetaData `videocodecid` / `audiocodecid`: a legacy
+/// FLV codec id, or (E-RTMP) a FourCC as a number or a string.
+pub fn codec_from_metadata(v: &J, video: bool) -> Option<String> {
+    if let Some(s) = v.as_str() {
+        return Some(s.to_owned());
+    }
+    let n = v.as_f64()?;
+    if !(0.0..=u32::MAX as f64).contains(&n) || n.fract() != 0.0 {
+        return None;
+    }
+    let n = n as u32;
+    if n > 255 {
+        let b = n.to_be_bytes();
+        return b
+            .iter()
+            .all(|c| c.is_ascii_graphic() || *c == b' ')
+            .then(|| String::from_utf8_lossy(&b).into_owned());
+    }
+    let name = if video {
+        match n {
+            2 => "h263",
+            3 => "screen",
+            4 => "vp6",
+            5 => "vp6a",
+            6 => "screen2",
+            7 => "avc1",
+            12 => "hvc1",
+            13 => "av01",
+            _ => return None,
+        }
+    } else {
+        match n {
+            0 | 3 => "pcm",
+            1 => "adpcm",
+            2 => ".mp3",
+            4..=6 => "nellymoser",
+            7 => "alaw",
+            8 => "ulaw",
+            10 => "mp4a",
+            11 => "speex",
+            _ => return None,
+        }
+    };
+    Some(name.to_owned())
+}
+
 impl Session {
-    /// Recomputes derived fields (rates, replay command lines).
+    /// Recomputes derived fields (rates, replay command lines; codecs from
+    /// onMetaData when no media said).
     pub fn refresh(&mut self) {
         for s in &mut self.streams {
             s.audio.derive();
             s.video.derive();
+            if let Some(m) = &s.metadata {
+                if s.video.codec.is_none() {
+                    s.video.codec = m
+                        .get("videocodecid")
+                        .and_then(|v| codec_from_metadata(v, true));
+                }
+                if s.audio.codec.is_none() {
+                    s.audio.codec = m
+                        .get("audiocodecid")
+                        .and_then(|v| codec_from_metadata(v, false));
+                }
+            }
         }
         if self.pings.count > 0 {
             self.pings.avg_rtt_us = Some((self.pings.sum / self.pings.count as u128) as u64);
@@ -458,6 +517,7 @@ impl Session {
         }
         s.tc_url = s.tc_url.as_deref().map(|u| r.redact_str(&redact_url(u)));
         s.app = s.app.as_deref().map(|u| r.redact_str(&redact_url(u)));
+        s.flash_ver = s.flash_ver.as_deref().map(|u| r.redact_str(u));
         s.swf_url = s.swf_url.as_deref().map(redact_url);
         s.page_url = s.page_url.as_deref().map(redact_url);
         for st in &mut s.status {
@@ -524,6 +584,37 @@ fn redact_json(r: &Redactor, v: &mut J) {
         J::Array(a) => a.iter_mut().for_each(|x| redact_json(r, x)),
         J::Object(m) => m.values_mut().for_each(|x| redact_json(r, x)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_codecs() {
+        assert_eq!(
+            codec_from_metadata(&json!(7), true).as_deref(),
+            Some("avc1")
+        );
+        assert_eq!(
+            codec_from_metadata(&json!(10), false).as_deref(),
+            Some("mp4a")
+        );
+        // E-RTMP: FourCC 'hvc1' as a number.
+        let hvc1 = u32::from_be_bytes(*b"hvc1");
+        assert_eq!(
+            codec_from_metadata(&json!(hvc1), true).as_deref(),
+            Some("hvc1")
+        );
+        assert_eq!(
+            codec_from_metadata(&json!("av01"), true).as_deref(),
+            Some("av01")
+        );
+        assert_eq!(codec_from_metadata(&json!(99), true), None);
+        assert_eq!(codec_from_metadata(&json!(-1), true), None);
+        assert_eq!(codec_from_metadata(&json!(1.5), true), None);
     }
 }
 
@@ -786,7 +877,11 @@ fn handle_command(
                     code,
                     description,
                 }) => (opt_lossy(level), opt_lossy(code), opt_lossy(description)),
-                _ => match first_object(&c.args) {
+                _ => match first_object(&c.args)
+                    .filter(|o| o.get("code").is_some())
+                    .or_else(|| c.object.as_ref().filter(|o| o.get("code").is_some()))
+                    .or_else(|| first_object(&c.args))
+                {
                     Some(o) => (
                         prop_str(o, "level"),
                         prop_str(o, "code"),

@@ -684,7 +684,8 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
 pub struct JsonWriter<W: Write> {
     w: W,
     opts: JsonOptions,
-    flows: BTreeMap<FlowId, FlowInfo>,
+    /// Open flows: identity plus the address strings (formatted once).
+    flows: BTreeMap<FlowId, (FlowInfo, String, String)>,
     redactor: Redactor,
     sessions: Option<SessionTracker>,
 }
@@ -717,14 +718,15 @@ impl<W: Write> JsonWriter<W> {
     /// feed the session tracker).
     pub fn event_to_json(&mut self, ev: &Event) -> Option<J> {
         let redacted;
-        let ev = if self.opts.redact {
+        let ev = if self.opts.redact && Redactor::may_change(ev) {
             redacted = self.redactor.redact_event(ev);
             &redacted
         } else {
             ev
         };
         if let EventKind::FlowStart(info) = &ev.kind {
-            self.flows.insert(info.flow_id, info.clone());
+            let (c, s) = (info.client_ip.to_string(), info.server_ip.to_string());
+            self.flows.insert(info.flow_id, (info.clone(), c, s));
             return None;
         }
         let (etype, data) = match &ev.kind {
@@ -734,7 +736,7 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Gap(g) => ("gap", json!({"offset": g.offset, "len": g.len})),
             EventKind::Anomaly(a) => ("anomaly", serde_json::to_value(a).unwrap_or(J::Null)),
             EventKind::FlowEnd(end) => {
-                let info = ev.flow_id.and_then(|f| self.flows.get(&f));
+                let info = ev.flow_id.and_then(|f| self.flows.get(&f)).map(|x| &x.0);
                 ("flow", flow_to_json(info, end))
             }
             EventKind::Stats(s) => {
@@ -770,9 +772,9 @@ impl<W: Write> JsonWriter<W> {
             m.insert("pcap_cnt".into(), J::from(ev.pcap_cnt));
         }
         m.insert("event_type".into(), J::from(etype));
-        if let Some(info) = ev.flow_id.and_then(|f| self.flows.get(&f)) {
-            let client = (info.client_ip.to_string(), info.client_port);
-            let server = (info.server_ip.to_string(), info.server_port);
+        if let Some((info, cip, sip)) = ev.flow_id.and_then(|f| self.flows.get(&f)) {
+            let client = (cip.as_str(), info.client_port);
+            let server = (sip.as_str(), info.server_port);
             let (src, dst) = match ev.direction {
                 Some(Direction::ToClient) => (server, client),
                 _ => (client, server),

@@ -10,9 +10,9 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use crate::event::Stats;
+use crate::event::{Event, EventKind, Stats};
 use crate::redact::Redactor;
-use crate::session::{MediaStats, Session};
+use crate::session::{MediaStats, Session, SessionTracker};
 
 /// Default line width.
 pub const SUMMARY_WIDTH: usize = 100;
@@ -437,6 +437,49 @@ pub fn write_summary<W: Write>(
         }
     }
     Ok(())
+}
+
+/// Collects what the summary needs from the event stream: feed every event,
+/// then [`SummaryCollector::write`].
+#[derive(Debug, Default)]
+pub struct SummaryCollector {
+    tracker: SessionTracker,
+    sessions: Vec<Session>,
+    stats: Option<Stats>,
+}
+
+impl SummaryCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one event.
+    pub fn handle(&mut self, ev: &Event) {
+        self.tracker.handle(ev);
+        self.sessions.extend(self.tracker.take_finished());
+        if let EventKind::Stats(s) = &ev.kind {
+            self.stats = Some(s.clone());
+        }
+    }
+
+    /// Finished sessions so far plus the open ones (live view).
+    pub fn snapshot(&self) -> Vec<Session> {
+        let mut v = self.sessions.clone();
+        v.extend(self.tracker.snapshot());
+        v
+    }
+
+    /// Closes open sessions and returns all sessions and the stats.
+    pub fn finish(mut self) -> (Vec<Session>, Option<Stats>) {
+        self.sessions.extend(self.tracker.finish());
+        (self.sessions, self.stats)
+    }
+
+    /// Closes open sessions and writes the summary.
+    pub fn write<W: Write>(self, w: &mut W, opts: &SummaryOptions) -> io::Result<()> {
+        let (sessions, stats) = self.finish();
+        write_summary(w, &sessions, stats.as_ref(), opts)
+    }
 }
 
 /// A one-line progress indicator on stderr (`\r`-rewritten), shown only when

@@ -211,3 +211,125 @@ fn redacted_report_hides_keys() {
     assert!(!red.to_string().contains(KEY), "{red}");
     assert!(red.mentions("publisher now sends publish as"), "{red}");
 }
+
+#[test]
+fn handshake_change_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    for l in b.iter_mut() {
+        if l["handshake"]["part"] == "c1" {
+            l["handshake"]["kind"] = "simple".into();
+            l["handshake"]["peer_version"] = "0.0.0.0".into();
+        }
+    }
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    assert_eq!(r.findings.len(), 1, "{r}");
+    assert_eq!(
+        r.findings[0].text,
+        "client handshake changed from digest 9.0.124.2 to simple 0.0.0.0"
+    );
+}
+
+#[test]
+fn extra_session_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    let mut second: Vec<serde_json::Value> = a.clone();
+    for l in second.iter_mut() {
+        if l.get("flow_id").is_some() {
+            l["flow_id"] = 2.into();
+        }
+    }
+    b.extend(second);
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    assert_eq!(r.new_sessions, 2);
+    assert!(r.mentions("2 RTMP session(s), was 1"), "{r}");
+    assert!(
+        r.mentions("new session (publisher): connect, releaseStream, FCPublish"),
+        "{r}"
+    );
+}
+
+#[test]
+fn rejected_publish_reported() {
+    let a = lines_from_events(&publish_conversation(Scenario::default()));
+    let mut b = a.clone();
+    for l in b.iter_mut() {
+        if l["rtmp"]["command"]["name"] == "onStatus" {
+            l["rtmp"]["command"]["args"][0]["level"] = "error".into();
+            l["rtmp"]["command"]["args"][0]["code"] = "NetStream.Publish.BadName".into();
+            l["rtmp"]["command"]["args"][0]["description"] = "Stream already publishing".into();
+        }
+    }
+    // The publisher then sends no media.
+    b.retain(|l| l["rtmp"].get("video").is_none() && l["rtmp"].get("audio").is_none());
+    let r = diff_conversations(&a, &b, &DiffOptions::default());
+    let texts: Vec<&str> = r.findings.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        vec![
+            "server now sends onStatus NetStream.Publish.BadName instead of onStatus NetStream.Publish.Start",
+            "publisher no longer sends audio (mp4a)",
+            "publisher no longer sends video (avc1)",
+        ],
+        "{r}"
+    );
+    // A description-only change is not a difference (free text varies per run).
+    let mut c = a.clone();
+    for l in c.iter_mut() {
+        if l["rtmp"]["command"]["name"] == "onStatus" {
+            l["rtmp"]["command"]["args"][0]["description"] = "other words".into();
+        }
+    }
+    assert!(diff_conversations(&a, &c, &DiffOptions::default()).is_equal());
+}
+
+#[test]
+fn redacted_golden_matches_fresh_capture_under_redact() {
+    let (golden_text, _) = write_all(
+        &publish_conversation(Scenario::default()),
+        JsonOptions {
+            redact: true,
+            ..Default::default()
+        },
+    );
+    assert!(!golden_text.contains(KEY));
+    let golden = parse_ndjson(&golden_text).unwrap();
+    let fresh = lines_from_events(&publish_conversation(Scenario::default()));
+    // Without --redact the keys differ from their placeholders.
+    let plain = diff_conversations(&golden, &fresh, &DiffOptions::default());
+    assert!(!plain.is_equal());
+    let red = diff_conversations(
+        &golden,
+        &fresh,
+        &DiffOptions {
+            redact: true,
+            ..Default::default()
+        },
+    );
+    assert!(red.is_equal(), "{red}");
+}
+
+#[test]
+fn streaming_builder_matches_line_diff() {
+    use rtmpscope::diff::{diff_built, ConversationBuilder};
+    let opts = DiffOptions::default();
+    let mut a = ConversationBuilder::new(&opts);
+    for e in &publish_conversation(Scenario::default()) {
+        a.push_event(e);
+    }
+    let mut b = ConversationBuilder::new(&opts);
+    let new_lines = lines_from_events(&publish_conversation(Scenario {
+        video_codec: "hevc",
+        ..Default::default()
+    }));
+    for l in &new_lines {
+        b.push_line(l);
+    }
+    let (a, b) = (a.finish(), b.finish());
+    assert_eq!((a.sessions(), b.sessions()), (1, 1));
+    let r = diff_built(&a, &b, &opts);
+    let old_lines = lines_from_events(&publish_conversation(Scenario::default()));
+    assert_eq!(r, diff_conversations(&old_lines, &new_lines, &opts));
+    assert_eq!(r.findings[0].text, "video codec changed from avc1 to hvc1");
+}

@@ -564,6 +564,7 @@ fn redaction_removes_secrets_everywhere() {
     assert_eq!(desc, &json!(format!("Started publishing stream {ph}.")));
     let sess = &of_type(&lines, "session")[0]["session"];
     assert_eq!(sess["streams"][0]["name"], ph);
+    assert_eq!(sess["tc_url"], json!(tc), "same token, same placeholder");
     let replay = sess["replay"][0].as_str().unwrap();
     assert!(replay.contains(&ph), "{replay}");
     // Placeholder independent of run: a second writer gives the same.
@@ -575,4 +576,151 @@ fn redaction_removes_secrets_everywhere() {
         },
     );
     assert_eq!(text, text2);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = AmfStr> {
+        prop_oneof![
+            4 => prop::sample::select(vec!["a", "b", "number", "bytes", "x y", ""])
+                .prop_map(AmfStr::from),
+            1 => prop::collection::vec(any::<u8>(), 0..4).prop_map(|b| AmfStr::from_bytes(&b)),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<f64>().prop_map(n),
+            Just(n(f64::NAN)),
+            Just(n(-0.0)),
+            any::<i32>().prop_map(|i| v(ValueKind::Integer(i))),
+            any::<bool>().prop_map(|b| v(ValueKind::Boolean(b))),
+            key().prop_map(|k| v(ValueKind::String(k))),
+            Just(null()),
+            Just(v(ValueKind::Undefined)),
+            any::<u8>().prop_map(|m| v(ValueKind::Invalid { marker: m })),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec((key(), inner.clone()), 0..5).prop_map(|ps| v(
+                    ValueKind::Object {
+                        class: None,
+                        properties: ps
+                            .into_iter()
+                            .map(|(k, val)| Property { key: k, value: val })
+                            .collect(),
+                    }
+                )),
+                prop::collection::vec((key(), inner.clone()), 0..5).prop_map(|ps| v(
+                    ValueKind::EcmaArray {
+                        count: ps.len() as u32,
+                        properties: ps
+                            .into_iter()
+                            .map(|(k, val)| Property { key: k, value: val })
+                            .collect(),
+                    }
+                )),
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|i| v(ValueKind::StrictArray(i))),
+                (inner.clone(), inner).prop_map(|(a, b)| v(ValueKind::Dictionary {
+                    weak_keys: false,
+                    entries: vec![(a, b)]
+                })),
+            ]
+        })
+    }
+
+    /// Tagged forms are single-key objects; a plain object is never one
+    /// whose only key is a tag name.
+    fn check_unambiguous(val: &Value, j: &serde_json::Value) {
+        if let (ValueKind::Object { properties, .. }, serde_json::Value::Object(m)) = (&val.kind, j)
+        {
+            let unique: std::collections::BTreeSet<_> =
+                properties.iter().map(|p| p.key.clone()).collect();
+            let all_text = properties.iter().all(|p| p.key.as_text().is_some());
+            let plain = !(m.len() == 1 && m.contains_key("object"));
+            if plain {
+                assert!(all_text && unique.len() == properties.len());
+                assert!(
+                    !(m.len() == 1
+                        && m.keys()
+                            .all(|k| rtmpscope::output::json::AMF_TAGS.contains(&k.as_str())))
+                );
+                // Wire order kept.
+                let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
+                let wire: Vec<&str> = properties.iter().filter_map(|p| p.key.as_text()).collect();
+                assert_eq!(keys, wire);
+            } else {
+                assert_eq!(
+                    m["object"]["properties"].as_array().unwrap().len(),
+                    properties.len()
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn amf_json_is_schema_valid_deterministic_and_unambiguous(vals in prop::collection::vec(value(), 0..4)) {
+            for val in &vals {
+                let j = amf_to_json(val);
+                prop_assert_eq!(&j, &amf_to_json(val));
+                check_unambiguous(val, &j);
+            }
+            let (_, lines) = write_all(&[data_event(vals)], JsonOptions::default());
+            let schema = validator::load();
+            for l in &lines {
+                prop_assert!(schema.validate(l).is_ok(), "{:?}", schema.validate(l));
+            }
+        }
+    }
+}
+
+#[test]
+fn schema_lists_every_tag_and_event_type() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/rtmpscope-events.schema.json"
+    ))
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tagged: std::collections::BTreeSet<String> = schema["$defs"]["amf"]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| match b["$ref"].as_str() {
+            Some(r) => &schema["$defs"][r.trim_start_matches("#/$defs/")],
+            None => b,
+        })
+        .filter_map(|b| b["required"].as_array())
+        .filter(|r| r.len() == 1)
+        .map(|r| r[0].as_str().unwrap().to_owned())
+        .collect();
+    let code: std::collections::BTreeSet<String> = rtmpscope::output::json::AMF_TAGS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(tagged, code);
+    let types: Vec<&str> = schema["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["properties"]["event_type"]["const"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "meta",
+            "handshake",
+            "rtmp",
+            "anomaly",
+            "gap",
+            "flow",
+            "session",
+            "stats"
+        ]
+    );
 }

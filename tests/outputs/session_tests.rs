@@ -276,3 +276,103 @@ fn player_session_and_rtmpdump_line() {
     assert_eq!(r.streams[0].name, Some(placeholder("movie")));
     assert!(r.replay.iter().all(|l| !l.contains("/movie")));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use rtmpscope::amf::{Value, ValueKind};
+    use rtmpscope::output::json::JsonOptions;
+    use rtmpscope::session::MAX_STREAMS;
+
+    fn arg() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<f64>().prop_map(n),
+            "[a-zA-Z_?=&.]{0,12}".prop_map(|t| s(&t)),
+            Just(null()),
+            Just(status_obj("error", "X.Y", "d")),
+            Just(obj(&[("streamName", s("k1"))])),
+            Just(rtmpscope::amf::Value::new(
+                Default::default(),
+                ValueKind::Boolean(true)
+            )),
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Body> {
+        let names = prop::sample::select(vec![
+            "connect",
+            "createStream",
+            "_result",
+            "_error",
+            "onStatus",
+            "publish",
+            "play",
+            "play2",
+            "deleteStream",
+            "FCPublish",
+            "releaseStream",
+            "other",
+        ]);
+        prop_oneof![
+            (
+                names,
+                any::<f64>(),
+                prop::option::of(arg()),
+                prop::collection::vec(arg(), 0..4)
+            )
+                .prop_map(|(nm, tx, o, a)| command(nm, tx, o, a)),
+            (any::<bool>(), 0u8..8).prop_map(|(k, pt)| video("avc", k, pt, None)),
+            (0u8..3).prop_map(|pt| audio(pt, None)),
+            any::<u32>().prop_map(|sz| Body::Control(Control::SetChunkSize { size: sz })),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn tracker_and_writer_never_panic(
+            msgs in prop::collection::vec((any::<bool>(), 0u32..300, any::<u32>(), body()), 0..60)
+        ) {
+            let events: Vec<Event> = msgs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (to_server, msid, ts, b))| {
+                    let d = if to_server { Direction::ToServer } else { Direction::ToClient };
+                    ev(i as u64 + 1, d, message(3, 20, msid, ts, 10, b))
+                })
+                .collect();
+            let sessions = run(&events);
+            for s in &sessions {
+                prop_assert!(s.streams.len() <= MAX_STREAMS);
+                let _ = s.redacted(&mut Redactor::new());
+            }
+            let (_, lines) = crate::write_all(&events, JsonOptions { redact: true, ..Default::default() });
+            prop_assert_eq!(lines.len(), events.len() + 1);
+        }
+    }
+}
+
+#[test]
+fn status_info_in_command_object_position() {
+    // "onStatus", 0, {info} without the null: the info is the command object.
+    let e = ev(
+        1,
+        Direction::ToClient,
+        message(
+            5,
+            20,
+            1,
+            0,
+            60,
+            command(
+                "onStatus",
+                0.0,
+                Some(status_obj("status", "NetStream.Play.Start", "go")),
+                vec![],
+            ),
+        ),
+    );
+    let s = run(&[e]);
+    assert_eq!(s[0].status[0].code.as_deref(), Some("NetStream.Play.Start"));
+    assert_eq!(s[0].status[0].level.as_deref(), Some("status"));
+}

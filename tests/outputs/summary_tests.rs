@@ -95,3 +95,19 @@ fn progress_throttled_and_cleared() {
     off.finish();
     assert!(off.into_inner().is_empty());
 }
+
+#[test]
+fn collector_matches_manual_path() {
+    use rtmpscope::output::summary::SummaryCollector;
+    let mut c = SummaryCollector::new();
+    for e in &publish_conversation(Scenario::default()) {
+        c.handle(e);
+    }
+    assert_eq!(c.snapshot().len(), 1);
+    let mut out = Vec::new();
+    c.write(&mut out, &SummaryOptions::default()).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        summary(&SummaryOptions::default())
+    );
+}
