@@ -71,6 +71,13 @@ impl Tmux {
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
+    fn format(&self, f: &str) -> String {
+        let o = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name, f])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
     fn alternate_on(&self) -> bool {
         let o = Command::new("tmux")
             .args(["display-message", "-p", "-t", &self.name, "#{alternate_on}"])
@@ -158,6 +165,57 @@ fn tui_child_synthetic() {
         ..Default::default()
     };
     rtmpscope::tui::run(opts, source).expect("tui run");
+}
+
+/// Child side of `tmux_panic_restores_terminal`: takes the terminal like the
+/// UI does, draws, then panics.
+#[test]
+#[ignore = "child process of tmux_panic_restores_terminal"]
+fn tui_child_panic() {
+    if std::env::var_os("RTMPSCOPE_TUI_CHILD").is_none() {
+        return;
+    }
+    let (mut term, _guard) = rtmpscope::tui::TerminalGuard::enter(true).unwrap();
+    let mut app = rtmpscope::tui::app::App::new(Default::default());
+    app.ingest(tui_fixture::publish_session(1, "live").batch());
+    term.draw(|f| rtmpscope::tui::view::render(&mut app, f))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    panic!("deliberate panic while the UI owns the terminal");
+}
+
+#[test]
+#[ignore = "needs tmux; run with --ignored"]
+fn tmux_panic_restores_terminal() {
+    if !have_tmux() {
+        eprintln!("SKIP: tmux not installed");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let cmd = format!(
+        "RTMPSCOPE_TUI_CHILD=1 {} --exact tui_child_panic --ignored --nocapture --test-threads=1{AFTER}",
+        exe.display()
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+    t.wait_for("Sessions (1)", 20);
+    assert!(t.alternate_on());
+    let mouse_during = t.format("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}");
+    assert!(
+        mouse_during.contains('1'),
+        "mouse capture not on: {mouse_during}"
+    );
+    let s = t.wait_for("EXITED=", 20);
+    // The test harness reports the panic (exit 101) on a restored screen.
+    assert!(s.contains("EXITED=101"), "{s}");
+    assert!(s.contains("deliberate panic"), "{s}");
+    let s = t.wait_for("MODE=", 5);
+    assert!(s.contains("MODE=icanon"), "terminal left in raw mode:\n{s}");
+    assert!(!t.alternate_on(), "alternate screen still on");
+    let mouse_after = t.format("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}");
+    assert!(
+        !mouse_after.contains('1'),
+        "mouse capture left on: {mouse_after}"
+    );
 }
 
 #[test]

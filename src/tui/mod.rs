@@ -198,9 +198,34 @@ pub fn restore_terminal() {
     let _ = io::stdout().flush();
 }
 
-struct Guard;
+/// Owns the terminal while the UI runs: raw mode, alternate screen, optional
+/// mouse capture. Dropping it (or a panic anywhere while it lives) restores
+/// the terminal.
+pub struct TerminalGuard(());
 
-impl Drop for Guard {
+/// The terminal type the UI draws on.
+pub type Term = Terminal<CrosstermBackend<io::Stdout>>;
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen (mouse capture if asked),
+    /// with the panic hook installed first.
+    pub fn enter(mouse: bool) -> io::Result<(Term, TerminalGuard)> {
+        install_panic_hook();
+        // From here on every exit path (return, `?`, panic) restores.
+        TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
+        let guard = TerminalGuard(());
+        enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen)?;
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        terminal.clear()?;
+        if mouse {
+            execute!(io::stdout(), EnableMouseCapture)?;
+        }
+        Ok((terminal, guard))
+    }
+}
+
+impl Drop for TerminalGuard {
     fn drop(&mut self) {
         if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
             restore_terminal();
@@ -278,17 +303,7 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
         return Err(TuiError::NotATerminal);
     }
     let mouse = opts.mouse;
-    install_panic_hook();
-    // From here on every exit path (return, `?`, panic) restores the terminal.
-    TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
-    let _guard = Guard;
-    enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen)?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
-    if mouse {
-        execute!(io::stdout(), EnableMouseCapture)?;
-    }
+    let (mut terminal, _guard) = TerminalGuard::enter(mouse)?;
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
     let stop = Arc::new(AtomicBool::new(false));
     let producer = spawn_producer(source, tx, stop.clone());
