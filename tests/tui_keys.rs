@@ -424,3 +424,51 @@ fn events_source_adapter_fills_batches() {
     assert_eq!(src(&mut b), rtmpscope::tui::SourceStatus::Done);
     assert!(b.is_empty());
 }
+
+#[test]
+fn n_jumps_between_anomalous_messages() {
+    let mut fx = publish_session(1, "live");
+    fx.anomaly(Direction::ToServer, "rtmp.a", 3080, "in connect");
+    // An anomaly inside the publish command (row 3): find its offset.
+    let mut app = App::new(TuiOptions::default());
+    app.ingest(fx.batch());
+    let publish_first = app.model.rows[3].first_byte;
+    let mut more = Fx::new(1);
+    more.anomaly(
+        Direction::ToServer,
+        "rtmp.b",
+        publish_first + 14,
+        "in publish",
+    );
+    app.ingest(more.batch());
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.selected_row(), Some(3));
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.selected_row(), Some(3));
+    assert!(app.status.as_ref().unwrap().0.contains("no further"));
+    key(&mut app, KeyCode::Char('N'));
+    assert_eq!(app.selected_row(), Some(0));
+}
+
+#[test]
+fn anomaly_before_its_message_is_linked_when_the_message_arrives() {
+    let mut fx = Fx::new(1);
+    fx.start();
+    fx.anomaly(
+        Direction::ToServer,
+        "amf.early",
+        3073 + 20,
+        "reported first",
+    );
+    fx.command(Direction::ToServer, 0, "connect", 1.0, None, &[], None);
+    let mut app = App::new(TuiOptions::default());
+    app.ingest(fx.batch());
+    assert_eq!(app.model.anomalies[0].msg, Some(0));
+    assert_eq!(app.model.rows[0].anomalies, 1);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "anomaly");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.filtered, vec![0]);
+}

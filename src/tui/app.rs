@@ -567,6 +567,8 @@ impl App {
                     self.select_row(r);
                 }
             }
+            KeyCode::Char('n') => self.jump_anomaly(true),
+            KeyCode::Char('N') => self.jump_anomaly(false),
             KeyCode::Char('e') => self.export_ndjson(),
             KeyCode::Char('p') => self.export_pcap(),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
@@ -595,6 +597,34 @@ impl App {
             KeyCode::Enter => self.enter(),
             KeyCode::Esc => self.escape(),
             _ => {}
+        }
+    }
+
+    /// Moves the message selection to the next (previous) message with a
+    /// diagnostic or truncation.
+    fn jump_anomaly(&mut self, fwd: bool) {
+        if self.view != View::Messages || self.chunk_mode {
+            return;
+        }
+        let n = self.visible_len();
+        let bad = |i: usize| {
+            self.filtered
+                .get(i)
+                .and_then(|&r| self.model.rows.get(r as usize))
+                .is_some_and(|r| r.anomalies > 0 || r.truncated)
+        };
+        let found = if fwd {
+            (self.msgs.sel + 1..n).find(|&i| bad(i))
+        } else {
+            (0..self.msgs.sel.min(n)).rev().find(|&i| bad(i))
+        };
+        match found {
+            Some(i) => {
+                self.msgs.sel = i;
+                self.follow = false;
+                self.pane = Pane::Table;
+            }
+            None => self.set_status("no further message with an anomaly", true),
         }
     }
 

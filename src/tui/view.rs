@@ -34,6 +34,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("space", "pause display (capture continues)"),
     ("f", "follow new messages (unpause)"),
     ("c", "chunk view on/off (messages as chunks on the wire)"),
+    ("n / N", "next / previous message with an anomaly"),
     ("s / a", "stats / anomalies view"),
     ("e", "export selected session as NDJSON"),
     (
@@ -465,6 +466,9 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
             cells.push(Cell::from(clock(r)));
         }
         cells.push(Cell::from(rel_time(app, r)));
+        if wide {
+            cells.push(Cell::from(r.flow_id.to_string()));
+        }
         cells.push(Cell::from(arrow(r.dir)));
         cells.push(Cell::from(r.csid.to_string()));
         if wide {
@@ -490,13 +494,15 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
     let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
         (
             vec![
-                "No.", "pcap", "time", "rel", "dir", "csid", "msid", "type", "len", "summary",
+                "No.", "pcap", "time", "rel", "ses", "dir", "csid", "msid", "type", "len",
+                "summary",
             ],
             vec![
                 Constraint::Length(8),
                 Constraint::Length(8),
                 Constraint::Length(15),
                 Constraint::Length(12),
+                Constraint::Length(4),
                 Constraint::Length(3),
                 Constraint::Length(5),
                 Constraint::Length(4),
