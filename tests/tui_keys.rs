@@ -472,3 +472,13 @@ fn anomaly_before_its_message_is_linked_when_the_message_arrives() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.filtered, vec![0]);
 }
+
+#[test]
+fn lowercase_summary_buffer_matches_display_summary() {
+    let (app, _) = app();
+    let mut buf = String::new();
+    for r in &app.model.rows {
+        app.model.summary_lower_into(r, &mut buf);
+        assert_eq!(buf, app.model.summary(r).to_lowercase());
+    }
+}

@@ -193,8 +193,12 @@ impl App {
     /// Brings the filtered list and chunk list up to date with the model.
     pub fn refresh(&mut self) {
         let n = self.model.rows.len();
+        let mut scratch = String::with_capacity(128);
         for i in self.filtered_upto..n {
-            if self.filter.matches(&self.model.rows[i], &self.model) {
+            if self
+                .filter
+                .matches_with(&self.model.rows[i], &self.model, &mut scratch)
+            {
                 self.filtered.push(i as u32);
             }
         }

@@ -181,14 +181,27 @@ impl Filter {
 
     /// Whether a row matches.
     pub fn matches(&self, r: &MsgRow, model: &Model) -> bool {
-        let mut summary: Option<String> = None;
+        self.matches_with(r, model, &mut String::new())
+    }
+
+    /// [`Filter::matches`] with a caller-owned scratch buffer (no
+    /// allocation per row when filtering many rows).
+    pub fn matches_with(&self, r: &MsgRow, model: &Model, scratch: &mut String) -> bool {
+        let mut have = false;
         for (neg, p) in &self.terms {
+            let mut lower = |scratch: &mut String| {
+                if !have {
+                    model.summary_lower_into(r, scratch);
+                    have = true;
+                }
+            };
             let ok = match p {
                 Pred::Types(ids) => ids.contains(&r.type_id),
                 Pred::Cmd(name) => {
                     r.kind == Kind::Command && {
-                        let s = summary.get_or_insert_with(|| model.summary(r).to_lowercase());
-                        s.strip_prefix(name.as_str())
+                        lower(scratch);
+                        scratch
+                            .strip_prefix(name.as_str())
                             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['(', ' ']))
                     }
                 }
@@ -205,9 +218,10 @@ impl Filter {
                         ..
                     }
                 ),
-                Pred::Text(t) => summary
-                    .get_or_insert_with(|| model.summary(r).to_lowercase())
-                    .contains(t.as_str()),
+                Pred::Text(t) => {
+                    lower(scratch);
+                    scratch.contains(t.as_str())
+                }
             };
             if ok == *neg {
                 return false;

@@ -402,6 +402,38 @@ impl Model {
         }
     }
 
+    /// Lower-case summary of a row into `out` (cleared first): the filter's
+    /// text matching, without allocating per row.
+    pub fn summary_lower_into(&self, r: &MsgRow, out: &mut String) {
+        out.clear();
+        match &r.summary {
+            Summary::Text(t) => out.push_str(t),
+            Summary::Media {
+                video,
+                codec,
+                keyframe,
+                packet,
+            } => {
+                summary::write_media_summary(
+                    out,
+                    *video,
+                    self.codec_name(*codec),
+                    *keyframe,
+                    *packet,
+                    r.length,
+                );
+                if r.truncated {
+                    out.push_str(" [truncated]");
+                }
+            }
+        }
+        if out.is_ascii() {
+            out.make_ascii_lowercase();
+        } else {
+            *out = out.to_lowercase();
+        }
+    }
+
     /// Full decoded message of a row, if still kept.
     pub fn full(&self, row: usize) -> Option<&Message> {
         self.full.get(row).and_then(|m| m.as_deref())

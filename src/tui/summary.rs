@@ -156,19 +156,41 @@ pub fn media_summary(
     packet: Option<&str>,
     len: u32,
 ) -> String {
-    let mut s = String::from(if video { "Video " } else { "Audio " });
-    s.push_str(&codec.to_uppercase());
+    let mut s = String::with_capacity(32);
+    write_media_summary(&mut s, video, codec, keyframe, packet, len);
+    s
+}
+
+/// Appends a media summary to `out` (no allocation beyond `out`'s growth).
+pub fn write_media_summary(
+    out: &mut String,
+    video: bool,
+    codec: &str,
+    keyframe: bool,
+    packet: Option<&str>,
+    len: u32,
+) {
+    use std::fmt::Write;
+    out.push_str(if video { "Video " } else { "Audio " });
+    for c in codec.chars() {
+        out.extend(c.to_uppercase());
+    }
     match packet {
-        Some(p) if p.contains("end") => s.push_str(" end"),
-        Some(p) if p.starts_with("seq") || p.contains("config") => s.push_str(" config"),
+        Some(p) if p.contains("end") => out.push_str(" end"),
+        Some(p) if p.starts_with("seq") || p.contains("config") => out.push_str(" config"),
         _ => {}
     }
     if keyframe {
-        s.push_str(" keyframe");
+        out.push_str(" keyframe");
     }
-    s.push(' ');
-    s.push_str(&human_bytes(len as u64));
-    s
+    let n = len as u64;
+    let _ = if n < 1024 {
+        write!(out, " {n} B")
+    } else if n < 1024 * 1024 {
+        write!(out, " {} KB", (n + 512) / 1024)
+    } else {
+        write!(out, " {:.1} MB", n as f64 / (1024.0 * 1024.0))
+    };
 }
 
 /// One-line summary of a message (sanitised; the model redacts events
