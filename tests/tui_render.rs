@@ -297,6 +297,8 @@ fn chunk_view_lists_chunks() {
     key(&mut app, KeyCode::Char('g'));
     let t = text(&draw(&mut app, 200, 50));
     assert!(t.contains("connect('live')"), "{t}");
+    // Header bytes of the connect chunk: csid 3, ts 0, length 0x56, type 20.
+    assert!(t.contains("03 00 00 00 00 00 56 14 00 00 00 00"), "{t}");
 }
 
 #[test]

@@ -547,6 +547,7 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
     let n = app.chunk_rows.len();
     let top = app.chunks.scroll_into_view(h, n);
     let focused = app.pane == Pane::Table;
+    let wide = area.width >= 120;
     let mut rows = Vec::with_capacity(h);
     for i in top..(top + h).min(n) {
         let (ri, ci) = app.chunk_rows[i];
@@ -573,7 +574,7 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
         } else {
             format!("  continuation {}/{}", ci + 1, r.chunks)
         };
-        let cells = vec![
+        let mut cells = vec![
             Cell::from((ri + 1).to_string()),
             Cell::from(format!("{}/{}", ci + 1, r.chunks.max(1))),
             Cell::from(arrow(r.dir)),
@@ -582,8 +583,28 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
             Cell::from(hdr),
             Cell::from(pay),
             Cell::from(off),
-            Cell::from(what),
         ];
+        if wide {
+            // The chunk header bytes themselves (basic + message header +
+            // extended timestamp), when still held.
+            let hb = match c {
+                Some(c) if !c.header.is_empty() => app
+                    .bytes
+                    .range(
+                        r.flow_id,
+                        r.dir,
+                        c.header.start,
+                        c.header.end.min(c.header.start + 18),
+                    )
+                    .iter()
+                    .map(|b| b.map(|x| format!("{x:02x}")).unwrap_or_else(|| "..".into()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            };
+            cells.push(Cell::from(hb));
+        }
+        cells.push(Cell::from(what));
         let mut st = kind_style(r);
         if ci > 0 {
             st = st.add_modifier(Modifier::DIM);
@@ -593,7 +614,7 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
         }
         rows.push(Row::new(cells).style(st));
     }
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(3),
@@ -602,15 +623,18 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
         Constraint::Length(3),
         Constraint::Length(6),
         Constraint::Length(10),
-        Constraint::Min(10),
     ];
+    let mut header = vec![
+        "msg", "chunk", "dir", "fmt", "csid", "hdr", "payld", "offset",
+    ];
+    if wide {
+        widths.push(Constraint::Length(53));
+        header.push("header bytes");
+    }
+    widths.push(Constraint::Min(10));
+    header.push("message");
     let t = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "msg", "chunk", "dir", "fmt", "csid", "hdr", "payld", "offset", "message",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
         .column_spacing(1)
         .block(block(format!("Chunks on the wire ({n})"), focused));
     f.render_widget(t, area);
