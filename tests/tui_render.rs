@@ -61,7 +61,7 @@ fn assert_clean(b: &Buffer) {
     for c in b.content() {
         for ch in c.symbol().chars() {
             assert!(
-                !ch.is_control() && ch != '\u{202e}',
+                !rtmpscope::tui::sanitize::is_unsafe(ch),
                 "control char {:?} reached the buffer",
                 ch
             );
@@ -361,4 +361,39 @@ fn screenshots() {
     shot(&mut app, "stats", 100, 20);
     key(&mut app, KeyCode::Char('4'));
     shot(&mut app, "anomalies", 100, 8);
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever bytes the wire puts in an AMF string (here: the app name,
+        /// which lands in the summary, the sessions table, the detail tree
+        /// and the stats view), no control character reaches the terminal.
+        #[test]
+        fn wire_strings_never_reach_the_terminal_raw(app_name in "(\\PC|[\\x00-\\x1f\\x7f-\\x9f\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}]){0,40}") {
+            let mut fx = publish_session(1, &app_name);
+            fx.anomaly(Direction::ToServer, "amf.prop", 3080, &app_name);
+            let mut app = app_with(&mut fx, false);
+            for v in ['1', '2', '3', '4'] {
+                key(&mut app, KeyCode::Char(v));
+                if v == '2' {
+                    key(&mut app, KeyCode::Char('g'));
+                }
+                let b = draw(&mut app, 120, 40);
+                assert_clean(&b);
+            }
+        }
+
+        #[test]
+        fn clean_output_is_always_safe(s in "\\PC*|[\\x00-\\x20\\x7f-\\xa0]*") {
+            let c = rtmpscope::tui::sanitize::clean(&s);
+            prop_assert!(!c.chars().any(rtmpscope::tui::sanitize::is_unsafe));
+            let b = rtmpscope::tui::sanitize::clean_bytes(s.as_bytes());
+            prop_assert!(!b.chars().any(rtmpscope::tui::sanitize::is_unsafe));
+        }
+    }
 }
