@@ -397,3 +397,25 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut fx = publish_session(1, "live");
+    fx.anomaly(Direction::ToServer, "amf.x", 3080, "x");
+    let mut app = app_with(&mut fx, false);
+    for (w, h) in [(1, 1), (5, 3), (10, 5), (20, 8), (30, 10), (79, 23)] {
+        for k in ['1', '2', '3', '4', 'c', '?', '|', '\\'] {
+            key(&mut app, KeyCode::Char(k));
+            let b = draw(&mut app, w, h);
+            assert_clean(&b);
+            if k == '?' {
+                key(&mut app, KeyCode::Esc);
+            }
+        }
+        key(&mut app, KeyCode::Char('2'));
+        key(&mut app, KeyCode::Tab);
+        let _ = draw(&mut app, w, h);
+        key(&mut app, KeyCode::Tab);
+        let _ = draw(&mut app, w, h);
+    }
+}
