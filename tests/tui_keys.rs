@@ -482,3 +482,36 @@ fn lowercase_summary_buffer_matches_display_summary() {
         assert_eq!(buf, app.model.summary(r).to_lowercase());
     }
 }
+
+#[test]
+fn aggregate_media_counts_in_the_bitrate_series() {
+    use rtmpscope::rtmp::message::{Body, Message};
+    let mut fx = Fx::new(1);
+    fx.start();
+    let sub = |type_id: u8, len: u32| Message {
+        fmt: 0,
+        csid: 0,
+        type_id,
+        msid: 1,
+        timestamp: 0,
+        timestamp_delta: 0,
+        extended_timestamp: false,
+        length: len,
+        first_byte: 0,
+        last_byte: 0,
+        chunks: vec![],
+        time: Default::default(),
+        truncated: None,
+        body: Body::Raw,
+    };
+    let body = Body::Aggregate(vec![sub(9, 1000), sub(8, 200), sub(9, 500)]);
+    fx.msg(Direction::ToClient, 5, 22, 1, 0, &[0u8; 1733], body);
+    let mut app = App::new(TuiOptions::default());
+    app.ingest(fx.batch());
+    let live = app.model.flow(1).unwrap();
+    let bins = live.bins_for(&[1], 10);
+    assert_eq!(bins.len(), 1);
+    assert_eq!(bins[0].video_bytes, 1500);
+    assert_eq!(bins[0].audio_bytes, 200);
+    assert_eq!(bins[0].video_frames, 2);
+}

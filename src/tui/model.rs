@@ -693,6 +693,22 @@ impl Model {
                     st.bin(sec).audio_bytes += m.length as u64;
                 }
             }
+            Body::Aggregate(subs) => {
+                // Media inside an aggregate counts for the parent's stream.
+                if let Some(st) = s.series(m.msid) {
+                    let b = st.bin(sec);
+                    for sub in subs {
+                        match sub.type_id {
+                            8 => b.audio_bytes += sub.length as u64,
+                            9 => {
+                                b.video_bytes += sub.length as u64;
+                                b.video_frames += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
