@@ -790,6 +790,9 @@ impl App {
                 self.drilled_from_session = false;
                 self.set_filter(Filter::default());
                 self.view = View::Sessions;
+            } else {
+                // A filter typed by hand stays applied.
+                self.view = View::Sessions;
             }
         } else if self.view != View::Sessions {
             self.view = View::Sessions;
