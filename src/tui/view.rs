@@ -904,6 +904,18 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             clean(s.tc_url.as_deref().unwrap_or("-"))
         )),
         Line::from(format!(
+            "handshake {}  C0 {} S0 {}  client {} server {}  digest c/s {}/{}  echo c2/s2 {}/{}",
+            clean(s.handshake.kind.as_deref().unwrap_or("-")),
+            opt(s.handshake.c0_version),
+            opt(s.handshake.s0_version),
+            clean(s.handshake.client_version.as_deref().unwrap_or("-")),
+            clean(s.handshake.server_version.as_deref().unwrap_or("-")),
+            opt(s.handshake.client_digest_valid),
+            opt(s.handshake.server_digest_valid),
+            opt(s.handshake.c2_echo_ok),
+            opt(s.handshake.s2_echo_ok),
+        )),
+        Line::from(format!(
             "ping RTT min/avg/max {}/{}/{} ({} samples)   gaps {} ({} lost)   anomalies {}",
             ms(s.pings.min_rtt_us),
             ms(s.pings.avg_rtt_us),
