@@ -12,7 +12,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::bytes::ByteStore;
+use super::bytes::{ByteStore, StreamBytes};
 use super::filter::Filter;
 use super::model::Model;
 use super::tree::{Hl, Tree};
@@ -119,6 +119,12 @@ pub struct App {
     pub drilled_from_session: bool,
     export_rx: Option<mpsc::Receiver<Result<String, String>>>,
     last_sync: Option<std::time::Instant>,
+    reread_rx: Option<mpsc::Receiver<Result<Vec<StreamBytes>, String>>>,
+    reread_tried: std::collections::HashSet<u32>,
+    /// Row whose bytes are being re-read from the capture file.
+    pub reread_loading: Option<u32>,
+    /// Something changed outside input and ingest (export or re-read done).
+    pub needs_redraw: bool,
 }
 
 /// Rectangles and sizes of the last frame.
@@ -169,6 +175,10 @@ impl App {
             drilled_from_session: false,
             export_rx: None,
             last_sync: None,
+            reread_rx: None,
+            reread_tried: std::collections::HashSet::new(),
+            reread_loading: None,
+            needs_redraw: false,
         }
     }
 
@@ -224,6 +234,30 @@ impl App {
                     Err(e) => (e, true),
                 });
                 self.export_rx = None;
+                self.needs_redraw = true;
+            }
+        }
+        if let Some(rx) = &self.reread_rx {
+            match rx.try_recv() {
+                Ok(Ok(segs)) => {
+                    for sb in segs {
+                        self.bytes.push(sb);
+                    }
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                    self.needs_redraw = true;
+                }
+                Ok(Err(e)) => {
+                    self.status = Some((format!("re-reading bytes: {e}"), true));
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                    self.needs_redraw = true;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                }
             }
         }
     }
@@ -390,6 +424,62 @@ impl App {
             t.collapsed.push(false);
         }
         self.tree = Some((r, t));
+    }
+
+    /// When the selected message's bytes are not in memory and the input is
+    /// a file, re-reads them from the capture on a thread (once per message).
+    pub fn maybe_reread(&mut self) {
+        if self.reread_rx.is_some() {
+            return;
+        }
+        let Some(file) = self.opts.file.clone() else {
+            return;
+        };
+        let Some(r) = self.selected_row() else { return };
+        let Some(row) = self.model.rows.get(r as usize) else {
+            return;
+        };
+        let (flow, dir, first, last) = (row.flow_id, row.dir, row.first_byte, row.last_byte);
+        if self.bytes.get(flow, dir, first).is_some() || self.bytes.get(flow, dir, last).is_some() {
+            return;
+        }
+        let Some(info) = self.model.flow(flow).and_then(|f| f.info.clone()) else {
+            return;
+        };
+        if !self.reread_tried.insert(r) {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        self.reread_rx = Some(rx);
+        self.reread_loading = Some(r);
+        std::thread::spawn(move || {
+            let res =
+                super::export::reread_stream(&file, &info, dir, first, last.saturating_add(1)).map(
+                    |v| {
+                        // Contiguous captured runs become segments of the byte store.
+                        let mut segs = Vec::new();
+                        let mut cur: Option<StreamBytes> = None;
+                        for (i, b) in v.into_iter().enumerate() {
+                            let off = first + i as u64;
+                            match (b, cur.as_mut()) {
+                                (Some(x), Some(c)) => c.data.push(x),
+                                (Some(x), None) => {
+                                    cur = Some(StreamBytes {
+                                        flow_id: flow,
+                                        direction: dir,
+                                        offset: off,
+                                        data: vec![x],
+                                    })
+                                }
+                                (None, _) => segs.extend(cur.take()),
+                            }
+                        }
+                        segs.extend(cur);
+                        segs
+                    },
+                );
+            let _ = tx.send(res);
+        });
     }
 
     /// The highlight of the selected tree node.

@@ -350,6 +350,9 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
             }
         }
         app.refresh();
+        if std::mem::take(&mut app.needs_redraw) {
+            dirty = true;
+        }
     }
     stop.store(true, Ordering::Relaxed);
     drop(rx);

@@ -391,6 +391,7 @@ fn clock(r: &MsgRow) -> String {
 
 fn render_messages(app: &mut App, f: &mut Frame, area: Rect) {
     app.ensure_tree();
+    app.maybe_reread();
     let (table_area, tree_area, hex_area) = split_messages(app, area);
     app.layout.table = table_area.unwrap_or_default();
     app.layout.tree = tree_area.unwrap_or_default();
@@ -724,7 +725,11 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
     let hdr_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::DIM);
     let mut lines = Vec::with_capacity(h);
     if !any {
-        let why = if app.bytes.is_empty() {
+        let why = if app.reread_loading == Some(ri) {
+            "loading bytes from the capture file ..."
+        } else if app.opts.file.is_some() {
+            "bytes not available (not found in the capture file)"
+        } else if app.bytes.is_empty() {
             "no stream bytes were forwarded to the UI"
         } else {
             "bytes no longer available (evicted from the in-memory ring)"
