@@ -1,0 +1,989 @@
+//! UI state and input handling (no terminal I/O here, so it is testable with
+//! synthetic events and key presses).
+//!
+//! Contract: [`App::ingest`] takes producer batches, [`App::handle_key`] /
+//! [`App::handle_mouse`] take input, [`App::render`] (in `view.rs`) draws.
+//! Nothing here blocks except explicit exports, which run on a thread.
+
+use std::sync::mpsc;
+
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+
+use super::bytes::{ByteStore, StreamBytes};
+use super::filter::Filter;
+use super::model::Model;
+use super::tree::{Hl, Tree};
+use super::{Batch, TuiOptions};
+
+/// Minimum time between session snapshots once there are many sessions.
+pub const SESSION_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Top-level views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Sessions,
+    Messages,
+    Stats,
+    Anomalies,
+}
+
+/// Panes of the messages view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Table,
+    Tree,
+    Hex,
+}
+
+/// A scrolled list: selected index and first visible index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListPos {
+    pub sel: usize,
+    pub top: usize,
+}
+
+impl ListPos {
+    /// Moves the selection by `delta` within `len` items.
+    pub fn move_by(&mut self, delta: isize, len: usize) {
+        if len == 0 {
+            self.sel = 0;
+            return;
+        }
+        let s = self.sel as isize + delta;
+        self.sel = s.clamp(0, len as isize - 1) as usize;
+    }
+    /// Keeps the selection inside a window of `height` rows; returns top.
+    pub fn scroll_into_view(&mut self, height: usize, len: usize) -> usize {
+        if len == 0 {
+            self.sel = 0;
+            self.top = 0;
+            return 0;
+        }
+        self.sel = self.sel.min(len - 1);
+        let h = height.max(1);
+        if self.sel < self.top {
+            self.top = self.sel;
+        } else if self.sel >= self.top + h {
+            self.top = self.sel + 1 - h;
+        }
+        self.top = self.top.min(len.saturating_sub(h));
+        self.top
+    }
+}
+
+/// Everything the UI holds.
+pub struct App {
+    pub opts: TuiOptions,
+    pub model: Model,
+    pub bytes: ByteStore,
+    pub view: View,
+    pub pane: Pane,
+    pub sessions: ListPos,
+    pub anomalies: ListPos,
+    pub msgs: ListPos,
+    pub chunks: ListPos,
+    pub tree_pos: ListPos,
+    /// First hex row shown.
+    pub hex_top: usize,
+    pub filter: Filter,
+    /// Row indices matching the filter, ascending.
+    pub filtered: Vec<u32>,
+    filtered_upto: usize,
+    /// (row, chunk index) pairs of the chunk view.
+    pub chunk_rows: Vec<(u32, u32)>,
+    chunk_upto: usize,
+    pub chunk_mode: bool,
+    pub follow: bool,
+    /// Display frozen at this many filtered rows (`space`).
+    pub paused: Option<usize>,
+    pub tree: Option<(u32, Tree)>,
+    pub show_tree: bool,
+    pub show_hex: bool,
+    pub hex_side: bool,
+    pub maximized: bool,
+    /// Percentage of the height given to the message table.
+    pub table_pct: u16,
+    /// Filter being typed (`/`), with its live validation error.
+    pub input: Option<String>,
+    pub input_error: Option<String>,
+    pub help: bool,
+    pub help_scroll: usize,
+    pub status: Option<(String, bool)>,
+    pub quit: bool,
+    /// Where the last frame put things (for paging and mouse hits).
+    pub layout: LayoutCache,
+    /// Session the messages view was entered from.
+    pub drilled_from_session: bool,
+    export_rx: Option<mpsc::Receiver<Result<String, String>>>,
+    last_sync: Option<std::time::Instant>,
+    reread_rx: Option<mpsc::Receiver<Result<Vec<StreamBytes>, String>>>,
+    reread_tried: std::collections::HashSet<u32>,
+    /// Row whose bytes are being re-read from the capture file.
+    pub reread_loading: Option<u32>,
+    /// Something changed outside input and ingest (export or re-read done).
+    pub needs_redraw: bool,
+}
+
+/// Rectangles and sizes of the last frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LayoutCache {
+    pub table: Rect,
+    pub tree: Rect,
+    pub hex: Rect,
+    pub hex_bpr: usize,
+}
+
+impl App {
+    pub fn new(opts: TuiOptions) -> Self {
+        let model = Model::new(opts.redact);
+        App {
+            opts,
+            model,
+            bytes: ByteStore::default(),
+            view: View::Sessions,
+            pane: Pane::Table,
+            sessions: ListPos::default(),
+            anomalies: ListPos::default(),
+            msgs: ListPos::default(),
+            chunks: ListPos::default(),
+            tree_pos: ListPos::default(),
+            hex_top: 0,
+            filter: Filter::default(),
+            filtered: Vec::new(),
+            filtered_upto: 0,
+            chunk_rows: Vec::new(),
+            chunk_upto: 0,
+            chunk_mode: false,
+            follow: true,
+            paused: None,
+            tree: None,
+            show_tree: true,
+            show_hex: true,
+            hex_side: false,
+            maximized: false,
+            table_pct: 45,
+            input: None,
+            input_error: None,
+            help: false,
+            help_scroll: 0,
+            status: None,
+            quit: false,
+            layout: LayoutCache::default(),
+            drilled_from_session: false,
+            export_rx: None,
+            last_sync: None,
+            reread_rx: None,
+            reread_tried: std::collections::HashSet::new(),
+            reread_loading: None,
+            needs_redraw: false,
+        }
+    }
+
+    /// Takes one producer batch.
+    pub fn ingest(&mut self, batch: Batch) {
+        for ev in batch.events {
+            self.model.ingest(ev);
+        }
+        for b in batch.bytes {
+            self.bytes.push(b);
+        }
+        if let Some(p) = batch.progress {
+            self.model.progress.packets = self.model.progress.packets.max(p.packets);
+            self.model.progress.bytes = self.model.progress.bytes.max(p.bytes);
+            if p.kernel_dropped.is_some() {
+                self.model.progress.kernel_dropped = p.kernel_dropped;
+            }
+        }
+        self.refresh();
+    }
+
+    /// Brings the filtered list and chunk list up to date with the model.
+    pub fn refresh(&mut self) {
+        let n = self.model.rows.len();
+        let mut scratch = String::with_capacity(128);
+        for i in self.filtered_upto..n {
+            if self
+                .filter
+                .matches_with(&self.model.rows[i], &self.model, &mut scratch)
+            {
+                self.filtered.push(i as u32);
+            }
+        }
+        self.filtered_upto = n;
+        if self.chunk_mode {
+            let upto = self.visible_len();
+            for &r in &self.filtered[self.chunk_upto.min(upto)..upto] {
+                let c = self.model.rows[r as usize].chunks.max(1);
+                for k in 0..c {
+                    self.chunk_rows.push((r, k));
+                }
+            }
+            self.chunk_upto = self.chunk_upto.max(upto);
+        }
+        if self.follow && self.paused.is_none() {
+            self.msgs.sel = self.filtered.len().saturating_sub(1);
+            self.chunks.sel = self.chunk_rows.len().saturating_sub(1);
+        }
+        if let Some(rx) = &self.export_rx {
+            if let Ok(r) = rx.try_recv() {
+                self.status = Some(match r {
+                    Ok(s) => (s, false),
+                    Err(e) => (e, true),
+                });
+                self.export_rx = None;
+                self.needs_redraw = true;
+            }
+        }
+        if let Some(rx) = &self.reread_rx {
+            match rx.try_recv() {
+                Ok(Ok(segs)) => {
+                    for sb in segs {
+                        self.bytes.push(sb);
+                    }
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                    self.needs_redraw = true;
+                }
+                Ok(Err(e)) => {
+                    self.status = Some((format!("re-reading bytes: {e}"), true));
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                    self.needs_redraw = true;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.reread_rx = None;
+                    self.reread_loading = None;
+                }
+            }
+        }
+    }
+
+    /// Replaces the filter and recomputes the filtered list.
+    pub fn set_filter(&mut self, f: Filter) {
+        let keep = self.selected_row();
+        self.filter = f;
+        self.filtered.clear();
+        self.filtered_upto = 0;
+        self.chunk_rows.clear();
+        self.chunk_upto = 0;
+        let was_paused = self.paused.take();
+        self.refresh();
+        if was_paused.is_some() {
+            self.paused = Some(self.filtered.len());
+        }
+        if !self.follow {
+            if let Some(r) = keep {
+                self.select_row(r);
+            }
+        }
+    }
+
+    /// Number of filtered rows on display (frozen while paused).
+    pub fn visible_len(&self) -> usize {
+        match self.paused {
+            Some(n) => n.min(self.filtered.len()),
+            None => self.filtered.len(),
+        }
+    }
+
+    /// The message row under the selection.
+    pub fn selected_row(&self) -> Option<u32> {
+        if self.chunk_mode {
+            let n = self.chunk_rows.len();
+            return self
+                .chunk_rows
+                .get(self.chunks.sel.min(n.saturating_sub(1)))
+                .map(|x| x.0);
+        }
+        let n = self.visible_len();
+        if n == 0 {
+            return None;
+        }
+        self.filtered.get(self.msgs.sel.min(n - 1)).copied()
+    }
+
+    /// Selects a message row (if it passes the filter).
+    pub fn select_row(&mut self, row: u32) -> bool {
+        match self.filtered.binary_search(&row) {
+            Ok(i) => {
+                self.msgs.sel = i;
+                if self.chunk_mode {
+                    if let Some(ci) = self.chunk_rows.iter().position(|c| c.0 == row) {
+                        self.chunks.sel = ci;
+                    }
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Flow the user is looking at (for stats and export).
+    pub fn current_flow(&self) -> Option<u64> {
+        if self.view == View::Messages {
+            if let Some(r) = self.selected_row() {
+                return self.model.rows.get(r as usize).map(|r| r.flow_id);
+            }
+            if let Some(f) = self.filter.session() {
+                return Some(f);
+            }
+        }
+        self.model
+            .sessions
+            .get(self.sessions.sel)
+            .map(|s| s.flow_id)
+    }
+
+    /// Makes sure the detail tree is for the selected message.
+    pub fn ensure_tree(&mut self) {
+        let Some(r) = self.selected_row() else {
+            self.tree = None;
+            return;
+        };
+        if self.tree.as_ref().is_some_and(|(tr, _)| *tr == r) {
+            return;
+        }
+        self.tree_pos = ListPos::default();
+        self.hex_top = 0;
+        let row = &self.model.rows[r as usize];
+        let title = format!(
+            "Message #{} pcap {} {} flow {}",
+            r + 1,
+            row.pcap_cnt,
+            row.dir.as_str(),
+            row.flow_id
+        );
+        let mut t = match self.model.full(r as usize) {
+            Some(m) => Tree::build(&title, m, self.model.redact),
+            None => {
+                self.set_compact_tree(r, title);
+                return;
+            }
+        };
+        // Anomalies located in this message.
+        let anoms: Vec<String> = self
+            .model
+            .anomalies
+            .iter()
+            .filter(|a| a.msg == Some(r))
+            .take(100)
+            .map(|a| format!("{} {}: {}", a.severity.as_str(), a.name, a.detail))
+            .collect();
+        if !anoms.is_empty() {
+            // Right under the title, where they are seen first.
+            let mut extra = vec![super::tree::Node {
+                depth: 1,
+                label: format!("Anomalies ({})", anoms.len()),
+                hl: Hl::None,
+                has_children: true,
+            }];
+            extra.extend(anoms.into_iter().map(|a| super::tree::Node {
+                depth: 2,
+                label: a,
+                hl: Hl::None,
+                has_children: false,
+            }));
+            let n = extra.len();
+            let at = 1.min(t.nodes.len());
+            t.nodes.splice(at..at, extra);
+            t.collapsed.splice(at..at, std::iter::repeat_n(false, n));
+        }
+        self.tree = Some((r, t));
+    }
+
+    fn set_compact_tree(&mut self, r: u32, title: String) {
+        let row = &self.model.rows[r as usize];
+        let mut t = Tree::default();
+        let lines = [
+            title,
+            format!("fmt: {}  csid: {}  msid: {}", row.fmt, row.csid, row.msid),
+            format!(
+                "type: {} ({})",
+                row.type_id,
+                crate::rtmp::message::type_name(row.type_id)
+            ),
+            format!("timestamp: {}  length: {}", row.timestamp, row.length),
+            format!("stream bytes: {}..={}", row.first_byte, row.last_byte),
+            format!("summary: {}", self.model.summary(row)),
+            format!(
+                "(decoded detail no longer kept: the last {} media messages are kept)",
+                super::model::MAX_FULL_MEDIA
+            ),
+        ];
+        for (i, l) in lines.into_iter().enumerate() {
+            t.nodes.push(super::tree::Node {
+                depth: if i == 0 { 0 } else { 1 },
+                label: l,
+                hl: Hl::None,
+                has_children: i == 0,
+            });
+            t.collapsed.push(false);
+        }
+        self.tree = Some((r, t));
+    }
+
+    /// When the selected message's bytes are not in memory and the input is
+    /// a file, re-reads them from the capture on a thread (once per message).
+    pub fn maybe_reread(&mut self) {
+        if self.reread_rx.is_some() {
+            return;
+        }
+        let Some(file) = self.opts.file.clone() else {
+            return;
+        };
+        let Some(r) = self.selected_row() else { return };
+        let Some(row) = self.model.rows.get(r as usize) else {
+            return;
+        };
+        let (flow, dir, first, last) = (row.flow_id, row.dir, row.first_byte, row.last_byte);
+        if self.bytes.get(flow, dir, first).is_some() || self.bytes.get(flow, dir, last).is_some() {
+            return;
+        }
+        let Some(info) = self.model.flow(flow).and_then(|f| f.info.clone()) else {
+            return;
+        };
+        if !self.reread_tried.insert(r) {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        self.reread_rx = Some(rx);
+        self.reread_loading = Some(r);
+        std::thread::spawn(move || {
+            let res =
+                super::export::reread_stream(&file, &info, dir, first, last.saturating_add(1)).map(
+                    |v| {
+                        // Contiguous captured runs become segments of the byte store.
+                        let mut segs = Vec::new();
+                        let mut cur: Option<StreamBytes> = None;
+                        for (i, b) in v.into_iter().enumerate() {
+                            let off = first + i as u64;
+                            match (b, cur.as_mut()) {
+                                (Some(x), Some(c)) => c.data.push(x),
+                                (Some(x), None) => {
+                                    cur = Some(StreamBytes {
+                                        flow_id: flow,
+                                        direction: dir,
+                                        offset: off,
+                                        data: vec![x],
+                                    })
+                                }
+                                (None, _) => segs.extend(cur.take()),
+                            }
+                        }
+                        segs.extend(cur);
+                        segs
+                    },
+                );
+            let _ = tx.send(res);
+        });
+    }
+
+    /// The highlight of the selected tree node.
+    pub fn selected_hl(&self) -> Hl {
+        let Some((_, t)) = &self.tree else {
+            return Hl::None;
+        };
+        let vis = t.visible();
+        vis.get(self.tree_pos.sel)
+            .and_then(|&i| t.nodes.get(i))
+            .map(|n| n.hl)
+            .unwrap_or(Hl::None)
+    }
+
+    /// Scrolls the hex view to the first byte of the selected node.
+    pub fn hex_follow_selection(&mut self) {
+        let Some((r, _)) = &self.tree else { return };
+        let r = *r;
+        let Some(row) = self.model.rows.get(r as usize) else {
+            return;
+        };
+        let start = match self.selected_hl() {
+            Hl::Stream(b) => Some(b.start),
+            Hl::Body(sp) => self
+                .model
+                .full(r as usize)
+                .and_then(|m| m.stream_offset_of(sp.start)),
+            Hl::None => None,
+        };
+        if let Some(s) = start {
+            let bpr = self.layout.hex_bpr.max(1) as u64;
+            let rowi = (s.saturating_sub(row.first_byte) / bpr) as usize;
+            let h = self.layout.hex.height.saturating_sub(2).max(1) as usize;
+            if rowi < self.hex_top || rowi >= self.hex_top + h {
+                self.hex_top = rowi.saturating_sub(1);
+            }
+        }
+    }
+
+    fn page(&self) -> isize {
+        let h = match (self.view, self.pane) {
+            (View::Messages, Pane::Tree) => self.layout.tree.height,
+            (View::Messages, Pane::Hex) => self.layout.hex.height,
+            _ => self.layout.table.height,
+        };
+        (h.saturating_sub(3).max(1)) as isize
+    }
+
+    fn set_status(&mut self, s: impl Into<String>, err: bool) {
+        self.status = Some((s.into(), err));
+    }
+
+    /// Refreshes the session snapshot, at most every
+    /// [`SESSION_SYNC_INTERVAL`] when there are many sessions.
+    pub fn sync_sessions_bounded(&mut self) {
+        if !self.model.sessions_dirty() {
+            return;
+        }
+        let due = self.model.sessions.len() < 256
+            || self
+                .last_sync
+                .is_none_or(|t| t.elapsed() >= SESSION_SYNC_INTERVAL);
+        if due {
+            self.model.sync_sessions();
+            self.last_sync = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Handles one key press.
+    pub fn handle_key(&mut self, k: KeyEvent) {
+        if k.kind != KeyEventKind::Press {
+            return;
+        }
+        self.model.sync_sessions();
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(k.code, KeyCode::Char('c')) {
+            self.quit = true;
+            return;
+        }
+        if let Some(input) = self.input.as_mut() {
+            match k.code {
+                KeyCode::Esc => {
+                    self.input = None;
+                    self.input_error = None;
+                }
+                KeyCode::Enter => {
+                    let s = input.clone();
+                    match Filter::parse(&s) {
+                        Ok(f) => {
+                            self.input = None;
+                            self.input_error = None;
+                            self.set_filter(f);
+                            if self.view != View::Messages {
+                                self.view = View::Messages;
+                                self.pane = Pane::Table;
+                            }
+                        }
+                        Err(e) => self.input_error = Some(e),
+                    }
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                    self.input_error = Filter::parse(input).err();
+                }
+                KeyCode::Char('u') if ctrl => {
+                    input.clear();
+                    self.input_error = None;
+                }
+                KeyCode::Char(c) if !ctrl => {
+                    input.push(c);
+                    self.input_error = Filter::parse(input).err();
+                }
+                _ => {}
+            }
+            return;
+        }
+        if self.help {
+            match k.code {
+                KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                KeyCode::Char('q') => self.quit = true,
+                _ => self.help = false,
+            }
+            return;
+        }
+        self.status = None;
+        let page = self.page();
+        match k.code {
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Char('?') => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            KeyCode::Char('1') => self.view = View::Sessions,
+            KeyCode::Char('2') => self.view = View::Messages,
+            KeyCode::Char('3') | KeyCode::Char('s') => {
+                // Stats of the session being looked at.
+                if let Some(i) = self
+                    .current_flow()
+                    .and_then(|f| self.model.sessions.iter().position(|s| s.flow_id == f))
+                {
+                    self.sessions.sel = i;
+                }
+                self.view = View::Stats;
+            }
+            KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
+            KeyCode::Char('/') => {
+                // Edit the current filter; a trailing space makes typing add
+                // an AND term.
+                let mut cur = self.filter.source().to_string();
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                self.input_error = Filter::parse(&cur).err();
+                self.input = Some(cur);
+            }
+            KeyCode::Char(' ') => {
+                if self.paused.is_some() {
+                    self.paused = None;
+                } else {
+                    self.paused = Some(self.filtered.len());
+                    self.follow = false;
+                }
+            }
+            KeyCode::Char('f') => {
+                self.paused = None;
+                self.follow = true;
+                self.refresh();
+            }
+            KeyCode::Char('c') => {
+                let keep = self.selected_row();
+                self.chunk_mode = !self.chunk_mode;
+                self.chunk_rows.clear();
+                self.chunk_upto = 0;
+                self.refresh();
+                if let Some(r) = keep {
+                    self.select_row(r);
+                }
+            }
+            KeyCode::Char('n') => self.jump_anomaly(true),
+            KeyCode::Char('N') => self.jump_anomaly(false),
+            KeyCode::Char('e') => self.export_ndjson(),
+            KeyCode::Char('p') => self.export_pcap(),
+            KeyCode::Char('\\') => self.maximized = !self.maximized,
+            KeyCode::Char('|') => self.hex_side = !self.hex_side,
+            KeyCode::Char('T') => self.show_tree = !self.show_tree,
+            KeyCode::Char('X') => self.show_hex = !self.show_hex,
+            KeyCode::Char('+') => self.table_pct = (self.table_pct + 5).min(85),
+            KeyCode::Char('-') => self.table_pct = self.table_pct.saturating_sub(5).max(15),
+            KeyCode::Tab => self.cycle_pane(true),
+            KeyCode::BackTab => self.cycle_pane(false),
+            KeyCode::Down | KeyCode::Char('j') => self.nav(1),
+            KeyCode::Up | KeyCode::Char('k') => self.nav(-1),
+            KeyCode::PageDown => self.nav(page),
+            KeyCode::PageUp => self.nav(-page),
+            KeyCode::Char('d') if ctrl => self.nav(page / 2),
+            KeyCode::Char('u') if ctrl => self.nav(-page / 2),
+            KeyCode::Char('g') | KeyCode::Home => self.nav(isize::MIN / 2),
+            KeyCode::Char('G') | KeyCode::End => {
+                self.nav(isize::MAX / 2);
+                if self.view == View::Messages && self.pane == Pane::Table {
+                    self.follow = true;
+                }
+            }
+            KeyCode::Right | KeyCode::Char('l') => self.expand(true),
+            KeyCode::Left | KeyCode::Char('h') => self.expand(false),
+            KeyCode::Enter => self.enter(),
+            KeyCode::Esc => self.escape(),
+            _ => {}
+        }
+    }
+
+    /// Moves the message selection to the next (previous) message with a
+    /// diagnostic or truncation.
+    fn jump_anomaly(&mut self, fwd: bool) {
+        if self.view != View::Messages || self.chunk_mode {
+            return;
+        }
+        let n = self.visible_len();
+        let bad = |i: usize| {
+            self.filtered
+                .get(i)
+                .and_then(|&r| self.model.rows.get(r as usize))
+                .is_some_and(|r| r.anomalies > 0 || r.truncated)
+        };
+        let found = if fwd {
+            (self.msgs.sel + 1..n).find(|&i| bad(i))
+        } else {
+            (0..self.msgs.sel.min(n)).rev().find(|&i| bad(i))
+        };
+        match found {
+            Some(i) => {
+                self.msgs.sel = i;
+                self.follow = false;
+                self.pane = Pane::Table;
+            }
+            None => self.set_status("no further message with an anomaly", true),
+        }
+    }
+
+    fn cycle_pane(&mut self, fwd: bool) {
+        if self.view != View::Messages {
+            let order = [View::Sessions, View::Messages, View::Stats, View::Anomalies];
+            let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
+            self.view = order[(i + if fwd { 1 } else { 3 }) % 4];
+            return;
+        }
+        let mut panes = vec![Pane::Table];
+        if self.show_tree {
+            panes.push(Pane::Tree);
+        }
+        if self.show_hex {
+            panes.push(Pane::Hex);
+        }
+        let i = panes.iter().position(|p| *p == self.pane).unwrap_or(0);
+        let n = panes.len();
+        self.pane = panes[(i + if fwd { 1 } else { n - 1 }) % n];
+    }
+
+    /// Moves the selection of the focused list.
+    pub fn nav(&mut self, delta: isize) {
+        match self.view {
+            View::Sessions => self.sessions.move_by(delta, self.model.sessions.len()),
+            View::Anomalies => self.anomalies.move_by(delta, self.model.anomalies.len()),
+            View::Stats => self.sessions.move_by(delta, self.model.sessions.len()),
+            View::Messages => match self.pane {
+                Pane::Table => {
+                    if self.chunk_mode {
+                        let n = self.chunk_rows.len();
+                        self.chunks.move_by(delta, n);
+                        self.follow = self.chunks.sel + 1 >= n && delta > 0;
+                        if let Some(&(r, _)) = self.chunk_rows.get(self.chunks.sel) {
+                            if let Ok(i) = self.filtered.binary_search(&r) {
+                                self.msgs.sel = i;
+                            }
+                        }
+                    } else {
+                        let n = self.visible_len();
+                        self.msgs.move_by(delta, n);
+                        self.follow = self.paused.is_none() && self.msgs.sel + 1 >= n && delta > 0;
+                    }
+                }
+                Pane::Tree => {
+                    self.ensure_tree();
+                    let n = self
+                        .tree
+                        .as_ref()
+                        .map(|(_, t)| t.visible().len())
+                        .unwrap_or(0);
+                    self.tree_pos.move_by(delta, n);
+                    self.hex_follow_selection();
+                }
+                Pane::Hex => {
+                    let total = self.hex_rows();
+                    let t = self.hex_top as isize + delta;
+                    self.hex_top = t.clamp(0, total.saturating_sub(1) as isize) as usize;
+                }
+            },
+        }
+    }
+
+    /// Hex rows of the selected message.
+    pub fn hex_rows(&self) -> usize {
+        let Some(r) = self.selected_row() else {
+            return 0;
+        };
+        let row = &self.model.rows[r as usize];
+        let len = row.last_byte.saturating_sub(row.first_byte) + 1;
+        len.div_ceil(self.layout.hex_bpr.max(1) as u64) as usize
+    }
+
+    fn expand(&mut self, open: bool) {
+        if self.view == View::Messages && self.pane == Pane::Tree {
+            self.ensure_tree();
+            let sel = self.tree_pos.sel;
+            if let Some((_, t)) = self.tree.as_mut() {
+                let vis = t.visible();
+                if let Some(&i) = vis.get(sel) {
+                    t.set_collapsed(i, !open);
+                }
+            }
+        } else if self.view == View::Messages && self.pane == Pane::Table && open {
+            self.pane = Pane::Tree;
+        }
+    }
+
+    fn enter(&mut self) {
+        match self.view {
+            View::Sessions | View::Stats => {
+                if let Some(s) = self.model.sessions.get(self.sessions.sel) {
+                    let f = s.flow_id;
+                    if let Ok(filter) = Filter::parse(&format!("session:{f}")) {
+                        self.set_filter(filter);
+                    }
+                    self.view = View::Messages;
+                    self.pane = Pane::Table;
+                    self.drilled_from_session = true;
+                    self.follow = false;
+                    self.msgs = ListPos::default();
+                }
+            }
+            View::Anomalies => {
+                let Some(a) = self.model.anomalies.get(self.anomalies.sel) else {
+                    return;
+                };
+                let (msg, flow) = (a.msg, a.flow_id);
+                match msg {
+                    Some(r) => {
+                        if !self
+                            .filter
+                            .matches(&self.model.rows[r as usize], &self.model)
+                        {
+                            let f = flow.map(|f| format!("session:{f}")).unwrap_or_default();
+                            if let Ok(filter) = Filter::parse(&f) {
+                                self.set_filter(filter);
+                            }
+                        }
+                        self.paused = None;
+                        self.follow = false;
+                        self.select_row(r);
+                        self.view = View::Messages;
+                        self.pane = Pane::Table;
+                    }
+                    None => self.set_status("this anomaly is not inside a decoded message", true),
+                }
+            }
+            View::Messages => match self.pane {
+                Pane::Table => {
+                    self.pane = if self.show_tree {
+                        Pane::Tree
+                    } else {
+                        Pane::Hex
+                    };
+                }
+                Pane::Tree => {
+                    let sel = self.tree_pos.sel;
+                    if let Some((_, t)) = self.tree.as_mut() {
+                        let vis = t.visible();
+                        if let Some(&i) = vis.get(sel) {
+                            t.toggle(i);
+                        }
+                    }
+                }
+                Pane::Hex => {}
+            },
+        }
+    }
+
+    fn escape(&mut self) {
+        if self.view == View::Messages {
+            if self.pane != Pane::Table {
+                self.pane = Pane::Table;
+            } else if self.maximized {
+                self.maximized = false;
+            } else if self.drilled_from_session {
+                self.drilled_from_session = false;
+                self.set_filter(Filter::default());
+                self.view = View::Sessions;
+            } else {
+                // A filter typed by hand stays applied.
+                self.view = View::Sessions;
+            }
+        } else if self.view != View::Sessions {
+            self.view = View::Sessions;
+        }
+    }
+
+    /// Handles a mouse event (only delivered with `--mouse`).
+    pub fn handle_mouse(&mut self, m: MouseEvent) {
+        let inside = |r: Rect| {
+            m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height
+        };
+        match m.kind {
+            MouseEventKind::ScrollDown => self.nav(3),
+            MouseEventKind::ScrollUp => self.nav(-3),
+            MouseEventKind::Down(_) => {
+                if self.view == View::Messages {
+                    if inside(self.layout.tree) {
+                        self.pane = Pane::Tree;
+                    } else if inside(self.layout.hex) {
+                        self.pane = Pane::Hex;
+                    } else if inside(self.layout.table) {
+                        self.pane = Pane::Table;
+                    } else {
+                        return;
+                    }
+                }
+                // Row under the pointer: table has a border and a header line.
+                let area = match (self.view, self.pane) {
+                    (View::Messages, Pane::Tree) => self.layout.tree,
+                    (View::Messages, Pane::Hex) => return,
+                    _ => self.layout.table,
+                };
+                let header = if matches!((self.view, self.pane), (View::Messages, Pane::Tree)) {
+                    1
+                } else {
+                    2
+                };
+                if m.row < area.y + header || !inside(area) {
+                    return;
+                }
+                let off = (m.row - area.y - header) as usize;
+                let pos = match (self.view, self.pane) {
+                    (View::Sessions, _) | (View::Stats, _) => &mut self.sessions,
+                    (View::Anomalies, _) => &mut self.anomalies,
+                    (View::Messages, Pane::Tree) => &mut self.tree_pos,
+                    (View::Messages, _) if self.chunk_mode => &mut self.chunks,
+                    (View::Messages, _) => &mut self.msgs,
+                };
+                let target = pos.top + off;
+                let cur = pos.sel as isize;
+                self.nav(target as isize - cur);
+            }
+            _ => {}
+        }
+    }
+
+    fn export_ndjson(&mut self) {
+        let Some(flow) = self.current_flow() else {
+            return self.set_status("no session selected to export", true);
+        };
+        let path = self
+            .opts
+            .export_dir
+            .join(format!("rtmpscope-flow{flow}.ndjson"));
+        match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
+            Ok(n) => self.set_status(
+                format!("wrote {n} events of session {flow} to {}", path.display()),
+                false,
+            ),
+            Err(e) => self.set_status(format!("export failed: {e}"), true),
+        }
+    }
+
+    fn export_pcap(&mut self) {
+        let Some(flow) = self.current_flow() else {
+            return self.set_status("no session selected to export", true);
+        };
+        let Some(file) = self.opts.file.clone() else {
+            return self.set_status(
+                "pcap export needs the capture file (not available for live capture)",
+                true,
+            );
+        };
+        let Some(info) = self.model.flow(flow).and_then(|s| s.info.clone()) else {
+            return self.set_status("pcap export: flow addresses unknown", true);
+        };
+        let path = self
+            .opts
+            .export_dir
+            .join(format!("rtmpscope-flow{flow}.pcap"));
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        self.set_status(
+            format!("exporting flow {flow} to {} ...", path.display()),
+            false,
+        );
+        std::thread::spawn(move || {
+            let r = super::export::write_pcap(&file, &info, &path)
+                .map(|n| format!("wrote {n} packets of flow {flow} to {}", path.display()))
+                .map_err(|e| format!("pcap export failed: {e}"));
+            let _ = tx.send(r);
+        });
+    }
+}

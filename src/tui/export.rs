@@ -1,0 +1,275 @@
+//! Exports from the UI: a session's messages as NDJSON, and a flow's raw
+//! packets as pcap (re-read from the capture file, filtered by 5-tuple).
+//!
+//! Contract: writes only the named output file; errors are returned as
+//! strings for the status line, never panics. NDJSON uses the crate's
+//! `output::json` writer; messages whose decoded form was evicted from memory
+//! are written with their header fields and a raw (undecoded) body.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::model::Model;
+use crate::event::{Event, EventKind, FlowId, FlowInfo};
+use crate::rtmp::message::{Body, Message};
+use crate::time::PacketTime;
+
+/// Writes the selected session as NDJSON in the `output::json` line format
+/// (meta, rtmp lines of every message, then the session line); returns the
+/// number of lines.
+pub fn write_ndjson(
+    model: &Model,
+    flow: FlowId,
+    source: &str,
+    path: &Path,
+) -> Result<usize, String> {
+    use crate::output::json::{JsonOptions, JsonWriter, Meta};
+    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let opts = JsonOptions {
+        // Events in the model are already redacted when --redact is on.
+        redact: false,
+        sessions: false,
+        chunk_ranges: true,
+    };
+    let mut w = JsonWriter::new(std::io::BufWriter::new(f), opts);
+    let io = |e: std::io::Error| e.to_string();
+    w.write_meta(&Meta::new(source, Vec::new())).map_err(io)?;
+    let mut n = 1usize;
+    if let Some(info) = model.flow(flow).and_then(|s| s.info.clone()) {
+        // Registers the flow's addresses (writes no line).
+        let ev = Event {
+            pcap_cnt: 0,
+            time: PacketTime::default(),
+            flow_id: Some(flow),
+            direction: None,
+            kind: EventKind::FlowStart(info),
+        };
+        w.write_event(&ev).map_err(io)?;
+    }
+    for (i, r) in model.rows.iter().enumerate() {
+        if r.flow_id != flow {
+            continue;
+        }
+        let m = match model.full(i) {
+            Some(m) => m.clone(),
+            None => {
+                // Decoded form evicted: header fields only, body undecoded.
+                Message {
+                    fmt: r.fmt,
+                    csid: r.csid,
+                    type_id: r.type_id,
+                    msid: r.msid,
+                    timestamp: r.timestamp,
+                    timestamp_delta: 0,
+                    extended_timestamp: false,
+                    length: r.length,
+                    first_byte: r.first_byte,
+                    last_byte: r.last_byte,
+                    chunks: Vec::new(),
+                    time: r.time,
+                    truncated: None,
+                    body: Body::Raw,
+                }
+            }
+        };
+        let ev = Event {
+            pcap_cnt: r.pcap_cnt,
+            time: r.time,
+            flow_id: Some(flow),
+            direction: Some(r.dir),
+            kind: EventKind::Message(Box::new(m)),
+        };
+        w.write_event(&ev).map_err(io)?;
+        n += 1;
+    }
+    if let Some(s) = model.session(flow) {
+        w.write_session(s).map_err(io)?;
+        n += 1;
+    }
+    w.finish().map_err(io)?;
+    Ok(n)
+}
+
+/// IP addresses and TCP ports of a frame, if it is TCP over IP.
+pub fn tcp_tuple(linktype: i32, data: &[u8]) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+    let p = match linktype {
+        1 => LaxSlicedPacket::from_ethernet(data).ok()?,
+        113 => LaxSlicedPacket::from_ip(data.get(16..)?).ok()?,
+        276 => LaxSlicedPacket::from_ip(data.get(20..)?).ok()?,
+        0 | 108 => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
+        12 | 14 | 101 | 228 | 229 => LaxSlicedPacket::from_ip(data).ok()?,
+        _ => return None,
+    };
+    let (s, d): (IpAddr, IpAddr) = match p.net? {
+        LaxNetSlice::Ipv4(v) => (
+            v.header().source_addr().into(),
+            v.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Ipv6(v) => (
+            v.header().source_addr().into(),
+            v.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Arp(_) => return None,
+    };
+    match p.transport? {
+        TransportSlice::Tcp(t) => Some((s, t.source_port(), d, t.destination_port())),
+        _ => None,
+    }
+}
+
+/// Copies the packets of one flow (both directions) from `input` to a new
+/// classic pcap file; returns the packet count.
+pub fn write_pcap(input: &Path, info: &FlowInfo, out: &Path) -> Result<usize, String> {
+    let mut cap =
+        pcap::Capture::from_file(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let lt = cap.get_datalink().0;
+    let mut save = cap
+        .savefile(out)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let c = (info.client_ip, info.client_port);
+    let s = (info.server_ip, info.server_port);
+    let mut n = 0;
+    loop {
+        match cap.next_packet() {
+            Ok(p) => {
+                if let Some((a, ap, b, bp)) = tcp_tuple(lt, p.data) {
+                    if ((a, ap) == c && (b, bp) == s) || ((a, ap) == s && (b, bp) == c) {
+                        save.write(&p);
+                        n += 1;
+                    }
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    save.flush().map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+/// Largest window re-read from the capture file for the hex view.
+pub const MAX_REREAD_BYTES: u64 = 32 * 1024 * 1024;
+
+/// One TCP segment of a frame.
+struct Segment<'a> {
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    seq: u32,
+    syn: bool,
+    payload: &'a [u8],
+}
+
+fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment<'_>> {
+    use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+    let p = match linktype {
+        1 => LaxSlicedPacket::from_ethernet(data).ok()?,
+        113 => LaxSlicedPacket::from_ip(data.get(16..)?).ok()?,
+        276 => LaxSlicedPacket::from_ip(data.get(20..)?).ok()?,
+        0 | 108 => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
+        12 | 14 | 101 | 228 | 229 => LaxSlicedPacket::from_ip(data).ok()?,
+        _ => return None,
+    };
+    let (s, d): (IpAddr, IpAddr) = match p.net? {
+        LaxNetSlice::Ipv4(v) => (
+            v.header().source_addr().into(),
+            v.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Ipv6(v) => (
+            v.header().source_addr().into(),
+            v.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Arp(_) => return None,
+    };
+    match p.transport? {
+        TransportSlice::Tcp(t) => Some(Segment {
+            src: (s, t.source_port()),
+            dst: (d, t.destination_port()),
+            seq: t.sequence_number(),
+            syn: t.syn(),
+            payload: t.payload(),
+        }),
+        _ => None,
+    }
+}
+
+/// Re-reads stream bytes `[start, end)` of one direction of a flow from the
+/// capture file, placing each segment by its sequence number (offset 0 =
+/// first byte after the SYN, or the first segment seen mid-stream, as the
+/// reassembler counts). Retransmissions and reordering are harmless; bytes
+/// never captured stay `None`. A later SYN with a new ISN (port reuse) ends
+/// the flow. The window is capped at [`MAX_REREAD_BYTES`].
+pub fn reread_stream(
+    input: &Path,
+    info: &FlowInfo,
+    dir: crate::event::Direction,
+    start: u64,
+    end: u64,
+) -> Result<Vec<Option<u8>>, String> {
+    use crate::event::Direction;
+    let end = end.min(start.saturating_add(MAX_REREAD_BYTES));
+    let len = end.saturating_sub(start) as usize;
+    let mut out: Vec<Option<u8>> = vec![None; len];
+    let mut cap =
+        pcap::Capture::from_file(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let lt = cap.get_datalink().0;
+    let (from, to) = match dir {
+        Direction::ToServer => (
+            (info.client_ip, info.client_port),
+            (info.server_ip, info.server_port),
+        ),
+        Direction::ToClient => (
+            (info.server_ip, info.server_port),
+            (info.client_ip, info.client_port),
+        ),
+    };
+    let mut base: Option<u32> = None;
+    let mut last: u64 = 0;
+    loop {
+        let p = match cap.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some(seg) = tcp_segment(lt, p.data) else {
+            continue;
+        };
+        if seg.src != from || seg.dst != to {
+            continue;
+        }
+        if seg.syn {
+            match base {
+                None => {
+                    base = Some(seg.seq.wrapping_add(1));
+                    continue;
+                }
+                Some(b) if b != seg.seq.wrapping_add(1) => break,
+                Some(_) => continue,
+            }
+        }
+        if seg.payload.is_empty() {
+            continue;
+        }
+        let b = *base.get_or_insert(seg.seq);
+        // 64-bit offset nearest to the last one (sequence wraparound).
+        let rel = seg.seq.wrapping_sub(b) as u64;
+        let mut off = (last & !0xffff_ffff) | rel;
+        if off + (1 << 31) < last {
+            off += 1 << 32;
+        } else if off > last + (1 << 31) && off >= 1 << 32 {
+            off -= 1 << 32;
+        }
+        last = off;
+        let s = off.max(start);
+        let e = (off + seg.payload.len() as u64).min(end);
+        for o in s..e {
+            if let (Some(slot), Some(byte)) = (
+                out.get_mut((o - start) as usize),
+                seg.payload.get((o - off) as usize),
+            ) {
+                *slot = Some(*byte);
+            }
+        }
+    }
+    Ok(out)
+}
