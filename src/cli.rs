@@ -17,7 +17,8 @@ use crate::diff::{self, DiffOptions};
 use crate::event::{Event, EventKind, Severity};
 use crate::output::json::{JsonOptions, JsonWriter, Meta};
 use crate::output::summary;
-use crate::pipeline::{Analyzer, Config};
+use crate::pipeline::{Analyzer, Config, DataTap};
+use crate::tui;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -406,8 +407,92 @@ fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
 
 /// `tui`: the interactive terminal UI.
 fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
-    let _ = (input, filter, args);
-    fail("the tui command is not yet implemented (use: rtmpscope -r FILE json)")
+    let src = match open_source(input, filter) {
+        Ok(s) => s,
+        Err(e) => return fail(e.0),
+    };
+    let live = src.is_live();
+    let opts = tui::TuiOptions {
+        source: src.description().to_owned(),
+        file: input.read.clone().filter(|p| p.as_os_str() != "-"),
+        mouse: args.mouse,
+        redact: args.redact,
+        ..tui::TuiOptions::default()
+    };
+    match tui::run(opts, tui_source(src, pipeline_config(input), live)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => fail(e),
+    }
+}
+
+/// Packets read per producer batch: bounds the work between two UI updates.
+const TUI_BATCH_PACKETS: usize = 256;
+
+/// Collects in-order stream bytes for the TUI's hex view (live captures: a
+/// file is re-read instead, so its bytes are not kept twice).
+struct BytesTap<'a>(&'a mut Vec<tui::StreamBytes>);
+
+impl DataTap for BytesTap<'_> {
+    fn data(
+        &mut self,
+        flow_id: crate::event::FlowId,
+        direction: crate::event::Direction,
+        offset: u64,
+        data: &[u8],
+    ) {
+        self.0.push(tui::StreamBytes {
+            flow_id,
+            direction,
+            offset,
+            data: data.to_vec(),
+        });
+    }
+}
+
+/// The TUI's producer: capture + decoding on the TUI's producer thread.
+fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source {
+    let mut analyzer = Analyzer::new(config);
+    let mut finished = false;
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    Box::new(move |b: &mut tui::Batch| {
+        if finished {
+            return tui::SourceStatus::Done;
+        }
+        for _ in 0..TUI_BATCH_PACKETS {
+            match src.next_packet() {
+                Ok(Some(pkt)) => {
+                    packets += 1;
+                    bytes += pkt.data.len() as u64;
+                    if live {
+                        analyzer.handle_packet_tap(
+                            &pkt,
+                            &mut b.events,
+                            &mut BytesTap(&mut b.bytes),
+                        );
+                    } else {
+                        analyzer.handle_packet(&pkt, &mut b.events);
+                    }
+                }
+                Ok(None) => {
+                    analyzer.finish(src.stats(), &mut b.events);
+                    finished = true;
+                    break;
+                }
+                Err(e) if e.is_truncation() => {
+                    analyzer.finish(src.stats(), &mut b.events);
+                    finished = true;
+                    break;
+                }
+                Err(e) => return tui::SourceStatus::Failed(e.to_string()),
+            }
+        }
+        b.progress = Some(tui::Progress {
+            packets,
+            bytes,
+            kernel_dropped: src.stats().map(|k| k.dropped),
+        });
+        tui::SourceStatus::More
+    })
 }
 
 fn list_interfaces() -> i32 {

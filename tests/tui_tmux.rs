@@ -1,14 +1,12 @@
 //! End-to-end TUI tests in a real terminal (tmux): the run loop, keys,
 //! resize, quitting and terminal restoration.
 //!
-//! Both tests are `#[ignore]`: they need tmux and take seconds. Run with
-//! `cargo test --test tui_tmux -- --ignored --test-threads=1`.
+//! They need tmux (`.ci/run` installs it) and skip, saying so, without it.
 //! - `tmux_run_loop_synthetic` drives `tui::run` with a synthetic producer
 //!   (this test binary re-executed inside tmux as `tui_child_synthetic`).
-//! - `tmux_end_to_end_real_binary` drives `rtmpscope tui -r FILE`; it stays
-//!   ignored until the lead wires the CLI and pipeline (set
-//!   `RTMPSCOPE_TMUX_PCAP` to choose the capture; default: the public OBS ->
-//!   nginx capture under `../shared/captures-public`).
+//! - `tmux_end_to_end_real_binary` drives `rtmpscope tui -r FILE` on the
+//!   bundled capture `captures/01-ffmpeg-nginx-publish-play.pcap` (set
+//!   `RTMPSCOPE_TMUX_PCAP` to choose another).
 
 mod tui_fixture;
 
@@ -29,7 +27,9 @@ fn have_tmux() -> bool {
 
 impl Tmux {
     fn start(cmd: &str, w: u16, h: u16) -> Tmux {
-        let name = format!("rtmpscope-test-{}-{}", std::process::id(), w);
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("rtmpscope-test-{}-{}-{}", std::process::id(), w, n);
         let st = Command::new("tmux")
             .args([
                 "new-session",
@@ -185,7 +185,6 @@ fn tui_child_panic() {
 }
 
 #[test]
-#[ignore = "needs tmux; run with --ignored"]
 fn tmux_panic_restores_terminal() {
     if !have_tmux() {
         eprintln!("SKIP: tmux not installed");
@@ -219,7 +218,6 @@ fn tmux_panic_restores_terminal() {
 }
 
 #[test]
-#[ignore = "needs tmux; run with --ignored"]
 fn tmux_run_loop_synthetic() {
     if !have_tmux() {
         eprintln!("SKIP: tmux not installed");
@@ -272,11 +270,10 @@ fn default_capture() -> PathBuf {
     if let Some(p) = std::env::var_os("RTMPSCOPE_TMUX_PCAP") {
         return PathBuf::from(p);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public/twinx/65926c9_nginx.pcap")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/01-ffmpeg-nginx-publish-play.pcap")
 }
 
 #[test]
-#[ignore = "enable once `rtmpscope tui -r FILE` is wired to the pipeline (lead)"]
 fn tmux_end_to_end_real_binary() {
     if !have_tmux() {
         eprintln!("SKIP: tmux not installed");
@@ -297,7 +294,7 @@ fn tmux_end_to_end_real_binary() {
     );
     let t = Tmux::start(&cmd, 160, 45);
     t.wait_for("Sessions (", 20);
-    t.wait_for("publishing", 20);
+    t.wait_for("stream1(publish)", 20);
     // Into the session's messages, to the first row: connect.
     t.send(&["Enter"]);
     t.send(&["g"]);
@@ -330,7 +327,6 @@ fn tmux_end_to_end_real_binary() {
 }
 
 #[test]
-#[ignore = "needs tmux; run with --ignored"]
 fn tmux_ctrl_c_restores_terminal() {
     if !have_tmux() {
         eprintln!("SKIP: tmux not installed");

@@ -33,9 +33,9 @@ pub mod media;
 pub mod message;
 pub mod midstream;
 pub mod shared_object;
-pub mod user_control;
 #[cfg(test)]
 mod tests;
+pub mod user_control;
 
 pub use crate::event::PacketRef;
 use std::collections::VecDeque;

@@ -231,6 +231,7 @@ impl Fx {
             multitrack: None,
             tracks: vec![],
             timestamp_offset_nanos: None,
+            metadata: Vec::new(),
             command: None,
         };
         self.msg(
