@@ -3,7 +3,9 @@
 #
 # usage: bash captures/benchmark.sh [PATH_TO_RTMPSCOPE_BINARY]
 # env:   SIZE_MB=1024   capture size to reach (the real benchmark is >= 1 GB; test with SIZE_MB=50)
-#        STREAMS=4      concurrent ffmpeg publishers (high-bitrate 1280x720 H.264, -c copy, no -re)
+#        STREAMS=4      concurrent ffmpeg publishers (high-bitrate 1280x720 H.264, -c copy)
+#        READRATE=8     ffmpeg -readrate (x real time) per publisher: without a limit tcpdump
+#                       drops about half of the loopback traffic and the capture is lossy
 #        BENCH_DIR=/tmp/rtmpscope-bench   where the capture goes (never inside the repo)
 #        KEEP=1         keep the capture afterwards (default: deleted)
 #        PORT=19390     nginx-rtmp port
@@ -19,6 +21,7 @@ exec </dev/null
 RTMPSCOPE="${1:-}"
 SIZE_MB="${SIZE_MB:-1024}"
 STREAMS="${STREAMS:-4}"
+READRATE="${READRATE:-8}"
 PORT="${PORT:-19390}"
 BENCH_DIR="${BENCH_DIR:-/tmp/rtmpscope-bench}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -77,14 +80,14 @@ nginx -p "$WORK/ngx" -c "$WORK/ngx/nginx.conf" -g "daemon off; pid $WORK/ngx/ngi
 NGX=$!; PIDS+=("$NGX")
 timeout 15 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do sleep 0.1; done" || { log "nginx did not start"; exit 1; }
 rm -f "$BIG"
-tcpdump -i lo -s 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
+tcpdump -i lo -s 262144 -B 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
 TCPD=$!; PIDS+=("$TCPD")
 timeout 10 bash -c "until grep -q 'listening on' '$WORK/tcpdump.log'; do sleep 0.1; done" || { log "tcpdump did not start"; exit 1; }
 
-log "publishing $STREAMS streams (no -re) until the capture reaches $SIZE_MB MB"
+log "publishing $STREAMS streams (-readrate $READRATE) until the capture reaches $SIZE_MB MB"
 PUBS=()
 for i in $(seq 1 "$STREAMS"); do
-    timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -stream_loop -1 -i "$WORK/src.flv" -c copy \
+    timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -readrate "$READRATE" -stream_loop -1 -i "$WORK/src.flv" -c copy \
         -f flv "rtmp://127.0.0.1:$PORT/live/bench$i" >"$WORK/pub$i.log" 2>&1 &
     PUBS+=("$!"); PIDS+=("$!")
 done
@@ -93,6 +96,7 @@ timeout 3600 bash -c "while [ \$(stat -c %s '$BIG' 2>/dev/null || echo 0) -lt $L
 for p in "${PUBS[@]}"; do stop_pid "$p" INT; done
 sleep 0.5
 stop_pid "$TCPD" INT
+log "tcpdump: $(grep -E 'captured|dropped' "$WORK/tcpdump.log" | tr '\n' ' ')"
 stop_pid "$NGX" QUIT
 PIDS=()
 BYTES=$(stat -c %s "$BIG")
