@@ -14,8 +14,8 @@ const NODE_COST: usize = 1;
 /// String bytes that cost one copy unit.
 const BYTES_PER_COST: usize = 64;
 /// Copy budget per input byte (and the minimum), below `MAX_COPY_COST`.
-const COPY_COST_PER_BYTE: usize = 32;
-const MIN_COPY_COST: usize = 4096;
+const COPY_COST_PER_BYTE: usize = 4;
+const MIN_COPY_COST: usize = 1024;
 
 pub(crate) struct State<'a> {
     pub bytes: &'a [u8],
