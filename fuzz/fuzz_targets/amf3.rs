@@ -1,5 +1,6 @@
 //! Fuzz target: AMF3 decoding of arbitrary bytes never panics, terminates,
-//! and keeps every span and diagnostic range inside the input.
+//! and keeps every span and diagnostic range inside the input
+//! (JSON serialization is not fuzzed here: it is the output layer's concern).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -30,6 +31,4 @@ fuzz_target!(|data: &[u8]| {
             assert!(r.start >= base as u64 && r.end <= hi as u64, "range out of input");
         }
     }
-    // JSON output of any decoded tree must work too.
-    let _ = serde_json::to_string(&values);
 });
