@@ -1596,3 +1596,31 @@ fn small_reference_bomb_output_is_proportional_to_input() {
     assert!(total > 500, "references were resolved at first: {total}");
     assert!(has(&a, "amf.copy_limit") || has(&a, "amf.reference_unresolved"));
 }
+
+#[test]
+fn amf3_decoder_keeps_tables_across_values() {
+    // "abc" then an object {} then a string reference and an object reference.
+    let mut b = e3::string("abc");
+    b.extend_from_slice(&[0x0A, 0x0B, 0x01, 0x01]);
+    b.push(0x06);
+    b.extend(e3::vr_ref(0));
+    b.extend_from_slice(&[0x0A, 0x00]);
+    let mut d = amf3::Decoder::new(&b, 0);
+    let mut got = Vec::new();
+    while let Some(v) = d.next_value() {
+        got.push(v);
+    }
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[2].as_str(), Some(&text("abc")));
+    assert!(matches!(
+        got[3].kind,
+        ValueKind::Reference {
+            index: 0,
+            resolved: Some(_)
+        }
+    ));
+    // One string, one object, one (anonymous dynamic) traits entry.
+    assert_eq!(d.context().table_sizes(), (1, 1, 1));
+    assert!(!d.stopped());
+    assert!(d.finish().is_empty());
+}
