@@ -10,11 +10,26 @@ fn check(v: &Value, lo: u32, hi: u32) {
     assert!(lo <= v.span.start && v.span.end <= hi, "span out of input");
     match &v.kind {
         ValueKind::Object { properties, .. } | ValueKind::EcmaArray { properties, .. } => {
-            for p in properties {
-                check(&p.value, lo, hi);
-            }
+            properties.iter().for_each(|p| check(&p.value, lo, hi))
         }
-        ValueKind::StrictArray(items) => items.iter().for_each(|i| check(i, lo, hi)),
+        ValueKind::Array { associative, dense } => {
+            associative.iter().for_each(|p| check(&p.value, lo, hi));
+            dense.iter().for_each(|i| check(i, lo, hi));
+        }
+        ValueKind::StrictArray(items) | ValueKind::Vector { items, .. } => {
+            items.iter().for_each(|i| check(i, lo, hi))
+        }
+        ValueKind::Dictionary { entries, .. } => entries.iter().for_each(|(k, x)| {
+            check(k, lo, hi);
+            check(x, lo, hi);
+        }),
+        ValueKind::ByteArray(s) | ValueKind::Externalizable { opaque: s, .. } => {
+            assert!(lo <= s.start && s.end <= hi, "data span out of input")
+        }
+        // A resolved copy keeps the spans of the value it copies.
+        ValueKind::Reference {
+            resolved: Some(r), ..
+        } => check(r, lo, hi),
         _ => {}
     }
 }
@@ -28,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for a in &anomalies {
         if let Some(r) = a.range {
-            assert!(r.start >= base as u64 && r.end <= hi as u64, "range out of input");
+            assert!(
+                r.start >= base as u64 && r.end <= hi as u64,
+                "range out of input"
+            );
         }
     }
 });
