@@ -1549,3 +1549,78 @@ fn large_legit_body_keeps_all_names() {
         Some(&text("a shared value"))
     );
 }
+
+/// Nodes in a tree, resolved copies included.
+fn nodes(v: &Value) -> usize {
+    let props = |ps: &[Property]| ps.iter().map(|p| nodes(&p.value)).sum::<usize>();
+    1 + match &v.kind {
+        ValueKind::Object { properties, .. } | ValueKind::EcmaArray { properties, .. } => {
+            props(properties)
+        }
+        ValueKind::Array { associative, dense } => {
+            props(associative) + dense.iter().map(nodes).sum::<usize>()
+        }
+        ValueKind::StrictArray(items) | ValueKind::Vector { items, .. } => {
+            items.iter().map(nodes).sum()
+        }
+        ValueKind::Dictionary { entries, .. } => {
+            entries.iter().map(|(k, x)| nodes(k) + nodes(x)).sum()
+        }
+        ValueKind::Reference {
+            resolved: Some(r), ..
+        } => nodes(r),
+        _ => 0,
+    }
+}
+
+#[test]
+fn small_reference_bomb_output_is_proportional_to_input() {
+    // ~200 bytes: each level is a strict array with 8 references to the
+    // previous level.
+    let mut b = vec![0x0A, 0, 0, 0, 1, 0x05];
+    for level in 0..20u16 {
+        b.extend_from_slice(&[0x0A, 0, 0, 0, 8]);
+        for _ in 0..8 {
+            b.push(0x07);
+            b.extend_from_slice(&level.to_be_bytes());
+        }
+    }
+    let (v, a) = decode0(&b);
+    let total: usize = v.iter().map(nodes).sum();
+    // Wire values plus copies within the per-byte budget (4/byte + 1024).
+    assert!(
+        total <= b.len() + 4 * b.len() + 1024,
+        "{total} nodes from {} bytes",
+        b.len()
+    );
+    assert!(total > 500, "references were resolved at first: {total}");
+    assert!(has(&a, "amf.copy_limit") || has(&a, "amf.reference_unresolved"));
+}
+
+#[test]
+fn amf3_decoder_keeps_tables_across_values() {
+    // "abc" then an object {} then a string reference and an object reference.
+    let mut b = e3::string("abc");
+    b.extend_from_slice(&[0x0A, 0x0B, 0x01, 0x01]);
+    b.push(0x06);
+    b.extend(e3::vr_ref(0));
+    b.extend_from_slice(&[0x0A, 0x00]);
+    let mut d = amf3::Decoder::new(&b, 0);
+    let mut got = Vec::new();
+    while let Some(v) = d.next_value() {
+        got.push(v);
+    }
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[2].as_str(), Some(&text("abc")));
+    assert!(matches!(
+        got[3].kind,
+        ValueKind::Reference {
+            index: 0,
+            resolved: Some(_)
+        }
+    ));
+    // One string, one object, one (anonymous dynamic) traits entry.
+    assert_eq!(d.context().table_sizes(), (1, 1, 1));
+    assert!(!d.stopped());
+    assert!(d.finish().is_empty());
+}

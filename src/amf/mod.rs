@@ -24,8 +24,9 @@ pub const MAX_ELEMENTS: usize = 1_000_000;
 /// Budgets, per body, for the copies made to resolve references: one for
 /// values (reference table entries and resolved object references; a unit is
 /// one value node or 64 string bytes in it), one for AMF3 strings copied from
-/// the string and trait tables (a unit is 64 bytes). Past it, references stay
-/// unresolved (`amf.copy_limit`).
+/// the string and trait tables (a unit is 64 bytes). Each is also at most 4
+/// units per input byte (plus 1024). Past it, references stay unresolved
+/// (`amf.copy_limit`).
 pub const MAX_COPY_COST: usize = 1_000_000;
 /// Maximum diagnostics kept per body; the rest are counted in one
 /// `amf.anomaly_limit` (the diagnostic that stops decoding is always kept).

@@ -13,6 +13,9 @@ use crate::event::{Anomaly, ByteRange, Severity};
 const NODE_COST: usize = 1;
 /// String bytes that cost one copy unit.
 const BYTES_PER_COST: usize = 64;
+/// Copy budget per input byte (and the minimum), below `MAX_COPY_COST`.
+const COPY_COST_PER_BYTE: usize = 4;
+const MIN_COPY_COST: usize = 1024;
 
 pub(crate) struct State<'a> {
     pub bytes: &'a [u8],
@@ -35,21 +38,31 @@ pub(crate) struct State<'a> {
     copy_limit_reported: bool,
     /// Diagnostics dropped past `MAX_ANOMALIES`.
     suppressed: usize,
+    copy_budget_total: usize,
 }
 
 impl<'a> State<'a> {
     pub fn new(bytes: &'a [u8], base: usize) -> Self {
+        // Copies are bounded by the input size too, so a small body cannot
+        // make a large amount of work.
+        let budget = super::MAX_COPY_COST.min(
+            bytes
+                .len()
+                .saturating_mul(COPY_COST_PER_BYTE)
+                .saturating_add(MIN_COPY_COST),
+        );
         State {
             bytes,
             base,
             pos: 0,
             elements: 0,
-            copy_budget: super::MAX_COPY_COST,
-            str_budget: super::MAX_COPY_COST,
+            copy_budget: budget,
+            str_budget: budget,
             fatal: false,
             anomalies: Vec::new(),
             copy_limit_reported: false,
             suppressed: 0,
+            copy_budget_total: budget,
         }
     }
 
@@ -261,7 +274,8 @@ impl<'a> State<'a> {
                 start,
                 end,
                 format!(
-                    "reference copies exceed {} units in one body; further references left unresolved",
+                    "reference copies exceed the budget of this body ({} units, at most {}); further references left unresolved",
+                    self.copy_budget_total,
                     super::MAX_COPY_COST
                 ),
             );
