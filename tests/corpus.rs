@@ -17,6 +17,8 @@
 
 #[path = "corpus/common.rs"]
 mod common;
+#[path = "corpus/md5.rs"]
+mod md5;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -554,10 +556,38 @@ const S: Direction = Direction::ToServer;
 const C: Direction = Direction::ToClient;
 
 const MEDIA: &[MediaCheck] = &[
-    MediaCheck { cap: "01", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "01", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player" },
-    MediaCheck { cap: "01", flow: 2, dir: S, truth: "server-record.framemd5", mode: Mode::Exact, why: "nginx record" },
-    MediaCheck { cap: "02", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
+    MediaCheck {
+        cap: "01",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "01",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player",
+    },
+    MediaCheck {
+        cap: "01",
+        flow: 2,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx record",
+    },
+    MediaCheck {
+        cap: "02",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
     MediaCheck {
         cap: "02",
         flow: 2,
@@ -566,51 +596,262 @@ const MEDIA: &[MediaCheck] = &[
         mode: Mode::TruthPrefix,
         why: "rtmpdump stopped by SIGINT: its FLV may lack the last packets",
     },
-    MediaCheck { cap: "03", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "03", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player" },
-    MediaCheck { cap: "04a", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "04a", flow: 1, dir: S, truth: "server-received.framemd5", mode: Mode::TruthPrefix, why: "listen server misses the last packets at EOF" },
-    MediaCheck { cap: "04b", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "04b", flow: 1, dir: S, truth: "server-received.framemd5", mode: Mode::TruthPrefix, why: "listen server misses the last packets at EOF" },
-    MediaCheck { cap: "04c", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "04c", flow: 1, dir: S, truth: "server-received.framemd5", mode: Mode::TruthPrefix, why: "listen server misses the last packets at EOF" },
-    MediaCheck { cap: "04d", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher, 2 video + 2 audio tracks" },
-    MediaCheck { cap: "04d", flow: 1, dir: S, truth: "server-received.framemd5", mode: Mode::TruthPrefix, why: "listen server misses the last packets at EOF" },
-    MediaCheck { cap: "05", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "05", flow: 2, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player (from NMS's GOP cache)" },
-    MediaCheck { cap: "05b", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "05b", flow: 2, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player (from the second GOP)" },
-    MediaCheck { cap: "06", flow: 5, dir: S, truth: "source.framemd5", mode: Mode::OursPrefix, why: "the accepted publisher on live/taken; the capture stops before it ends (flow ends end_of_input, no FIN)" },
-    MediaCheck { cap: "07", flow: 1, dir: S, truth: "source.framemd5", mode: Mode::Window, why: "mid-stream: the tail of the publish" },
-    MediaCheck { cap: "07", flow: 2, dir: C, truth: "player.framemd5", mode: Mode::Window, why: "mid-stream: the tail of the play" },
-    MediaCheck { cap: "08a", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "08a", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player" },
-    MediaCheck { cap: "08b", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher" },
-    MediaCheck { cap: "08b", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player" },
-    MediaCheck { cap: "09", flow: BY_NAME, dir: S, truth: "source-cam1.framemd5", mode: Mode::Exact, why: "publisher of live/cam1" },
-    MediaCheck { cap: "09", flow: BY_NAME, dir: S, truth: "source-cam2.framemd5", mode: Mode::Exact, why: "publisher of live/cam2" },
-    MediaCheck { cap: "09", flow: BY_NAME, dir: S, truth: "source-cam3.framemd5", mode: Mode::Exact, why: "publisher of live/cam3" },
-    MediaCheck { cap: "09", flow: BY_NAME, dir: S, truth: "source-cam4.framemd5", mode: Mode::Exact, why: "publisher of live/cam4" },
-    MediaCheck { cap: "09", flow: BY_NAME, dir: S, truth: "source-cam5.framemd5", mode: Mode::Exact, why: "publisher of live/cam5" },
-    MediaCheck { cap: "11", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher, keyframes > 64 KB" },
-    MediaCheck { cap: "11", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player, keyframes > 64 KB" },
-    MediaCheck { cap: "12", flow: 2, dir: S, truth: "source.framemd5", mode: Mode::Exact, why: "publisher, extended timestamps" },
-    MediaCheck { cap: "12", flow: 1, dir: C, truth: "player.framemd5", mode: Mode::Exact, why: "player, extended timestamps" },
+    MediaCheck {
+        cap: "03",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "03",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player",
+    },
+    MediaCheck {
+        cap: "04a",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "04a",
+        flow: 1,
+        dir: S,
+        truth: "server-received.framemd5",
+        mode: Mode::TruthPrefix,
+        why: "listen server misses the last packets at EOF",
+    },
+    MediaCheck {
+        cap: "04b",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "04b",
+        flow: 1,
+        dir: S,
+        truth: "server-received.framemd5",
+        mode: Mode::TruthPrefix,
+        why: "listen server misses the last packets at EOF",
+    },
+    MediaCheck {
+        cap: "04c",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "04c",
+        flow: 1,
+        dir: S,
+        truth: "server-received.framemd5",
+        mode: Mode::TruthPrefix,
+        why: "listen server misses the last packets at EOF",
+    },
+    MediaCheck {
+        cap: "04d",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher, 2 video + 2 audio tracks",
+    },
+    MediaCheck {
+        cap: "04d",
+        flow: 1,
+        dir: S,
+        truth: "server-received.framemd5",
+        mode: Mode::TruthPrefix,
+        why: "listen server misses the last packets at EOF",
+    },
+    MediaCheck {
+        cap: "05",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "05",
+        flow: 2,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player (from NMS's GOP cache)",
+    },
+    MediaCheck {
+        cap: "05b",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "05b",
+        flow: 2,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player (from the second GOP)",
+    },
+    MediaCheck {
+        cap: "06",
+        flow: 5,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::OursPrefix,
+        why: "the accepted publisher on live/taken; the capture stops before it ends (flow ends end_of_input, no FIN)",
+    },
+    MediaCheck {
+        cap: "07",
+        flow: 1,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Window,
+        why: "mid-stream: the tail of the publish",
+    },
+    MediaCheck {
+        cap: "07",
+        flow: 2,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Window,
+        why: "mid-stream: the tail of the play",
+    },
+    MediaCheck {
+        cap: "08a",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "08a",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player",
+    },
+    MediaCheck {
+        cap: "08b",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher",
+    },
+    MediaCheck {
+        cap: "08b",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "source-cam1.framemd5",
+        mode: Mode::Exact,
+        why: "publisher of live/cam1",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "source-cam2.framemd5",
+        mode: Mode::Exact,
+        why: "publisher of live/cam2",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "source-cam3.framemd5",
+        mode: Mode::Exact,
+        why: "publisher of live/cam3",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "source-cam4.framemd5",
+        mode: Mode::Exact,
+        why: "publisher of live/cam4",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "source-cam5.framemd5",
+        mode: Mode::Exact,
+        why: "publisher of live/cam5",
+    },
+    MediaCheck {
+        cap: "11",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher, keyframes > 64 KB",
+    },
+    MediaCheck {
+        cap: "11",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player, keyframes > 64 KB",
+    },
+    MediaCheck {
+        cap: "12",
+        flow: 2,
+        dir: S,
+        truth: "source.framemd5",
+        mode: Mode::Exact,
+        why: "publisher, extended timestamps",
+    },
+    MediaCheck {
+        cap: "12",
+        flow: 1,
+        dir: C,
+        truth: "player.framemd5",
+        mode: Mode::Exact,
+        why: "player, extended timestamps",
+    },
     // 10 (lossy): gaps truncate messages; checked byte-exact against
     // removed.tsv in tests/lossy_capture.rs instead.
 ];
 
-/// Coded frames of a media message: (is_video, track id, payload size).
+/// Coded frames of a media message: (is_video, track id, body-relative
+/// payload start, end).
 /// Sequence headers / SequenceStart, metadata, end-of-sequence and
 /// multichannel configs are not frames in framemd5.
-fn frames(m: &Message) -> Vec<(bool, u8, u32)> {
+fn frames(m: &Message) -> Vec<(bool, u8, u32, u32)> {
     let sizes = |tracks: &[rtmpscope::rtmp::message::MediaTrack], legacy_hdr: u32, video| {
         if tracks.is_empty() {
-            vec![(video, 0, m.length.saturating_sub(legacy_hdr))]
+            vec![(video, 0, legacy_hdr.min(m.length), m.length)]
         } else {
             tracks
                 .iter()
-                .map(|t| (video, t.track_id, t.payload.len()))
+                .map(|t| (video, t.track_id, t.payload.start, t.payload.end))
                 .collect()
         }
     };
@@ -671,24 +912,32 @@ fn corpus_media_agrees_with_framemd5() {
             "{} flow {} {:?} vs {} ({})",
             c.cap, flow, c.dir, c.truth, c.why
         );
-        // Ours: sizes per (is_video, track).
-        let mut ours: BTreeMap<(bool, u8), Vec<u32>> = BTreeMap::new();
+        // Ours: (size, md5) per (is_video, track).
+        let mut ours: BTreeMap<(bool, u8), Vec<(u32, String)>> = BTreeMap::new();
         for x in r.msgs.iter().filter(|x| x.flow == flow && x.dir == c.dir) {
             if x.m.truncated.is_some() {
                 continue;
             }
-            for (v, t, s) in frames(&x.m) {
-                ours.entry((v, t)).or_default().push(s);
+            let body = r
+                .body(x)
+                .unwrap_or_else(|| panic!("{ctx}: body of frame {}", x.frame));
+            for (v, t, a, b) in frames(&x.m) {
+                let p = body
+                    .get(a as usize..b as usize)
+                    .unwrap_or_else(|| panic!("{ctx}: payload {a}..{b} past the body"));
+                ours.entry((v, t))
+                    .or_default()
+                    .push((b - a, md5::md5_hex(p)));
             }
         }
         let truth = parse_framemd5(&text);
         for video in [true, false] {
-            let t_streams: Vec<Vec<u32>> = truth
+            let t_streams: Vec<&Vec<(u32, String)>> = truth
                 .iter()
                 .filter(|s| s.video == video && !s.packets.is_empty())
-                .map(|s| s.packets.iter().map(|p| p.0).collect())
+                .map(|s| &s.packets)
                 .collect();
-            let o_streams: Vec<&Vec<u32>> = ours
+            let o_streams: Vec<&Vec<(u32, String)>> = ours
                 .iter()
                 .filter(|((v, _), _)| *v == video)
                 .map(|(_, s)| s)
@@ -699,11 +948,18 @@ fn corpus_media_agrees_with_framemd5() {
                 t_streams.len(),
                 "{ctx}: number of {kind} tracks"
             );
-            for (i, (o, t)) in o_streams.iter().zip(&t_streams).enumerate() {
+            for (i, (o, t)) in o_streams
+                .iter()
+                .copied()
+                .zip(t_streams.iter().copied())
+                .enumerate()
+            {
+                let sizes = |v: &[(u32, String)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
                 match c.mode {
                     Mode::Exact => {
                         assert_eq!(o.len(), t.len(), "{ctx}: {kind} track {i} frame count");
-                        assert_eq!(*o, t, "{ctx}: {kind} track {i} frame sizes");
+                        assert_eq!(sizes(o), sizes(t), "{ctx}: {kind} track {i} frame sizes");
+                        assert_eq!(o, t, "{ctx}: {kind} track {i} frame md5s");
                     }
                     Mode::TruthPrefix => {
                         assert!(

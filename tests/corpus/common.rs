@@ -37,6 +37,29 @@ pub struct Run {
     pub msgs: Vec<Msg>,
     /// Frame of the first gap per flow direction.
     pub first_gap: HashMap<(FlowId, Direction), u64>,
+    /// Delivered stream bytes per flow direction, placed at their stream
+    /// offsets (gap bytes are zero).
+    pub bytes: HashMap<(FlowId, Direction), Vec<u8>>,
+}
+
+/// Bytes further than this past the end of what was delivered are not
+/// placed (a test capture never has such a gap).
+const MAX_HOLE: u64 = 64 << 20;
+
+struct Tap(HashMap<(FlowId, Direction), Vec<u8>>);
+
+impl rtmpscope::pipeline::DataTap for Tap {
+    fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+        let v = self.0.entry((flow, dir)).or_default();
+        if offset > v.len() as u64 + MAX_HOLE {
+            return;
+        }
+        let end = offset as usize + data.len();
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        v[offset as usize..end].copy_from_slice(data);
+    }
 }
 
 impl Run {
@@ -45,6 +68,15 @@ impl Run {
             .iter()
             .find(|f| f.flow_id == id)
             .unwrap_or_else(|| panic!("no flow {id}"))
+    }
+    /// The body bytes of a message (its chunk payloads), if all were seen.
+    pub fn body(&self, x: &Msg) -> Option<Vec<u8>> {
+        let s = self.bytes.get(&(x.flow, x.dir))?;
+        let mut b = Vec::with_capacity(x.m.length as usize);
+        for c in &x.m.chunks {
+            b.extend_from_slice(s.get(c.payload.start as usize..c.payload.end as usize)?);
+        }
+        (b.len() == x.m.length as usize).then_some(b)
     }
     /// The stream name of the first `publish` command on a flow.
     pub fn publish_name(&self, flow: FlowId) -> Option<String> {
@@ -92,11 +124,12 @@ fn analyze(path: &Path) -> Run {
         .unwrap_or_else(|e| panic!("open {}: {e:?}", path.display()));
     let mut an = rtmpscope::pipeline::Analyzer::new(rtmpscope::pipeline::Config::default());
     let mut events = Vec::new();
+    let mut tap = Tap(HashMap::new());
     while let Some(p) = src
         .next_packet()
         .unwrap_or_else(|e| panic!("read {}: {e:?}", path.display()))
     {
-        an.handle_packet(&p, &mut events);
+        an.handle_packet_tap(&p, &mut events, &mut tap);
     }
     an.finish(None, &mut events);
     let mut r = Run {
@@ -106,6 +139,7 @@ fn analyze(path: &Path) -> Run {
         anomalies: Vec::new(),
         msgs: Vec::new(),
         first_gap: HashMap::new(),
+        bytes: tap.0,
     };
     for ev in events {
         match ev.kind {
