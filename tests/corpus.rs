@@ -836,9 +836,109 @@ const MEDIA: &[MediaCheck] = &[
         mode: Mode::Exact,
         why: "player, extended timestamps",
     },
+    MediaCheck {
+        cap: "02",
+        flow: 1,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "03",
+        flow: 2,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "07",
+        flow: 1,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Window,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "08a",
+        flow: 2,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "11",
+        flow: 2,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "12",
+        flow: 2,
+        dir: S,
+        truth: "server-record.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of the publish",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "server-record-cam1.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of live/cam1",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "server-record-cam2.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of live/cam2",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "server-record-cam3.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of live/cam3",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "server-record-cam4.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of live/cam4",
+    },
+    MediaCheck {
+        cap: "09",
+        flow: BY_NAME,
+        dir: S,
+        truth: "server-record-cam5.framemd5",
+        mode: Mode::Exact,
+        why: "nginx's record of live/cam5",
+    },
     // 10 (lossy): gaps truncate messages; checked byte-exact against
     // removed.tsv in tests/lossy_capture.rs instead.
 ];
+
+/// RTMP timestamp minus DTS for a publisher against its FLV source:
+/// timestamps go through unchanged, except in 12 where the publisher adds
+/// `-output_ts_offset 16800` s (so absolute timestamps above 0xFFFFFF are
+/// checked, W2). Matroska sources (04, 05b) start at negative or non-zero
+/// DTS and are only held to a constant.
+fn expected_offset(cap: &str, truth: &str) -> Option<i64> {
+    if !truth.starts_with("source") || cap.starts_with("04") || cap == "05b" || cap == "07" {
+        return None;
+    }
+    Some(if cap == "12" { 16_800_000 } else { 0 })
+}
 
 /// Coded frames of a media message: (is_video, track id, body-relative
 /// payload start, end).
@@ -895,8 +995,9 @@ fn corpus_media_agrees_with_framemd5() {
             let name = c
                 .truth
                 .strip_prefix("source-")
+                .or_else(|| c.truth.strip_prefix("server-record-"))
                 .and_then(|n| n.strip_suffix(".framemd5"))
-                .expect("source-NAME.framemd5");
+                .expect("source-NAME.framemd5 or server-record-NAME.framemd5");
             let f: Vec<FlowId> = r
                 .flows
                 .iter()
@@ -914,6 +1015,7 @@ fn corpus_media_agrees_with_framemd5() {
         );
         // Ours: (size, md5) per (is_video, track).
         let mut ours: BTreeMap<(bool, u8), Vec<(u32, String)>> = BTreeMap::new();
+        let mut ours_ts: BTreeMap<(bool, u8), Vec<u32>> = BTreeMap::new();
         for x in r.msgs.iter().filter(|x| x.flow == flow && x.dir == c.dir) {
             if x.m.truncated.is_some() {
                 continue;
@@ -928,10 +1030,24 @@ fn corpus_media_agrees_with_framemd5() {
                 ours.entry((v, t))
                     .or_default()
                     .push((b - a, md5::md5_hex(p)));
+                ours_ts.entry((v, t)).or_default().push(x.m.timestamp);
             }
         }
         let truth = parse_framemd5(&text);
+        // RTMP timestamp minus framemd5 DTS: one constant per comparison
+        // (0 for FLV sources, 16800000 in 12, the player's rebase otherwise).
+        let mut offsets: HashSet<i64> = HashSet::new();
         for video in [true, false] {
+            let t_dts: Vec<&Vec<i64>> = truth
+                .iter()
+                .filter(|s| s.video == video && !s.packets.is_empty())
+                .map(|s| &s.dts)
+                .collect();
+            let o_ts: Vec<&Vec<u32>> = ours_ts
+                .iter()
+                .filter(|((v, _), _)| *v == video)
+                .map(|(_, s)| s)
+                .collect();
             let t_streams: Vec<&Vec<(u32, String)>> = truth
                 .iter()
                 .filter(|s| s.video == video && !s.packets.is_empty())
@@ -955,11 +1071,13 @@ fn corpus_media_agrees_with_framemd5() {
                 .enumerate()
             {
                 let sizes = |v: &[(u32, String)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
-                match c.mode {
+                // Index in the truth of our first frame, and frames paired.
+                let (start, n) = match c.mode {
                     Mode::Exact => {
                         assert_eq!(o.len(), t.len(), "{ctx}: {kind} track {i} frame count");
                         assert_eq!(sizes(o), sizes(t), "{ctx}: {kind} track {i} frame sizes");
                         assert_eq!(o, t, "{ctx}: {kind} track {i} frame md5s");
+                        (0, o.len())
                     }
                     Mode::TruthPrefix => {
                         assert!(
@@ -969,6 +1087,7 @@ fn corpus_media_agrees_with_framemd5() {
                             o.len()
                         );
                         assert_eq!(&o[..t.len()], &t[..], "{ctx}: {kind} track {i} sizes");
+                        (0, t.len())
                     }
                     Mode::OursPrefix => {
                         assert!(
@@ -978,6 +1097,7 @@ fn corpus_media_agrees_with_framemd5() {
                             o.len()
                         );
                         assert_eq!(&o[..], &t[..o.len()], "{ctx}: {kind} track {i} sizes");
+                        (0, o.len())
                     }
                     Mode::Window => {
                         assert!(
@@ -986,12 +1106,26 @@ fn corpus_media_agrees_with_framemd5() {
                             o.len(),
                             t.len()
                         );
-                        assert!(
-                            t.windows(o.len()).any(|w| w == &o[..]),
-                            "{ctx}: {kind} track {i}: our {} frames are not a window of the truth",
-                            o.len()
-                        );
+                        let at = t.windows(o.len()).position(|w| w == &o[..]);
+                        let at = at.unwrap_or_else(|| {
+                            panic!(
+                                "{ctx}: {kind} track {i}: our {} frames are not a window of the truth",
+                                o.len()
+                            )
+                        });
+                        (at, o.len())
                     }
+                };
+                let per_track: HashSet<i64> = (0..n)
+                    .map(|k| o_ts[i][k] as i64 - t_dts[i][start + k])
+                    .collect();
+                if matches!(c.mode, Mode::Window) {
+                    // Mid-stream: each csid's first header is a delta on an
+                    // unknown base, so each track has its own constant.
+                    assert_eq!(per_track.len(), 1, "{ctx}: {kind} track {i}: {per_track:?}");
+                    offsets.insert(0);
+                } else {
+                    offsets.extend(per_track);
                 }
             }
             eprintln!(
@@ -999,6 +1133,18 @@ fn corpus_media_agrees_with_framemd5() {
                 o_streams.iter().map(|s| s.len()).collect::<Vec<_>>()
             );
         }
+        assert_eq!(
+            offsets.len(),
+            1,
+            "{ctx}: RTMP timestamp - DTS is not one constant: {offsets:?}"
+        );
+        if let Some(want) = expected_offset(c.cap, c.truth) {
+            assert!(
+                offsets.contains(&want),
+                "{ctx}: RTMP timestamp - source DTS is {offsets:?}, want {want}"
+            );
+        }
+        eprintln!("{ctx}: timestamp - dts = {offsets:?}");
     }
 }
 

@@ -247,6 +247,8 @@ pub struct FmStream {
     pub video: bool,
     /// (size, md5) per packet, in file order.
     pub packets: Vec<(u32, String)>,
+    /// DTS per packet (every corpus framemd5 has time base 1/1000).
+    pub dts: Vec<i64>,
 }
 
 /// Parses ffmpeg `-f framemd5` output into streams by index.
@@ -265,15 +267,23 @@ pub fn parse_framemd5(text: &str) -> Vec<FmStream> {
                 kind.trim() == "video";
             continue;
         }
+        if let Some(rest) = line.strip_prefix("#tb ") {
+            assert!(
+                rest.ends_with(": 1/1000"),
+                "time base other than 1/1000: {line}"
+            );
+            continue;
+        }
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
         assert!(f.len() >= 6, "bad framemd5 line {line}");
         let idx: usize = f[0].parse().expect("stream index");
-        slot(&mut streams, idx)
-            .packets
+        let st = slot(&mut streams, idx);
+        st.packets
             .push((f[4].parse().expect("size"), f[5].to_string()));
+        st.dts.push(f[1].parse().expect("dts"));
     }
     streams
 }
