@@ -1317,9 +1317,51 @@ fn public_captures_flows_and_messages_agree_with_tshark() {
                 &missing[..missing.len().min(8)]
             );
             msgs_checked += recs.iter().filter(|t| t.type_id.is_some()).count();
+            // Beyond presence: the full message facts, in order per
+            // direction and csid, as for the corpus (W1/W6 avoided by the
+            // tshark options; no capture here uses an extended timestamp).
+            let fl = r.flow(fid);
+            type K = (Direction, u32);
+            let mut ours: BTreeMap<K, Vec<(u64, Facts)>> = BTreeMap::new();
+            for x in r
+                .msgs
+                .iter()
+                .filter(|x| x.flow == fid && x.m.truncated.is_none())
+            {
+                ours.entry((x.dir, x.m.csid))
+                    .or_default()
+                    .push((x.frame, our_facts(&x.m)));
+            }
+            let mut theirs: BTreeMap<K, Vec<(u64, Facts)>> = BTreeMap::new();
+            for t in recs {
+                let dir = if t.src_port == fl.server_port {
+                    Direction::ToClient
+                } else {
+                    Direction::ToServer
+                };
+                theirs
+                    .entry((dir, t.csid))
+                    .or_default()
+                    .push((t.frame, ts_facts(t)));
+            }
+            for (k, b) in &theirs {
+                let a = ours.get(k).map(Vec::as_slice).unwrap_or(&[]);
+                assert_eq!(
+                    a.len(),
+                    b.len(),
+                    "{f}: flow {fid} {k:?}: message count ours vs tshark"
+                );
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert_eq!(
+                        x.1, y.1,
+                        "{f}: flow {fid} {k:?} #{i}: ours (frame {}) vs tshark (frame {})",
+                        x.0, y.0
+                    );
+                }
+            }
         }
         eprintln!(
-            "{f}: {} tshark RTMP streams found, {msgs_checked} tshark messages all present",
+            "{f}: {} tshark RTMP streams found, {msgs_checked} tshark messages present and equal",
             streams.len()
         );
     }
