@@ -941,17 +941,30 @@ fn expected_offset(cap: &str, truth: &str) -> Option<i64> {
 }
 
 /// Coded frames of a media message: (is_video, track id, body-relative
-/// payload start, end).
+/// payload start, end, composition time).
 /// Sequence headers / SequenceStart, metadata, end-of-sequence and
 /// multichannel configs are not frames in framemd5.
-fn frames(m: &Message) -> Vec<(bool, u8, u32, u32)> {
+fn frames(m: &Message) -> Vec<(bool, u8, u32, u32, i32)> {
+    let ct = match &m.body {
+        Body::Video(v) => v.composition_time,
+        _ => None,
+    };
     let sizes = |tracks: &[rtmpscope::rtmp::message::MediaTrack], legacy_hdr: u32, video| {
         if tracks.is_empty() {
-            vec![(video, 0, legacy_hdr.min(m.length), m.length)]
+            vec![(
+                video,
+                0,
+                legacy_hdr.min(m.length),
+                m.length,
+                ct.unwrap_or(0),
+            )]
         } else {
             tracks
                 .iter()
-                .map(|t| (video, t.track_id, t.payload.start, t.payload.end))
+                .map(|t| {
+                    let c = t.composition_time.or(ct).unwrap_or(0);
+                    (video, t.track_id, t.payload.start, t.payload.end, c)
+                })
                 .collect()
         }
     };
@@ -1016,6 +1029,7 @@ fn corpus_media_agrees_with_framemd5() {
         // Ours: (size, md5) per (is_video, track).
         let mut ours: BTreeMap<(bool, u8), Vec<(u32, String)>> = BTreeMap::new();
         let mut ours_ts: BTreeMap<(bool, u8), Vec<u32>> = BTreeMap::new();
+        let mut ours_ct: BTreeMap<(bool, u8), Vec<i64>> = BTreeMap::new();
         for x in r.msgs.iter().filter(|x| x.flow == flow && x.dir == c.dir) {
             if x.m.truncated.is_some() {
                 continue;
@@ -1023,7 +1037,7 @@ fn corpus_media_agrees_with_framemd5() {
             let body = r
                 .body(x)
                 .unwrap_or_else(|| panic!("{ctx}: body of frame {}", x.frame));
-            for (v, t, a, b) in frames(&x.m) {
+            for (v, t, a, b, ct) in frames(&x.m) {
                 let p = body
                     .get(a as usize..b as usize)
                     .unwrap_or_else(|| panic!("{ctx}: payload {a}..{b} past the body"));
@@ -1031,6 +1045,7 @@ fn corpus_media_agrees_with_framemd5() {
                     .or_default()
                     .push((b - a, md5::md5_hex(p)));
                 ours_ts.entry((v, t)).or_default().push(x.m.timestamp);
+                ours_ct.entry((v, t)).or_default().push(ct as i64);
             }
         }
         let truth = parse_framemd5(&text);
@@ -1042,6 +1057,16 @@ fn corpus_media_agrees_with_framemd5() {
                 .iter()
                 .filter(|s| s.video == video && !s.packets.is_empty())
                 .map(|s| &s.dts)
+                .collect();
+            let t_cts: Vec<&Vec<i64>> = truth
+                .iter()
+                .filter(|s| s.video == video && !s.packets.is_empty())
+                .map(|s| &s.cts)
+                .collect();
+            let o_ct: Vec<&Vec<i64>> = ours_ct
+                .iter()
+                .filter(|((v, _), _)| *v == video)
+                .map(|(_, s)| s)
                 .collect();
             let o_ts: Vec<&Vec<u32>> = ours_ts
                 .iter()
@@ -1116,6 +1141,13 @@ fn corpus_media_agrees_with_framemd5() {
                         (at, o.len())
                     }
                 };
+                // Composition time (FLV CompositionTime / E-RTMP
+                // CodedFrames) = PTS - DTS.
+                assert_eq!(
+                    &o_ct[i][..n],
+                    &t_cts[i][start..start + n],
+                    "{ctx}: {kind} track {i} composition times"
+                );
                 let per_track: HashSet<i64> = (0..n)
                     .map(|k| o_ts[i][k] as i64 - t_dts[i][start + k])
                     .collect();

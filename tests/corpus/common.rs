@@ -249,6 +249,8 @@ pub struct FmStream {
     pub packets: Vec<(u32, String)>,
     /// DTS per packet (every corpus framemd5 has time base 1/1000).
     pub dts: Vec<i64>,
+    /// PTS - DTS per packet (composition time).
+    pub cts: Vec<i64>,
 }
 
 /// Parses ffmpeg `-f framemd5` output into streams by index.
@@ -283,7 +285,9 @@ pub fn parse_framemd5(text: &str) -> Vec<FmStream> {
         let st = slot(&mut streams, idx);
         st.packets
             .push((f[4].parse().expect("size"), f[5].to_string()));
-        st.dts.push(f[1].parse().expect("dts"));
+        let dts: i64 = f[1].parse().expect("dts");
+        st.dts.push(dts);
+        st.cts.push(f[2].parse::<i64>().expect("pts") - dts);
     }
     streams
 }
