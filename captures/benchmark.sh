@@ -8,6 +8,9 @@
 #                       drops about half of the loopback traffic and the capture is lossy
 #        BENCH_DIR=/tmp/rtmpscope-bench   where the capture goes (never inside the repo)
 #        KEEP=1         keep the capture afterwards (default: deleted)
+#        SOURCE=small   320x240 low-bitrate source instead of 1280x720 12 Mbit/s: many small
+#                       messages per MB (used by benches/tui_responsiveness.sh)
+#        MEASURE=0      only make the capture
 #        PORT=19390     nginx-rtmp port
 # Measures with /usr/bin/time -v (wall time, throughput in MB/s of capture file, peak RSS):
 #   1. rtmpscope json -r BIG > /dev/null              (skipped if no binary is given)
@@ -60,11 +63,19 @@ MODULE="${MODULE:-/usr/lib/nginx/modules/ngx_rtmp_module.so}"
 
 # ------------------------------------------------------------ source (about 12 Mbit/s, 10 s)
 log "making source"
+if [ "${SOURCE:-big}" = small ]; then
+timeout 300 ffmpeg -nostdin -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=size=320x240:rate=25" \
+    -f lavfi -i "sine=frequency=500:sample_rate=44100" -t 10 \
+    -c:v libx264 -threads 2 -preset ultrafast -b:v 150k -g 25 -bf 0 -pix_fmt yuv420p \
+    -c:a aac -b:a 32k -ac 1 -f flv "$WORK/src.flv" || { log "source failed"; exit 1; }
+else
 timeout 300 ffmpeg -nostdin -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=size=1280x720:rate=25,noise=alls=6:allf=t+u:all_seed=3" \
     -f lavfi -i "sine=frequency=500:sample_rate=44100" -t 10 \
     -c:v libx264 -threads 2 -preset ultrafast -b:v 12M -maxrate 12M -bufsize 6M -g 25 -bf 0 -pix_fmt yuv420p \
     -c:a aac -b:a 128k -ac 2 -f flv "$WORK/src.flv" || { log "source failed"; exit 1; }
+fi
 
 # ------------------------------------------------------------ nginx + capture
 mkdir -p "$WORK/ngx/logs"
@@ -104,6 +115,7 @@ MB=$(awk -v b="$BYTES" 'BEGIN{printf "%.1f", b/1048576}')
 log "capture: $BIG, $MB MB, $(capinfos -c -M "$BIG" 2>/dev/null | awk -F: '/Number of packets/{gsub(/ /,"",$2); print $2}') packets"
 
 # ------------------------------------------------------------ measurements
+[ "${MEASURE:-1}" = 0 ] && exit 0
 declare -A WALL RSS RC
 measure() { # measure NAME CMD...
     local name="$1"; shift
