@@ -451,6 +451,8 @@ impl DataTap for BytesTap<'_> {
 
 /// The TUI's producer: capture + decoding on the TUI's producer thread.
 fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source {
+    // A live display must update when traffic pauses, not after 256 packets.
+    src.set_idle_return(live);
     let mut analyzer = Analyzer::new(config);
     let mut finished = false;
     let (mut packets, mut bytes) = (0u64, 0u64);
@@ -472,12 +474,9 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
                     } else {
                         analyzer.handle_packet(&pkt, &mut b.events);
                     }
+                    continue;
                 }
-                Ok(None) => {
-                    analyzer.finish(src.stats(), &mut b.events);
-                    finished = true;
-                    break;
-                }
+                Ok(None) => {}
                 Err(e) if e.is_truncation() => {
                     analyzer.finish(src.stats(), &mut b.events);
                     finished = true;
@@ -485,6 +484,12 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
                 }
                 Err(e) => return tui::SourceStatus::Failed(e.to_string()),
             }
+            // Ok(None): an idle live capture (hand over what we have), or the end.
+            if !src.is_idle() {
+                analyzer.finish(src.stats(), &mut b.events);
+                finished = true;
+            }
+            break;
         }
         b.progress = Some(tui::Progress {
             packets,

@@ -58,6 +58,10 @@ pub struct KernelStats {
 
 /// Default snapshot length: large enough for GRO/TSO super-segments.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
+/// Kernel capture buffer of a live capture (like tcpdump -B): loopback
+/// and GRO/TSO segments are up to 64 KiB, so libpcap's 2 MiB default holds
+/// only a few dozen of them and a busy UI thread could cause drops.
+pub const LIVE_BUFFER_BYTES: i32 = 64 * 1024 * 1024;
 /// Read timeout of a live capture, in milliseconds: how often a blocked
 /// capture checks for Ctrl-C.
 pub const LIVE_TIMEOUT_MS: i32 = 100;
@@ -247,6 +251,11 @@ pub struct PacketSource {
     count: u64,
     buf: Vec<u8>,
     stop: StopHandle,
+    /// Live: return `Ok(None)` when the read timeout expires (see
+    /// [`PacketSource::set_idle_return`]).
+    idle_return: bool,
+    /// The last `Ok(None)` was an idle timeout, not the end of the input.
+    idle: bool,
     /// BPF filter expression, if any.
     filter: Option<String>,
 }
@@ -469,6 +478,7 @@ impl PacketSource {
                 c.promisc(promisc)
                     .snaplen(snaplen)
                     .immediate_mode(true)
+                    .buffer_size(LIVE_BUFFER_BYTES)
                     .timeout(LIVE_TIMEOUT_MS)
             })
         };
@@ -559,11 +569,29 @@ impl PacketSource {
                 flag: Arc::new(AtomicBool::new(false)),
                 breaker,
             },
+            idle_return: false,
+            idle: false,
         }
     }
 
-    /// The next packet, `Ok(None)` at end of input or after a stop request.
+    /// Live capture: make [`PacketSource::next_packet`] return `Ok(None)`
+    /// when no packet arrived within the read timeout, so an interactive
+    /// consumer can update; [`PacketSource::is_idle`] tells it apart from the
+    /// end of the input.
+    pub fn set_idle_return(&mut self, on: bool) {
+        self.idle_return = on;
+    }
+
+    /// True when the last `Ok(None)` was an idle timeout (see
+    /// [`PacketSource::set_idle_return`]).
+    pub fn is_idle(&self) -> bool {
+        self.idle
+    }
+
+    /// The next packet, `Ok(None)` at end of input or after a stop request
+    /// (or on an idle timeout with [`PacketSource::set_idle_return`]).
     pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        self.idle = false;
         let meta = match self.fill()? {
             Some(m) => m,
             None => return Ok(None),
@@ -625,6 +653,10 @@ impl PacketSource {
                 Inner::Live(l) => {
                     let p = match l.cap.next_packet() {
                         Ok(p) => p,
+                        Err(pcap::Error::TimeoutExpired) if self.idle_return => {
+                            self.idle = true;
+                            return Ok(None);
+                        }
                         Err(pcap::Error::TimeoutExpired) => continue,
                         // pcap_breakloop (Ctrl-C) ends the loop like end of file.
                         Err(pcap::Error::NoMorePackets) => return Ok(None),
