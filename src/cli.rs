@@ -18,6 +18,7 @@ use crate::event::{Event, EventKind, Severity};
 use crate::output::json::{JsonOptions, JsonWriter, Meta};
 use crate::output::summary;
 use crate::pipeline::{Analyzer, Config, DataTap};
+use crate::time::PacketTime;
 use crate::tui;
 
 /// Exit code: success.
@@ -689,6 +690,10 @@ fn link_type_names(src: &PacketSource) -> Vec<String> {
         .collect()
 }
 
+/// Live `json`: seconds of packet time between `session` snapshots of the
+/// sessions still open.
+pub const SESSION_SNAPSHOT_SECS: i64 = 60;
+
 /// `json`: every packet through the analyzer, every event as a JSON line.
 fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32, CliError> {
     // The output file is opened before the capture (and before privileges
@@ -707,9 +712,22 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
     if let Err(e) = writer.write_meta(&meta) {
         return Ok(write_failed(e));
     }
+    let mut last_snapshot: Option<PacketTime> = None;
     let end = drive(&mut src, input, |events, pkt| {
         for ev in events {
             writer.write_event(ev)?;
+        }
+        // Live: open sessions every SESSION_SNAPSHOT_SECS of packet time.
+        if let (true, Some(last_ev)) = (live, events.last()) {
+            let now = last_ev.time;
+            match last_snapshot {
+                None => last_snapshot = Some(now),
+                Some(t) if now.sec - t.sec >= SESSION_SNAPSHOT_SECS => {
+                    writer.write_open_sessions()?;
+                    last_snapshot = Some(now);
+                }
+                Some(_) => {}
+            }
         }
         if live || pkt.is_none() {
             writer.flush()?;

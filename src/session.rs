@@ -731,14 +731,23 @@ impl SessionTracker {
         out
     }
 
+    /// Copies of the open RTMP sessions as they stand (by flow id).
+    pub fn snapshot_open(&self) -> Vec<Session> {
+        self.open
+            .values()
+            .filter(|s| s.rtmp)
+            .map(|st| {
+                let mut s = st.session.clone();
+                s.refresh();
+                s
+            })
+            .collect()
+    }
+
     /// Copies of the sessions not yet taken and the open ones (by flow id).
     pub fn snapshot(&self) -> Vec<Session> {
         let mut out = self.finished.clone();
-        for st in self.open.values().filter(|s| s.rtmp) {
-            let mut s = st.session.clone();
-            s.refresh();
-            out.push(s);
-        }
+        out.extend(self.snapshot_open());
         out
     }
 }

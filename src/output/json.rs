@@ -839,6 +839,20 @@ impl<W: Write> JsonWriter<W> {
         self.line(&v)
     }
 
+    /// Writes a `session` line for every RTMP session still open: a live
+    /// capture calls this periodically so long sessions are seen before
+    /// they end.
+    pub fn write_open_sessions(&mut self) -> io::Result<()> {
+        let open = match &self.sessions {
+            Some(t) => t.snapshot_open(),
+            None => Vec::new(),
+        };
+        for s in open {
+            self.write_session(&s)?;
+        }
+        Ok(())
+    }
+
     /// Flushes the underlying writer (live captures flush per packet).
     pub fn flush(&mut self) -> io::Result<()> {
         self.w.flush()

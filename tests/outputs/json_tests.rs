@@ -724,3 +724,34 @@ fn schema_lists_every_tag_and_event_type() {
         ]
     );
 }
+
+#[test]
+fn open_sessions_are_written_on_request_before_the_flow_ends() {
+    // A live capture writes the open sessions periodically: here, after the
+    // publish but before the flow and stats events.
+    let events = publish_conversation(Scenario::default());
+    let cut = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::FlowEnd(_)))
+        .expect("the conversation ends its flow");
+    let mut w = rtmpscope::output::json::JsonWriter::new(Vec::new(), JsonOptions::default());
+    for e in &events[..cut] {
+        w.write_event(e).unwrap();
+    }
+    w.write_open_sessions().unwrap();
+    let text = String::from_utf8(w.finish().unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sessions: Vec<_> = lines
+        .iter()
+        .filter(|l| l["event_type"] == "session")
+        .collect();
+    assert_eq!(sessions.len(), 1, "one open session snapshot");
+    assert_eq!(sessions[0]["session"]["app"], "live");
+    assert!(
+        lines.iter().all(|l| l["event_type"] != "flow"),
+        "the flow has not ended"
+    );
+}
