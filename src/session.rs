@@ -121,6 +121,14 @@ pub struct MediaStats {
     last_keyframe_ts: Option<u32>,
     #[serde(skip)]
     keyframe_delta_sum: u64,
+    /// Timestamps of the first and last coded frame: the frame rate is
+    /// measured over these, not over sequence headers / end-of-sequence
+    /// messages (ffmpeg sends the sequence header at 0 and the first frame
+    /// at its DTS, e.g. 23 ms, which made 25 fps read as 24.81).
+    #[serde(skip)]
+    first_frame_ts: Option<u32>,
+    #[serde(skip)]
+    last_frame_ts: Option<u32>,
 }
 
 /// One message stream of the connection.
@@ -293,6 +301,10 @@ impl MediaStats {
 
     fn frame(&mut self, ts: u32, key: bool) {
         self.frames += 1;
+        if self.first_frame_ts.is_none() {
+            self.first_frame_ts = Some(ts);
+        }
+        self.last_frame_ts = Some(ts);
         if key {
             self.keyframes += 1;
             if let Some(prev) = self.last_keyframe_ts {
@@ -339,11 +351,34 @@ impl MediaStats {
             let d = l.wrapping_sub(f);
             self.duration_ms = if d < 1 << 31 { d as u64 } else { 0 };
         }
-        if self.duration_ms > 0 {
-            let secs = self.duration_ms as f64 / 1000.0;
+        // Bitrate over the span of coded frames when known (a timestamp jump
+        // between the sequence header and the first frame, as in capture 12
+        // where media starts at 16800000 ms, must not dilute it), else over
+        // all messages.
+        let frame_span = match (self.first_frame_ts, self.last_frame_ts) {
+            (Some(f), Some(l)) => {
+                let d = l.wrapping_sub(f);
+                if d < 1 << 31 {
+                    d as u64
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        let span = if frame_span > 0 {
+            frame_span
+        } else {
+            self.duration_ms
+        };
+        if span > 0 {
+            let secs = span as f64 / 1000.0;
             self.bitrate_bps = Some((self.bytes as f64 * 8.0 / secs).round());
-            if self.frames > 1 {
-                let fr = (self.frames - 1) as f64 / secs;
+        }
+        if let (Some(f), Some(l)) = (self.first_frame_ts, self.last_frame_ts) {
+            let d = l.wrapping_sub(f);
+            if self.frames > 1 && d > 0 && d < 1 << 31 {
+                let fr = (self.frames - 1) as f64 / (d as f64 / 1000.0);
                 self.frame_rate = Some((fr * 100.0).round() / 100.0);
             }
         }

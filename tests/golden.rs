@@ -183,3 +183,47 @@ fn fail_on_error_exits_1_after_writing_everything() {
         .last()
         .is_some_and(|l| l.contains("\"event_type\":\"stats\"")));
 }
+
+/// Video stats of every session in a capture's golden-equivalent output.
+fn video_stats(cap: &str) -> Vec<serde_json::Value> {
+    corpus::json(cap, &[])
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"session\""))
+        .flat_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            v["session"]["streams"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s["video"].clone())
+                .filter(|v| v["frames"].as_u64().unwrap_or(0) > 0)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn session_stats_match_captures_readme() {
+    // captures/README.md: testsrc at 25 fps, GOP 25 (keyframe every 1 s); 11 has -g 10 (0.4 s).
+    // The frame rate is measured over coded frames only: ffmpeg sends the sequence
+    // header at 0 and the first frame at 23 ms (01), and 12 jumps to 16800000 ms.
+    for (cap, kfi) in [
+        ("captures/01-ffmpeg-nginx-publish-play.pcap", 1000.0),
+        ("captures/03-nginx-chunk128-port19350.pcap", 1000.0),
+        ("captures/09-nginx-5-concurrent-publishers.pcap", 1000.0),
+        ("captures/11-nginx-chunk60000-big-keyframes.pcap", 400.0),
+        ("captures/12-nginx-extended-timestamps.pcap", 1000.0),
+    ] {
+        let stats = video_stats(cap);
+        assert!(!stats.is_empty(), "{cap}: no video stats");
+        for v in stats {
+            assert_eq!(v["frame_rate"].as_f64(), Some(25.0), "{cap}: {v}");
+            assert_eq!(v["keyframe_interval_ms"].as_f64(), Some(kfi), "{cap}: {v}");
+            // 12: 100 frames of 640x480 over 4 s is far above 2 kbit/s; over
+            // 16804 s (sequence header at 0) it read 26 bit/s and 0.01 fps.
+            let br = v["bitrate_bps"].as_f64().unwrap_or(0.0);
+            assert!(br > 2_000.0, "{cap}: bitrate {br}");
+        }
+    }
+}
