@@ -113,7 +113,10 @@ pub struct MediaStats {
     /// last - first RTMP timestamp (ms).
     pub duration_ms: u64,
     pub bitrate_bps: Option<f64>,
+    /// Frames per second over the coded frames of the first track (E-RTMP
+    /// multitrack streams: the first track seen; `frames` counts all tracks).
     pub frame_rate: Option<f64>,
+    /// Mean keyframe distance (ms) on the first track.
     pub keyframe_interval_ms: Option<f64>,
     pub sample_rate: Option<u32>,
     pub channels: Option<u8>,
@@ -129,6 +132,19 @@ pub struct MediaStats {
     first_frame_ts: Option<u32>,
     #[serde(skip)]
     last_frame_ts: Option<u32>,
+    /// First track id seen (0 for single-track streams); rate, keyframe
+    /// interval and `config` describe this track.
+    #[serde(skip)]
+    primary_track: Option<u8>,
+    #[serde(skip)]
+    track_frames: u64,
+    #[serde(skip)]
+    track_keyframes: u64,
+}
+
+/// Lowest track id of a media message (0 when it has no track list).
+fn track_of(tracks: &[MediaTrack]) -> u8 {
+    tracks.iter().map(|t| t.track_id).min().unwrap_or(0)
 }
 
 /// One message stream of the connection.
@@ -299,14 +315,21 @@ impl MediaStats {
         self.last_timestamp = Some(msg.timestamp);
     }
 
-    fn frame(&mut self, ts: u32, key: bool) {
+    fn frame(&mut self, ts: u32, key: bool, track: u8) {
         self.frames += 1;
+        if key {
+            self.keyframes += 1;
+        }
+        if *self.primary_track.get_or_insert(track) != track {
+            return;
+        }
+        self.track_frames += 1;
         if self.first_frame_ts.is_none() {
             self.first_frame_ts = Some(ts);
         }
         self.last_frame_ts = Some(ts);
         if key {
-            self.keyframes += 1;
+            self.track_keyframes += 1;
             if let Some(prev) = self.last_keyframe_ts {
                 let d = ts.wrapping_sub(prev);
                 if d < 1 << 31 {
@@ -319,7 +342,8 @@ impl MediaStats {
 
     fn config(&mut self, tracks: &[MediaTrack], codec: &str) {
         self.sequence_headers += 1;
-        if let Some(t) = tracks.first() {
+        let primary = *self.primary_track.get_or_insert(track_of(tracks));
+        if let Some(t) = tracks.iter().find(|t| t.track_id == primary) {
             if let Some(c) = &t.config {
                 self.config = Some(config_desc(c));
                 if let CodecConfig::Aac {
@@ -377,14 +401,14 @@ impl MediaStats {
         }
         if let (Some(f), Some(l)) = (self.first_frame_ts, self.last_frame_ts) {
             let d = l.wrapping_sub(f);
-            if self.frames > 1 && d > 0 && d < 1 << 31 {
-                let fr = (self.frames - 1) as f64 / (d as f64 / 1000.0);
+            if self.track_frames > 1 && d > 0 && d < 1 << 31 {
+                let fr = (self.track_frames - 1) as f64 / (d as f64 / 1000.0);
                 self.frame_rate = Some((fr * 100.0).round() / 100.0);
             }
         }
-        if self.keyframes > 1 {
+        if self.track_keyframes > 1 {
             self.keyframe_interval_ms =
-                Some(self.keyframe_delta_sum as f64 / (self.keyframes - 1) as f64);
+                Some(self.keyframe_delta_sum as f64 / (self.track_keyframes - 1) as f64);
         }
     }
 }
@@ -816,7 +840,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 if vs.codec.is_none() {
                     vs.set_codec(&v.tracks, &v.codec);
                 }
-                vs.frame(m.timestamp, v.keyframe);
+                vs.frame(m.timestamp, v.keyframe, track_of(&v.tracks));
             }
         }
         Body::Audio(a) => {
@@ -837,7 +861,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 if au.channels.is_none() {
                     au.channels = a.channels;
                 }
-                au.frame(m.timestamp, false);
+                au.frame(m.timestamp, false, track_of(&a.tracks));
             }
         }
         Body::Data(dm) => {

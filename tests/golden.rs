@@ -211,6 +211,12 @@ fn session_stats_match_captures_readme() {
     for (cap, kfi) in [
         ("captures/01-ffmpeg-nginx-publish-play.pcap", 1000.0),
         ("captures/03-nginx-chunk128-port19350.pcap", 1000.0),
+        ("captures/04a-eRTMP-hevc-aac-ffmpeg-listen.pcap", 1000.0),
+        ("captures/04b-eRTMP-av1-opus-ffmpeg-listen.pcap", 1000.0),
+        ("captures/04c-eRTMP-vp9-opus-ffmpeg-listen.pcap", 1000.0),
+        // Multitrack: rate and keyframe interval of the first track (two tracks
+        // at 25 fps read 50.51 fps and 333 ms before), config of the 320x240 track.
+        ("captures/04d-eRTMP-multitrack-hevc-aac-ffmpeg-listen.pcap", 1000.0),
         ("captures/09-nginx-5-concurrent-publishers.pcap", 1000.0),
         ("captures/11-nginx-chunk60000-big-keyframes.pcap", 400.0),
         ("captures/12-nginx-extended-timestamps.pcap", 1000.0),
@@ -224,6 +230,10 @@ fn session_stats_match_captures_readme() {
             // 16804 s (sequence header at 0) it read 26 bit/s and 0.01 fps.
             let br = v["bitrate_bps"].as_f64().unwrap_or(0.0);
             assert!(br > 2_000.0, "{cap}: bitrate {br}");
+            if cap.contains("04d") {
+                assert_eq!(v["frames"].as_u64(), Some(100), "all tracks counted");
+                assert_eq!(v["config"].as_str(), Some("profile 1 level 60"));
+            }
         }
     }
 }
