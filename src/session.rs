@@ -147,18 +147,35 @@ fn track_of(tracks: &[MediaTrack]) -> u8 {
     tracks.iter().map(|t| t.track_id).min().unwrap_or(0)
 }
 
+/// Serializes an AMF number copied from the wire the way the `rtmp` lines
+/// write AMF numbers (src/output/json.rs): integral values without a
+/// fraction (`4`, not `4.0`), so `created_by_transaction` matches the
+/// `transaction_id` of the createStream line.
+fn amf_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
+            s.serialize_i64(*x as i64)
+        }
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
+}
+
 /// One message stream of the connection.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StreamInfo {
     pub msid: u32,
     /// Transaction id of the createStream that created it.
+    #[serde(serialize_with = "amf_number")]
     pub created_by_transaction: Option<f64>,
     pub name: Option<String>,
     /// `publish` or `play` (absent when neither was seen).
     pub role: Option<String>,
     /// live / record / append.
     pub publish_type: Option<String>,
+    #[serde(serialize_with = "amf_number")]
     pub play_start: Option<f64>,
+    #[serde(serialize_with = "amf_number")]
     pub play_duration: Option<f64>,
     pub play_reset: Option<bool>,
     pub deleted: bool,
@@ -210,7 +227,9 @@ pub struct Session {
     pub flash_ver: Option<String>,
     pub swf_url: Option<String>,
     pub page_url: Option<String>,
+    #[serde(serialize_with = "amf_number")]
     pub object_encoding: Option<f64>,
+    #[serde(serialize_with = "amf_number")]
     pub capabilities: Option<f64>,
     pub four_cc_list: Vec<String>,
     pub chunk_size: PerDir<Option<u32>>,

@@ -216,7 +216,10 @@ fn session_stats_match_captures_readme() {
         ("captures/04c-eRTMP-vp9-opus-ffmpeg-listen.pcap", 1000.0),
         // Multitrack: rate and keyframe interval of the first track (two tracks
         // at 25 fps read 50.51 fps and 333 ms before), config of the 320x240 track.
-        ("captures/04d-eRTMP-multitrack-hevc-aac-ffmpeg-listen.pcap", 1000.0),
+        (
+            "captures/04d-eRTMP-multitrack-hevc-aac-ffmpeg-listen.pcap",
+            1000.0,
+        ),
         ("captures/09-nginx-5-concurrent-publishers.pcap", 1000.0),
         ("captures/11-nginx-chunk60000-big-keyframes.pcap", 400.0),
         ("captures/12-nginx-extended-timestamps.pcap", 1000.0),
@@ -235,5 +238,31 @@ fn session_stats_match_captures_readme() {
                 assert_eq!(v["config"].as_str(), Some("profile 1 level 60"));
             }
         }
+    }
+}
+
+#[test]
+fn session_amf_numbers_are_written_like_rtmp_lines() {
+    // createStream transaction 4 is `"transaction_id":4` in the rtmp line; the
+    // session's `created_by_transaction` (an AMF number too) must say 4, not 4.0.
+    let out = corpus::json("captures/01-ffmpeg-nginx-publish-play.pcap", &[]);
+    let sessions: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"session\""))
+        .collect();
+    assert_eq!(sessions.len(), 2);
+    let all = sessions.join("\n");
+    assert!(
+        all.contains("\"created_by_transaction\":4,"),
+        "publisher's createStream"
+    );
+    assert!(all.contains("\"play_start\":-2000,"), "player's play start");
+    for key in ["created_by_transaction", "play_start", "capabilities"] {
+        assert!(
+            !all.contains(&format!("\"{key}\":4.0"))
+                && !all.contains(&format!("\"{key}\":-2000.0"))
+                && !all.contains(&format!("\"{key}\":15.0")),
+            "{key} written with a fraction"
+        );
     }
 }
