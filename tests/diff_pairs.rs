@@ -186,3 +186,29 @@ fn redacted_ndjson_equals_fresh_capture_under_redact() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_side_named_by_its_own_role() {
+    // 06's first client connects to `nosuchapp` and is closed before publish or
+    // play: it is a "client", not 01's "player" it is compared with.
+    let (code, lines) = diff(&[C01, "captures/06-nginx-rejected-publish-missing-play.pcap"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        lines[..3],
+        [
+            "conversation:",
+            "  - 6 RTMP session(s), was 2",
+            "session 1:"
+        ]
+    );
+    assert!(
+        lines[3].starts_with("  - client now sends connect as `connect {\"app\":\"nosuchapp\""),
+        "{}",
+        lines[3]
+    );
+    assert_has(&lines, "  - player no longer sends play");
+    assert_has(
+        &lines,
+        "  - server no longer sends onStatus NetStream.Play.Start",
+    );
+}
