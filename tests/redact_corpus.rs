@@ -114,7 +114,7 @@ fn summary(cap: &str, redact: bool) -> String {
 fn no_secret_in_redacted_outputs() {
     let mut checked = 0;
     let mut failures = Vec::new();
-    for cap in corpus::captures() {
+    for cap in corpus::captures().into_iter().chain(corpus::pairs()) {
         let clear = corpus::json(&cap, &[]).replace(cap.as_str(), "<input>");
         let secrets = secrets(&clear);
         // The input path (in the meta line) is not a secret: it may contain a
@@ -166,7 +166,7 @@ fn names_are_placeholders() {
     // Structural check, also for short names (`x`, `v6`, `nms`, `ext`, `big`):
     // every stream-name argument in the redacted json is a placeholder.
     let mut n = 0;
-    for cap in corpus::captures() {
+    for cap in corpus::captures().into_iter().chain(corpus::pairs()) {
         for line in corpus::json(&cap, &["--redact"]).lines() {
             let v: J = serde_json::from_str(line).expect("JSON");
             let cmd = &v["rtmp"]["command"];
@@ -223,6 +223,34 @@ fn short_names_do_not_leak_in_redacted_summary_stream_lines() {
                 .any(|l| l.trim_end().ends_with(&format!("/{name}"))),
             "{cap}: short name #{} ends a URL in redacted summary",
             corpus::fnv(name)
+        );
+    }
+}
+
+#[test]
+fn query_string_key_and_tcurl_auth_are_collected() {
+    // captures/pairs/redact-query-key.pcap: stream key with `?token=..&user=..`
+    // and a tcUrl with `?auth=..` (fake values). The collector must find the
+    // whole key and each query value (else the leak check above is vacuous).
+    let cap = "captures/pairs/redact-query-key.pcap";
+    let clear = corpus::json(cap, &[]);
+    let found = secrets(&clear);
+    let hashes: Vec<String> = found.iter().map(|s| corpus::fnv(s)).collect();
+    assert!(found.len() >= 4, "only {} secrets: {hashes:?}", found.len());
+    assert!(
+        found.iter().any(|s| s.contains("?token=")),
+        "whole key with its query"
+    );
+    let red = corpus::json(cap, &["--redact"]);
+    assert!(
+        red.contains("?auth=redacted:"),
+        "tcUrl query value replaced, key kept"
+    );
+    for s in &found {
+        assert!(
+            !red.contains(s.as_str()),
+            "secret #{} leaked",
+            corpus::fnv(s)
         );
     }
 }

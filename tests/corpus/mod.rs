@@ -64,3 +64,16 @@ pub fn fnv(s: &str) -> String {
     }
     format!("{h:016x}")
 }
+
+/// Captures under `captures/pairs/`, relative paths, sorted.
+pub fn pairs() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(Path::new(ROOT).join("captures/pairs"))
+        .expect("captures/pairs exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .map(|n| format!("captures/pairs/{n}"))
+        .collect();
+    v.sort();
+    v
+}
