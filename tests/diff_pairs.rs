@@ -149,21 +149,18 @@ fn rejected_publish_vs_accepted() {
 
 #[test]
 fn golden_ndjson_equals_its_capture() {
-    for cap in [C01, C03, C06_OK] {
-        let golden = if cap.starts_with("captures/pairs/") {
-            None
-        } else {
-            Some(format!("tests/golden/{}.ndjson", corpus::stem(cap)))
-        };
-        if let Some(g) = golden {
-            let (code, lines) = diff(&[&g, cap]);
-            assert_eq!(code, 0, "{g} vs {cap}:\n{}", lines.join("\n"));
-            let (code, _) = diff(&[cap, &g]);
-            assert_eq!(code, 0, "{cap} vs {g}");
-        }
+    // Every committed golden, diffed against its capture, is equal (both ways for 01).
+    for cap in corpus::captures() {
+        let g = format!("tests/golden/{}.ndjson", corpus::stem(&cap));
+        let (code, lines) = diff(&[&g, &cap]);
+        assert_eq!(code, 0, "{g} vs {cap}:\n{}", lines.join("\n"));
+        assert!(lines[0].starts_with("no differences ("), "{}", lines[0]);
     }
+    let g01 = "tests/golden/01-ffmpeg-nginx-publish-play.ndjson";
+    let (code, _) = diff(&[C01, g01]);
+    assert_eq!(code, 0);
     // A golden against a different capture is not equal.
-    let (code, _) = diff(&["tests/golden/01-ffmpeg-nginx-publish-play.ndjson", C03]);
+    let (code, _) = diff(&[g01, C03]);
     assert_eq!(code, 1);
 }
 
@@ -171,7 +168,9 @@ fn golden_ndjson_equals_its_capture() {
 fn redacted_ndjson_equals_fresh_capture_under_redact() {
     let dir = std::env::temp_dir().join(format!("rtmpscope-diffpairs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for cap in [C01, C06_BAD] {
+    let mut caps = corpus::captures();
+    caps.extend(corpus::pairs());
+    for cap in &caps {
         let red = corpus::json(cap, &["--redact"]);
         let path = dir.join(format!("{}.redacted.ndjson", corpus::stem(cap)));
         std::fs::write(&path, red).expect("write");
@@ -180,8 +179,11 @@ fn redacted_ndjson_equals_fresh_capture_under_redact() {
         assert_eq!(code, 0, "{cap}:\n{}", lines.join("\n"));
         assert_eq!(lines.len(), 1);
         assert!(lines[0].starts_with("no differences ("), "{}", lines[0]);
-        // Without --redact the stream names differ (redacted vs clear) and are reported.
-        let (code, _) = diff(&[p, cap]);
+    }
+    // Without --redact the stream names differ (redacted vs clear) and are reported.
+    for cap in [C01, C06_BAD] {
+        let p = dir.join(format!("{}.redacted.ndjson", corpus::stem(cap)));
+        let (code, _) = diff(&[p.to_str().expect("utf-8"), cap]);
         assert_eq!(code, 1, "{cap}: redacted names must differ from clear ones");
     }
     let _ = std::fs::remove_dir_all(&dir);
