@@ -11,6 +11,7 @@ const C01_AGAIN: &str = "captures/pairs/01-second-run.pcap";
 const C03: &str = "captures/03-nginx-chunk128-port19350.pcap";
 const C04A: &str = "captures/04a-eRTMP-hevc-aac-ffmpeg-listen.pcap";
 const C04B: &str = "captures/04b-eRTMP-av1-opus-ffmpeg-listen.pcap";
+const C04A_H264: &str = "captures/pairs/04a-h264-aac-ffmpeg-listen.pcap";
 const C05: &str = "captures/05-ffmpeg-node-media-server-publish-play.pcap";
 const C05B: &str = "captures/05b-eRTMP-hevc-node-media-server.pcap";
 const C06_OK: &str = "captures/pairs/06-flow5-publish-accepted.pcap";
@@ -114,6 +115,24 @@ fn hevc_vs_h264_same_server_scenario() {
     let (code, lines) = diff(&[C05, C05B]);
     assert_eq!(code, 1);
     assert_has(&lines, "  - video codec changed from avc1 to hvc1");
+}
+
+#[test]
+fn hevc_vs_h264_same_listen_scenario() {
+    // 04a (E-RTMP hvc1 + AAC) vs the same ffmpeg-listen scenario with H.264 (legacy
+    // AVC tags, fourCcList avc1,mp4a): exactly the connect object and the codec.
+    let (code, lines) = diff(&[C04A, C04A_H264]);
+    assert_eq!(code, 1);
+    assert_eq!(lines.len(), 3, "{}", lines.join("\n"));
+    assert_eq!(lines[0], "session 1:");
+    assert!(
+        lines[1].starts_with(
+            "  - publisher now sends connect as `connect {\"app\":\"live\",\"fourCcList\":[\"avc1\",\"mp4a\"]"
+        ) && lines[1].contains("(was `connect {\"app\":\"live\",\"fourCcList\":[\"hvc1\",\"mp4a\"]"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "  - video codec changed from hvc1 to avc1");
 }
 
 #[test]
