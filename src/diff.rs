@@ -681,8 +681,11 @@ fn subject(dir: &str, role: Option<&'static str>) -> &'static str {
 
 fn describe_changes(old: &Conv, new: &Conv, out: &mut Vec<String>) {
     let ops = lcs(&old.items, &new.items);
-    let role_old = old.role.or(new.role);
-    let role_new = new.role.or(old.role);
+    // Each side is named by its own role: a new session that never got to
+    // publish/play (06's `nosuchapp` client, closed after connect) is a
+    // "client", not the old session's "player".
+    let role_old = old.role;
+    let role_new = new.role;
     let mut k = 0;
     while k < ops.len() {
         if matches!(ops[k], Op::Same) {

@@ -113,7 +113,10 @@ pub struct MediaStats {
     /// last - first RTMP timestamp (ms).
     pub duration_ms: u64,
     pub bitrate_bps: Option<f64>,
+    /// Frames per second over the coded frames of the first track (E-RTMP
+    /// multitrack streams: the first track seen; `frames` counts all tracks).
     pub frame_rate: Option<f64>,
+    /// Mean keyframe distance (ms) on the first track.
     pub keyframe_interval_ms: Option<f64>,
     pub sample_rate: Option<u32>,
     pub channels: Option<u8>,
@@ -121,6 +124,41 @@ pub struct MediaStats {
     last_keyframe_ts: Option<u32>,
     #[serde(skip)]
     keyframe_delta_sum: u64,
+    /// Timestamps of the first and last coded frame: the frame rate is
+    /// measured over these, not over sequence headers / end-of-sequence
+    /// messages (ffmpeg sends the sequence header at 0 and the first frame
+    /// at its DTS, e.g. 23 ms, which made 25 fps read as 24.81).
+    #[serde(skip)]
+    first_frame_ts: Option<u32>,
+    #[serde(skip)]
+    last_frame_ts: Option<u32>,
+    /// First track id seen (0 for single-track streams); rate, keyframe
+    /// interval and `config` describe this track.
+    #[serde(skip)]
+    primary_track: Option<u8>,
+    #[serde(skip)]
+    track_frames: u64,
+    #[serde(skip)]
+    track_keyframes: u64,
+}
+
+/// Lowest track id of a media message (0 when it has no track list).
+fn track_of(tracks: &[MediaTrack]) -> u8 {
+    tracks.iter().map(|t| t.track_id).min().unwrap_or(0)
+}
+
+/// Serializes an AMF number copied from the wire the way the `rtmp` lines
+/// write AMF numbers (src/output/json.rs): integral values without a
+/// fraction (`4`, not `4.0`), so `created_by_transaction` matches the
+/// `transaction_id` of the createStream line.
+fn amf_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
+            s.serialize_i64(*x as i64)
+        }
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
 }
 
 /// One message stream of the connection.
@@ -128,13 +166,16 @@ pub struct MediaStats {
 pub struct StreamInfo {
     pub msid: u32,
     /// Transaction id of the createStream that created it.
+    #[serde(serialize_with = "amf_number")]
     pub created_by_transaction: Option<f64>,
     pub name: Option<String>,
     /// `publish` or `play` (absent when neither was seen).
     pub role: Option<String>,
     /// live / record / append.
     pub publish_type: Option<String>,
+    #[serde(serialize_with = "amf_number")]
     pub play_start: Option<f64>,
+    #[serde(serialize_with = "amf_number")]
     pub play_duration: Option<f64>,
     pub play_reset: Option<bool>,
     pub deleted: bool,
@@ -186,7 +227,9 @@ pub struct Session {
     pub flash_ver: Option<String>,
     pub swf_url: Option<String>,
     pub page_url: Option<String>,
+    #[serde(serialize_with = "amf_number")]
     pub object_encoding: Option<f64>,
+    #[serde(serialize_with = "amf_number")]
     pub capabilities: Option<f64>,
     pub four_cc_list: Vec<String>,
     pub chunk_size: PerDir<Option<u32>>,
@@ -291,10 +334,21 @@ impl MediaStats {
         self.last_timestamp = Some(msg.timestamp);
     }
 
-    fn frame(&mut self, ts: u32, key: bool) {
+    fn frame(&mut self, ts: u32, key: bool, track: u8) {
         self.frames += 1;
         if key {
             self.keyframes += 1;
+        }
+        if *self.primary_track.get_or_insert(track) != track {
+            return;
+        }
+        self.track_frames += 1;
+        if self.first_frame_ts.is_none() {
+            self.first_frame_ts = Some(ts);
+        }
+        self.last_frame_ts = Some(ts);
+        if key {
+            self.track_keyframes += 1;
             if let Some(prev) = self.last_keyframe_ts {
                 let d = ts.wrapping_sub(prev);
                 if d < 1 << 31 {
@@ -307,7 +361,8 @@ impl MediaStats {
 
     fn config(&mut self, tracks: &[MediaTrack], codec: &str) {
         self.sequence_headers += 1;
-        if let Some(t) = tracks.first() {
+        let primary = *self.primary_track.get_or_insert(track_of(tracks));
+        if let Some(t) = tracks.iter().find(|t| t.track_id == primary) {
             if let Some(c) = &t.config {
                 self.config = Some(config_desc(c));
                 if let CodecConfig::Aac {
@@ -339,17 +394,40 @@ impl MediaStats {
             let d = l.wrapping_sub(f);
             self.duration_ms = if d < 1 << 31 { d as u64 } else { 0 };
         }
-        if self.duration_ms > 0 {
-            let secs = self.duration_ms as f64 / 1000.0;
+        // Bitrate over the span of coded frames when known (a timestamp jump
+        // between the sequence header and the first frame, as in capture 12
+        // where media starts at 16800000 ms, must not dilute it), else over
+        // all messages.
+        let frame_span = match (self.first_frame_ts, self.last_frame_ts) {
+            (Some(f), Some(l)) => {
+                let d = l.wrapping_sub(f);
+                if d < 1 << 31 {
+                    d as u64
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        let span = if frame_span > 0 {
+            frame_span
+        } else {
+            self.duration_ms
+        };
+        if span > 0 {
+            let secs = span as f64 / 1000.0;
             self.bitrate_bps = Some((self.bytes as f64 * 8.0 / secs).round());
-            if self.frames > 1 {
-                let fr = (self.frames - 1) as f64 / secs;
+        }
+        if let (Some(f), Some(l)) = (self.first_frame_ts, self.last_frame_ts) {
+            let d = l.wrapping_sub(f);
+            if self.track_frames > 1 && d > 0 && d < 1 << 31 {
+                let fr = (self.track_frames - 1) as f64 / (d as f64 / 1000.0);
                 self.frame_rate = Some((fr * 100.0).round() / 100.0);
             }
         }
-        if self.keyframes > 1 {
+        if self.track_keyframes > 1 {
             self.keyframe_interval_ms =
-                Some(self.keyframe_delta_sum as f64 / (self.keyframes - 1) as f64);
+                Some(self.keyframe_delta_sum as f64 / (self.track_keyframes - 1) as f64);
         }
     }
 }
@@ -790,7 +868,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 if vs.codec.is_none() {
                     vs.set_codec(&v.tracks, &v.codec);
                 }
-                vs.frame(m.timestamp, v.keyframe);
+                vs.frame(m.timestamp, v.keyframe, track_of(&v.tracks));
             }
         }
         Body::Audio(a) => {
@@ -811,7 +889,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 if au.channels.is_none() {
                     au.channels = a.channels;
                 }
-                au.frame(m.timestamp, false);
+                au.frame(m.timestamp, false, track_of(&a.tracks));
             }
         }
         Body::Data(dm) => {
