@@ -1021,36 +1021,49 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .unwrap_or_default();
         let video: Vec<u64> = bins.iter().map(|b| b.video_bytes * 8 / 1000).collect();
         let audio: Vec<u64> = bins.iter().map(|b| b.audio_bytes * 8 / 1000).collect();
-        let vmax = video.iter().copied().max().unwrap_or(0);
-        let amax = audio.iter().copied().max().unwrap_or(0);
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from("video kbps"),
-                Line::from(format!("max {vmax}")),
-            ]),
+        render_rate(
+            f,
+            "video kbps",
+            &video,
+            Color::Green,
             Rect::new(sa.x, y + 2, label_w, 2),
-        );
-        f.render_widget(
-            Sparkline::default()
-                .data(&video)
-                .style(Style::default().fg(Color::Green)),
             Rect::new(sa.x + label_w, y + 2, spark_w as u16, 3),
         );
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from("audio kbps"),
-                Line::from(format!("max {amax}")),
-            ]),
+        render_rate(
+            f,
+            "audio kbps",
+            &audio,
+            Color::Blue,
             Rect::new(sa.x, y + 5, label_w, 2),
-        );
-        f.render_widget(
-            Sparkline::default()
-                .data(&audio)
-                .style(Style::default().fg(Color::Blue)),
             Rect::new(sa.x + label_w, y + 5, spark_w as u16, 2),
         );
         y += per;
     }
+}
+
+/// One rate row: its label and maximum, then the sparkline.
+fn render_rate(
+    f: &mut Frame,
+    label: &str,
+    data: &[u64],
+    color: Color,
+    label_area: Rect,
+    area: Rect,
+) {
+    let max = data.iter().copied().max().unwrap_or(0);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(label.to_string()),
+            Line::from(format!("max {max}")),
+        ]),
+        label_area,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .data(data)
+            .style(Style::default().fg(color)),
+        area,
+    );
 }
 
 fn render_help(app: &App, f: &mut Frame, area: Rect) {
