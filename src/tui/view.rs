@@ -89,6 +89,21 @@ fn arrow(d: Direction) -> &'static str {
     }
 }
 
+/// A table with a bold header row and one column of spacing, in a titled
+/// block.
+fn header_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: Vec<&'a str>,
+    title: String,
+    focused: bool,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .column_spacing(1)
+        .block(block(title, focused))
+}
+
 fn block(title: impl Into<String>, focused: bool) -> Block<'static> {
     let b = Block::default().borders(Borders::ALL).title(title.into());
     if focused {
@@ -350,11 +365,8 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
         )
     };
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(format!("Sessions ({n})"), true));
-    f.render_widget(t, area);
+    let title = format!("Sessions ({n})");
+    f.render_widget(header_table(rows, widths, header, title, true), area);
 }
 
 /// Short type names for narrow terminals.
@@ -536,11 +548,7 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
             format!(" [{}]", clean(app.filter.source()))
         }
     );
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(title, focused));
-    f.render_widget(t, area);
+    f.render_widget(header_table(rows, widths, header, title, focused), area);
 }
 
 fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
@@ -634,11 +642,8 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
     }
     widths.push(Constraint::Min(10));
     header.push("message");
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(format!("Chunks on the wire ({n})"), focused));
-    f.render_widget(t, area);
+    let title = format!("Chunks on the wire ({n})");
+    f.render_widget(header_table(rows, widths, header, title, focused), area);
 }
 
 fn render_tree(app: &mut App, f: &mut Frame, area: Rect) {
@@ -864,16 +869,10 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     } else {
         format!("Anomalies ({n})")
     };
-    let t = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .column_spacing(1)
-        .block(block(title, true));
-    f.render_widget(t, area);
+    let header = vec![
+        "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
+    ];
+    f.render_widget(header_table(rows, widths, header, title, true), area);
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
