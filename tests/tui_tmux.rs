@@ -129,6 +129,21 @@ impl Drop for Tmux {
 const AFTER: &str =
     "; echo EXITED=$?; stty -a | grep -o -- '-\\?icanon' | sed 's/^/MODE=/'; sleep 60";
 
+/// Runs the ignored test `child` of this binary in tmux, followed by
+/// [`AFTER`]; `None` (saying SKIP) when tmux is not installed.
+fn start_child(child: &str, w: u16, h: u16) -> Option<Tmux> {
+    if !have_tmux() {
+        eprintln!("SKIP: tmux not installed");
+        return None;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let cmd = format!(
+        "RTMPSCOPE_TUI_CHILD=1 {} --exact {child} --ignored --nocapture --test-threads=1{AFTER}",
+        exe.display()
+    );
+    Some(Tmux::start(&cmd, w, h))
+}
+
 fn check_restored(t: &Tmux) {
     let s = t.wait_for("EXITED=", 10);
     assert!(s.contains("EXITED=0"), "{s}");
@@ -186,16 +201,9 @@ fn tui_child_panic() {
 
 #[test]
 fn tmux_panic_restores_terminal() {
-    if !have_tmux() {
-        eprintln!("SKIP: tmux not installed");
+    let Some(t) = start_child("tui_child_panic", 100, 30) else {
         return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let cmd = format!(
-        "RTMPSCOPE_TUI_CHILD=1 {} --exact tui_child_panic --ignored --nocapture --test-threads=1{AFTER}",
-        exe.display()
-    );
-    let t = Tmux::start(&cmd, 100, 30);
+    };
     t.wait_for("Sessions (1)", 20);
     assert!(t.alternate_on());
     let mouse_during = t.format("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}");
@@ -219,16 +227,9 @@ fn tmux_panic_restores_terminal() {
 
 #[test]
 fn tmux_run_loop_synthetic() {
-    if !have_tmux() {
-        eprintln!("SKIP: tmux not installed");
+    let Some(t) = start_child("tui_child_synthetic", 120, 32) else {
         return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let cmd = format!(
-        "RTMPSCOPE_TUI_CHILD=1 {} --exact tui_child_synthetic --ignored --nocapture --test-threads=1{AFTER}",
-        exe.display()
-    );
-    let t = Tmux::start(&cmd, 120, 32);
+    };
     let s = t.wait_for("Sessions (1)", 20);
     assert!(t.alternate_on());
     // The hostile app name is shown escaped, and did not clear the screen.
@@ -328,16 +329,9 @@ fn tmux_end_to_end_real_binary() {
 
 #[test]
 fn tmux_ctrl_c_restores_terminal() {
-    if !have_tmux() {
-        eprintln!("SKIP: tmux not installed");
+    let Some(t) = start_child("tui_child_synthetic", 90, 26) else {
         return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let cmd = format!(
-        "RTMPSCOPE_TUI_CHILD=1 {} --exact tui_child_synthetic --ignored --nocapture --test-threads=1{AFTER}",
-        exe.display()
-    );
-    let t = Tmux::start(&cmd, 90, 26);
+    };
     t.wait_for("Sessions (1)", 20);
     t.send(&["2"]);
     t.wait_for("Messages", 5);

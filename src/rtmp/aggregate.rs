@@ -97,6 +97,17 @@ fn shift(a: &mut Anomaly, by: usize) {
     }
 }
 
+/// Reports `rtmp.aggregate.truncated` from `hdr` to the end of `body`.
+fn truncated_from(out: &mut Vec<Anomaly>, hdr: usize, body: &[u8], d: String) {
+    out.push(anomaly(
+        "rtmp.aggregate.truncated",
+        Severity::Error,
+        hdr,
+        body.len(),
+        d,
+    ));
+}
+
 /// Decodes an aggregate body into sub-messages.
 pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>) -> Body {
     if depth >= MAX_AGGREGATE_DEPTH {
@@ -148,16 +159,15 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
             break;
         }
         if r.remaining() < SUB_HEADER_LEN {
-            out.push(anomaly(
-                "rtmp.aggregate.truncated",
-                Severity::Error,
+            truncated_from(
+                out,
                 hdr,
-                body.len(),
+                body,
                 format!(
                     "{} bytes left, shorter than a sub-message header",
                     r.remaining()
                 ),
-            ));
+            );
             break;
         }
         let t = r.u8().unwrap_or(0);
@@ -172,16 +182,15 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
         let body_end = want_end.min(body.len());
         let mut truncated = None;
         if want_end > body.len() {
-            out.push(anomaly(
-                "rtmp.aggregate.truncated",
-                Severity::Error,
+            truncated_from(
+                out,
                 hdr,
-                body.len(),
+                body,
                 format!(
                     "sub-message length {len} exceeds the {} bytes left",
                     body.len() - body_start
                 ),
-            ));
+            );
             let received = (body_end - body_start) as u32;
             truncated = Some(Truncation {
                 cause: parent

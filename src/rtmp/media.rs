@@ -452,6 +452,41 @@ struct TrackSlot<'a> {
     end: usize,
 }
 
+impl<'a> TrackSlot<'a> {
+    /// The slot's bytes (empty if the range falls outside the body).
+    fn bytes(&self, body: &'a [u8]) -> &'a [u8] {
+        body.get(self.start..self.end).unwrap_or(&[])
+    }
+
+    /// A track for this slot, its payload the whole slot, no config yet.
+    fn track(&self) -> MediaTrack {
+        MediaTrack {
+            track_id: self.track_id,
+            fourcc: self.fourcc.map(fourcc_string),
+            composition_time: None,
+            payload: Span::new(self.start, self.end),
+            config: None,
+        }
+    }
+}
+
+/// After the E-RTMP header: the FourCC (unless each track carries its
+/// own), then the track slots. `None` when the FourCC is truncated.
+fn ex_slots<'a>(
+    body: &'a [u8],
+    r: &mut Reader<'a>,
+    multitrack: Option<u8>,
+    trunc_name: &'static str,
+    out: &mut Vec<Anomaly>,
+) -> Option<Vec<TrackSlot<'a>>> {
+    let fourcc = if multitrack == Some(2) {
+        None
+    } else {
+        Some(read_fourcc(r, trunc_name, out)?)
+    };
+    Some(track_slots(body, r, multitrack, fourcc, trunc_name, out))
+}
+
 /// Walks the tracks of an E-RTMP body: returns the slots. For
 /// non-multitrack messages there is one slot from the reader position to
 /// the end.
@@ -594,31 +629,12 @@ fn decode_ex_video<'a>(body: &'a [u8], b0: u8, mut r: Reader<'a>, out: &mut Vec<
         }
         return Body::Video(v);
     }
-    let fourcc = if h.multitrack == Some(2) {
-        None
-    } else {
-        match read_fourcc(&mut r, "rtmp.video.truncated", out) {
-            Some(f) => Some(f),
-            None => return Body::Video(v),
-        }
+    let Some(slots) = ex_slots(body, &mut r, h.multitrack, "rtmp.video.truncated", out) else {
+        return Body::Video(v);
     };
-    let slots = track_slots(
-        body,
-        &mut r,
-        h.multitrack,
-        fourcc,
-        "rtmp.video.truncated",
-        out,
-    );
     for s in slots {
-        let bytes = body.get(s.start..s.end).unwrap_or(&[]);
-        let mut t = MediaTrack {
-            track_id: s.track_id,
-            fourcc: s.fourcc.map(fourcc_string),
-            composition_time: None,
-            payload: Span::new(s.start, s.end),
-            config: None,
-        };
+        let bytes = s.bytes(body);
+        let mut t = s.track();
         let is_avc_hevc = matches!(s.fourcc, Some(b"avc1") | Some(b"hvc1"));
         match pt {
             video_packet::SEQUENCE_START => {
@@ -827,31 +843,12 @@ fn decode_ex_audio<'a>(body: &'a [u8], b0: u8, mut r: Reader<'a>, out: &mut Vec<
             format!("E-RTMP audio packet type {pt}"),
         ));
     }
-    let fourcc = if h.multitrack == Some(2) {
-        None
-    } else {
-        match read_fourcc(&mut r, "rtmp.audio.truncated", out) {
-            Some(f) => Some(f),
-            None => return Body::Audio(a),
-        }
+    let Some(slots) = ex_slots(body, &mut r, h.multitrack, "rtmp.audio.truncated", out) else {
+        return Body::Audio(a);
     };
-    let slots = track_slots(
-        body,
-        &mut r,
-        h.multitrack,
-        fourcc,
-        "rtmp.audio.truncated",
-        out,
-    );
     for s in slots {
-        let bytes = body.get(s.start..s.end).unwrap_or(&[]);
-        let mut t = MediaTrack {
-            track_id: s.track_id,
-            fourcc: s.fourcc.map(fourcc_string),
-            composition_time: None,
-            payload: Span::new(s.start, s.end),
-            config: None,
-        };
+        let bytes = s.bytes(body);
+        let mut t = s.track();
         match pt {
             audio_packet::SEQUENCE_START => {
                 let c = match s.fourcc {
@@ -904,6 +901,14 @@ fn bad_config(out: &mut Vec<Anomaly>, sev: Severity, start: usize, end: usize, d
     out.push(anomaly("rtmp.codec.bad_config", sev, start, end, d));
 }
 
+/// Reports an unreadable codec config (an error) and keeps its bytes opaque.
+fn bad_config_opaque(out: &mut Vec<Anomaly>, base: usize, end: usize, d: String) -> CodecConfig {
+    bad_config(out, Severity::Error, base, end, d);
+    CodecConfig::Opaque {
+        span: Span::new(base, end),
+    }
+}
+
 /// AVCDecoderConfigurationRecord at body offset `base`.
 pub fn parse_avc_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecConfig {
     let end = base + b.len();
@@ -911,16 +916,12 @@ pub fn parse_avc_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecC
     let (Some(version), Some(profile), Some(compatibility), Some(level), Some(ls), Some(ns)) =
         (r.u8(), r.u8(), r.u8(), r.u8(), r.u8(), r.u8())
     else {
-        bad_config(
+        return bad_config_opaque(
             out,
-            Severity::Error,
             base,
             end,
             format!("AVC config is {} bytes, shorter than 6", b.len()),
         );
-        return CodecConfig::Opaque {
-            span: Span::new(base, end),
-        };
     };
     if version != 1 {
         bad_config(
@@ -981,16 +982,12 @@ fn read_param_sets(r: &mut Reader, n: usize, base: usize, v: &mut Vec<Span>) -> 
 pub fn parse_hevc_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecConfig {
     let end = base + b.len();
     if b.len() < 23 {
-        bad_config(
+        return bad_config_opaque(
             out,
-            Severity::Error,
             base,
             end,
             format!("HEVC config is {} bytes, shorter than 23", b.len()),
         );
-        return CodecConfig::Opaque {
-            span: Span::new(base, end),
-        };
     }
     let version = b[0];
     if version != 1 {
@@ -1045,16 +1042,12 @@ pub fn parse_hevc_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> Codec
 pub fn parse_av1_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecConfig {
     let end = base + b.len();
     if b.len() < 4 {
-        bad_config(
+        return bad_config_opaque(
             out,
-            Severity::Error,
             base,
             end,
             format!("AV1 config is {} bytes, shorter than 4", b.len()),
         );
-        return CodecConfig::Opaque {
-            span: Span::new(base, end),
-        };
     }
     if b[0] != 0x81 {
         bad_config(
@@ -1092,16 +1085,12 @@ pub fn parse_vp_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecCo
     let full_box = b.len() >= 4 && b[1..4] == [0, 0, 0];
     let rec = if full_box { &b[4..] } else { b };
     if rec.len() < 3 {
-        bad_config(
+        return bad_config_opaque(
             out,
-            Severity::Error,
             base,
             end,
             format!("VP config is {} bytes, too short", b.len()),
         );
-        return CodecConfig::Opaque {
-            span: Span::new(base, end),
-        };
     }
     CodecConfig::Vp {
         profile: rec[0],
@@ -1150,18 +1139,12 @@ pub fn parse_aac_config(b: &[u8], base: usize, out: &mut Vec<Anomaly>) -> CodecC
                 channels,
             }
         }
-        None => {
-            bad_config(
-                out,
-                Severity::Error,
-                base,
-                end,
-                format!("AAC AudioSpecificConfig truncated ({} bytes)", b.len()),
-            );
-            CodecConfig::Opaque {
-                span: Span::new(base, end),
-            }
-        }
+        None => bad_config_opaque(
+            out,
+            base,
+            end,
+            format!("AAC AudioSpecificConfig truncated ({} bytes)", b.len()),
+        ),
     }
 }
 

@@ -92,30 +92,7 @@ pub fn write_ndjson(
 
 /// IP addresses and TCP ports of a frame, if it is TCP over IP.
 pub fn tcp_tuple(linktype: i32, data: &[u8]) -> Option<(IpAddr, u16, IpAddr, u16)> {
-    use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
-    let p = match linktype {
-        1 => LaxSlicedPacket::from_ethernet(data).ok()?,
-        113 => LaxSlicedPacket::from_ip(data.get(16..)?).ok()?,
-        276 => LaxSlicedPacket::from_ip(data.get(20..)?).ok()?,
-        0 | 108 => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
-        12 | 14 | 101 | 228 | 229 => LaxSlicedPacket::from_ip(data).ok()?,
-        _ => return None,
-    };
-    let (s, d): (IpAddr, IpAddr) = match p.net? {
-        LaxNetSlice::Ipv4(v) => (
-            v.header().source_addr().into(),
-            v.header().destination_addr().into(),
-        ),
-        LaxNetSlice::Ipv6(v) => (
-            v.header().source_addr().into(),
-            v.header().destination_addr().into(),
-        ),
-        LaxNetSlice::Arp(_) => return None,
-    };
-    match p.transport? {
-        TransportSlice::Tcp(t) => Some((s, t.source_port(), d, t.destination_port())),
-        _ => None,
-    }
+    tcp_segment(linktype, data).map(|g| (g.src.0, g.src.1, g.dst.0, g.dst.1))
 }
 
 /// Copies the packets of one flow (both directions) from `input` to a new

@@ -379,33 +379,13 @@ impl Model {
 
     /// Summary text of a row (built on the fly for media rows).
     pub fn summary(&self, r: &MsgRow) -> String {
-        match &r.summary {
-            Summary::Text(t) => t.to_string(),
-            Summary::Media {
-                video,
-                codec,
-                keyframe,
-                packet,
-            } => {
-                let mut s = summary::media_summary(
-                    *video,
-                    self.codec_name(*codec),
-                    *keyframe,
-                    *packet,
-                    r.length,
-                );
-                if r.truncated {
-                    s.push_str(" [truncated]");
-                }
-                s
-            }
-        }
+        let mut s = String::with_capacity(32);
+        self.write_summary(r, &mut s);
+        s
     }
 
-    /// Lower-case summary of a row into `out` (cleared first): the filter's
-    /// text matching, without allocating per row.
-    pub fn summary_lower_into(&self, r: &MsgRow, out: &mut String) {
-        out.clear();
+    /// Appends the summary text of a row to `out`.
+    fn write_summary(&self, r: &MsgRow, out: &mut String) {
         match &r.summary {
             Summary::Text(t) => out.push_str(t),
             Summary::Media {
@@ -427,6 +407,13 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// Lower-case summary of a row into `out` (cleared first): the filter's
+    /// text matching, without allocating per row.
+    pub fn summary_lower_into(&self, r: &MsgRow, out: &mut String) {
+        out.clear();
+        self.write_summary(r, out);
         if out.is_ascii() {
             out.make_ascii_lowercase();
         } else {

@@ -89,6 +89,21 @@ fn arrow(d: Direction) -> &'static str {
     }
 }
 
+/// A table with a bold header row and one column of spacing, in a titled
+/// block.
+fn header_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: Vec<&'a str>,
+    title: String,
+    focused: bool,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .column_spacing(1)
+        .block(block(title, focused))
+}
+
 fn block(title: impl Into<String>, focused: bool) -> Block<'static> {
     let b = Block::default().borders(Borders::ALL).title(title.into());
     if focused {
@@ -350,11 +365,8 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
         )
     };
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(format!("Sessions ({n})"), true));
-    f.render_widget(t, area);
+    let title = format!("Sessions ({n})");
+    f.render_widget(header_table(rows, widths, header, title, true), area);
 }
 
 /// Short type names for narrow terminals.
@@ -536,11 +548,7 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
             format!(" [{}]", clean(app.filter.source()))
         }
     );
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(title, focused));
-    f.render_widget(t, area);
+    f.render_widget(header_table(rows, widths, header, title, focused), area);
 }
 
 fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
@@ -634,11 +642,8 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
     }
     widths.push(Constraint::Min(10));
     header.push("message");
-    let t = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .block(block(format!("Chunks on the wire ({n})"), focused));
-    f.render_widget(t, area);
+    let title = format!("Chunks on the wire ({n})");
+    f.render_widget(header_table(rows, widths, header, title, focused), area);
 }
 
 fn render_tree(app: &mut App, f: &mut Frame, area: Rect) {
@@ -864,16 +869,10 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     } else {
         format!("Anomalies ({n})")
     };
-    let t = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .column_spacing(1)
-        .block(block(title, true));
-    f.render_widget(t, area);
+    let header = vec![
+        "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
+    ];
+    f.render_widget(header_table(rows, widths, header, title, true), area);
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -1021,36 +1020,49 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .unwrap_or_default();
         let video: Vec<u64> = bins.iter().map(|b| b.video_bytes * 8 / 1000).collect();
         let audio: Vec<u64> = bins.iter().map(|b| b.audio_bytes * 8 / 1000).collect();
-        let vmax = video.iter().copied().max().unwrap_or(0);
-        let amax = audio.iter().copied().max().unwrap_or(0);
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from("video kbps"),
-                Line::from(format!("max {vmax}")),
-            ]),
+        render_rate(
+            f,
+            "video kbps",
+            &video,
+            Color::Green,
             Rect::new(sa.x, y + 2, label_w, 2),
-        );
-        f.render_widget(
-            Sparkline::default()
-                .data(&video)
-                .style(Style::default().fg(Color::Green)),
             Rect::new(sa.x + label_w, y + 2, spark_w as u16, 3),
         );
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from("audio kbps"),
-                Line::from(format!("max {amax}")),
-            ]),
+        render_rate(
+            f,
+            "audio kbps",
+            &audio,
+            Color::Blue,
             Rect::new(sa.x, y + 5, label_w, 2),
-        );
-        f.render_widget(
-            Sparkline::default()
-                .data(&audio)
-                .style(Style::default().fg(Color::Blue)),
             Rect::new(sa.x + label_w, y + 5, spark_w as u16, 2),
         );
         y += per;
     }
+}
+
+/// One rate row: its label and maximum, then the sparkline.
+fn render_rate(
+    f: &mut Frame,
+    label: &str,
+    data: &[u64],
+    color: Color,
+    label_area: Rect,
+    area: Rect,
+) {
+    let max = data.iter().copied().max().unwrap_or(0);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(label.to_string()),
+            Line::from(format!("max {max}")),
+        ]),
+        label_area,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .data(data)
+            .style(Style::default().fg(color)),
+        area,
+    );
 }
 
 fn render_help(app: &App, f: &mut Frame, area: Rect) {
