@@ -48,6 +48,12 @@ pub struct Walk {
     pub failed: bool,
     /// The chain ran to the end of the buffer.
     pub reached_end: bool,
+    /// The chain ended exactly at the end of the buffer with no message in
+    /// progress (every byte accounted for).
+    pub exact: bool,
+    /// Buffer position where the walk stopped (may lie past the end when the
+    /// last chunk body is incomplete).
+    pub end: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -282,12 +288,97 @@ pub fn walk(
         w.headers += 1;
         pos += hlen + take;
     }
+    w.end = pos;
     if w.failed {
         w.score -= 6;
     } else if w.reached_end {
         w.score += 2;
+        w.exact = pos == buf.len() && sims[..n].iter().all(|s| s.left == 0);
     }
     w
+}
+
+/// True when `body` is a clean AMF0 command: a string name, then more
+/// values, and no decoding diagnostic.
+fn amf0_command_ok(body: &[u8]) -> bool {
+    let (values, anomalies) = crate::amf::amf0::decode_all(body, 0);
+    anomalies.is_empty()
+        && values.len() >= 2
+        && values.first().is_some_and(|v| v.as_str().is_some())
+}
+
+/// Re-walks an exact chain of whole, single-chunk fmt 0/1 messages from
+/// `start` with `chunk_size`; true when it covers `buf[start..]` exactly,
+/// every message is a protocol control message with its exact length or an
+/// AMF0 command (type 17/20) whose body decodes cleanly, and at least one
+/// command is present. Bounded by [`MAX_WALK_HEADERS`].
+pub fn commands_clean(buf: &[u8], start: usize, chunk_size: u32) -> bool {
+    let mut pos = start;
+    let mut commands = 0u32;
+    for _ in 0..MAX_WALK_HEADERS {
+        let Some(d) = buf.get(pos..).filter(|d| !d.is_empty()) else {
+            return commands > 0 && pos == buf.len();
+        };
+        let Some((fmt, _, bl)) = basic_header(d) else {
+            return false;
+        };
+        if fmt > 1 {
+            return false;
+        }
+        let ml = message_header_len(fmt);
+        let Some(mh) = d.get(bl..bl + ml) else {
+            return false;
+        };
+        if be24(mh) == 0xFF_FFFF {
+            return false;
+        }
+        let len = be24(&mh[3..6]) as usize;
+        let t = mh[6];
+        if len as u64 > u64::from(chunk_size) {
+            return false;
+        }
+        let Some(body) = d.get(bl + ml..bl + ml + len) else {
+            return false;
+        };
+        let ok = match t {
+            1..=6 => length_ok(t, len as u32),
+            20 => amf0_command_ok(body),
+            17 => body.first() == Some(&0) && amf0_command_ok(&body[1..]),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        commands += u32::from(t == 17 || t == 20);
+        pos += bl + ml + len;
+    }
+    false
+}
+
+/// For a short buffer at the end of a flow: the first start in `0..window`
+/// and size in `sizes` whose chain covers the rest of the buffer exactly
+/// with whole command / control messages (see [`commands_clean`]). A single
+/// message is accepted: its AMF0 body decoding cleanly to the last byte is
+/// the evidence a longer chain would otherwise give.
+pub fn exact_commands(
+    buf: &[u8],
+    window: usize,
+    sizes: &[u32],
+    fmt1_unknown: bool,
+) -> Option<Walk> {
+    let end = window.min(buf.len());
+    for start in 0..end {
+        if buf[start] >> 6 > 1 {
+            continue;
+        }
+        for &cs in sizes {
+            let w = walk(buf, start, cs, &[], fmt1_unknown);
+            if !w.failed && w.exact && w.strong >= 1 && commands_clean(buf, start, cs) {
+                return Some(w);
+            }
+        }
+    }
+    None
 }
 
 /// Tries every start in `0..window` and every size in `sizes`; returns the

@@ -897,6 +897,29 @@ impl Connection {
         // A flow whose SYN was seen and whose first byte is not a handshake
         // must start with chunks right away to count as RTMP.
         let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
+        // At the end of a flow, a short direction (one or a few whole
+        // command messages, e.g. a lone onStatus or deleteStream) never
+        // builds a long chain; accept it when it decodes exactly.
+        let best = match best {
+            Some(w) if w.headers >= 2 && !w.failed => Some(w),
+            _ if fin && !strict && st.buf.len() < midstream::START_WINDOW => {
+                let sizes = match kind {
+                    Probe::Midstream => {
+                        let mut sizes = vec![self.dirs[1 - d].dec.chunk_size];
+                        sizes.extend(midstream::CANDIDATE_SIZES);
+                        sizes
+                    }
+                    Probe::Resync(_) => vec![st.dec.chunk_size],
+                };
+                midstream::exact_commands(&st.buf, st.buf.len(), &sizes, true)
+                    .map(|w| midstream::Walk {
+                        score: w.score.max(3 * midstream::MIN_SCORE),
+                        ..w
+                    })
+                    .or(best)
+            }
+            other => other,
+        };
         let accept = best.filter(|w| {
             if strict && (w.start != 0 || w.failed || w.strong < 2) {
                 return false;
