@@ -427,6 +427,44 @@ pub fn infer(
     best
 }
 
+/// True when the header at `start` is complete and [`walk`] would stop on
+/// it whatever the chunk size (bad type or length, message stream id out of
+/// range, fmt 1/2 on a stream it may not follow). A cheap pre-check: most
+/// start positions in media bytes end here without setting up a walk.
+fn first_header_impossible(
+    buf: &[u8],
+    start: usize,
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+) -> bool {
+    let Some(d) = buf.get(start..) else {
+        return false;
+    };
+    let Some((fmt, csid, bl)) = basic_header(d) else {
+        return false;
+    };
+    let ml = message_header_len(fmt);
+    let Some(mh) = d.get(bl..bl + ml + 4).map(|h| &h[..ml]) else {
+        return false;
+    };
+    let is_known = || known.iter().take(SIM_STREAMS).any(|k| k.0 == csid);
+    match fmt {
+        0 | 1 => {
+            let t = mh[6];
+            if !plausible_type(t) || !length_ok(t, be24(&mh[3..6])) {
+                return true;
+            }
+            if fmt == 0 {
+                u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]) >= 1 << 16
+            } else {
+                !fmt1_unknown && !is_known()
+            }
+        }
+        2 => !is_known(),
+        _ => false,
+    }
+}
+
 /// Incremental resynchronisation scan with a known chunk size.
 ///
 /// Start positions are tried in order. A start whose chain stops before the
@@ -494,6 +532,9 @@ impl ResyncScan {
         fmt1_unknown: bool,
         accept: &impl Fn(&Walk) -> bool,
     ) -> StartOutcome {
+        if first_header_impossible(buf, start, known, fmt1_unknown) {
+            return StartOutcome::Reject;
+        }
         let mut best: Option<Walk> = None;
         let mut need: Option<usize> = None;
         for &cs in sizes {
