@@ -550,6 +550,11 @@ impl ResyncScan {
                 }
                 .max(buf.len() + 1);
                 need = Some(need.map_or(n, |m| m.min(n)));
+            } else if !w.failed && w.headers >= 2 && w.strong >= 1 && w.score >= MIN_SCORE {
+                // Stopped short of the end without failing: may still pass
+                // the weaker test of a final pass, so keep it for then.
+                let n = u32::MAX as usize;
+                need = Some(need.map_or(n, |m| m.min(n)));
             }
         }
         match (best, need) {
