@@ -136,14 +136,6 @@ const EXPECT: &[Expect] = &[
                 "rtmp.midstream.inferred",
                 "chunk size 4096 inferred from the data",
             ),
-            (
-                "rtmp.resync_failed",
-                "KNOWN RTMPSCOPE BUG (reported, midstream.rs): the reverse direction \
-                 of each flow holds a single decodable message (publisher flow: fmt-0 \
-                 onStatus Unpublish.Success, 120 bytes, frame 1219; player flow: fmt-1 \
-                 deleteStream, 42 bytes, frames 1224-1225) that is reported as \
-                 undecodable, with range start 0",
-            ),
         ],
         required: &["tcp.midstream", "rtmp.midstream.inferred"],
     },

@@ -33,6 +33,19 @@ pub const MIN_SCORE: i32 = 6;
 pub const HUGE_MESSAGE: u32 = 4 * 1024 * 1024;
 /// Chunk streams simulated per walk.
 const SIM_STREAMS: usize = 16;
+/// Walks run per resynchronisation attempt with a known chunk size (pending
+/// starts re-walked included); the scan resumes there on the next attempt.
+pub const MAX_RESYNC_WALKS: usize = 2048;
+/// Start positions remembered whose chain ran into the end of the buffer
+/// and may still grow into an acceptable one; the scan does not advance past
+/// this many.
+pub const MAX_PENDING_STARTS: usize = 4096;
+/// A final pass (end of flow, full buffer) may run this many times
+/// [`MAX_RESYNC_WALKS`].
+pub const FINAL_PASS_FACTOR: usize = 16;
+/// Fewest bytes a walk needs past its stop position to go on (a 1-byte fmt 3
+/// basic header plus the extended-timestamp probe).
+const MIN_STEP_BYTES: usize = 5;
 
 /// The outcome of one walk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,6 +61,12 @@ pub struct Walk {
     pub failed: bool,
     /// The chain ran to the end of the buffer.
     pub reached_end: bool,
+    /// The chain ended exactly at the end of the buffer with no message in
+    /// progress (every byte accounted for).
+    pub exact: bool,
+    /// Buffer position where the walk stopped (may lie past the end when the
+    /// last chunk body is incomplete).
+    pub end: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -282,12 +301,97 @@ pub fn walk(
         w.headers += 1;
         pos += hlen + take;
     }
+    w.end = pos;
     if w.failed {
         w.score -= 6;
     } else if w.reached_end {
         w.score += 2;
+        w.exact = pos == buf.len() && sims[..n].iter().all(|s| s.left == 0);
     }
     w
+}
+
+/// True when `body` is a clean AMF0 command: a string name, then more
+/// values, and no decoding diagnostic.
+fn amf0_command_ok(body: &[u8]) -> bool {
+    let (values, anomalies) = crate::amf::amf0::decode_all(body, 0);
+    anomalies.is_empty()
+        && values.len() >= 2
+        && values.first().is_some_and(|v| v.as_str().is_some())
+}
+
+/// Re-walks an exact chain of whole, single-chunk fmt 0/1 messages from
+/// `start` with `chunk_size`; true when it covers `buf[start..]` exactly,
+/// every message is a protocol control message with its exact length or an
+/// AMF0 command (type 17/20) whose body decodes cleanly, and at least one
+/// command is present. Bounded by [`MAX_WALK_HEADERS`].
+pub fn commands_clean(buf: &[u8], start: usize, chunk_size: u32) -> bool {
+    let mut pos = start;
+    let mut commands = 0u32;
+    for _ in 0..MAX_WALK_HEADERS {
+        let Some(d) = buf.get(pos..).filter(|d| !d.is_empty()) else {
+            return commands > 0 && pos == buf.len();
+        };
+        let Some((fmt, _, bl)) = basic_header(d) else {
+            return false;
+        };
+        if fmt > 1 {
+            return false;
+        }
+        let ml = message_header_len(fmt);
+        let Some(mh) = d.get(bl..bl + ml) else {
+            return false;
+        };
+        if be24(mh) == 0xFF_FFFF {
+            return false;
+        }
+        let len = be24(&mh[3..6]) as usize;
+        let t = mh[6];
+        if len as u64 > u64::from(chunk_size) {
+            return false;
+        }
+        let Some(body) = d.get(bl + ml..bl + ml + len) else {
+            return false;
+        };
+        let ok = match t {
+            1..=6 => length_ok(t, len as u32),
+            20 => amf0_command_ok(body),
+            17 => body.first() == Some(&0) && amf0_command_ok(&body[1..]),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        commands += u32::from(t == 17 || t == 20);
+        pos += bl + ml + len;
+    }
+    false
+}
+
+/// For a short buffer at the end of a flow: the first start in `0..window`
+/// and size in `sizes` whose chain covers the rest of the buffer exactly
+/// with whole command / control messages (see [`commands_clean`]). A single
+/// message is accepted: its AMF0 body decoding cleanly to the last byte is
+/// the evidence a longer chain would otherwise give.
+pub fn exact_commands(
+    buf: &[u8],
+    window: usize,
+    sizes: &[u32],
+    fmt1_unknown: bool,
+) -> Option<Walk> {
+    let end = window.min(buf.len());
+    for start in 0..end {
+        if buf[start] >> 6 > 1 {
+            continue;
+        }
+        for &cs in sizes {
+            let w = walk(buf, start, cs, &[], fmt1_unknown);
+            if !w.failed && w.exact && w.strong >= 1 && commands_clean(buf, start, cs) {
+                return Some(w);
+            }
+        }
+    }
+    None
 }
 
 /// Tries every start in `0..window` and every size in `sizes`; returns the
@@ -321,6 +425,230 @@ pub fn infer(
         }
     }
     best
+}
+
+/// True when the header at `start` is complete and [`walk`] would stop on
+/// it whatever the chunk size (bad type or length, message stream id out of
+/// range, fmt 1/2 on a stream it may not follow). A cheap pre-check: most
+/// start positions in media bytes end here without setting up a walk.
+fn first_header_impossible(
+    buf: &[u8],
+    start: usize,
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+) -> bool {
+    let Some(d) = buf.get(start..) else {
+        return false;
+    };
+    let Some((fmt, csid, bl)) = basic_header(d) else {
+        return false;
+    };
+    let ml = message_header_len(fmt);
+    let Some(mh) = d.get(bl..bl + ml + 4).map(|h| &h[..ml]) else {
+        return false;
+    };
+    let is_known = || known.iter().take(SIM_STREAMS).any(|k| k.0 == csid);
+    match fmt {
+        0 | 1 => {
+            let t = mh[6];
+            if !plausible_type(t) || !length_ok(t, be24(&mh[3..6])) {
+                return true;
+            }
+            if fmt == 0 {
+                u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]) >= 1 << 16
+            } else {
+                !fmt1_unknown && !is_known()
+            }
+        }
+        2 => !is_known(),
+        _ => false,
+    }
+}
+
+/// Incremental resynchronisation scan with a known chunk size.
+///
+/// Start positions are tried in order. A start whose chain stops before the
+/// end of the buffer (impossible header, unknown stream) can never become
+/// acceptable and is not tried again; one whose chain runs into the end of
+/// the buffer is remembered as pending with the buffer length it needs to
+/// go further, and re-walked only once that many bytes are there (or on a
+/// final pass). So each byte is scanned as a start once, not on every new
+/// packet, and each attempt runs at most [`MAX_RESYNC_WALKS`] walks.
+#[derive(Clone, Debug, Default)]
+pub struct ResyncScan {
+    /// Every start below this has been walked at least once.
+    next_start: usize,
+    /// (start, buffer length needed before walking it again), by start.
+    pending: Vec<(u32, u32)>,
+}
+
+enum StartOutcome {
+    Accept(Walk),
+    Pending(usize),
+    Reject,
+}
+
+impl ResyncScan {
+    /// Forgets everything (the buffer was replaced).
+    pub fn reset(&mut self) {
+        self.next_start = 0;
+        self.pending.clear();
+    }
+
+    /// The first `n` bytes of the buffer were dropped.
+    pub fn shift(&mut self, n: usize) {
+        self.next_start = self.next_start.saturating_sub(n);
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+        self.pending.retain(|p| p.0 >= n32);
+        for p in &mut self.pending {
+            p.0 -= n32;
+            p.1 = p.1.saturating_sub(n32);
+        }
+    }
+
+    /// Remembers a pending start (a final pass past the cap walks it but
+    /// keeps no record).
+    fn remember(&mut self, start: usize, need: usize, room: bool) {
+        if let (true, Ok(s), Ok(n)) = (room, u32::try_from(start), u32::try_from(need)) {
+            self.pending.push((s, n));
+        }
+    }
+
+    /// Starts still remembered as pending.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Every start below this has been walked at least once.
+    pub fn scanned(&self) -> usize {
+        self.next_start
+    }
+
+    fn try_start(
+        buf: &[u8],
+        start: usize,
+        sizes: &[u32],
+        known: &[(u32, u32)],
+        fmt1_unknown: bool,
+        accept: &impl Fn(&Walk) -> bool,
+    ) -> StartOutcome {
+        if first_header_impossible(buf, start, known, fmt1_unknown) {
+            return StartOutcome::Reject;
+        }
+        let mut best: Option<Walk> = None;
+        let mut need: Option<usize> = None;
+        for &cs in sizes {
+            let w = walk(buf, start, cs, known, fmt1_unknown);
+            if w.headers > 0 && accept(&w) {
+                if best.is_none_or(|b| w.score > b.score) {
+                    best = Some(w);
+                }
+            } else if w.reached_end && !w.failed {
+                let n = match buf.get(w.end) {
+                    Some(&b) => w.end + 1 + message_header_len(b >> 6) + 4,
+                    None => w.end + MIN_STEP_BYTES,
+                }
+                .max(buf.len() + 1);
+                need = Some(need.map_or(n, |m| m.min(n)));
+            } else if !w.failed && w.headers >= 2 && w.strong >= 1 && w.score >= MIN_SCORE {
+                // Stopped short of the end without failing: may still pass
+                // the weaker test of a final pass, so keep it for then.
+                let n = u32::MAX as usize;
+                need = Some(need.map_or(n, |m| m.min(n)));
+            }
+        }
+        match (best, need) {
+            (Some(w), _) => StartOutcome::Accept(w),
+            (None, Some(n)) => StartOutcome::Pending(n),
+            (None, None) => StartOutcome::Reject,
+        }
+    }
+
+    /// Looks for a start whose chain `accept`s, with each size in `sizes`:
+    /// the first one (in buffer order among those ready to be judged) with
+    /// [`CONFIDENT_HEADERS`] clean headers, else the best-scoring acceptable
+    /// one among the starts walked in this attempt (the earliest on ties). A
+    /// `final_pass` (end of flow, or buffer full) re-walks every pending
+    /// start and returns the best-scoring acceptable chain.
+    pub fn scan(
+        &mut self,
+        buf: &[u8],
+        sizes: &[u32],
+        known: &[(u32, u32)],
+        fmt1_unknown: bool,
+        final_pass: bool,
+        accept: impl Fn(&Walk) -> bool,
+    ) -> Option<Walk> {
+        let budget = if final_pass {
+            MAX_RESYNC_WALKS * FINAL_PASS_FACTOR
+        } else {
+            MAX_RESYNC_WALKS
+        };
+        let mut best: Option<Walk> = None;
+        // A long clean chain is taken at once; a shorter acceptable one
+        // (clean to the end of the buffer) is compared with the rest of the
+        // starts scanned in this attempt, and the best one wins.
+        let mut take = |w: Walk| -> bool {
+            if best.is_none_or(|b| w.score > b.score) {
+                best = Some(w);
+            }
+            !final_pass && !w.failed && w.headers >= CONFIDENT_HEADERS
+        };
+        let mut walks = 0usize;
+        let mut i = 0;
+        while i < self.pending.len() && walks < budget {
+            let (s, need) = self.pending[i];
+            if !final_pass && need as usize > buf.len() {
+                i += 1;
+                continue;
+            }
+            walks += 1;
+            match Self::try_start(buf, s as usize, sizes, known, fmt1_unknown, &accept) {
+                StartOutcome::Accept(w) => {
+                    if take(w) {
+                        return best;
+                    }
+                    i += 1;
+                }
+                StartOutcome::Pending(n) => {
+                    self.pending[i].1 = u32::try_from(n).unwrap_or(u32::MAX);
+                    i += 1;
+                }
+                StartOutcome::Reject => {
+                    self.pending.remove(i);
+                }
+            }
+        }
+        while self.next_start < buf.len() && walks < budget {
+            let s = self.next_start;
+            // A chain starts at a header that carries a timestamp: fmt 0/1,
+            // or fmt 2 on a known stream (fmt 3 after a gap is usually the
+            // orphaned continuation of a cut message).
+            let fmt = buf[s] >> 6;
+            if fmt == 3 || (known.is_empty() && fmt == 2) {
+                self.next_start += 1;
+                continue;
+            }
+            let room = self.pending.len() < MAX_PENDING_STARTS;
+            if !room && !final_pass {
+                break;
+            }
+            walks += 1;
+            match Self::try_start(buf, s, sizes, known, fmt1_unknown, &accept) {
+                StartOutcome::Accept(w) => {
+                    if take(w) {
+                        return best;
+                    }
+                    // Kept for a later attempt should this one pick nothing.
+                    self.remember(s, buf.len() + 1, room);
+                }
+                StartOutcome::Pending(n) => self.remember(s, n, room),
+                StartOutcome::Reject => {}
+            }
+            self.next_start += 1;
+        }
+        best
+    }
 }
 
 #[cfg(test)]
@@ -391,5 +719,78 @@ mod tests {
         let http = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: x\r\n\r\n";
         let best = infer(http, START_WINDOW, &CANDIDATE_SIZES, &[], true);
         assert!(best.is_none_or(|w| w.score < MIN_SCORE), "{best:?}");
+    }
+
+    fn confident(w: &Walk) -> bool {
+        !w.failed && w.headers >= CONFIDENT_HEADERS
+    }
+
+    fn xorshift_bytes(n: usize, mut x: u32) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resync_scan_incremental_finds_the_same_start_as_one_shot() {
+        let full = media_stream(4096);
+        // A gap ended in the middle of a video message.
+        let buf = &full[20_011..20_011 + 100_000];
+        let mut one = ResyncScan::default();
+        let w1 = one.scan(buf, &[4096], &[], true, false, confident).unwrap();
+        assert!(matches!(buf[w1.start], 0x06 | 0x04), "{:#x}", buf[w1.start]);
+        assert_eq!(buf[w1.start + 7], if buf[w1.start] == 6 { 9 } else { 8 });
+        // The same bytes arriving packet by packet.
+        let mut inc = ResyncScan::default();
+        let mut found = None;
+        for end in (1448..=buf.len()).step_by(1448) {
+            if let Some(w) = inc.scan(&buf[..end], &[4096], &[], true, false, confident) {
+                found = Some(w);
+                break;
+            }
+            assert!(inc.pending() <= MAX_PENDING_STARTS);
+        }
+        let w2 = found.unwrap();
+        assert_eq!(w2.start, w1.start);
+        assert_eq!(w2.chunk_size, 4096);
+        // The first real header is found, not a later one: no fmt 0 header
+        // of csid 4/6 with the right type lies before it.
+        assert!(!(0..w1.start).any(|i| {
+            matches!(buf[i], 4 | 6)
+                && buf.get(i + 7) == Some(&if buf[i] == 6 { 9 } else { 8 })
+                && buf.get(i + 8..i + 12) == Some(&[1, 0, 0, 0][..])
+        }));
+    }
+
+    #[test]
+    fn resync_scan_walks_each_start_once_and_is_bounded() {
+        let buf = xorshift_bytes(PROBE_BYTES, 0x9e37_79b9);
+        let mut scan = ResyncScan::default();
+        let mut end = 0;
+        while end < buf.len() {
+            end = (end + 1448).min(buf.len());
+            let w = scan.scan(&buf[..end], &[4096], &[], true, false, confident);
+            assert!(w.is_none(), "{w:?}");
+            // The scan keeps up with the data (a packet's worth of starts
+            // fits in one attempt's budget) unless pending starts pile up.
+            assert!(
+                scan.scanned() + 32 >= end || scan.pending() >= MAX_PENDING_STARTS,
+                "{} of {end}, {} pending",
+                scan.scanned(),
+                scan.pending()
+            );
+            assert!(scan.pending() <= MAX_PENDING_STARTS);
+        }
+        // Dropping the first half keeps positions consistent.
+        let before = scan.scanned();
+        scan.shift(buf.len() / 2);
+        assert_eq!(scan.scanned(), before - buf.len() / 2);
+        let w = scan.scan(&buf[buf.len() / 2..], &[4096], &[], true, true, confident);
+        assert!(w.is_none());
     }
 }

@@ -107,6 +107,8 @@ struct Dir {
     /// recursion.
     replay: Option<(u64, Vec<u8>)>,
     next_check: usize,
+    /// Progress of the resynchronisation scan over `buf`.
+    scan: midstream::ResyncScan,
     /// Stream offset just past the last byte (or gap) delivered.
     next_off: u64,
     /// Offsets count from the stream start (handshake seen).
@@ -137,6 +139,7 @@ impl Dir {
             buf_off: 0,
             replay: None,
             next_check: FIRST_PROBE_CHECK,
+            scan: midstream::ResyncScan::default(),
             next_off: 0,
             absolute: false,
             dec: chunk::ChunkDecoder::new(limits.max_partial_bytes, limits.max_chunk_streams),
@@ -483,6 +486,7 @@ impl Connection {
         st.buf.clear();
         st.buf_off = off;
         st.next_check = FIRST_PROBE_CHECK;
+        st.scan.reset();
     }
 
     fn process(
@@ -828,6 +832,7 @@ impl Connection {
             let st = &mut self.dirs[d];
             st.phase = Phase::Probe(Probe::Resync(since));
             st.next_check = FIRST_PROBE_CHECK;
+            st.scan.reset();
             if !st.buf.is_empty() {
                 self.try_probe(dir, Probe::Resync(since), false, pkt, out);
             }
@@ -866,7 +871,9 @@ impl Connection {
                 return;
             }
         }
-        if !(fin || full || len >= self.dirs[d].next_check) {
+        // Inference without a chunk size runs at doublings of the buffer;
+        // a resync scan is incremental and runs on every new packet.
+        if matches!(kind, Probe::Midstream) && !(fin || full || len >= self.dirs[d].next_check) {
             return;
         }
         while self.dirs[d].next_check <= len {
@@ -883,31 +890,53 @@ impl Connection {
                 midstream::infer(&st.buf, st.buf.len(), &sizes, &[], true)
             }
             Probe::Resync(_) => {
-                let window = st.buf.len();
+                // The chunk size is known: only it is tried, starts in
+                // order, the first acceptable chain wins, and the scan
+                // resumes where it stopped on the next packet.
                 let known = st.dec.known_streams();
-                midstream::infer(
-                    &st.buf,
-                    window,
-                    &[st.dec.chunk_size],
-                    &known,
-                    st.dec.lenient,
-                )
+                let sizes = [st.dec.chunk_size];
+                let lenient = st.dec.lenient;
+                let st = &mut self.dirs[d];
+                let mut scan = std::mem::take(&mut st.scan);
+                let found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
+                    resync_acceptable(w, fin || full)
+                });
+                st.scan = scan;
+                found
             }
         };
+        let st = &self.dirs[d];
         // A flow whose SYN was seen and whose first byte is not a handshake
         // must start with chunks right away to count as RTMP.
         let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
+        // At the end of a flow, a short direction (one or a few whole
+        // command messages, e.g. a lone onStatus or deleteStream) never
+        // builds a long chain; accept it when it decodes exactly.
+        let best = match best {
+            Some(w) if w.headers >= 2 && !w.failed => Some(w),
+            _ if fin && !strict && st.buf.len() < midstream::START_WINDOW => {
+                let sizes = match kind {
+                    Probe::Midstream => {
+                        let mut sizes = vec![self.dirs[1 - d].dec.chunk_size];
+                        sizes.extend(midstream::CANDIDATE_SIZES);
+                        sizes
+                    }
+                    Probe::Resync(_) => vec![st.dec.chunk_size],
+                };
+                midstream::exact_commands(&st.buf, st.buf.len(), &sizes, true)
+                    .map(|w| midstream::Walk {
+                        score: w.score.max(3 * midstream::MIN_SCORE),
+                        ..w
+                    })
+                    .or(best)
+            }
+            other => other,
+        };
         let accept = best.filter(|w| {
             if strict && (w.start != 0 || w.failed || w.strong < 2) {
                 return false;
             }
-            (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
-                || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
-                || ((fin || full)
-                    && !w.failed
-                    && w.headers >= 2
-                    && w.strong >= 1
-                    && w.score >= midstream::MIN_SCORE)
+            resync_acceptable(w, fin || full)
         });
         let st = &mut self.dirs[d];
         if let Some(w) = accept {
@@ -996,6 +1025,7 @@ impl Connection {
         let half = st.buf.len() / 2;
         st.buf.drain(..half);
         st.buf_off += half as u64;
+        st.scan.shift(half);
         st.next_check = st.buf.len() + 1;
     }
 
@@ -1188,6 +1218,15 @@ impl Connection {
             ));
         }
     }
+}
+
+/// Whether a chain is good enough to take: long and clean, or clean to the
+/// end of the buffer with a high score, or (`last`: end of flow or probe
+/// buffer full) at least two headers with a decent score.
+fn resync_acceptable(w: &midstream::Walk, last: bool) -> bool {
+    (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
+        || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
+        || (last && !w.failed && w.headers >= 2 && w.strong >= 1 && w.score >= midstream::MIN_SCORE)
 }
 
 fn part_for(dir: Direction, i: usize) -> HandshakePart {

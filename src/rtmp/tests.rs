@@ -1012,3 +1012,92 @@ fn tls_flow_is_not_rtmp() {
     assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
     assert!(messages(&ev).is_empty());
 }
+
+/// AMF0 string value.
+fn amf_str(s: &str) -> Vec<u8> {
+    let mut v = vec![0x02];
+    v.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+/// AMF0 number value.
+fn amf_num(n: f64) -> Vec<u8> {
+    let mut v = vec![0x00];
+    v.extend_from_slice(&n.to_be_bytes());
+    v
+}
+
+/// A mid-stream flow whose reverse direction holds a single whole command
+/// message: it must decode at the end of the flow, not be reported as
+/// undecodable (as in capture 07: a lone fmt 0 onStatus to the client, a
+/// lone fmt 1 deleteStream to the server).
+#[test]
+fn midstream_single_command_message_decodes_at_end() {
+    // Media direction (enough to infer chunk size 4096).
+    let full = media_stream(4096, 30);
+    let tail = &full[9_001..];
+    // fmt 0, csid 5, onStatus(0, null, {level: "status", code: ...}).
+    let mut status = amf_str("onStatus");
+    status.extend(amf_num(0.0));
+    status.push(0x05);
+    status.push(0x03);
+    for (k, v) in [("level", "status"), ("code", "NetStream.Unpublish.Success")] {
+        status.extend_from_slice(&(k.len() as u16).to_be_bytes());
+        status.extend_from_slice(k.as_bytes());
+        status.extend(amf_str(v));
+    }
+    status.extend_from_slice(&[0, 0, 9]);
+    let to_client = msg0(5, 0, 20, 1, &status, 4096);
+    assert_eq!(to_client[0], 0x05);
+    // fmt 1, csid 3, deleteStream(4, null, 1): msid unknown.
+    let mut del = amf_str("deleteStream");
+    del.extend(amf_num(4.0));
+    del.push(0x05);
+    del.extend(amf_num(1.0));
+    let mut to_server = header(1, 3, 0, del.len() as u32, 20, 0);
+    assert_eq!(to_server.len(), 8);
+    to_server.extend_from_slice(&del);
+    for (media_dir, short_dir, short) in [(TS, TC, &to_client), (TC, TS, &to_server)] {
+        let mut c = Connection::new(Limits::default(), true);
+        let mut ev = feed(&mut c, media_dir, 0, tail, 1448, 10);
+        // The short direction arrives in two pieces (frames 1224-1225).
+        ev.extend(feed(&mut c, short_dir, 5000, short, 30, 5000));
+        let mut fin = Vec::new();
+        c.finish(pkt(9999), &mut fin);
+        ev.extend(fin);
+        assert!(anomalies(&ev, "rtmp.resync_failed").is_empty());
+        let ms = messages(&ev);
+        let cmds: Vec<&Message> = ms.iter().copied().filter(|m| m.type_id == 20).collect();
+        assert_eq!(cmds.len(), 1, "{short_dir:?}");
+        let m = cmds[0];
+        assert_eq!(
+            m.length as usize,
+            short.len() - if short[0] == 5 { 12 } else { 8 }
+        );
+        assert!(m.truncated.is_none());
+        assert_eq!(m.first_byte, 5000);
+        assert_eq!(c.messages(short_dir), 1);
+        // The body is the command we built.
+        let hl = short.len() - m.length as usize;
+        assert_eq!(body_of(m, short, 5000), short[hl..].to_vec());
+    }
+}
+
+/// Random bytes of the same size at the end of a flow stay undecodable.
+#[test]
+fn midstream_short_garbage_is_not_accepted_at_end() {
+    let full = media_stream(4096, 30);
+    let tail = &full[9_001..];
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, tail, 1448, 10);
+    // A plausible-looking fmt 0 header whose body is not AMF.
+    let mut junk = header(0, 5, 0, 20, 20, 1);
+    junk.extend((0..20u8).map(|i| i.wrapping_mul(37) | 0x80));
+    ev.extend(feed(&mut c, TC, 0, &junk, 30, 5000));
+    let mut fin = Vec::new();
+    c.finish(pkt(9999), &mut fin);
+    ev.extend(fin);
+    assert_eq!(c.messages(TC), 0);
+    assert_eq!(anomalies(&ev, "rtmp.resync_failed").len(), 1);
+}
