@@ -251,15 +251,18 @@ fn export_ndjson_writes_session_messages() {
     assert!(msg.contains("rtmpscope-flow1.ndjson"), "{msg}");
     let text = std::fs::read_to_string(dir.join("rtmpscope-flow1.ndjson")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 88); // meta + 86 messages + session
+    assert_eq!(lines.len(), 89); // meta + flow_start + 86 messages + session
     let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(v["event_type"], "meta");
     let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["event_type"], "flow_start");
+    assert_eq!(v["flow_id"], 1);
+    let v: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
     assert_eq!(v["event_type"], "rtmp");
     assert_eq!(v["rtmp"]["csid"], 3);
     assert_eq!(v["src_ip"], "10.0.0.1");
     assert_eq!(v["rtmp"]["command"]["name"], "connect");
-    let v: serde_json::Value = serde_json::from_str(lines[87]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(lines[88]).unwrap();
     assert_eq!(v["event_type"], "session");
     // pcap export without a file says so.
     key(&mut app, KeyCode::Char('p'));

@@ -21,6 +21,7 @@
 //! | `handshake` | `part` (c0..s2), `range` (stream offsets), `version_byte`, `time`, `peer_version`, `kind` (simple/digest), `digest` {scheme, offset, valid}, `echo_ok` |
 //! | `rtmp` | one message: `csid`, `type_id`, `type` (snake_case), `msid`, `timestamp`, `timestamp_delta`, `length`, `fmt`, `chunks` (count), `stream_offset` (first byte on the wire), `extended_timestamp`, `truncated` {cause, received, lost} when incomplete, `chunk_ranges` only with [`JsonOptions::chunk_ranges`], and one body key: `command` {name, transaction_id, object, args, info}, `data` {name, args}, `control` {kind, ...}, `user_control` {event_type, event, params}, `audio` / `video` (codec, packet, config...), `shared_object` {name, version, flags, persistent, events}, `aggregate` [sub-messages without envelope] |
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
+//! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
 //! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan` |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
@@ -733,10 +734,21 @@ impl<W: Write> JsonWriter<W> {
         if let EventKind::FlowStart(info) = &ev.kind {
             let (c, s) = (info.client_ip.to_string(), info.server_ip.to_string());
             self.flows.insert(info.flow_id, (info.clone(), c, s));
-            return None;
         }
         let (etype, data) = match &ev.kind {
-            EventKind::FlowStart(_) => return None,
+            EventKind::FlowStart(info) => {
+                let mut m = Map::new();
+                m.insert("midstream".into(), J::Bool(info.midstream));
+                m.insert(
+                    "client_by".into(),
+                    serde_json::to_value(info.client_by).unwrap_or(J::Null),
+                );
+                m.insert("community_id".into(), J::from(info.community_id.clone()));
+                if !info.vlan.is_empty() {
+                    m.insert("vlan".into(), J::from(info.vlan.clone()));
+                }
+                ("flow_start", J::Object(m))
+            }
             EventKind::Handshake(h) => ("handshake", serde_json::to_value(h).unwrap_or(J::Null)),
             EventKind::Message(msg) => ("rtmp", message_to_json(msg, self.opts.chunk_ranges)),
             EventKind::Gap(g) => ("gap", json!({"offset": g.offset, "len": g.len})),
@@ -796,7 +808,7 @@ impl<W: Write> JsonWriter<W> {
         m
     }
 
-    /// Writes one event (FlowStart writes nothing; it opens the flow entry).
+    /// Writes one event (a FlowStart also opens the flow's address entry).
     /// With sessions on, a FlowEnd is followed by that flow's `session` line
     /// and Stats is preceded by the sessions still open.
     pub fn write_event(&mut self, ev: &Event) -> io::Result<()> {

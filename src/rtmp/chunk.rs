@@ -101,6 +101,8 @@ pub struct ChunkDecoder {
     pub chunk_size: u32,
     pub streams: Vec<ChunkStream>,
     pub fmt3_ets: Fmt3Ets,
+    /// The flow ended ([`ChunkDecoder::set_at_end`]).
+    at_end: bool,
     /// Accept fmt 1 on a never-seen csid (mid-stream pickup: its message
     /// stream id is unknown and taken as 0).
     pub lenient: bool,
@@ -150,6 +152,7 @@ impl ChunkDecoder {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: Vec::new(),
             fmt3_ets: Fmt3Ets::Unknown,
+            at_end: false,
             lenient: false,
             max_partial_bytes,
             max_streams,
@@ -195,6 +198,13 @@ impl ChunkDecoder {
     /// Decodes chunks from `d` (stream offset `base`). Returns the number of
     /// bytes consumed: all of them, except an incomplete chunk header at the
     /// end, or everything from a desync point on.
+    /// The flow has ended: no more bytes will follow what is held, so a
+    /// fmt 3 header whose extended-timestamp convention is still unknown is
+    /// decided by what is left.
+    pub fn set_at_end(&mut self) {
+        self.at_end = true;
+    }
+
     pub fn feed(
         &mut self,
         base: u64,
@@ -439,6 +449,9 @@ impl ChunkDecoder {
                 match self.fmt3_ets {
                     Fmt3Ets::Repeated => hlen += 4,
                     Fmt3Ets::Omitted => {}
+                    // At the end of the flow fewer than 4 bytes follow: they
+                    // cannot be a repeated extended timestamp.
+                    Fmt3Ets::Unknown if self.at_end && d.len() < hlen + 4 => {}
                     Fmt3Ets::Unknown => {
                         let Some(peek) = d.get(hlen..hlen + 4) else {
                             return Hdr::NeedMore;

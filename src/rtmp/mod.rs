@@ -400,6 +400,20 @@ impl Connection {
                     ));
                 }
                 Phase::Chunks => {
+                    // Held-back header bytes may be decidable now that no
+                    // more bytes follow (fmt 3 extended-timestamp peek).
+                    let st = &mut self.dirs[d];
+                    if !st.buf.is_empty() {
+                        st.dec.set_at_end();
+                        let buf = std::mem::take(&mut st.buf);
+                        let mut outs = Vec::new();
+                        let n = st.dec.feed(st.buf_off, &buf, pkt.time, &mut outs);
+                        st.buf = buf[n.min(buf.len())..].to_vec();
+                        st.buf_off += n as u64;
+                        for o in outs {
+                            self.chunk_out(dir, o, pkt, out);
+                        }
+                    }
                     let outs = self.dirs[d]
                         .dec
                         .truncate_all(TruncationCause::EndOfStream, pkt.time);

@@ -889,7 +889,10 @@ proptest! {
             }
             if !any { break; }
         }
-        let ev = feed(&mut c, TS, base, &stream, seg, 10);
+        let mut ev = feed(&mut c, TS, base, &stream, seg, 10);
+        // The flow ends: a last fmt 3 chunk whose ETS convention was still
+        // unknown is decided then.
+        c.finish(pkt(100_000), &mut ev);
         let ms = messages(&ev);
         let got: Vec<&&Message> = ms.iter().filter(|m| m.type_id != 1).collect();
         prop_assert_eq!(got.len(), msgs.len());
@@ -910,6 +913,34 @@ proptest! {
         // Everything completed: nothing is held against the cap.
         prop_assert_eq!(c.dirs[0].dec.partial_bytes(), 0);
     }
+}
+
+/// Found by the round-trip property: the last chunk of the flow is a fmt 3
+/// chunk after an extended timestamp, with fewer than 4 bytes left, so the
+/// repeated-ETS peek can only be decided when the flow ends.
+#[test]
+fn fmt3_ets_peek_decided_at_end_of_flow() {
+    let (mut c, base) = after_handshake();
+    let mut stream = msg0(2, 0, 1, 0, &7u32.to_be_bytes(), 128);
+    let body = [0u8; 8];
+    for ch in chunks(header(0, 3, 0xFF_FFFF, 8, 8, 0), 3, &body, 7, None) {
+        stream.extend_from_slice(&ch);
+    }
+    let mut ev = feed(&mut c, TS, base, &stream, 1, 10);
+    assert!(
+        messages(&ev).iter().all(|m| m.type_id != 8),
+        "undecidable before the end"
+    );
+    c.finish(pkt(1000), &mut ev);
+    let audio: Vec<&Message> = messages(&ev)
+        .into_iter()
+        .filter(|m| m.type_id == 8)
+        .collect();
+    assert_eq!(audio.len(), 1);
+    assert!(audio[0].truncated.is_none());
+    assert_eq!(audio[0].timestamp, 0xFF_FFFF);
+    assert_eq!(body_of(audio[0], &stream, base), body.to_vec());
+    assert!(anomalies(&ev, "rtmp.eof_truncated").is_empty());
 }
 
 #[test]

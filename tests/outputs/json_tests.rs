@@ -714,6 +714,7 @@ fn schema_lists_every_tag_and_event_type() {
         types,
         [
             "meta",
+            "flow_start",
             "handshake",
             "rtmp",
             "anomaly",
