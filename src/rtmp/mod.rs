@@ -337,28 +337,7 @@ impl Connection {
                 self.reset_probe(d, end);
             }
             Phase::Chunks => {
-                let outs = self.dirs[d]
-                    .dec
-                    .truncate_all(TruncationCause::Gap, pkt.time);
-                for o in outs {
-                    if let chunk::ChunkOut::Message(m, _) = &o {
-                        out.push(anomaly(
-                            dir,
-                            pkt,
-                            "rtmp.gap_truncated",
-                            Severity::Error,
-                            Some(ByteRange::new(m.first_byte, offset)),
-                            format!(
-                                "{} message on csid {} cut by a gap: {} of {} bytes lost",
-                                m.type_name(),
-                                m.csid,
-                                m.truncated.map(|t| t.lost).unwrap_or(0),
-                                m.length
-                            ),
-                        ));
-                    }
-                    self.chunk_out(dir, o, pkt, out);
-                }
+                self.truncate_partials(dir, TruncationCause::Gap, Some(offset), pkt, out);
                 let since = self.dirs[d].buf_off;
                 self.dirs[d].phase = Phase::Probe(Probe::Resync(since.min(offset)));
                 self.reset_probe(d, end);
@@ -367,6 +346,50 @@ impl Connection {
     }
 
     /// The flow ended: report partial messages.
+    /// Emits every partial message of `dir` as truncated by `cause`, each
+    /// with its diagnostic: `rtmp.gap_truncated` (error, range up to the gap
+    /// at `gap_at`) or `rtmp.eof_truncated` (warning, at end of flow).
+    fn truncate_partials(
+        &mut self,
+        dir: Direction,
+        cause: TruncationCause,
+        gap_at: Option<u64>,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let outs = self.dirs[dir.index()].dec.truncate_all(cause, pkt.time);
+        for o in outs {
+            if let chunk::ChunkOut::Message(m, _) = &o {
+                let a = match gap_at {
+                    Some(offset) => Anomaly::new(
+                        "rtmp.gap_truncated",
+                        Severity::Error,
+                        Some(ByteRange::new(m.first_byte, offset)),
+                        format!(
+                            "{} message on csid {} cut by a gap: {} of {} bytes lost",
+                            m.type_name(),
+                            m.csid,
+                            m.truncated.map(|t| t.lost).unwrap_or(0),
+                            m.length
+                        ),
+                    ),
+                    None => Anomaly::new(
+                        "rtmp.eof_truncated",
+                        Severity::Warning,
+                        Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
+                        format!(
+                            "{} message on csid {} incomplete at end of flow",
+                            m.type_name(),
+                            m.csid
+                        ),
+                    ),
+                };
+                out.push(ev(dir, pkt, EventKind::Anomaly(a)));
+            }
+            self.chunk_out(dir, o, pkt, out);
+        }
+    }
+
     pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<Event>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             let d = dir.index();
@@ -414,26 +437,7 @@ impl Connection {
                             self.chunk_out(dir, o, pkt, out);
                         }
                     }
-                    let outs = self.dirs[d]
-                        .dec
-                        .truncate_all(TruncationCause::EndOfStream, pkt.time);
-                    for o in outs {
-                        if let chunk::ChunkOut::Message(m, _) = &o {
-                            out.push(anomaly(
-                                dir,
-                                pkt,
-                                "rtmp.eof_truncated",
-                                Severity::Warning,
-                                Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
-                                format!(
-                                    "{} message on csid {} incomplete at end of flow",
-                                    m.type_name(),
-                                    m.csid
-                                ),
-                            ));
-                        }
-                        self.chunk_out(dir, o, pkt, out);
-                    }
+                    self.truncate_partials(dir, TruncationCause::EndOfStream, None, pkt, out);
                     let st = &mut self.dirs[d];
                     if !st.buf.is_empty() {
                         out.push(anomaly(
