@@ -100,6 +100,7 @@ fn corpus_covers_every_event_type() {
     }
     for t in [
         "meta",
+        "flow_start",
         "handshake",
         "rtmp",
         "anomaly",

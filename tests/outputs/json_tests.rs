@@ -497,6 +497,7 @@ fn every_line_validates_against_schema() {
             .collect();
         for t in [
             "meta",
+            "flow_start",
             "handshake",
             "rtmp",
             "anomaly",
