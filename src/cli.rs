@@ -416,6 +416,12 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
     let opts = tui::TuiOptions {
         source: src.description().to_owned(),
         file: input.read.clone().filter(|p| p.as_os_str() != "-"),
+        file_size: input
+            .read
+            .as_deref()
+            .filter(|p| p.as_os_str() != "-")
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len()),
         mouse: args.mouse,
         redact: args.redact,
         ..tui::TuiOptions::default()

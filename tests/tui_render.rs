@@ -420,3 +420,27 @@ fn tiny_terminals_do_not_panic() {
         let _ = draw(&mut app, w, h);
     }
 }
+
+#[test]
+fn status_bar_shows_how_much_of_the_file_is_read() {
+    let mut fx = Fx::new(1);
+    let mut app = App::new(TuiOptions {
+        source: "big.pcap".into(),
+        file_size: Some(10_000),
+        ..TuiOptions::default()
+    });
+    app.ingest(fx.batch());
+    app.model.done = false;
+    app.model.progress.packets = 100;
+    app.model.progress.bytes = 2_400; // + 100 * 16 record headers = 4000 of 10000
+    let b = draw(&mut app, 200, 50);
+    let status = row_text(&b, 49);
+    assert!(status.contains("(40%)"), "{status}");
+    app.model.done = true;
+    let b = draw(&mut app, 200, 50);
+    let status = row_text(&b, 49);
+    assert!(
+        status.contains("(done)") && !status.contains('%'),
+        "{status}"
+    );
+}

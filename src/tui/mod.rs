@@ -75,6 +75,8 @@ pub const INGEST_BUDGET: Duration = Duration::from_millis(25);
 pub struct TuiOptions {
     /// Shown in the status bar: file name or interface.
     pub source: String,
+    /// Size of the capture file, to show how much of it has been read.
+    pub file_size: Option<u64>,
     /// Capture file path, for pcap export (None for live capture).
     pub file: Option<PathBuf>,
     /// Enable mouse capture (breaks terminal text selection).
@@ -89,6 +91,7 @@ impl Default for TuiOptions {
     fn default() -> Self {
         TuiOptions {
             source: String::new(),
+            file_size: None,
             file: None,
             mouse: false,
             redact: false,

@@ -233,7 +233,7 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
     let sep = if narrow { "|" } else { " | " };
     let mut s = format!(
         " {mode}{sep}{src}{}{sep}{} pkts{sep}{}{sep}drops {drops}{sep}flows {}{sep}rtmp {}{sep}msgs {}{sep}gaps {}{sep}mem {}",
-        if m.done { " (done)" } else { "" },
+        read_state(m.done, m.progress.packets, m.progress.bytes, app.opts.file_size),
         m.progress.packets,
         human_bytes(m.progress.bytes),
         m.flows.len(),
@@ -254,6 +254,19 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(Span::styled(s, st))).style(st),
         area,
     );
+}
+
+/// ` (done)` once the input ended; while a file is read, how much of it
+/// (captured bytes plus the 16-byte pcap record headers, an estimate).
+fn read_state(done: bool, packets: u64, bytes: u64, file_size: Option<u64>) -> String {
+    match (done, file_size) {
+        (true, _) => " (done)".into(),
+        (false, Some(total)) if total > 0 => {
+            let read = bytes.saturating_add(packets.saturating_mul(16));
+            format!(" ({}%)", (read.saturating_mul(100) / total).min(99))
+        }
+        _ => String::new(),
+    }
 }
 
 fn session_flags(s: &Session) -> String {
