@@ -166,7 +166,11 @@ fn body_of(m: &Message, stream: &[u8], base: u64) -> Vec<u8> {
 /// A connection past a simple handshake in both directions; returns it and
 /// the stream offset where chunks start (3073).
 fn after_handshake() -> (Connection, u64) {
-    let mut c = Connection::new(Limits::default(), false);
+    after_handshake_with(Limits::default())
+}
+
+fn after_handshake_with(limits: Limits) -> (Connection, u64) {
+    let mut c = Connection::new(limits, false);
     let (cb, sb) = simple_handshake();
     let mut out = Vec::new();
     c.handle_data(TS, 0, &cb[..1537], pkt(1), &mut out);
@@ -803,12 +807,7 @@ fn partial_bytes_limit() {
         max_partial_bytes: 1000,
         max_chunk_streams: 8,
     };
-    let mut c = Connection::new(limits, false);
-    let (cb, sb) = simple_handshake();
-    let mut out = Vec::new();
-    c.handle_data(TS, 0, &cb, pkt(1), &mut out);
-    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
-    let base = 3073;
+    let (mut c, base) = after_handshake_with(limits);
     let big = vec![0x27u8; 5000];
     let mut s = msg0(6, 0, 9, 1, &big, 128);
     s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 128));
@@ -994,16 +993,12 @@ fn tiny_chunks_count_against_the_partial_cap() {
         max_partial_bytes: 20_000,
         max_chunk_streams: 8,
     };
-    let mut c = Connection::new(limits, false);
-    let (cb, sb) = simple_handshake();
-    let mut out = Vec::new();
-    c.handle_data(TS, 0, &cb, pkt(1), &mut out);
-    c.handle_data(TC, 0, &sb, pkt(2), &mut out);
+    let (mut c, base) = after_handshake_with(limits);
     let mut s = msg0(2, 0, 1, 0, &1u32.to_be_bytes(), 128);
     // 5000 one-byte chunks: 5000 bytes of body but far more in chunk refs.
     s.extend(msg0(6, 0, 9, 1, &vec![0x27u8; 5000], 1));
     s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 1));
-    let ev = feed(&mut c, TS, 3073, &s, 1000, 10);
+    let ev = feed(&mut c, TS, base, &s, 1000, 10);
     assert_eq!(anomalies(&ev, "rtmp.limit.partial_bytes").len(), 1);
     let ms = messages(&ev);
     let v = ms.iter().find(|m| m.type_id == 9).unwrap();
