@@ -263,3 +263,42 @@ fn named_pipe_is_streamed() {
     assert!(stderr_lines(&o).is_empty(), "{o:?}");
     assert_json_lines(&o.stdout);
 }
+
+#[test]
+fn closed_output_pipe_ends_json_quietly() {
+    // `rtmpscope json | head -1`: once the reader is gone the writer gets
+    // EPIPE; that is not an error (exit 0, nothing on stderr).
+    use std::io::{BufRead, BufReader};
+    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures/11-nginx-chunk60000-big-keyframes.pcap");
+    if !cap.exists() {
+        eprintln!("SKIPPED: {} is absent", cap.display());
+        return;
+    }
+    let mut child = bin()
+        .arg("-r")
+        .arg(&cap)
+        .arg("json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rtmpscope");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read a line");
+    assert!(first.contains("\"event_type\":\"meta\""), "{first}");
+    // The reader is dropped here: the rest of the output hits a closed pipe.
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

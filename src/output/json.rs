@@ -710,7 +710,7 @@ impl<W: Write> JsonWriter<W> {
     }
 
     fn line(&mut self, v: &J) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, v).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut self.w, v).map_err(io::Error::from)?;
         self.w.write_all(b"\n")
     }
 
