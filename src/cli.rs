@@ -308,7 +308,7 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
         let mut progress = summary::Progress::stderr(total);
         let mut collector = summary::SummaryCollector::new();
         let (mut packets, mut bytes) = (0u64, 0u64);
-        let end = drive(&mut src, input, |events, pkt_len| {
+        drive(&mut src, input, |events, pkt_len| {
             if let Some(len) = pkt_len {
                 packets += 1;
                 bytes += len as u64 + 16;
@@ -325,7 +325,7 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
         if let Err(e) = collector.write(&mut out, &opts).and_then(|_| out.flush()) {
             return Ok(write_failed(e));
         }
-        Ok(end.exit_code())
+        Ok(EXIT_OK)
     })();
     result.unwrap_or_else(|e| fail(e.0))
 }
@@ -608,13 +608,23 @@ fn install_ctrlc(src: &PacketSource) {
 pub struct InputEnd {
     /// Worst anomaly severity seen.
     pub worst: Option<Severity>,
-    /// The file ended in the middle of a packet (warned on stderr).
-    pub truncated: bool,
 }
 
-impl InputEnd {
-    fn exit_code(&self) -> i32 {
-        EXIT_OK
+/// Why [`drive`] stopped early.
+#[derive(Debug)]
+pub enum DriveError {
+    /// Reading the input failed.
+    Input(CliError),
+    /// The sink could not write its output (a closed pipe is one case).
+    Output(io::Error),
+}
+
+impl From<DriveError> for CliError {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::Input(e) => e,
+            DriveError::Output(e) => CliError(format!("writing output: {e}")),
+        }
     }
 }
 
@@ -626,7 +636,7 @@ pub fn drive<F>(
     src: &mut PacketSource,
     input: &InputArgs,
     mut sink: F,
-) -> Result<InputEnd, CliError>
+) -> Result<InputEnd, DriveError>
 where
     F: FnMut(&[Event], Option<usize>) -> io::Result<()>,
 {
@@ -634,7 +644,6 @@ where
     let mut events = Vec::new();
     let mut end = InputEnd::default();
     let mut read_error = None;
-    let io_err = |e: io::Error| CliError(format!("writing output: {e}"));
     loop {
         let len = match src.next_packet() {
             Ok(Some(pkt)) => {
@@ -648,19 +657,18 @@ where
             }
         };
         end.worst = worst(&events, end.worst);
-        sink(&events, Some(len)).map_err(io_err)?;
+        sink(&events, Some(len)).map_err(DriveError::Output)?;
         events.clear();
     }
     let kernel = src.stats();
     analyzer.finish(kernel, &mut events);
     end.worst = worst(&events, end.worst);
-    sink(&events, None).map_err(io_err)?;
+    sink(&events, None).map_err(DriveError::Output)?;
     if let Some(e) = read_error {
         if e.is_truncation() {
             eprintln!("rtmpscope: warning: {e}");
-            end.truncated = true;
         } else {
-            return Err(CliError(e.to_string()));
+            return Err(DriveError::Input(CliError(e.to_string())));
         }
     }
     Ok(end)
@@ -742,8 +750,8 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
     });
     let end = match end {
         Ok(end) => end,
-        Err(e) if e.0.contains("Broken pipe") => return Ok(EXIT_OK),
-        Err(e) => return Err(e),
+        Err(DriveError::Output(e)) => return Ok(write_failed(e)),
+        Err(DriveError::Input(e)) => return Err(e),
     };
     if let Err(e) = writer.finish() {
         return Ok(write_failed(e));
@@ -753,7 +761,7 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
             return Ok(EXIT_FINDINGS);
         }
     }
-    Ok(end.exit_code())
+    Ok(EXIT_OK)
 }
 
 /// A closed pipe (`| head`) ends the output quietly; anything else is an error.
