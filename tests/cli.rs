@@ -1,6 +1,9 @@
 //! Integration tests of the `rtmpscope` binary: exit codes, one-line errors,
 //! files and stdin. Every capture is written byte by byte here.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -272,7 +275,7 @@ fn closed_output_pipe_ends_json_quietly() {
     let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("captures/11-nginx-chunk60000-big-keyframes.pcap");
     if !cap.exists() {
-        eprintln!("SKIPPED: {} is absent", cap.display());
+        inputs::missing(&format!("{} is absent", cap.display()));
         return;
     }
     let mut child = bin()

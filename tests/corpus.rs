@@ -15,6 +15,9 @@
 //!
 //! Each test skips, saying so, when its inputs are absent.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 #[path = "corpus/common.rs"]
 mod common;
 #[path = "corpus/md5.rs"]
@@ -176,7 +179,7 @@ fn corpus_anomalies_flows_and_handshakes() {
     let mut checked = 0;
     for e in EXPECT {
         let Some(path) = capture(e.cap) else {
-            eprintln!("SKIPPED: capture {} absent", e.cap);
+            inputs::missing(&format!("capture {} absent", e.cap));
             continue;
         };
         let r = run(&path);
@@ -397,11 +400,11 @@ fn flow_of(r: &Run, t: &TsMsg) -> (FlowId, Direction) {
 fn corpus_messages_agree_with_tshark() {
     for (cap, note) in TSHARK_CAPTURES {
         let Some(path) = capture(cap) else {
-            eprintln!("SKIPPED: capture {cap} absent");
+            inputs::missing(&format!("capture {cap} absent"));
             continue;
         };
         let Ok(text) = std::fs::read_to_string(truth_dir(&path).join("tshark.ndjson")) else {
-            eprintln!("SKIPPED: {cap} has no tshark.ndjson");
+            inputs::missing(&format!("{cap} has no tshark.ndjson"));
             continue;
         };
         let r = run(&path);
@@ -659,11 +662,11 @@ fn frames(m: &Message) -> Vec<(bool, u8, u32, u32, i32)> {
 fn corpus_media_agrees_with_framemd5() {
     for c in MEDIA {
         let Some(path) = capture(c.cap) else {
-            eprintln!("SKIPPED: capture {} absent", c.cap);
+            inputs::missing(&format!("capture {} absent", c.cap));
             continue;
         };
         let Ok(text) = std::fs::read_to_string(truth_dir(&path).join(c.truth)) else {
-            eprintln!("SKIPPED: {} has no {}", c.cap, c.truth);
+            inputs::missing(&format!("{} has no {}", c.cap, c.truth));
             continue;
         };
         let r = run(&path);
@@ -902,13 +905,13 @@ fn oracle(path: &Path, extra: &[&str]) -> Vec<TsMsg> {
 fn public_captures_flows_and_messages_agree_with_tshark() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
     if !dir.is_dir() {
-        eprintln!("SKIPPED: {} absent", dir.display());
+        inputs::missing(&format!("{} absent", dir.display()));
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/tshark_oracle.py");
     let tools = have("tshark", "--version") && have("python3", "--version") && script.exists();
     if !tools {
-        eprintln!("SKIPPED (tshark part): tshark, python3 or the oracle script missing");
+        inputs::missing("tshark part: tshark, python3 or the oracle script missing");
     }
     // Oracles in parallel threads (tshark is the slow part).
     let handles: Vec<_> = PUBLIC
@@ -1061,6 +1064,6 @@ fn public_captures_flows_and_messages_agree_with_tshark() {
         );
     }
     if checked == 0 {
-        eprintln!("SKIPPED: no public capture present");
+        inputs::missing("no public capture present");
     }
 }

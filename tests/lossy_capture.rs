@@ -4,6 +4,9 @@
 //! reported as a gap at the right offset, and every other byte delivered
 //! exactly as in the original.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -93,7 +96,7 @@ fn every_removed_byte_is_a_gap_and_nothing_else_is_lost() {
     let lossy = dir.join("10-ffmpeg-nginx-publish-play-lossy.pcap");
     let truth = dir.join("10-ffmpeg-nginx-publish-play-lossy.truth/removed.tsv");
     if !orig.exists() || !lossy.exists() || !truth.exists() {
-        eprintln!("SKIPPED: corpus captures 01/10 are absent (captures/generate.sh makes them)");
+        inputs::missing("corpus captures 01/10 are absent (captures/generate.sh makes them)");
         return;
     }
     let a = run(&orig);

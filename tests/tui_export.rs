@@ -3,6 +3,9 @@
 //! `tcpdump -nr FILE 'tcp port A and tcp port B' | wc -l`. Skips (with a
 //! message) when the shared captures are not present.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::path::{Path, PathBuf};
 
 use rtmpscope::event::{ClientBy, FlowInfo};
@@ -15,7 +18,7 @@ fn capture(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} not found", p.display());
+        inputs::missing(&format!("{} not found", p.display()));
         None
     }
 }

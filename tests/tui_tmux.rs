@@ -8,6 +8,9 @@
 //!   bundled capture `captures/01-ffmpeg-nginx-publish-play.pcap` (set
 //!   `RTMPSCOPE_TMUX_PCAP` to choose another).
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 mod tui_fixture;
 
 use std::path::{Path, PathBuf};
@@ -133,7 +136,7 @@ const AFTER: &str =
 /// [`AFTER`]; `None` (saying SKIP) when tmux is not installed.
 fn start_child(child: &str, w: u16, h: u16) -> Option<Tmux> {
     if !have_tmux() {
-        eprintln!("SKIP: tmux not installed");
+        inputs::missing("tmux not installed");
         return None;
     }
     let exe = std::env::current_exe().unwrap();
@@ -277,15 +280,15 @@ fn default_capture() -> PathBuf {
 #[test]
 fn tmux_end_to_end_real_binary() {
     if !have_tmux() {
-        eprintln!("SKIP: tmux not installed");
+        inputs::missing("tmux not installed");
         return;
     }
     let pcap = default_capture();
     if !pcap.exists() {
-        eprintln!(
-            "SKIP: capture {} not found (set RTMPSCOPE_TMUX_PCAP)",
+        inputs::missing(&format!(
+            "capture {} not found (set RTMPSCOPE_TMUX_PCAP)",
             pcap.display()
-        );
+        ));
         return;
     }
     let cmd = format!(
