@@ -342,7 +342,12 @@ pub(crate) mod tests {
             include_str!("command.rs"),
             include_str!("data.rs"),
             include_str!("shared_object.rs"),
-            include_str!("media.rs"),
+            include_str!("media/mod.rs"),
+            include_str!("media/video.rs"),
+            include_str!("media/audio.rs"),
+            include_str!("media/exheader.rs"),
+            include_str!("media/config.rs"),
+            include_str!("media/sps.rs"),
             include_str!("aggregate.rs"),
         ];
         let mut found = std::collections::BTreeSet::new();
