@@ -838,7 +838,10 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
     let s = &mut st.session;
     match &m.body {
         Body::Control(c) => match c {
-            Control::SetChunkSize { size } => *s.chunk_size.get_mut(d) = Some(*size),
+            Control::SetChunkSize {
+                size,
+                ignored: false,
+            } => *s.chunk_size.get_mut(d) = Some(*size),
             Control::WindowAckSize { size } => *s.window_ack_size.get_mut(d) = Some(*size),
             Control::SetPeerBandwidth { size, .. } => *s.peer_bandwidth.get_mut(d) = Some(*size),
             _ => {}

@@ -458,7 +458,10 @@ mod tests {
         assert_eq!(s[0].stream_offset_of(0), Some(1011));
         assert_eq!(
             s[0].body,
-            Body::Control(Control::SetChunkSize { size: 4096 })
+            Body::Control(Control::SetChunkSize {
+                size: 4096,
+                ignored: false
+            })
         );
     }
 }

@@ -65,7 +65,14 @@ pub const ANOMALY_NAMES: &[&str] = &[
 
 /// Decodes `body` (the message's received body bytes) into `msg.body`,
 /// using the header fields already set on `msg`.
+///
+/// A message whose body the chunk layer already decoded (Set Chunk Size and
+/// Abort, which it acts on) is left as it is: control messages are decoded
+/// once.
 pub fn decode_body(msg: &mut Message, body: &[u8]) -> Vec<Anomaly> {
+    if matches!(msg.body, Body::Control(_)) {
+        return Vec::new();
+    }
     decode_body_at_depth(msg, body, 0)
 }
 

@@ -15,7 +15,9 @@
 //! It never panics.
 
 use crate::event::{Anomaly, ByteRange, Severity};
-use crate::rtmp::message::{type_id, Body, ChunkRef, Message, Truncation, TruncationCause};
+use crate::rtmp::message::{
+    type_id, Body, ChunkRef, Control, Message, Truncation, TruncationCause,
+};
 use crate::time::PacketTime;
 
 /// Chunk size before any Set Chunk Size.
@@ -44,7 +46,8 @@ pub enum Fmt3Ets {
 #[derive(Debug)]
 pub enum ChunkOut {
     /// A message (complete, or truncated with `truncated` set) and the body
-    /// bytes received. `body` is `Raw`; the caller decodes it.
+    /// bytes received. `body` is `Raw` (the caller decodes it), except for a
+    /// complete Set Chunk Size or Abort, which this layer decoded to act on.
     Message(Box<Message>, Vec<u8>),
     Anomaly(Anomaly),
     /// Lost sync at this stream offset; `feed` consumed up to it.
@@ -308,52 +311,39 @@ impl ChunkDecoder {
         if p.dropping {
             return;
         }
-        let (m, body) = finish_partial(p, csid, time, None);
-        self.apply_chunk_control(&m, &body, time, out);
+        let (mut m, body) = finish_partial(p, csid, time, None);
+        self.apply_chunk_control(&mut m, &body, time, out);
         out.push(ChunkOut::Message(m, body));
     }
 
-    /// Set Chunk Size and Abort act on this direction's chunk layer.
+    /// Set Chunk Size and Abort act on this direction's chunk layer. They
+    /// are decoded here, once, by [`super::control::decode`] (which applies
+    /// the Set Chunk Size rule and reports its anomalies); the message goes
+    /// on with its body decoded, and this layer acts on the decoded value.
+    /// An empty body is left to the body decoder, which reports it.
     fn apply_chunk_control(
         &mut self,
-        m: &Message,
+        m: &mut Message,
         body: &[u8],
         time: PacketTime,
         out: &mut Vec<ChunkOut>,
     ) {
-        let range = m
-            .chunks
-            .first()
-            .map(|c| c.payload)
-            .map(|r| ByteRange::new(r.start, r.start + 4));
-        match m.type_id {
-            type_id::SET_CHUNK_SIZE => {
-                if body.len() < 4 {
-                    out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.control.bad_chunk_size",
-                        Severity::Error,
-                        range,
-                        format!("set chunk size body of {} bytes", body.len()),
-                    )));
-                    return;
-                }
-                let v = be32(body);
-                if v == 0 || v > MAX_CHUNK_SIZE {
-                    out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.control.bad_chunk_size",
-                        Severity::Error,
-                        range,
-                        format!("chunk size {v:#x} invalid; keeping {}", self.chunk_size),
-                    )));
-                } else {
-                    self.chunk_size = v;
-                }
-            }
-            type_id::ABORT => {
-                if body.len() < 4 {
-                    return;
-                }
-                let csid = be32(body);
+        if !matches!(m.type_id, type_id::SET_CHUNK_SIZE | type_id::ABORT) || body.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        m.body = super::control::decode(m.type_id, body, &mut found);
+        for mut a in found {
+            a.range = Some(m.stream_range_of(a.range));
+            out.push(ChunkOut::Anomaly(a));
+        }
+        let range = Some(m.stream_range_of(Some(ByteRange::new(0, 4))));
+        match m.body {
+            Body::Control(Control::SetChunkSize {
+                size,
+                ignored: false,
+            }) => self.chunk_size = size.min(MAX_CHUNK_SIZE),
+            Body::Control(Control::Abort { csid }) => {
                 let target = self.find(csid);
                 let p = target.and_then(|i| self.streams[i].partial.take());
                 match p {

@@ -4,10 +4,25 @@
 //! Contract: never panics; a body shorter than the fixed layout becomes
 //! `Body::Raw` with `rtmp.control.bad_length` (error); a longer one is
 //! decoded with `rtmp.control.bad_length` (warning) over the extra bytes.
-//! Set Chunk Size with bit 31 set is `rtmp.control.chunk_size_top_bit`
-//! (the size is reported with that bit cleared); a size of 0 is
-//! `rtmp.control.chunk_size_zero`. Limit types other than 0 hard, 1 soft,
-//! 2 dynamic are `rtmp.control.bad_limit_type`.
+//! Limit types other than 0 hard, 1 soft, 2 dynamic are
+//! `rtmp.control.bad_limit_type`.
+//!
+//! Control messages are interpreted here once: the chunk layer
+//! ([`super::chunk`]) calls [`decode`] when a Set Chunk Size or Abort
+//! completes, acts on the decoded value and hands the message on already
+//! decoded; flow control and the session model read the decoded
+//! [`Control`], never the bytes.
+//!
+//! **The Set Chunk Size rule** ([`chunk_size_rule`], the only place it is
+//! decided). The spec (RTMP 1.0 §5.4.1) says bit 31 must be zero; real
+//! receivers read the field as a signed 32-bit integer: ffmpeg's RTMP code
+//! rejects a value <= 0 ("Incorrect chunk size") and librtmp stores it in an
+//! `int`, so neither ever uses a size with bit 31 set, and a size of 0 is
+//! unusable. Such a message is therefore reported once (error,
+//! `rtmp.control.chunk_size_top_bit` or `rtmp.control.chunk_size_zero`),
+//! shown with `ignored: true` and its wire value in `size`, and **not
+//! applied**: the chunk size in force does not change, for the dissector
+//! and for the session record alike.
 
 use super::body::{anomaly, Reader};
 use super::message::{type_id, Body, Control, LimitType};
@@ -17,6 +32,27 @@ use crate::event::{Anomaly, Severity};
 pub const U32_BODY_LEN: usize = 4;
 /// Body length of Set Peer Bandwidth (6).
 pub const PEER_BANDWIDTH_BODY_LEN: usize = 5;
+
+/// Why a Set Chunk Size value is not applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkSizeRejected {
+    /// Bit 31 set: a negative size to every real receiver.
+    TopBit,
+    /// Zero.
+    Zero,
+}
+
+/// The Set Chunk Size rule (see the module doc): the size a receiver
+/// applies for the wire value `v`, or why it applies none.
+pub fn chunk_size_rule(v: u32) -> Result<u32, ChunkSizeRejected> {
+    if v & 0x8000_0000 != 0 {
+        Err(ChunkSizeRejected::TopBit)
+    } else if v == 0 {
+        Err(ChunkSizeRejected::Zero)
+    } else {
+        Ok(v)
+    }
+}
 
 /// Decodes a protocol control body of type `t`.
 pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
@@ -56,26 +92,32 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     let v = r.u32().unwrap_or(0);
     let c = match t {
         type_id::SET_CHUNK_SIZE => {
-            if v & 0x8000_0000 != 0 {
-                out.push(anomaly(
-                    "rtmp.control.chunk_size_top_bit",
-                    Severity::Error,
-                    0,
-                    4,
-                    format!("set chunk size 0x{v:08x} has bit 31 set"),
-                ));
-            }
-            let size = v & 0x7fff_ffff;
-            if size == 0 {
-                out.push(anomaly(
-                    "rtmp.control.chunk_size_zero",
-                    Severity::Error,
-                    0,
-                    4,
-                    "set chunk size of 0",
-                ));
-            }
-            Control::SetChunkSize { size }
+            let ignored = match chunk_size_rule(v) {
+                Ok(_) => false,
+                Err(ChunkSizeRejected::TopBit) => {
+                    out.push(anomaly(
+                        "rtmp.control.chunk_size_top_bit",
+                        Severity::Error,
+                        0,
+                        4,
+                        format!(
+                            "set chunk size 0x{v:08x} has bit 31 set (negative to real receivers): not applied"
+                        ),
+                    ));
+                    true
+                }
+                Err(ChunkSizeRejected::Zero) => {
+                    out.push(anomaly(
+                        "rtmp.control.chunk_size_zero",
+                        Severity::Error,
+                        0,
+                        4,
+                        "set chunk size of 0: not applied",
+                    ));
+                    true
+                }
+            };
+            Control::SetChunkSize { size: v, ignored }
         }
         type_id::ABORT => Control::Abort { csid: v },
         type_id::ACKNOWLEDGEMENT => Control::Acknowledgement { sequence: v },
@@ -119,14 +161,20 @@ mod tests {
     #[test]
     fn set_chunk_size() {
         let (b, a) = dec(1, &[0, 0, 0x10, 0]);
-        assert_eq!(b, Body::Control(Control::SetChunkSize { size: 4096 }));
+        let scs = |size, ignored| Body::Control(Control::SetChunkSize { size, ignored });
+        assert_eq!(b, scs(4096, false));
         assert!(a.is_empty());
         let (b, a) = dec(1, &[0x80, 0, 0xea, 0x60]);
-        assert_eq!(b, Body::Control(Control::SetChunkSize { size: 60000 }));
+        assert_eq!(b, scs(0x8000_ea60, true));
+        assert_eq!(a.len(), 1);
         assert_eq!(a[0].name, "rtmp.control.chunk_size_top_bit");
         assert_eq!(a[0].severity, Severity::Error);
-        let (_, a) = dec(1, &[0, 0, 0, 0]);
+        let (b, a) = dec(1, &[0, 0, 0, 0]);
+        assert_eq!(b, scs(0, true));
+        assert_eq!(a.len(), 1);
         assert_eq!(a[0].name, "rtmp.control.chunk_size_zero");
+        assert_eq!(chunk_size_rule(0x7fff_ffff), Ok(0x7fff_ffff));
+        assert_eq!(chunk_size_rule(0x8000_1000), Err(ChunkSizeRejected::TopBit));
     }
 
     #[test]

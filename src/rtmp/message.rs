@@ -112,11 +112,27 @@ pub enum LimitType {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Control {
-    SetChunkSize { size: u32 },
-    Abort { csid: u32 },
-    Acknowledgement { sequence: u32 },
-    WindowAckSize { size: u32 },
-    SetPeerBandwidth { size: u32, limit_type: LimitType },
+    /// `size` is the 31-bit value as sent (see [`crate::rtmp::control`] for
+    /// the rule); `ignored` when the receiver does not apply it (bit 31 set,
+    /// or 0), so the chunk size in force is unchanged.
+    SetChunkSize {
+        size: u32,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ignored: bool,
+    },
+    Abort {
+        csid: u32,
+    },
+    Acknowledgement {
+        sequence: u32,
+    },
+    WindowAckSize {
+        size: u32,
+    },
+    SetPeerBandwidth {
+        size: u32,
+        limit_type: LimitType,
+    },
 }
 
 /// A user control event (type 4).
@@ -445,6 +461,26 @@ impl Message {
             rem -= l;
         }
         None
+    }
+
+    /// Maps a body-relative range (as body decoders report them) to stream
+    /// offsets; `None`, or a range past the bytes received, becomes the
+    /// whole message or its received tail.
+    pub fn stream_range_of(&self, r: Option<ByteRange>) -> ByteRange {
+        let whole = ByteRange::new(self.first_byte, self.last_byte + 1);
+        let Some(r) = r else { return whole };
+        let s = self.stream_offset_of(r.start.min(u32::MAX as u64) as u32);
+        let e = if r.end > r.start {
+            self.stream_offset_of((r.end - 1).min(u32::MAX as u64) as u32)
+                .map(|x| x + 1)
+        } else {
+            s
+        };
+        match (s, e) {
+            (Some(s), Some(e)) => ByteRange::new(s, e),
+            (Some(s), None) => ByteRange::new(s, whole.end),
+            _ => whole,
+        }
     }
 
     /// Number of chunks the message was carried in.

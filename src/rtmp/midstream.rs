@@ -10,7 +10,7 @@
 //! and by the window the caller passes; nothing is allocated per walk.
 //! Never panics.
 
-use super::chunk::{basic_header, message_header_len, MAX_CHUNK_SIZE};
+use super::chunk::{basic_header, message_header_len};
 
 /// Chunk sizes tried for a mid-stream pickup, in order of preference (ties
 /// go to the earlier one).
@@ -289,11 +289,12 @@ pub fn walk(
         s.left -= take as u32;
         if s.left == 0 && s.type_id == 1 && first_chunk && s.len == 4 {
             if let Some(b) = body.get(..4) {
-                let v = be32(b);
-                if v == 0 || v > MAX_CHUNK_SIZE {
+                // The one Set Chunk Size rule (control.rs): a size no
+                // receiver would apply makes the chain implausible.
+                let Ok(v) = super::control::chunk_size_rule(be32(b)) else {
                     w.failed = true;
                     break;
-                }
+                };
                 cs = v;
                 w.score += 2;
             }

@@ -43,7 +43,7 @@ use std::collections::VecDeque;
 use crate::event::{Anomaly, ByteRange, Direction, Event, EventKind, FlowProtocol, Severity};
 use crate::time::PacketTime;
 use handshake::{HandshakeEvent, HandshakePart};
-use message::{type_id, Body, LimitType, Message, TruncationCause};
+use message::{type_id, Body, Control, LimitType, Message, TruncationCause};
 
 /// Per-connection limits.
 #[derive(Clone, Debug)]
@@ -199,30 +199,6 @@ fn anomaly(
 fn be32_at(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at + 4)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-/// Set Chunk Size / Window Ack Size / Acknowledgement / Abort value.
-pub fn control_u32(body: &[u8]) -> Option<u32> {
-    be32_at(body, 0)
-}
-
-/// Set Peer Bandwidth: (window size, limit type).
-pub fn peer_bandwidth(body: &[u8]) -> Option<(u32, LimitType)> {
-    let size = be32_at(body, 0)?;
-    let lt = match *body.get(4)? {
-        0 => LimitType::Hard,
-        1 => LimitType::Soft,
-        2 => LimitType::Dynamic,
-        x => LimitType::Unknown(x),
-    };
-    Some((size, lt))
-}
-
-/// User control event type and, for ping request (6) / response (7), the
-/// timestamp.
-pub fn user_control_ping(body: &[u8]) -> Option<(u16, Option<u32>)> {
-    let t = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
-    Some((t, be32_at(body, 2)))
 }
 
 impl Connection {
@@ -1071,29 +1047,12 @@ impl Connection {
     ) {
         let d = dir.index();
         let anomalies = body::decode_body(&mut m, body_bytes);
-        let whole = ByteRange::new(m.first_byte, m.last_byte + 1);
         for mut a in anomalies {
-            a.range = match a.range {
-                Some(r) => {
-                    let s = m.stream_offset_of(r.start.min(u32::MAX as u64) as u32);
-                    let e = if r.end > r.start {
-                        m.stream_offset_of((r.end - 1).min(u32::MAX as u64) as u32)
-                            .map(|x| x + 1)
-                    } else {
-                        s
-                    };
-                    match (s, e) {
-                        (Some(s), Some(e)) => Some(ByteRange::new(s, e)),
-                        (Some(s), None) => Some(ByteRange::new(s, whole.end)),
-                        _ => Some(whole),
-                    }
-                }
-                None => Some(whole),
-            };
+            a.range = Some(m.stream_range_of(a.range));
             out.push(ev(dir, pkt, EventKind::Anomaly(a)));
         }
         if m.truncated.is_none() {
-            self.control_effects(dir, &mut m, body_bytes, pkt, out);
+            self.control_effects(dir, &mut m, pkt, out);
             self.check_timestamp(dir, &m, pkt, out);
         }
         self.dirs[d].messages += 1;
@@ -1104,7 +1063,6 @@ impl Connection {
         &mut self,
         dir: Direction,
         m: &mut Message,
-        b: &[u8],
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) {
@@ -1113,7 +1071,9 @@ impl Connection {
         let range = Some(ByteRange::new(m.first_byte, m.last_byte + 1));
         match m.type_id {
             type_id::ACKNOWLEDGEMENT => {
-                let Some(seq) = control_u32(b) else { return };
+                let Body::Control(Control::Acknowledgement { sequence: seq }) = m.body else {
+                    return;
+                };
                 let received = self.dirs[o].next_off;
                 if self.dirs[o].absolute && (seq.wrapping_sub(received as u32) as i32) > 0 {
                     out.push(anomaly(
@@ -1132,7 +1092,7 @@ impl Connection {
                 st.late_reported = false;
             }
             type_id::WINDOW_ACK_SIZE => {
-                if let Some(w) = control_u32(b) {
+                if let Body::Control(Control::WindowAckSize { size: w }) = m.body {
                     let st = &mut self.dirs[d];
                     if st.window.is_none() {
                         st.unacked_base = st.next_off;
@@ -1141,13 +1101,17 @@ impl Connection {
                 }
             }
             type_id::SET_PEER_BANDWIDTH => {
-                if let Some(pb) = peer_bandwidth(b) {
-                    self.dirs[d].peer_bandwidth = Some(pb);
+                if let Body::Control(Control::SetPeerBandwidth { size, limit_type }) = m.body {
+                    self.dirs[d].peer_bandwidth = Some((size, limit_type));
                 }
             }
             type_id::USER_CONTROL => {
-                let Some((event, Some(ts))) = user_control_ping(b) else {
-                    return;
+                let (event, ts) = match &m.body {
+                    Body::UserControl(u) => match u.timestamp {
+                        Some(ts) => (u.event_type, ts),
+                        None => return,
+                    },
+                    _ => return,
                 };
                 if event == 6 {
                     let q = &mut self.dirs[d].pings;

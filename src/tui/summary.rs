@@ -198,7 +198,7 @@ pub fn write_media_summary(
 pub fn summarize(m: &Message) -> String {
     let mut s = match &m.body {
         Body::Control(c) => match c {
-            Control::SetChunkSize { size } => format!("SetChunkSize {size}"),
+            Control::SetChunkSize { size, .. } => format!("SetChunkSize {size}"),
             Control::Abort { csid } => format!("Abort csid={csid}"),
             Control::Acknowledgement { sequence } => format!("Acknowledgement seq={sequence}"),
             Control::WindowAckSize { size } => format!("WindowAckSize {size}"),

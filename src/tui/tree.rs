@@ -209,7 +209,7 @@ impl Tree {
             Body::Control(c) => {
                 self.push(d, "Control", whole);
                 let s = match c {
-                    Control::SetChunkSize { size } => format!("set_chunk_size: {size}"),
+                    Control::SetChunkSize { size, .. } => format!("set_chunk_size: {size}"),
                     Control::Abort { csid } => format!("abort csid: {csid}"),
                     Control::Acknowledgement { sequence } => format!("acknowledgement: {sequence}"),
                     Control::WindowAckSize { size } => format!("window_ack_size: {size}"),

@@ -327,7 +327,10 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             0,
             0,
             4,
-            Body::Control(Control::SetChunkSize { size: 4096 }),
+            Body::Control(Control::SetChunkSize {
+                size: 4096,
+                ignored: false,
+            }),
         ),
     );
     b.msg(
@@ -363,7 +366,10 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             0,
             0,
             4,
-            Body::Control(Control::SetChunkSize { size: 60000 }),
+            Body::Control(Control::SetChunkSize {
+                size: 60000,
+                ignored: false,
+            }),
         ),
     );
     let (rname, code, desc) = if sc.connect_rejected {

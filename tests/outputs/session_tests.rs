@@ -17,6 +17,35 @@ fn run(events: &[Event]) -> Vec<Session> {
     out
 }
 
+/// A Set Chunk Size the dissector marks as not applied (the one rule in
+/// `rtmp::control`) leaves the session's chunk size where it was.
+#[test]
+fn ignored_chunk_size_is_not_the_session_chunk_size() {
+    let mut events = publish_conversation(Scenario::default());
+    let at = events
+        .iter()
+        .rposition(|e| matches!(e.kind, EventKind::Message(_)))
+        .unwrap();
+    let mut bad = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Message(m) if e.direction == Some(Direction::ToServer) => {
+                Some((e.clone(), m.clone()))
+            }
+            _ => None,
+        })
+        .unwrap();
+    bad.1.type_id = type_id::SET_CHUNK_SIZE;
+    bad.1.body = Body::Control(Control::SetChunkSize {
+        size: 0x8000_1000,
+        ignored: true,
+    });
+    bad.0.kind = EventKind::Message(bad.1);
+    events.insert(at, bad.0);
+    let sessions = run(&events);
+    assert_eq!(sessions[0].chunk_size.to_server, Some(4096));
+}
+
 #[test]
 fn publisher_session_model() {
     let sessions = run(&publish_conversation(Scenario::default()));
@@ -323,7 +352,10 @@ mod props {
                 .prop_map(|(nm, tx, o, a)| command(nm, tx, o, a)),
             (any::<bool>(), 0u8..8).prop_map(|(k, pt)| video("avc", k, pt, None)),
             (0u8..3).prop_map(|pt| audio(pt, None)),
-            any::<u32>().prop_map(|sz| Body::Control(Control::SetChunkSize { size: sz })),
+            any::<u32>().prop_map(|sz| Body::Control(Control::SetChunkSize {
+                size: sz,
+                ignored: rtmpscope::rtmp::control::chunk_size_rule(sz).is_err(),
+            })),
         ]
     }
 
