@@ -146,7 +146,10 @@ fn hex_view_rereads_bytes_from_the_capture_file() {
         }],
         time: Default::default(),
         truncated: None,
-        body: Body::Control(Control::SetChunkSize { size: 4096 }),
+        body: Body::Control(Control::SetChunkSize {
+            size: 4096,
+            ignored: false,
+        }),
     };
     let mut app = App::new(TuiOptions {
         file: Some(input),
