@@ -212,6 +212,9 @@ pub struct FlowCounters {
     pub bytes: [u64; 2],
     /// Bytes lost to gaps (Zeek's `missed_bytes`).
     pub missed_bytes: [u64; 2],
+    /// Payload bytes seen again after they were delivered (retransmissions
+    /// and overlaps), counted by reassembly.
+    pub retransmitted_bytes: [u64; 2],
     /// RTMP messages decoded.
     pub messages: [u64; 2],
 }

@@ -23,7 +23,7 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan` |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan` |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!
@@ -661,6 +661,14 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
     );
     m.insert("missed_bytes_toserver".into(), J::from(c.missed_bytes[0]));
     m.insert("missed_bytes_toclient".into(), J::from(c.missed_bytes[1]));
+    m.insert(
+        "retransmitted_bytes_toserver".into(),
+        J::from(c.retransmitted_bytes[0]),
+    );
+    m.insert(
+        "retransmitted_bytes_toclient".into(),
+        J::from(c.retransmitted_bytes[1]),
+    );
     m.insert("messages_toserver".into(), J::from(c.messages[0]));
     m.insert("messages_toclient".into(), J::from(c.messages[1]));
     m.insert("start".into(), J::from(end.first_seen.rfc3339_micros()));

@@ -183,8 +183,6 @@ impl FlowStartInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowEndInfo {
     pub counters: FlowCounters,
-    /// Payload bytes seen again after they were reported (retransmissions).
-    pub retransmitted_bytes: [u64; 2],
     pub reason: EndReason,
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,
@@ -776,9 +774,9 @@ impl Reassembler {
                 packets: [o.packets, r.packets],
                 bytes: [o.bytes, r.bytes],
                 missed_bytes: [o.missed, r.missed],
+                retransmitted_bytes: [o.retransmitted, r.retransmitted],
                 messages: [0, 0],
             },
-            retransmitted_bytes: [o.retransmitted, r.retransmitted],
             reason,
             first_seen: flow.first_seen,
             last_seen: flow.last_seen,

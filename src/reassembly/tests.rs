@@ -500,7 +500,7 @@ fn retransmission_is_trimmed_and_counted_not_redelivered() {
     assert_eq!(t.rec.data(1, Orig), b"abcdefghi");
     assert!(t.rec.anomalies("tcp.overlap_different_data").is_empty());
     t.finish();
-    assert_eq!(t.rec.ends()[0].1.retransmitted_bytes, [9, 0]);
+    assert_eq!(t.rec.ends()[0].1.counters.retransmitted_bytes, [9, 0]);
     assert_eq!(t.rec.ends()[0].1.counters.bytes, [9, 0]);
 }
 

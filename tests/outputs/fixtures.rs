@@ -614,6 +614,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
                 packets: [120, 40],
                 bytes: [90_000, 3_000],
                 missed_bytes: [0, 100],
+                retransmitted_bytes: [0, 0],
                 messages: [100, 8],
             },
             reason: EndReason::Fin,
