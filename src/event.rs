@@ -13,132 +13,9 @@ use std::net::IpAddr;
 
 use crate::rtmp::handshake::HandshakeEvent;
 use crate::rtmp::message::Message;
+use crate::rtmp::{RtmpEvent, RtmpEventKind};
 use crate::time::PacketTime;
-
-/// The packet that delivered some bytes or completed an event: its 1-based
-/// index in the input (`pcap_cnt`) and its capture time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PacketRef {
-    pub pcap_cnt: u64,
-    pub time: PacketTime,
-}
-
-/// Flow identifier: first-seen order in the input, starting at 1. Deterministic
-/// for a given capture.
-pub type FlowId = u64;
-
-/// Which way bytes travel on a flow, once the client is known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Client to server (C0/C1/C2, connect, publish, media of a publisher).
-    ToServer,
-    /// Server to client.
-    ToClient,
-}
-
-impl Direction {
-    /// The other direction.
-    pub fn reverse(self) -> Direction {
-        match self {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        }
-    }
-    /// 0 for to_server, 1 for to_client: index into per-direction arrays.
-    pub fn index(self) -> usize {
-        match self {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-    /// Snake-case name as used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::ToServer => "to_server",
-            Direction::ToClient => "to_client",
-        }
-    }
-}
-
-/// A half-open range `[start, end)` of byte offsets. Unless documented
-/// otherwise it is a 64-bit stream offset within one direction of a flow
-/// (offset 0 = first byte after the SYN, or the first byte seen on a
-/// mid-stream pickup).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ByteRange {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl ByteRange {
-    pub fn new(start: u64, end: u64) -> Self {
-        ByteRange {
-            start,
-            end: end.max(start),
-        }
-    }
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.end == self.start
-    }
-}
-
-/// How bad a diagnostic is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing, not wrong (e.g. mid-stream pickup, inferred chunk size).
-    Info,
-    /// Suspicious or non-conforming but decodable.
-    Warning,
-    /// Malformed data, lost data, or a protocol violation.
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// A diagnostic: every malformed or suspicious thing becomes one of these and
-/// decoding goes on.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Anomaly {
-    /// Stable dotted name, e.g. `tcp.seq_gap`, `rtmp.chunk.unknown_csid`,
-    /// `amf.depth_limit`. Names are part of the output contract.
-    pub name: &'static str,
-    pub severity: Severity,
-    /// Stream offsets (within the event's direction) the diagnostic is about,
-    /// when it is about bytes of a stream.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub range: Option<ByteRange>,
-    /// Human-readable detail (no wire secrets beyond what the message shows).
-    pub detail: String,
-}
-
-impl Anomaly {
-    pub fn new(
-        name: &'static str,
-        severity: Severity,
-        range: Option<ByteRange>,
-        detail: impl Into<String>,
-    ) -> Self {
-        Anomaly {
-            name,
-            severity,
-            range,
-            detail: detail.into(),
-        }
-    }
-}
+pub use crate::vocab::{Anomaly, ByteRange, Direction, FlowId, FlowProtocol, PacketRef, Severity};
 
 /// How the client side of a flow was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -186,22 +63,6 @@ pub enum EndReason {
     EndOfInput,
     /// A SYN with a new ISN reused the tuple.
     PortReuse,
-}
-
-/// What the RTMP layer made of a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowProtocol {
-    /// Not (yet) recognised as RTMP.
-    Unknown,
-    /// Plain RTMP, handshake seen.
-    Rtmp,
-    /// Plain RTMP picked up mid-stream (chunk size inferred).
-    RtmpMidstream,
-    /// RTMPE (C0 0x06 or 0x08): encrypted, not dissected.
-    RtmpEncrypted,
-    /// Some other protocol: left alone.
-    NotRtmp,
 }
 
 /// Per-direction counters, index 0 = to_server, 1 = to_client.
@@ -280,6 +141,23 @@ pub enum EventKind {
     FlowEnd(FlowEnd),
     /// End of input totals.
     Stats(Stats),
+}
+
+impl Event {
+    /// The dissector's event on flow `flow`, stamped with the flow id.
+    pub fn from_rtmp(flow: FlowId, ev: RtmpEvent) -> Event {
+        Event {
+            pcap_cnt: ev.pkt.pcap_cnt,
+            time: ev.pkt.time,
+            flow_id: Some(flow),
+            direction: Some(ev.direction),
+            kind: match ev.kind {
+                RtmpEventKind::Handshake(h) => EventKind::Handshake(h),
+                RtmpEventKind::Message(m) => EventKind::Message(m),
+                RtmpEventKind::Anomaly(a) => EventKind::Anomaly(a),
+            },
+        }
+    }
 }
 
 /// One event of the model.

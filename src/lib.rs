@@ -8,6 +8,8 @@
 //! - [`rtmp`]: the tolerant RTMP dissector (handshake, chunks, messages);
 //! - [`amf`]: AMF0/AMF3 decoders;
 //! - [`pipeline`]: glues link -> reassembly -> rtmp into one event stream;
+//! - [`vocab`]: the small shared types (ranges, directions, anomalies), a
+//!   leaf every layer imports;
 //! - [`event`]: the one event model every output consumes;
 //! - [`output`]: JSON and human summary; [`tui`]: the terminal UI.
 #![forbid(unsafe_code)]
@@ -26,3 +28,4 @@ pub mod rtmp;
 pub mod session;
 pub mod time;
 pub mod tui;
+pub mod vocab;

@@ -119,7 +119,7 @@ struct Driver<'a, T: DataTap> {
     totals: &'a mut Totals,
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
-    scratch: Vec<Event>,
+    scratch: Vec<rtmp::RtmpEvent>,
 }
 
 fn dir_of(side: Side) -> Direction {
@@ -135,14 +135,13 @@ impl<T: DataTap> Driver<'_, T> {
     /// Moves the dissector's events to the output, stamped with the flow.
     fn drain(&mut self, flow: FlowId) {
         let mut scratch = std::mem::take(&mut self.scratch);
-        for mut ev in scratch.drain(..) {
-            ev.flow_id = Some(flow);
-            if let (EventKind::Message(_), Some(d)) = (&ev.kind, ev.direction) {
+        for rev in scratch.drain(..) {
+            if let rtmp::RtmpEventKind::Message(_) = rev.kind {
                 if let Some(f) = self.flows.get_mut(&flow) {
-                    f.messages[d.index()] += 1;
+                    f.messages[rev.direction.index()] += 1;
                 }
             }
-            self.push(ev);
+            self.push(Event::from_rtmp(flow, rev));
         }
         self.scratch = scratch;
     }
@@ -211,8 +210,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             messages = f.messages;
             // Messages completed by finish() belong to the count too.
             for ev in &self.scratch {
-                if let (EventKind::Message(_), Some(d)) = (&ev.kind, ev.direction) {
-                    messages[d.index()] += 1;
+                if let rtmp::RtmpEventKind::Message(_) = ev.kind {
+                    messages[ev.direction.index()] += 1;
                 }
             }
             self.drain(flow);

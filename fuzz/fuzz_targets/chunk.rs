@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtmpscope::event::{Direction, EventKind, PacketRef};
+use rtmpscope::rtmp::RtmpEventKind;
+use rtmpscope::vocab::{Direction, PacketRef};
 use rtmpscope::rtmp::{Connection, Limits};
 use rtmpscope::time::PacketTime;
 
@@ -59,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     }
     c.finish(PacketRef::default(), &mut out);
     for e in &out {
-        if let EventKind::Message(m) = &e.kind {
+        if let RtmpEventKind::Message(m) = &e.kind {
             assert!(m.first_byte <= m.last_byte);
             let mut got = 0u64;
             for ch in &m.chunks {

@@ -22,7 +22,7 @@
 use super::amf3;
 use super::state::{resolve, store_slot, Slot, State};
 use super::{Property, Value, ValueKind};
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 
 pub const NUMBER: u8 = 0x00;
 pub const BOOLEAN: u8 = 0x01;

@@ -23,7 +23,7 @@
 
 use super::state::{resolve, store_slot, Slot, State};
 use super::{AmfStr, Property, Value, ValueKind, VectorKind};
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 use std::sync::Arc;
 
 pub const UNDEFINED: u8 = 0x00;

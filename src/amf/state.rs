@@ -7,7 +7,7 @@
 //! and return what they have.
 
 use super::{Value, ValueKind, MAX_ANOMALIES, MAX_DEPTH, MAX_ELEMENTS};
-use crate::event::{Anomaly, ByteRange, Severity};
+use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Copy cost of one value node when a reference is resolved by copying.
 const NODE_COST: usize = 1;

@@ -43,11 +43,10 @@ mod stream;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::event::{
-    Anomaly, ClientBy, Direction, EndReason, FlowCounters, FlowId, FlowInfo, PacketRef, Severity,
-};
+use crate::event::{ClientBy, EndReason, FlowCounters, FlowInfo};
 use crate::link::TcpSegment;
 use crate::time::PacketTime;
+use crate::vocab::{Anomaly, Direction, FlowId, PacketRef, Severity};
 use stream::{Ctx, GapCause, Half};
 
 pub use stream::{ENTRY_OVERHEAD, MAX_SEQ_AHEAD};

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::{Side, Sink};
-use crate::event::{Anomaly, ByteRange, FlowId, PacketRef, Severity};
+use crate::vocab::{Anomaly, ByteRange, FlowId, PacketRef, Severity};
 
 /// A segment whose sequence number lies further ahead of the next expected
 /// byte than this is treated as garbage (`tcp.seq_out_of_window`).

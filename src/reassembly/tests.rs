@@ -530,7 +530,7 @@ fn overlap_with_different_bytes_keeps_first_and_warns() {
     assert_eq!(a[1].range, Some(ByteRangeT::new(4, 6)));
 }
 
-use crate::event::ByteRange as ByteRangeT;
+use crate::vocab::ByteRange as ByteRangeT;
 
 #[test]
 fn peer_ack_closes_hole_with_exact_gap() {

@@ -21,9 +21,10 @@
 //! Contract: never panics; no allocation from a length field before the
 //! bytes exist (sub bodies are slices of the received body).
 
-use super::body::{anomaly, decode_body_at_depth, Reader};
+use super::body::decode_body_at_depth;
 use super::message::{Body, ChunkRef, Message, Truncation, TruncationCause};
-use crate::event::{Anomaly, ByteRange, Severity};
+use super::reader::{anomaly, Reader};
+use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Sub-message tag header length.
 pub const SUB_HEADER_LEN: usize = 11;
@@ -269,8 +270,8 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
 mod tests {
     use super::*;
     use crate::rtmp::body::decode_body;
-    use crate::rtmp::body::tests::msg;
     use crate::rtmp::message::{type_id, Control, Video};
+    use crate::rtmp::testutil::msg;
 
     pub(crate) fn sub(t: u8, ts: u32, body: &[u8], bp: Option<u32>) -> Vec<u8> {
         let mut v = vec![t];

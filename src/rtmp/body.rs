@@ -20,7 +20,7 @@
 //! - others: raw with `rtmp.message.unknown_type`
 
 use super::message::{type_id, Body, Message};
-use crate::event::{Anomaly, ByteRange, Severity};
+use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Every anomaly name body decoding can emit (besides the `amf.*` names
 /// of the AMF decoders), sorted.
@@ -148,192 +148,11 @@ pub(crate) fn decode_body_at_depth(msg: &mut Message, body: &[u8], depth: u32) -
     out
 }
 
-/// Decodes the AMF values of a command/data body. Types 15, 16 and 17
-/// (`amf3`) start with a format byte 0x00 and continue in AMF0 where a 0x11
-/// marker switches one value to AMF3; a missing format byte is
-/// `rtmp.body.missing_format_byte` (warning) and decoding starts at 0.
-/// Returns the values and the offset where AMF starts.
-pub(crate) fn amf_values(
-    body: &[u8],
-    amf3: bool,
-    out: &mut Vec<Anomaly>,
-) -> (Vec<crate::amf::Value>, usize) {
-    let start = if amf3 {
-        if body.first() == Some(&0) {
-            1
-        } else {
-            out.push(anomaly(
-                "rtmp.body.missing_format_byte",
-                Severity::Warning,
-                0,
-                body.len().min(1),
-                "AMF3 message body does not start with the 0x00 format byte",
-            ));
-            0
-        }
-    } else {
-        0
-    };
-    let (vals, an) = crate::amf::amf0::decode_all(body.get(start..).unwrap_or(&[]), start);
-    out.extend(an);
-    (vals, start)
-}
-
-/// Builds an anomaly with a body-relative range `[start, end)`.
-pub(crate) fn anomaly(
-    name: &'static str,
-    severity: Severity,
-    start: usize,
-    end: usize,
-    detail: impl Into<String>,
-) -> Anomaly {
-    Anomaly::new(
-        name,
-        severity,
-        Some(ByteRange::new(start as u64, end as u64)),
-        detail,
-    )
-}
-
-/// Bounds-checked big-endian reader over a body slice. Positions are offsets
-/// into the slice; `base` is added by callers that decode sub-slices.
-#[derive(Clone, Debug)]
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
-        Reader {
-            buf,
-            pos: pos.min(buf.len()),
-        }
-    }
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-    pub(crate) fn len(&self) -> usize {
-        self.buf.len()
-    }
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-    pub(crate) fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..).unwrap_or(&[])
-    }
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-    pub(crate) fn skip(&mut self, n: usize) -> bool {
-        self.take(n).is_some()
-    }
-    pub(crate) fn skip_to_end(&mut self) {
-        self.pos = self.buf.len();
-    }
-    pub(crate) fn peek_u8(&self) -> Option<u8> {
-        self.buf.get(self.pos).copied()
-    }
-    pub(crate) fn u8(&mut self) -> Option<u8> {
-        let b = self.peek_u8()?;
-        self.pos += 1;
-        Some(b)
-    }
-    pub(crate) fn u16(&mut self) -> Option<u16> {
-        let s = self.take(2)?;
-        Some(u16::from_be_bytes([s[0], s[1]]))
-    }
-    pub(crate) fn u24(&mut self) -> Option<u32> {
-        let s = self.take(3)?;
-        Some(u32::from_be_bytes([0, s[0], s[1], s[2]]))
-    }
-    /// Signed 24-bit big-endian (SI24).
-    pub(crate) fn i24(&mut self) -> Option<i32> {
-        let v = self.u24()?;
-        Some(((v << 8) as i32) >> 8)
-    }
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        let s = self.take(4)?;
-        Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-    }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::rtmp::message::{Control, Truncation, TruncationCause};
-    use crate::time::PacketTime;
-
-    pub(crate) fn msg(type_id: u8, len: usize) -> Message {
-        Message {
-            fmt: 0,
-            csid: 3,
-            type_id,
-            msid: 1,
-            timestamp: 1000,
-            timestamp_delta: 0,
-            extended_timestamp: false,
-            length: len as u32,
-            first_byte: 0,
-            last_byte: 0,
-            chunks: Vec::new(),
-            time: PacketTime::default(),
-            truncated: None,
-            body: Body::Raw,
-        }
-    }
-
-    /// AMF0 encoders for hand-built test bodies.
-    pub(crate) mod amf0w {
-        pub fn s(t: &str) -> Vec<u8> {
-            let mut v = vec![0x02];
-            v.extend_from_slice(&(t.len() as u16).to_be_bytes());
-            v.extend_from_slice(t.as_bytes());
-            v
-        }
-        pub fn key(t: &str) -> Vec<u8> {
-            let mut v = (t.len() as u16).to_be_bytes().to_vec();
-            v.extend_from_slice(t.as_bytes());
-            v
-        }
-        pub fn n(x: f64) -> Vec<u8> {
-            let mut v = vec![0x00];
-            v.extend_from_slice(&x.to_be_bytes());
-            v
-        }
-        pub fn b(x: bool) -> Vec<u8> {
-            vec![0x01, x as u8]
-        }
-        pub fn null() -> Vec<u8> {
-            vec![0x05]
-        }
-        pub fn obj(props: &[(&str, Vec<u8>)]) -> Vec<u8> {
-            let mut v = vec![0x03];
-            for (k, val) in props {
-                v.extend(key(k));
-                v.extend_from_slice(val);
-            }
-            v.extend_from_slice(&[0, 0, 9]);
-            v
-        }
-        pub fn strict(items: &[Vec<u8>]) -> Vec<u8> {
-            let mut v = vec![0x0a];
-            v.extend_from_slice(&(items.len() as u32).to_be_bytes());
-            for i in items {
-                v.extend_from_slice(i);
-            }
-            v
-        }
-        pub fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-            parts.concat()
-        }
-    }
+    use crate::rtmp::testutil::msg;
 
     #[test]
     fn anomaly_names_listed() {
@@ -356,6 +175,7 @@ pub(crate) mod tests {
             include_str!("media/config.rs"),
             include_str!("media/sps.rs"),
             include_str!("aggregate.rs"),
+            include_str!("reader.rs"),
         ];
         let mut found = std::collections::BTreeSet::new();
         for src in sources {
@@ -372,18 +192,6 @@ pub(crate) mod tests {
         let listed: std::collections::BTreeSet<&str> = ANOMALY_NAMES.iter().copied().collect();
         assert_eq!(found, listed);
         assert!(ANOMALY_NAMES.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn reader_bounds() {
-        let mut r = Reader::new(&[0xff, 0xff, 0xfe, 1]);
-        assert_eq!(r.i24(), Some(-2));
-        assert_eq!(r.u16(), None);
-        assert_eq!(r.remaining(), 1);
-        assert_eq!(r.u8(), Some(1));
-        assert_eq!(r.u8(), None);
-        let mut r = Reader::new(&[0x7f, 0xff, 0xff]);
-        assert_eq!(r.i24(), Some(0x7fffff));
     }
 
     #[test]
@@ -436,9 +244,9 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod proptests {
-    use super::tests::msg;
     use super::*;
     use crate::rtmp::message::{ChunkRef, Truncation, TruncationCause};
+    use crate::rtmp::testutil::msg;
     use proptest::prelude::*;
 
     fn chunked(t: u8, body: &[u8], split: usize, truncated: bool) -> Message {

@@ -14,11 +14,11 @@
 //! [`ChunkOut::Desync`] and consumes nothing more; the caller resynchronises.
 //! It never panics.
 
-use crate::event::{Anomaly, ByteRange, Severity};
 use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, Truncation, TruncationCause,
 };
 use crate::time::PacketTime;
+use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Chunk size before any Set Chunk Size.
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;

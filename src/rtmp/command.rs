@@ -12,10 +12,10 @@
 //! getStreamLength, pause, seek, receiveAudio/receiveVideo. Others
 //! (onBWDone, _checkbw, createStream, ...) are kept generically.
 
-use super::body::{amf_values, anomaly};
 use super::message::{Body, Command, CommandInfo};
+use super::reader::{amf_values, anomaly};
 use crate::amf::{AmfStr, Value, ValueKind};
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 
 /// Decodes a command message body.
 pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
@@ -163,7 +163,7 @@ pub fn interpret(name: &str, object: Option<&Value>, args: &[Value]) -> Option<C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtmp::body::tests::amf0w::*;
+    use crate::rtmp::testutil::amf0w::*;
 
     fn dec(b: &[u8], amf3: bool) -> (Command, Vec<Anomaly>) {
         let mut out = Vec::new();

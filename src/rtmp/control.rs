@@ -24,9 +24,9 @@
 //! applied**: the chunk size in force does not change, for the dissector
 //! and for the session record alike.
 
-use super::body::{anomaly, Reader};
 use super::message::{type_id, Body, Control, LimitType};
-use crate::event::{Anomaly, Severity};
+use super::reader::{anomaly, Reader};
+use crate::vocab::{Anomaly, Severity};
 
 /// Body length of types 1, 2, 3 and 5.
 pub const U32_BODY_LEN: usize = 4;
@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(b, Body::Control(Control::WindowAckSize { size: 1 }));
         assert_eq!(a[0].name, "rtmp.control.bad_length");
         assert_eq!(a[0].severity, Severity::Warning);
-        assert_eq!(a[0].range, Some(crate::event::ByteRange::new(4, 6)));
+        assert_eq!(a[0].range, Some(crate::vocab::ByteRange::new(4, 6)));
         let (b, _) = dec(3, &[1]);
         assert_eq!(b, Body::Raw);
     }

@@ -8,9 +8,9 @@
 //! kept whole in `args` with `rtmp.data.no_name` (warning). AMF anomalies
 //! are passed through.
 
-use super::body::{amf_values, anomaly};
 use super::message::{Body, Data};
-use crate::event::{Anomaly, Severity};
+use super::reader::{amf_values, anomaly};
+use crate::vocab::{Anomaly, Severity};
 
 /// Decodes a data message body.
 pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
@@ -45,7 +45,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
 mod tests {
     use super::*;
     use crate::amf::{AmfStr, ValueKind};
-    use crate::rtmp::body::tests::amf0w::*;
+    use crate::rtmp::testutil::amf0w::*;
 
     fn dec(b: &[u8], amf3: bool) -> (Data, Vec<Anomaly>) {
         let mut out = Vec::new();

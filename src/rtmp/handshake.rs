@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::event::ByteRange;
+use crate::vocab::ByteRange;
 
 /// C0/S0 + C1/S1 size: 1 + 1536.
 pub const HANDSHAKE_SIZE: usize = 1536;

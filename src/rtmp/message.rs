@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use crate::amf::{AmfStr, Span, Value};
-use crate::event::ByteRange;
 use crate::time::PacketTime;
+use crate::vocab::ByteRange;
 
 /// Message type ids (RTMP spec section 5.4 and the seed list).
 pub mod type_id {

@@ -2,7 +2,7 @@
 //!
 //! Contract: a [`Connection`] takes each direction's reassembled bytes (with
 //! stream offsets, packet index and packet time) and gaps, and returns
-//! [`Event`]s: handshake parts, one [`message::Message`] per RTMP message, and
+//! [`RtmpEvent`]s: handshake parts, one [`message::Message`] per RTMP message, and
 //! anomalies with byte ranges. It never panics, never loops without consuming
 //! bytes, never allocates from a length field before the bytes exist, and
 //! keeps its memory bounded by the named limits below. It does no I/O and
@@ -32,16 +32,19 @@ pub mod handshake;
 pub mod media;
 pub mod message;
 pub mod midstream;
+pub(crate) mod reader;
 pub mod shared_object;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod user_control;
 
-pub use crate::event::PacketRef;
+pub use crate::vocab::PacketRef;
 use std::collections::VecDeque;
 
-use crate::event::{Anomaly, ByteRange, Direction, Event, EventKind, FlowProtocol, Severity};
 use crate::time::PacketTime;
+use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol, Severity};
 use handshake::{HandshakeEvent, HandshakePart};
 use message::{type_id, Body, Control, LimitType, Message, TruncationCause};
 
@@ -171,12 +174,31 @@ impl Default for Connection {
     }
 }
 
-fn ev(dir: Direction, pkt: PacketRef, kind: EventKind) -> Event {
-    Event {
-        pcap_cnt: pkt.pcap_cnt,
-        time: pkt.time,
-        flow_id: None,
-        direction: Some(dir),
+/// What the dissector reports: one event of one direction, completed by the
+/// packet `pkt`. The dissector knows nothing of flows; the pipeline stamps
+/// each with its flow id into a [`crate::event::Event`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RtmpEvent {
+    pub pkt: PacketRef,
+    pub direction: Direction,
+    pub kind: RtmpEventKind,
+}
+
+/// The kinds of [`RtmpEvent`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum RtmpEventKind {
+    /// Part of the handshake (C0/C1/C2/S0/S1/S2), once complete.
+    Handshake(HandshakeEvent),
+    /// One RTMP message (complete, or truncated and marked so).
+    Message(Box<Message>),
+    /// A diagnostic about this direction's bytes.
+    Anomaly(Anomaly),
+}
+
+fn ev(dir: Direction, pkt: PacketRef, kind: RtmpEventKind) -> RtmpEvent {
+    RtmpEvent {
+        pkt,
+        direction: dir,
         kind,
     }
 }
@@ -188,11 +210,11 @@ fn anomaly(
     sev: Severity,
     range: Option<ByteRange>,
     detail: impl Into<String>,
-) -> Event {
+) -> RtmpEvent {
     ev(
         dir,
         pkt,
-        EventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+        RtmpEventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
     )
 }
 
@@ -222,7 +244,7 @@ impl Connection {
         offset: u64,
         data: &[u8],
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         if self.stopped() || data.is_empty() {
             return;
@@ -258,7 +280,7 @@ impl Connection {
         offset: u64,
         len: u64,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         if self.stopped() || len == 0 {
             return;
@@ -331,7 +353,7 @@ impl Connection {
         cause: TruncationCause,
         gap_at: Option<u64>,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         let outs = self.dirs[dir.index()].dec.truncate_all(cause, pkt.time);
         for o in outs {
@@ -360,13 +382,13 @@ impl Connection {
                         ),
                     ),
                 };
-                out.push(ev(dir, pkt, EventKind::Anomaly(a)));
+                out.push(ev(dir, pkt, RtmpEventKind::Anomaly(a)));
             }
             self.chunk_out(dir, o, pkt, out);
         }
     }
 
-    pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<Event>) {
+    pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             let d = dir.index();
             // A probe accepted at the end may queue bytes, whose decoding may
@@ -489,13 +511,13 @@ impl Connection {
         off: u64,
         data: &[u8],
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         self.process_slice(dir, off, data, pkt, out);
         self.drain_replay(dir, pkt, out);
     }
 
-    fn drain_replay(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+    fn drain_replay(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
         while let Some((off, bytes)) = self.dirs[dir.index()].replay.take() {
             self.process_slice(dir, off, &bytes, pkt, out);
         }
@@ -509,7 +531,7 @@ impl Connection {
         mut off: u64,
         mut data: &[u8],
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         let d = dir.index();
         while !data.is_empty() {
@@ -527,7 +549,7 @@ impl Connection {
                         out.push(ev(
                             dir,
                             pkt,
-                            EventKind::Handshake(HandshakeEvent {
+                            RtmpEventKind::Handshake(HandshakeEvent {
                                 part: part_for(dir, 0),
                                 range: ByteRange::new(off, off + 1),
                                 version_byte: Some(b0),
@@ -595,7 +617,12 @@ impl Connection {
 
     /// Emits the handshake parts completed so far. Returns true when the
     /// connection stopped (RTMPE).
-    fn handshake_parts(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) -> bool {
+    fn handshake_parts(
+        &mut self,
+        dir: Direction,
+        pkt: PacketRef,
+        out: &mut Vec<RtmpEvent>,
+    ) -> bool {
         use handshake::{HANDSHAKE_SIZE as HS, HANDSHAKE_TOTAL};
         let d = dir.index();
         let client = dir == Direction::ToServer;
@@ -607,7 +634,7 @@ impl Connection {
             out.push(ev(
                 dir,
                 pkt,
-                EventKind::Handshake(HandshakeEvent {
+                RtmpEventKind::Handshake(HandshakeEvent {
                     part: part_for(dir, 0),
                     range: ByteRange::new(base, base + 1),
                     version_byte: Some(v),
@@ -674,7 +701,7 @@ impl Connection {
             out.push(ev(
                 dir,
                 pkt,
-                EventKind::Handshake(HandshakeEvent {
+                RtmpEventKind::Handshake(HandshakeEvent {
                     part: part_for(dir, 1),
                     range,
                     version_byte: None,
@@ -744,7 +771,7 @@ impl Connection {
             out.push(ev(
                 dir,
                 pkt,
-                EventKind::Handshake(HandshakeEvent {
+                RtmpEventKind::Handshake(HandshakeEvent {
                     part: part_for(dir, 2),
                     range,
                     version_byte: None,
@@ -775,7 +802,7 @@ impl Connection {
         off: u64,
         data: &[u8],
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) -> usize {
         let d = dir.index();
         let mut outs = std::mem::take(&mut self.scratch);
@@ -842,7 +869,7 @@ impl Connection {
         kind: Probe,
         fin: bool,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         let d = dir.index();
         let len = self.dirs[d].buf.len();
@@ -1028,10 +1055,10 @@ impl Connection {
         dir: Direction,
         o: chunk::ChunkOut,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         match o {
-            chunk::ChunkOut::Anomaly(a) => out.push(ev(dir, pkt, EventKind::Anomaly(a))),
+            chunk::ChunkOut::Anomaly(a) => out.push(ev(dir, pkt, RtmpEventKind::Anomaly(a))),
             chunk::ChunkOut::Desync(_) => {}
             chunk::ChunkOut::Message(m, b) => self.emit_message(dir, m, &b, pkt, out),
         }
@@ -1043,20 +1070,20 @@ impl Connection {
         mut m: Box<Message>,
         body_bytes: &[u8],
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         let d = dir.index();
         let anomalies = body::decode_body(&mut m, body_bytes);
         for mut a in anomalies {
             a.range = Some(m.stream_range_of(a.range));
-            out.push(ev(dir, pkt, EventKind::Anomaly(a)));
+            out.push(ev(dir, pkt, RtmpEventKind::Anomaly(a)));
         }
         if m.truncated.is_none() {
             self.control_effects(dir, &mut m, pkt, out);
             self.check_timestamp(dir, &m, pkt, out);
         }
         self.dirs[d].messages += 1;
-        out.push(ev(dir, pkt, EventKind::Message(m)));
+        out.push(ev(dir, pkt, RtmpEventKind::Message(m)));
     }
 
     fn control_effects(
@@ -1064,7 +1091,7 @@ impl Connection {
         dir: Direction,
         m: &mut Message,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         let d = dir.index();
         let o = 1 - d;
@@ -1139,7 +1166,7 @@ impl Connection {
         dir: Direction,
         m: &Message,
         pkt: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<RtmpEvent>,
     ) {
         if !matches!(m.type_id, 8 | 9 | 15 | 18 | 22) {
             return;
@@ -1176,7 +1203,7 @@ impl Connection {
 
     /// `rtmp.ack.late`: the receiver of `dir` got more than its window
     /// (plus half a window of slack for acks in flight) without acknowledging.
-    fn check_late(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+    fn check_late(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
         let st = &mut self.dirs[dir.index()];
         let Some(w) = st.window else { return };
         if st.late_reported || w == 0 {

@@ -22,10 +22,10 @@
 //! [`MAX_EVENTS`] events and [`MAX_PAIRS`] change pairs per event are
 //! decoded (`rtmp.shared_object.limit`, warning).
 
-use super::body::{anomaly, Reader};
 use super::message::{Body, SharedObject, SharedObjectEvent};
+use super::reader::{anomaly, Reader};
 use crate::amf::{AmfStr, Span, Value, ValueKind};
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 
 /// Most name/value pairs decoded from one change event.
 pub const MAX_PAIRS: usize = 256;
@@ -250,7 +250,7 @@ fn decode_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtmp::body::tests::amf0w::*;
+    use crate::rtmp::testutil::amf0w::*;
 
     fn header(name: &str, version: u32, flags: u32) -> Vec<u8> {
         let mut v = key(name);

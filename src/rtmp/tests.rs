@@ -5,8 +5,8 @@
 use super::handshake::{self, DigestScheme, HandshakePart, HANDSHAKE_SIZE};
 use super::message::{Body, Message, TruncationCause, UserControl};
 use super::*;
-use crate::event::{Anomaly, Direction, Event, EventKind, FlowProtocol, PacketRef};
 use crate::time::PacketTime;
+use crate::vocab::{Anomaly, Direction, FlowProtocol, PacketRef};
 use proptest::prelude::*;
 
 const TS: Direction = Direction::ToServer;
@@ -124,7 +124,7 @@ fn feed(
     bytes: &[u8],
     piece: usize,
     n0: u64,
-) -> Vec<Event> {
+) -> Vec<RtmpEvent> {
     let mut out = Vec::new();
     let mut off = start;
     for (i, p) in bytes.chunks(piece.max(1)).enumerate() {
@@ -134,19 +134,19 @@ fn feed(
     out
 }
 
-fn messages(ev: &[Event]) -> Vec<&Message> {
+fn messages(ev: &[RtmpEvent]) -> Vec<&Message> {
     ev.iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Message(m) => Some(&**m),
+            RtmpEventKind::Message(m) => Some(&**m),
             _ => None,
         })
         .collect()
 }
 
-fn anomalies<'a>(ev: &'a [Event], name: &str) -> Vec<&'a Anomaly> {
+fn anomalies<'a>(ev: &'a [RtmpEvent], name: &str) -> Vec<&'a Anomaly> {
     ev.iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Anomaly(a) if a.name == name => Some(a),
+            RtmpEventKind::Anomaly(a) if a.name == name => Some(a),
             _ => None,
         })
         .collect()
@@ -542,7 +542,7 @@ fn midstream_flow_starting_with_handshake_is_handshake() {
     let parts: Vec<HandshakePart> = ev
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Handshake(h) => Some(h.part),
+            RtmpEventKind::Handshake(h) => Some(h.part),
             _ => None,
         })
         .collect();
@@ -554,10 +554,10 @@ fn midstream_flow_starting_with_handshake_is_handshake() {
     assert_eq!(c.chunk_size(TS), 4096);
 }
 
-fn hs_events(ev: &[Event]) -> Vec<&handshake::HandshakeEvent> {
+fn hs_events(ev: &[RtmpEvent]) -> Vec<&handshake::HandshakeEvent> {
     ev.iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Handshake(h) => Some(h),
+            RtmpEventKind::Handshake(h) => Some(h),
             _ => None,
         })
         .collect()

@@ -14,10 +14,10 @@
 //! parameters are `rtmp.user_control.extra_bytes` (warning); types above 46
 //! are `rtmp.user_control.unknown_event` (warning).
 
-use super::body::{anomaly, Reader};
 use super::message::{Body, UserControl};
+use super::reader::{anomaly, Reader};
 use crate::amf::Span;
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 
 /// Highest named event type.
 pub const MAX_NAMED_EVENT: u16 = 46;

@@ -33,10 +33,10 @@
 //! `rtmp.media.track_limit`, `rtmp.codec.bad_config`, plus AMF anomalies of
 //! Metadata bodies.
 
-use super::body::{anomaly, Reader};
 use super::message::{Audio, Body, CodecConfig, MediaTrack, Video};
+use super::reader::{anomaly, Reader};
 use crate::amf::Span;
-use crate::event::{Anomaly, Severity};
+use crate::vocab::{Anomaly, Severity};
 
 /// Most tracks decoded from one multitrack message (the rest is one span).
 pub const MAX_TRACKS: usize = 256;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::amf::{AmfStr, ValueKind};
-use crate::rtmp::body::tests::amf0w;
+use crate::rtmp::testutil::amf0w;
 
 /// MSB-first bit writer with exp-Golomb, for building SPS/ASC vectors.
 struct W {
