@@ -11,6 +11,7 @@
 use serde::Serialize;
 use std::net::IpAddr;
 
+use crate::classify::{Confidence, Evidence};
 use crate::rtmp::handshake::HandshakeEvent;
 use crate::rtmp::message::Message;
 use crate::time::PacketTime;
@@ -202,6 +203,18 @@ pub enum FlowProtocol {
     RtmpEncrypted,
     /// Some other protocol: left alone.
     NotRtmp,
+    /// TLS records (see [`crate::classify`]): not dissected.
+    Tls,
+    /// HTTP: not fed to the RTMP dissector.
+    Http,
+    /// SSH.
+    Ssh,
+    /// BGP.
+    Bgp,
+    /// DNS over TCP.
+    Dns,
+    /// SMB / NetBIOS session service.
+    Smb,
 }
 
 /// Per-direction counters, index 0 = to_server, 1 = to_client.
@@ -222,6 +235,10 @@ pub struct FlowEnd {
     pub counters: FlowCounters,
     pub reason: EndReason,
     pub protocol: FlowProtocol,
+    /// What `protocol` rests on ([`crate::classify`]).
+    pub evidence: Evidence,
+    /// How sure `protocol` is.
+    pub confidence: Confidence,
     /// Packet time of the first and last packet of the flow.
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,

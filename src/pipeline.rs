@@ -5,13 +5,20 @@
 //! flow and appends the final `stats` event. Same input, same events: the
 //! only clock is the packet time.
 //!
-//! Per flow the analyzer keeps one [`rtmp::Connection`]; reassembly's `Orig`
-//! side is the client (SYN sender, else the non-1935 end, else the first
-//! sender), so `Orig` bytes go `to_server`.
+//! Per flow the analyzer keeps a [`classify::FlowSniffer`] and one
+//! [`rtmp::Connection`]; reassembly's `Orig` side is the client (SYN sender,
+//! else the non-1935 end, else the first sender), so `Orig` bytes go
+//! `to_server`. The sniffer classifies each direction by its first bytes
+//! before anything is dissected ([`classify::Route`]): RTMP handshakes and
+//! flows without a signature go to the RTMP dissector (whose mid-stream
+//! scorer decides the latter); HTTP, TLS and the other recognised protocols
+//! never reach it. The `flow` event carries the final
+//! [`classify::verdict`] (protocol, evidence, confidence).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::capture::{KernelStats, RawPacket};
+use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
     Anomaly, Direction, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap, PacketRef, Severity,
     Stats,
@@ -69,8 +76,81 @@ impl DataTap for NoTap {
 
 #[derive(Debug)]
 struct FlowState {
+    sniff: FlowSniffer,
     conn: rtmp::Connection,
     messages: [u64; 2],
+}
+
+impl FlowState {
+    /// Hands in-order bytes of `dir` (after the sniffer's `held` bytes) to
+    /// the destination of the flow's route.
+    fn deliver(
+        &mut self,
+        dir: Direction,
+        held: Option<(u64, Vec<u8>)>,
+        data: Option<(u64, &[u8])>,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        match self.sniff.route() {
+            Route::Rtmp => {
+                if let Some((off, h)) = held {
+                    self.conn.handle_data(dir, off, &h, pkt, out);
+                }
+                if let Some((off, d)) = data {
+                    self.conn.handle_data(dir, off, d, pkt, out);
+                }
+            }
+            // HTTP (where RTMPT travels) and TLS (RTMPS) are never fed to
+            // the RTMP dissector; their decoders plug in here.
+            Route::Http | Route::Tls => {}
+            Route::Skip | Route::Undecided => {}
+        }
+    }
+
+    /// Offers bytes to the sniffer and delivers what it passes.
+    fn data(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        match self.sniff.offer(dir, offset, data) {
+            Step::Held => {}
+            Step::Pass(held) => self.deliver(dir, held, Some((offset, data)), pkt, out),
+            Step::Rerouted(held) => {
+                // The other direction went to the dissector on its bytes
+                // alone; this one carries another protocol's signature. A
+                // dissector that already decoded messages keeps the flow.
+                if self.messages != [0, 0] {
+                    self.sniff.keep_rtmp();
+                } else {
+                    self.conn.abandon();
+                }
+                self.deliver(dir, held, Some((offset, data)), pkt, out);
+            }
+        }
+    }
+
+    /// A gap or the end of the flow: bytes held by the sniffer go first.
+    fn release(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<Event>) {
+        if let Some(held) = self.sniff.release(dir) {
+            self.deliver(dir, Some(held), None, pkt, out);
+        }
+    }
+
+    /// The flow record's classification.
+    fn verdict(&self) -> classify::Verdict {
+        classify::verdict(
+            self.sniff.signatures(),
+            self.conn.protocol(),
+            self.conn.uncertain(),
+            self.messages[0] + self.messages[1],
+            self.conn.handshake_both(),
+        )
+    }
 }
 
 /// The whole sans-IO pipeline for one input.
@@ -154,6 +234,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         self.flows.insert(
             flow.flow_id,
             FlowState {
+                sniff: FlowSniffer::new(!flow.midstream),
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
             },
@@ -171,8 +252,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let dir = dir_of(side);
         self.tap.data(flow, dir, offset, data);
         if let Some(f) = self.flows.get_mut(&flow) {
-            f.conn
-                .handle_data(dir, offset, data, pkt, &mut self.scratch);
+            f.data(dir, offset, data, pkt, &mut self.scratch);
         }
         self.drain(flow);
     }
@@ -187,7 +267,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             kind: EventKind::Gap(Gap { offset, len }),
         });
         if let Some(f) = self.flows.get_mut(&flow) {
-            f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+            f.release(dir, pkt, &mut self.scratch);
+            if f.sniff.route() == Route::Rtmp {
+                f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+            }
         }
         self.drain(flow);
     }
@@ -203,11 +286,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     }
 
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
-        let mut protocol = FlowProtocol::Unknown;
+        let mut verdict = classify::Verdict::UNKNOWN;
         let mut messages = [0; 2];
         if let Some(mut f) = self.flows.remove(&flow) {
-            f.conn.finish(pkt, &mut self.scratch);
-            protocol = f.conn.protocol();
+            f.release(Direction::ToServer, pkt, &mut self.scratch);
+            f.release(Direction::ToClient, pkt, &mut self.scratch);
+            if f.sniff.route() == Route::Rtmp {
+                f.conn.finish(pkt, &mut self.scratch);
+            }
             messages = f.messages;
             // Messages completed by finish() belong to the count too.
             for ev in &self.scratch {
@@ -215,8 +301,11 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                     messages[d.index()] += 1;
                 }
             }
+            f.messages = messages;
+            verdict = f.verdict();
             self.drain(flow);
         }
+        let protocol = verdict.class.protocol();
         if matches!(
             protocol,
             FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
@@ -234,6 +323,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 counters,
                 reason: end.reason,
                 protocol,
+                evidence: verdict.evidence,
+                confidence: verdict.confidence,
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
             }),

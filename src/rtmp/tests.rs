@@ -806,6 +806,7 @@ fn partial_bytes_limit() {
     let limits = Limits {
         max_partial_bytes: 1000,
         max_chunk_streams: 8,
+        ..Limits::default()
     };
     let (mut c, base) = after_handshake_with(limits);
     let big = vec![0x27u8; 5000];
@@ -992,6 +993,7 @@ fn tiny_chunks_count_against_the_partial_cap() {
     let limits = Limits {
         max_partial_bytes: 20_000,
         max_chunk_streams: 8,
+        ..Limits::default()
     };
     let (mut c, base) = after_handshake_with(limits);
     let mut s = msg0(2, 0, 1, 0, &1u32.to_be_bytes(), 128);
