@@ -74,8 +74,9 @@
 //! up accept no negative; 0 is the lowest that also demands one complete
 //! decoded message ([`NO_PROOF_SCORE`] is -1), keeps 723 of 724 and leaves
 //! 3 points of margin to the negatives: [`ACCEPT_EVIDENCE`] = 0. The one
-//! positive lost is a 128 KB window; on a real flow the probe goes on and
-//! takes the stream at a later check. With extra negatives captured on
+//! positive lost (an Akamai server stream cut 41,851 bytes in) holds in its
+//! whole 128 KiB probe window only part of one 70 KB aggregate after the
+//! chain's start: no complete message. With extra negatives captured on
 //! loopback (HTTP serving JPEG, FLV, MP4 and random bodies, the same over
 //! TLS; `RTMPSCOPE_EXTRA_NEGATIVES=DIR`, 1,495 negative samples, 69 accepted
 //! by the structural rule alone) the table is the same from -2 up (highest
