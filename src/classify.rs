@@ -745,4 +745,58 @@ mod tests {
         assert_eq!(s.release(Direction::ToClient), Some((100, vec![0x16])));
         assert_eq!(s.route(), Route::Rtmp);
     }
+
+    proptest::proptest! {
+        /// Never panics; asks for more bytes only while fewer than
+        /// SNIFF_BYTES are there.
+        #[test]
+        fn sniff_is_total(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+                          start in proptest::prelude::any::<bool>()) {
+            if sniff(&b, start) == Sniff::NeedMore {
+                proptest::prop_assert!(b.len() < SNIFF_BYTES);
+            }
+        }
+
+        /// Whatever the segmentation, every byte offered is handed back
+        /// exactly once, in order, at its offset (held bytes first).
+        #[test]
+        fn sniffer_delivers_every_byte(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            cuts in proptest::collection::vec(1usize..9, 1..12),
+            first in 0u8..4,
+            start in proptest::prelude::any::<bool>(),
+        ) {
+            // Bias the first byte towards prefixes that are held.
+            let mut data = data;
+            if let Some(b) = data.first_mut() {
+                *b = [0x00, 0x03, 0x16, *b][first as usize];
+            }
+            let mut s = FlowSniffer::new(start);
+            let mut got: Vec<u8> = Vec::new();
+            let (mut off, mut k) = (0usize, 0usize);
+            while off < data.len() {
+                let n = cuts[k % cuts.len()].min(data.len() - off);
+                k += 1;
+                let piece = &data[off..off + n];
+                match s.offer(Direction::ToServer, off as u64, piece) {
+                    Step::Held => {}
+                    Step::Pass(h) | Step::Rerouted(h) => {
+                        if let Some((o, b)) = h {
+                            proptest::prop_assert_eq!(o as usize, got.len());
+                            got.extend(b);
+                        }
+                        proptest::prop_assert_eq!(off, got.len());
+                        got.extend_from_slice(piece);
+                    }
+                }
+                off += n;
+            }
+            if let Some((o, b)) = s.release(Direction::ToServer) {
+                proptest::prop_assert_eq!(o as usize, got.len());
+                got.extend(b);
+            }
+            proptest::prop_assert_eq!(got, data);
+            proptest::prop_assert!(s.route() != Route::Undecided || off == 0);
+        }
+    }
 }
