@@ -388,7 +388,11 @@ pub fn classify(to_server: &[u8], to_client: &[u8], start: bool) -> Verdict {
         Sniff::Signature(c, e) => Some((c, e)),
         _ => None,
     };
-    let (a, b) = (sig(to_server), sig(to_client));
+    combine(sig(to_server), sig(to_client))
+}
+
+/// The verdict from each direction's signature (to_server, to_client).
+fn combine(a: Option<(Class, Evidence)>, b: Option<(Class, Evidence)>) -> Verdict {
     match (a, b) {
         (Some(x), Some(y)) if x.0 == y.0 => Verdict {
             class: x.0,
@@ -498,11 +502,7 @@ impl FlowSniffer {
 
     /// The verdict from the signatures alone (both directions).
     pub fn signatures(&self) -> Verdict {
-        let s = |d: &SniffDir| d.sig;
-        match (s(&self.dirs[0]), s(&self.dirs[1])) {
-            (None, None) => Verdict::UNKNOWN,
-            _ => classify(&self.dirs[0].first, &self.dirs[1].first, self.start),
-        }
+        combine(self.dirs[0].sig, self.dirs[1].sig)
     }
 
     /// Offers in-order bytes of `dir` at stream offset `offset` (contiguous
