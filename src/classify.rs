@@ -27,7 +27,16 @@
 //! Routing: RTMP (handshake or no signature) goes to the RTMP dissector.
 //! HTTP and TLS flows are never fed to it: they are routed as
 //! [`Route::Http`] / [`Route::Tls`] so that an RTMPT (HTTP tunnel) or RTMPS
-//! (TLS) decoder can take them; every other class is [`Route::Skip`].
+//! (TLS) decoder can take them; every other class is [`Route::Skip`]. A
+//! non-RTMP signature in the second direction reroutes a flow the first
+//! direction sent to the dissector ([`Step::Rerouted`]), unless the
+//! dissector already decoded messages.
+//!
+//! Plugging in a decoder: give its class a [`Route`] in `Route::of`, take
+//! the bytes of that route in `pipeline::FlowState::deliver` (held bytes
+//! come first, with their offset), and map its result to the flow record in
+//! [`verdict`]. Decrypted TLS plaintext can be run through [`sniff`] again
+//! (RTMP handshake, or HTTP carrying RTMPT).
 
 use serde::Serialize;
 
