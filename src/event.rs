@@ -11,6 +11,7 @@
 use serde::Serialize;
 use std::net::IpAddr;
 
+use crate::classify::{Confidence, Evidence};
 use crate::rtmp::handshake::HandshakeEvent;
 use crate::rtmp::message::Message;
 use crate::rtmp::{RtmpEvent, RtmpEventKind};
@@ -86,6 +87,10 @@ pub struct FlowEnd {
     pub counters: FlowCounters,
     pub reason: EndReason,
     pub protocol: FlowProtocol,
+    /// What `protocol` rests on ([`crate::classify`]).
+    pub evidence: Evidence,
+    /// How sure `protocol` is.
+    pub confidence: Confidence,
     /// Packet time of the first and last packet of the flow.
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,

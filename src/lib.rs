@@ -3,6 +3,8 @@
 //! Layers, each in its own module, from the wire up:
 //! - [`capture`]: packet sources (pcap/pcapng files, stdin, live interfaces);
 //! - [`link`]: link-layer dispatch and IP/TCP decoding;
+//! - [`classify`]: per-flow content classification (RTMP, TLS, HTTP, ...)
+//!   deciding which flows reach the dissector;
 //! - [`reassembly`]: sans-IO passive TCP reassembly into two ordered byte
 //!   streams per flow, gaps reported;
 //! - [`rtmp`]: the tolerant RTMP dissector (handshake, chunks, messages);
@@ -16,6 +18,7 @@
 
 pub mod amf;
 pub mod capture;
+pub mod classify;
 pub mod cli;
 pub mod diff;
 pub mod event;

@@ -5,13 +5,20 @@
 //! flow and appends the final `stats` event. Same input, same events: the
 //! only clock is the packet time.
 //!
-//! Per flow the analyzer keeps one [`rtmp::Connection`]; reassembly's `Orig`
-//! side is the client (SYN sender, else the non-1935 end, else the first
-//! sender), so `Orig` bytes go `to_server`.
+//! Per flow the analyzer keeps a [`classify::FlowSniffer`] and one
+//! [`rtmp::Connection`]; reassembly's `Orig` side is the client (SYN sender,
+//! else the non-1935 end, else the first sender), so `Orig` bytes go
+//! `to_server`. The sniffer classifies each direction by its first bytes
+//! before anything is dissected ([`classify::Route`]): RTMP handshakes and
+//! flows without a signature go to the RTMP dissector (whose mid-stream
+//! scorer decides the latter); HTTP, TLS and the other recognised protocols
+//! never reach it. The `flow` event carries the final
+//! [`classify::verdict`] (protocol, evidence, confidence).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::capture::{KernelStats, RawPacket};
+use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
     Anomaly, Direction, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap, PacketRef, Severity,
     Stats,
@@ -69,8 +76,81 @@ impl DataTap for NoTap {
 
 #[derive(Debug)]
 struct FlowState {
+    sniff: FlowSniffer,
     conn: rtmp::Connection,
     messages: [u64; 2],
+}
+
+impl FlowState {
+    /// Hands in-order bytes of `dir` (after the sniffer's `held` bytes) to
+    /// the destination of the flow's route.
+    fn deliver(
+        &mut self,
+        dir: Direction,
+        held: Option<(u64, Vec<u8>)>,
+        data: Option<(u64, &[u8])>,
+        pkt: PacketRef,
+        out: &mut Vec<rtmp::RtmpEvent>,
+    ) {
+        match self.sniff.route() {
+            Route::Rtmp => {
+                if let Some((off, h)) = held {
+                    self.conn.handle_data(dir, off, &h, pkt, out);
+                }
+                if let Some((off, d)) = data {
+                    self.conn.handle_data(dir, off, d, pkt, out);
+                }
+            }
+            // HTTP (where RTMPT travels) and TLS (RTMPS) are never fed to
+            // the RTMP dissector; their decoders plug in here.
+            Route::Http | Route::Tls => {}
+            Route::Skip | Route::Undecided => {}
+        }
+    }
+
+    /// Offers bytes to the sniffer and delivers what it passes.
+    fn data(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        data: &[u8],
+        pkt: PacketRef,
+        out: &mut Vec<rtmp::RtmpEvent>,
+    ) {
+        match self.sniff.offer(dir, offset, data) {
+            Step::Held => {}
+            Step::Pass(held) => self.deliver(dir, held, Some((offset, data)), pkt, out),
+            Step::Rerouted(held) => {
+                // The other direction went to the dissector on its bytes
+                // alone; this one carries another protocol's signature. A
+                // dissector that already decoded messages keeps the flow.
+                if self.messages != [0, 0] {
+                    self.sniff.keep_rtmp();
+                } else {
+                    self.conn.abandon();
+                }
+                self.deliver(dir, held, Some((offset, data)), pkt, out);
+            }
+        }
+    }
+
+    /// A gap or the end of the flow: bytes held by the sniffer go first.
+    fn release(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<rtmp::RtmpEvent>) {
+        if let Some(held) = self.sniff.release(dir) {
+            self.deliver(dir, Some(held), None, pkt, out);
+        }
+    }
+
+    /// The flow record's classification.
+    fn verdict(&self) -> classify::Verdict {
+        classify::verdict(
+            self.sniff.signatures(),
+            self.conn.protocol(),
+            self.conn.uncertain(),
+            self.messages[0] + self.messages[1],
+            self.conn.handshake_both(),
+        )
+    }
 }
 
 /// The whole sans-IO pipeline for one input.
@@ -153,6 +233,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         self.flows.insert(
             flow.flow_id,
             FlowState {
+                sniff: FlowSniffer::new(!flow.midstream),
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
             },
@@ -170,8 +251,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let dir = dir_of(side);
         self.tap.data(flow, dir, offset, data);
         if let Some(f) = self.flows.get_mut(&flow) {
-            f.conn
-                .handle_data(dir, offset, data, pkt, &mut self.scratch);
+            f.data(dir, offset, data, pkt, &mut self.scratch);
         }
         self.drain(flow);
     }
@@ -186,7 +266,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             kind: EventKind::Gap(Gap { offset, len }),
         });
         if let Some(f) = self.flows.get_mut(&flow) {
-            f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+            f.release(dir, pkt, &mut self.scratch);
+            if f.sniff.route() == Route::Rtmp {
+                f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+            }
         }
         self.drain(flow);
     }
@@ -202,11 +285,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     }
 
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
-        let mut protocol = FlowProtocol::Unknown;
+        let mut verdict = classify::Verdict::UNKNOWN;
         let mut messages = [0; 2];
         if let Some(mut f) = self.flows.remove(&flow) {
-            f.conn.finish(pkt, &mut self.scratch);
-            protocol = f.conn.protocol();
+            f.release(Direction::ToServer, pkt, &mut self.scratch);
+            f.release(Direction::ToClient, pkt, &mut self.scratch);
+            if f.sniff.route() == Route::Rtmp {
+                f.conn.finish(pkt, &mut self.scratch);
+            }
             messages = f.messages;
             // Messages completed by finish() belong to the count too.
             for ev in &self.scratch {
@@ -214,8 +300,11 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                     messages[ev.direction.index()] += 1;
                 }
             }
+            f.messages = messages;
+            verdict = f.verdict();
             self.drain(flow);
         }
+        let protocol = verdict.class.protocol();
         if matches!(
             protocol,
             FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
@@ -233,6 +322,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 counters,
                 reason: end.reason,
                 protocol,
+                evidence: verdict.evidence,
+                confidence: verdict.confidence,
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
             }),
@@ -351,5 +442,192 @@ impl Analyzer {
     /// Bytes held by reassembly right now.
     pub fn memory(&self) -> usize {
         self.reasm.memory()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{Confidence, Evidence};
+    use crate::time::PacketTime;
+
+    const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 50000);
+
+    /// Ethernet/IPv4/TCP frame.
+    fn frame(src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, flags: u8, p: &[u8]) -> Vec<u8> {
+        let mut tcp = src.1.to_be_bytes().to_vec();
+        tcp.extend_from_slice(&dst.1.to_be_bytes());
+        tcp.extend_from_slice(&seq.to_be_bytes());
+        tcp.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        tcp.extend_from_slice(p);
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+        ip.extend_from_slice(&src.0);
+        ip.extend_from_slice(&dst.0);
+        ip.extend_from_slice(&tcp);
+        let mut f = vec![0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x08, 0x00];
+        f.extend_from_slice(&ip);
+        f
+    }
+
+    /// Runs a conversation: (from client?, payload) segments after a
+    /// handshake (`syn`) or picked up mid-stream; returns every event.
+    fn run(server_port: u16, syn: bool, segs: &[(bool, &[u8])]) -> Vec<Event> {
+        let server = ([10, 0, 0, 2], server_port);
+        let mut frames = Vec::new();
+        let (mut cseq, mut sseq) = (1000u32, 5000u32);
+        if syn {
+            frames.push(frame(CLIENT, server, cseq - 1, 0x02, b""));
+            frames.push(frame(server, CLIENT, sseq - 1, 0x12, b""));
+        }
+        for (to_server, p) in segs {
+            if *to_server {
+                frames.push(frame(CLIENT, server, cseq, 0x18, p));
+                cseq += p.len() as u32;
+            } else {
+                frames.push(frame(server, CLIENT, sseq, 0x18, p));
+                sseq += p.len() as u32;
+            }
+        }
+        let mut an = Analyzer::default();
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let pkt = RawPacket {
+                pcap_cnt: i as u64 + 1,
+                time: PacketTime::new(1_700_000_000 + i as i64, 0),
+                linktype: 1,
+                origlen: f.len() as u32,
+                data: f,
+            };
+            an.handle_packet(&pkt, &mut out);
+        }
+        an.finish(None, &mut out);
+        out
+    }
+
+    fn flow_end(ev: &[Event]) -> &FlowEnd {
+        ev.iter()
+            .find_map(|e| match &e.kind {
+                EventKind::FlowEnd(f) => Some(f),
+                _ => None,
+            })
+            .expect("a flow line")
+    }
+
+    fn messages(ev: &[Event]) -> usize {
+        ev.iter()
+            .filter(|e| matches!(e.kind, EventKind::Message(_)))
+            .count()
+    }
+
+    fn rtmp_anomalies(ev: &[Event]) -> usize {
+        ev.iter()
+            .filter(|e| matches!(&e.kind, EventKind::Anomaly(a) if a.name.starts_with("rtmp.")))
+            .count()
+    }
+
+    /// fmt 0 chunk on csid 3 (chunk size 128) of an AMF0 command.
+    fn command(name: &str, tid: f64) -> Vec<u8> {
+        let mut body = vec![0x02];
+        body.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        body.extend_from_slice(name.as_bytes());
+        body.push(0x00);
+        body.extend_from_slice(&tid.to_be_bytes());
+        body.push(0x05);
+        let mut v = vec![0x03, 0, 0, 0];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(&[20, 0, 0, 0, 0]);
+        v.extend_from_slice(&body);
+        v
+    }
+
+    #[test]
+    fn http_on_the_rtmp_port_is_not_dissected() {
+        // The body holds a perfectly good RTMP chunk: still HTTP.
+        let mut req = b"POST /open/1 HTTP/1.1\r\nContent-Length: 40\r\n\r\n".to_vec();
+        req.extend(command("connect", 1.0));
+        let ev = run(
+            1935,
+            true,
+            &[
+                (true, &req),
+                (false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ],
+        );
+        let f = flow_end(&ev);
+        assert_eq!(f.protocol, FlowProtocol::Http);
+        assert_eq!(f.evidence, Evidence::HttpRequest);
+        assert_eq!(f.confidence, Confidence::High);
+        assert_eq!(messages(&ev), 0);
+        assert_eq!(rtmp_anomalies(&ev), 0);
+    }
+
+    #[test]
+    fn rtmp_on_port_443_is_found_by_its_handshake() {
+        let mut c = vec![3u8];
+        c.extend([0u8; 1536]);
+        let mut s = vec![3u8];
+        s.extend([0u8; 3072]);
+        let ev = run(
+            443,
+            true,
+            &[
+                (true, &c),
+                (false, &s),
+                (true, &[0u8; 1536]),
+                (true, &command("connect", 1.0)),
+            ],
+        );
+        let f = flow_end(&ev);
+        assert_eq!(f.protocol, FlowProtocol::Rtmp);
+        assert_eq!(f.evidence, Evidence::RtmpHandshake);
+        assert_eq!(f.confidence, Confidence::High);
+        assert_eq!(messages(&ev), 1);
+    }
+
+    #[test]
+    fn tls_and_ssh_are_classified_and_left_alone() {
+        let mut hello = vec![
+            0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03,
+        ];
+        hello.extend([0x42u8; 60]);
+        let ev = run(1935, true, &[(true, &hello)]);
+        let f = flow_end(&ev);
+        assert_eq!(
+            (f.protocol, f.confidence),
+            (FlowProtocol::Tls, Confidence::Medium)
+        );
+        assert_eq!(rtmp_anomalies(&ev), 0);
+        // The server speaks first; the client's bytes would be chunks.
+        let ev = run(
+            1935,
+            true,
+            &[
+                (false, b"SSH-2.0-OpenSSH_9.2\r\n"),
+                (true, &command("connect", 1.0)),
+            ],
+        );
+        assert_eq!(flow_end(&ev).protocol, FlowProtocol::Ssh);
+        assert_eq!(messages(&ev), 0);
+    }
+
+    #[test]
+    fn held_first_bytes_reach_the_dissector() {
+        // Picked up mid-stream; the first segment (3 bytes) is too short to
+        // rule out a TPKT header, so it is held, then delivered in front.
+        let mut s = command("createStream", 2.0);
+        s.extend(command("deleteStream", 3.0));
+        s.extend(command("closeStream", 4.0));
+        let ev = run(1935, false, &[(true, &s[..3]), (true, &s[3..])]);
+        assert_eq!(messages(&ev), 3);
+        let first = ev.iter().find_map(|e| match &e.kind {
+            EventKind::Message(m) => Some(m.first_byte),
+            _ => None,
+        });
+        assert_eq!(first, Some(0));
+        let f = flow_end(&ev);
+        assert_eq!(f.protocol, FlowProtocol::RtmpMidstream);
+        assert_eq!(f.evidence, Evidence::RtmpChunks);
     }
 }

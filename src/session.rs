@@ -221,6 +221,10 @@ pub struct Session {
     /// Flow end reason, absent while open.
     pub end_reason: Option<String>,
     pub protocol: Option<String>,
+    /// What `protocol` rests on and how sure it is (the `flow` record's
+    /// `evidence` and `confidence`), absent while open.
+    pub evidence: Option<String>,
+    pub confidence: Option<String>,
     pub handshake: HandshakeInfo,
     pub app: Option<String>,
     pub tc_url: Option<String>,
@@ -780,6 +784,11 @@ impl SessionTracker {
                 let proto = serde_json::to_value(end.protocol).ok();
                 st.session.end_reason = reason.and_then(|v| v.as_str().map(str::to_owned));
                 st.session.protocol = proto.and_then(|v| v.as_str().map(str::to_owned));
+                let name = |v: serde_json::Result<serde_json::Value>| {
+                    v.ok().and_then(|v| v.as_str().map(str::to_owned))
+                };
+                st.session.evidence = name(serde_json::to_value(end.evidence));
+                st.session.confidence = name(serde_json::to_value(end.confidence));
                 if let Some(mut st) = self.open.remove(&fid) {
                     if st.rtmp {
                         st.session.refresh();

@@ -150,4 +150,16 @@ pub enum FlowProtocol {
     RtmpEncrypted,
     /// Some other protocol: left alone.
     NotRtmp,
+    /// TLS records (see [`crate::classify`]): not dissected.
+    Tls,
+    /// HTTP: not fed to the RTMP dissector.
+    Http,
+    /// SSH.
+    Ssh,
+    /// BGP.
+    Bgp,
+    /// DNS over TCP.
+    Dns,
+    /// SMB / NetBIOS session service.
+    Smb,
 }

@@ -23,7 +23,7 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan` |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan` |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!
@@ -680,6 +680,14 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
     m.insert(
         "protocol".into(),
         serde_json::to_value(end.protocol).unwrap_or(J::Null),
+    );
+    m.insert(
+        "evidence".into(),
+        serde_json::to_value(end.evidence).unwrap_or(J::Null),
+    );
+    m.insert(
+        "confidence".into(),
+        serde_json::to_value(end.confidence).unwrap_or(J::Null),
     );
     if let Some(i) = info {
         m.insert("midstream".into(), J::Bool(i.midstream));

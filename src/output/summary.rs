@@ -201,11 +201,15 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
     o.line(
         2,
         &format!(
-            "{} .. {}  end: {}  protocol: {}",
+            "{} .. {}  end: {}  protocol: {}{}",
             s.start,
             s.end,
             s.end_reason.as_deref().unwrap_or("open"),
-            s.protocol.as_deref().unwrap_or("-")
+            s.protocol.as_deref().unwrap_or("-"),
+            match (&s.evidence, &s.confidence) {
+                (Some(e), Some(c)) => format!(" ({e}, confidence {c})"),
+                _ => String::new(),
+            }
         ),
         Style::Dim,
     )?;

@@ -55,6 +55,11 @@ pub struct Limits {
     pub max_partial_bytes: usize,
     /// Chunk streams tracked per direction.
     pub max_chunk_streams: usize,
+    /// Lowest [`midstream::judge`] score at which a mid-stream chain is
+    /// taken as RTMP while nothing else on the flow is
+    /// ([`midstream::ACCEPT_EVIDENCE`]; a test harness may raise it to
+    /// measure the scores).
+    pub midstream_accept: i32,
 }
 
 impl Default for Limits {
@@ -62,6 +67,7 @@ impl Default for Limits {
         Limits {
             max_partial_bytes: 64 * 1024 * 1024,
             max_chunk_streams: 4096,
+            midstream_accept: midstream::ACCEPT_EVIDENCE,
         }
     }
 }
@@ -127,6 +133,9 @@ struct Dir {
     pings: VecDeque<(u32, PacketTime)>,
     ts_streams: Vec<((u32, u8), u32)>,
     messages: u64,
+    /// Highest [`midstream::judge`] score of a chain this direction's
+    /// mid-stream probe found acceptable by its structure.
+    best_evidence: Option<i32>,
 }
 
 impl Dir {
@@ -153,6 +162,7 @@ impl Dir {
             pings: VecDeque::new(),
             ts_streams: Vec::new(),
             messages: 0,
+            best_evidence: None,
         }
     }
 }
@@ -164,6 +174,12 @@ pub struct Connection {
     midstream: bool,
     protocol: FlowProtocol,
     dirs: [Dir; 2],
+    /// A chunk chain that parsed but whose messages did not prove RTMP:
+    /// reported once at the end as `rtmp.detection_uncertain` unless the
+    /// flow turned out to be RTMP.
+    doubt: Option<(Direction, ByteRange, String)>,
+    /// `rtmp.detection_uncertain` was reported.
+    uncertain: bool,
     /// Reused output buffer of the chunk decoder.
     scratch: Vec<chunk::ChunkOut>,
 }
@@ -232,6 +248,8 @@ impl Connection {
             midstream,
             protocol: FlowProtocol::Unknown,
             dirs,
+            doubt: None,
+            uncertain: false,
             scratch: Vec::new(),
         }
     }
@@ -293,6 +311,10 @@ impl Connection {
             Phase::Start => {
                 self.dirs[d].phase = Phase::Probe(Probe::Midstream);
                 self.reset_probe(d, end);
+            }
+            Phase::Handshake if !self.dirs[d].hs_done[0] => {
+                // An RTMPE C0 whose C1 was cut: not shown to be RTMP.
+                self.stop_dir(d);
             }
             Phase::Handshake => {
                 let st = &mut self.dirs[d];
@@ -389,7 +411,17 @@ impl Connection {
     }
 
     pub fn finish(&mut self, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
-        for dir in [Direction::ToServer, Direction::ToClient] {
+        // When both directions are still probing, the one with more bytes
+        // goes first: once it is RTMP, a short other direction (a lone
+        // command) needs no proof of its own.
+        let mut order = [Direction::ToServer, Direction::ToClient];
+        if self.dirs[1].buf.len() > self.dirs[0].buf.len()
+            && matches!(self.dirs[0].phase, Phase::Probe(Probe::Midstream))
+            && matches!(self.dirs[1].phase, Phase::Probe(Probe::Midstream))
+        {
+            order.reverse();
+        }
+        for dir in order {
             let d = dir.index();
             // A probe accepted at the end may queue bytes, whose decoding may
             // lose sync and probe again: repeat until settled (each round
@@ -405,6 +437,10 @@ impl Connection {
                 self.drain_replay(dir, pkt, out);
             }
             match self.dirs[d].phase {
+                Phase::Handshake if !self.dirs[d].hs_done[0] => {
+                    // An RTMPE C0 without its C1: not shown to be RTMP.
+                    self.stop_dir(d);
+                }
                 Phase::Handshake => {
                     let st = &self.dirs[d];
                     out.push(anomaly(
@@ -451,6 +487,71 @@ impl Connection {
                 }
                 _ => {}
             }
+        }
+        self.report_doubt(pkt, out);
+    }
+
+    /// `rtmp.detection_uncertain`, once, for a flow that looked a little like
+    /// RTMP (a chunk chain that parsed) but never proved it.
+    fn report_doubt(&mut self, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
+        if self.uncertain || self.is_rtmp() {
+            return;
+        }
+        if let Some((dir, range, detail)) = self.doubt.take() {
+            self.uncertain = true;
+            out.push(anomaly(
+                dir,
+                pkt,
+                "rtmp.detection_uncertain",
+                Severity::Info,
+                Some(range),
+                detail,
+            ));
+        }
+    }
+
+    fn is_rtmp(&self) -> bool {
+        matches!(
+            self.protocol,
+            FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
+        )
+    }
+
+    /// `rtmp.detection_uncertain` was reported: the flow looked a little like
+    /// RTMP but not enough, and nothing was dissected.
+    pub fn uncertain(&self) -> bool {
+        self.uncertain
+    }
+
+    /// Both C1 and S1 were seen.
+    pub fn handshake_both(&self) -> bool {
+        self.dirs[0].hs_done[1] && self.dirs[1].hs_done[1]
+    }
+
+    /// Highest [`midstream::judge`] score of a structurally acceptable chain
+    /// found by `dir`'s mid-stream probe (`None`: no such chain).
+    pub fn best_evidence(&self, dir: Direction) -> Option<i32> {
+        self.dirs[dir.index()].best_evidence
+    }
+
+    /// The flow was classified as another protocol: stop dissecting (what
+    /// was decoded stays decoded) and report nothing more.
+    pub fn abandon(&mut self) {
+        self.doubt = None;
+        self.stop(FlowProtocol::NotRtmp);
+    }
+
+    /// Stops one direction; the flow is not RTMP once the other direction
+    /// has nothing either.
+    fn stop_dir(&mut self, d: usize) {
+        let st = &mut self.dirs[d];
+        st.phase = Phase::Stopped;
+        st.buf = Vec::new();
+        st.hs = Vec::new();
+        if self.protocol == FlowProtocol::Unknown
+            && matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start)
+        {
+            self.stop(FlowProtocol::NotRtmp);
         }
     }
 
@@ -546,30 +647,8 @@ impl Connection {
                     if !self.midstream && off == 0 && b0 == 3 {
                         self.begin_handshake(d, off);
                     } else if !self.midstream && off == 0 && (b0 == 6 || b0 == 8) {
-                        out.push(ev(
-                            dir,
-                            pkt,
-                            RtmpEventKind::Handshake(HandshakeEvent {
-                                part: part_for(dir, 0),
-                                range: ByteRange::new(off, off + 1),
-                                version_byte: Some(b0),
-                                time: None,
-                                peer_version: None,
-                                kind: None,
-                                digest: None,
-                                echo_ok: None,
-                            }),
-                        ));
-                        out.push(anomaly(
-                            dir,
-                            pkt,
-                            "rtmp.encrypted",
-                            Severity::Info,
-                            Some(ByteRange::new(off, off + 1)),
-                            format!("RTMPE (version byte {b0:#04x}): not dissected"),
-                        ));
-                        self.stop(FlowProtocol::RtmpEncrypted);
-                        return;
+                        // RTMPE, once a full C1 follows (handshake_parts).
+                        self.begin_handshake(d, off);
                     } else {
                         self.dirs[d].phase = Phase::Probe(Probe::Midstream);
                         self.reset_probe(d, off);
@@ -629,8 +708,12 @@ impl Connection {
         let base = self.dirs[d].hs_base;
         let have = self.dirs[d].hs.len();
         if !self.dirs[d].hs_done[0] && have >= 1 {
-            self.dirs[d].hs_done[0] = true;
             let v = self.dirs[d].hs[0];
+            if (v == 6 || v == 8) && have <= HS {
+                // RTMPE is C0 followed by 1536 bytes: wait for them.
+                return false;
+            }
+            self.dirs[d].hs_done[0] = true;
             out.push(ev(
                 dir,
                 pkt,
@@ -959,6 +1042,32 @@ impl Connection {
             }
             resync_acceptable(w, fin || full)
         });
+        // A mid-stream chain must also prove itself by what its messages
+        // decode to, unless the other direction already did.
+        let accept = match (kind, accept) {
+            (Probe::Midstream, Some(w)) if !self.is_rtmp() => {
+                let st = &mut self.dirs[d];
+                let j = midstream::judge(&st.buf, &w);
+                st.best_evidence = Some(st.best_evidence.map_or(j.score, |b| b.max(j.score)));
+                if j.score >= self.limits.midstream_accept {
+                    Some(w)
+                } else {
+                    let from = st.buf_off + w.start as u64;
+                    self.doubt = Some((
+                        dir,
+                        ByteRange::new(from, st.buf_off + st.buf.len() as u64),
+                        format!(
+                            "bytes at offset {from} parse as RTMP chunks (chunk size {}, {} \
+                             headers) but their messages do not prove it (evidence score {}, \
+                             {} clean of {} messages, {} bad): not dissected",
+                            w.chunk_size, w.headers, j.score, j.clean, j.messages, j.bad
+                        ),
+                    ));
+                    None
+                }
+            }
+            (_, a) => a,
+        };
         let st = &mut self.dirs[d];
         if let Some(w) = accept {
             let start_off = st.buf_off + w.start as u64;

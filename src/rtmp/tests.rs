@@ -836,6 +836,7 @@ fn partial_bytes_limit() {
     let limits = Limits {
         max_partial_bytes: 1000,
         max_chunk_streams: 8,
+        ..Limits::default()
     };
     let (mut c, base) = after_handshake_with(limits);
     let big = vec![0x27u8; 5000];
@@ -1022,6 +1023,7 @@ fn tiny_chunks_count_against_the_partial_cap() {
     let limits = Limits {
         max_partial_bytes: 20_000,
         max_chunk_streams: 8,
+        ..Limits::default()
     };
     let (mut c, base) = after_handshake_with(limits);
     let mut s = msg0(2, 0, 1, 0, &1u32.to_be_bytes(), 128);
@@ -1156,4 +1158,100 @@ fn midstream_short_garbage_is_not_accepted_at_end() {
     ev.extend(fin);
     assert_eq!(c.messages(TC), 0);
     assert_eq!(anomalies(&ev, "rtmp.resync_failed").len(), 1);
+}
+
+/// A chain that parses (a huge shared object message on a never-seen
+/// stream, continued by fmt 3 chunks at chunk size 128) but whose message
+/// proves nothing (its name length is 65535): no message, no warning, one
+/// `rtmp.detection_uncertain`.
+#[test]
+fn chain_without_evidence_is_uncertain_not_rtmp() {
+    let mut s = vec![0x45, 0x04, 0x00, 0x00, 0x00, 0x64, 0xc0, 0x10];
+    let mut x = 0x2545_f491u32;
+    let mut garbage = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as u8) | 0x80
+            })
+            .collect()
+    };
+    s.extend([0xff, 0xff]);
+    s.extend(garbage(126));
+    for _ in 0..6 {
+        s.push(0xc5);
+        s.extend(garbage(128));
+    }
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, &s, 1400, 1);
+    let mut fin = Vec::new();
+    c.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert!(messages(&ev).is_empty());
+    assert_eq!(anomalies(&ev, "rtmp.detection_uncertain").len(), 1);
+    assert!(c.uncertain());
+    assert!(c
+        .best_evidence(TS)
+        .is_some_and(|e| e < midstream::ACCEPT_EVIDENCE));
+    assert!(!ev.iter().any(|e| matches!(
+        &e.kind,
+        RtmpEventKind::Anomaly(a) if a.severity != Severity::Info
+    )));
+    assert_ne!(c.protocol(), FlowProtocol::RtmpMidstream);
+    // The same bytes with the structural rule only (threshold out of the
+    // way) are taken as RTMP: the evidence is what rejects them.
+    let mut lax = Connection::new(
+        Limits {
+            midstream_accept: i32::MIN,
+            ..Limits::default()
+        },
+        true,
+    );
+    let mut ev = feed(&mut lax, TS, 0, &s, 1400, 1);
+    let mut fin = Vec::new();
+    lax.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert_eq!(lax.protocol(), FlowProtocol::RtmpMidstream);
+    assert!(!messages(&ev).is_empty());
+}
+
+/// Mid-stream commands and control messages decode cleanly: accepted.
+#[test]
+fn chain_with_clean_messages_is_accepted() {
+    let mut body = amf_str("createStream");
+    body.extend(amf_num(2.0));
+    body.push(0x05);
+    let mut s = msg0(2, 0, 5, 0, &2_500_000u32.to_be_bytes(), 128);
+    s.extend(msg0(3, 0, 20, 0, &body, 128));
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, &s, 1400, 1);
+    let mut fin = Vec::new();
+    c.finish(pkt(99), &mut fin);
+    ev.extend(fin);
+    assert_eq!(c.protocol(), FlowProtocol::RtmpMidstream);
+    assert_eq!(messages(&ev).len(), 2);
+    assert!(anomalies(&ev, "rtmp.detection_uncertain").is_empty());
+    assert!(c
+        .best_evidence(TS)
+        .is_some_and(|e| e >= midstream::ACCEPT_EVIDENCE));
+}
+
+/// RTMPE is C0 0x06/0x08 followed by a full C1: a 0x06 byte and a few
+/// more is not reported as RTMP at all.
+#[test]
+fn rtmpe_needs_a_full_c1() {
+    let mut c = Connection::new(Limits::default(), false);
+    let mut data = vec![6u8];
+    data.extend([0x11u8; 100]);
+    let mut ev = Vec::new();
+    c.handle_data(TS, 0, &data, pkt(1), &mut ev);
+    c.finish(pkt(2), &mut ev);
+    assert!(hs_events(&ev).is_empty());
+    assert!(anomalies(&ev, "rtmp.encrypted").is_empty());
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(&e.kind, RtmpEventKind::Anomaly(_))));
+    assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
 }

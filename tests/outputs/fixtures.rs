@@ -619,6 +619,8 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             },
             reason: EndReason::Fin,
             protocol: FlowProtocol::Rtmp,
+            evidence: rtmpscope::classify::Evidence::RtmpHandshake,
+            confidence: rtmpscope::classify::Confidence::High,
             first_seen: PacketTime::new(sc.time_base, 0),
             last_seen: PacketTime::new(sc.time_base + 20, 0),
         }),
