@@ -136,6 +136,8 @@ struct Dir {
     /// Highest [`midstream::judge`] score of a chain this direction's
     /// mid-stream probe found acceptable by its structure.
     best_evidence: Option<i32>,
+    /// `rtmp.midstream.work_limit` was reported for this direction.
+    work_limit_reported: bool,
 }
 
 impl Dir {
@@ -163,6 +165,7 @@ impl Dir {
             ts_streams: Vec::new(),
             messages: 0,
             best_evidence: None,
+            work_limit_reported: false,
         }
     }
 }
@@ -991,7 +994,24 @@ impl Connection {
                 if !sizes.contains(&other) {
                     sizes.push(other);
                 }
-                midstream::infer(&st.buf, st.buf.len(), &sizes, &[], true)
+                let (best, work, exhausted) =
+                    midstream::infer_counted(&st.buf, st.buf.len(), &sizes, &[], true);
+                if exhausted && !self.dirs[d].work_limit_reported {
+                    self.dirs[d].work_limit_reported = true;
+                    let off = self.dirs[d].buf_off;
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.midstream.work_limit",
+                        Severity::Info,
+                        Some(ByteRange::new(off, off + len as u64)),
+                        format!(
+                            "mid-stream inference stopped after {work} header steps (budget {}); best chain so far kept",
+                            midstream::MAX_INFER_WORK
+                        ),
+                    ));
+                }
+                best
             }
             Probe::Resync(_) => {
                 // The chunk size is known: only it is tried, starts in
