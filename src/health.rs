@@ -54,6 +54,8 @@ pub struct Series {
     /// Largest video frame (bytes; audio when there is no video).
     pub max_frame: Vec<u32>,
     pub jumps: Vec<u32>,
+    /// Coded frames whose timestamp jumped forward / went back (sequence
+    /// headers are not counted).
     pub regressions: Vec<u32>,
     /// Media time minus capture time at the bucket's last message (ms).
     pub drift_ms: Vec<i64>,
@@ -162,7 +164,8 @@ pub struct SeqHeaders {
     pub repeats: u64,
 }
 
-/// Audio minus video timestamp (ms), sampled at each video frame.
+/// Audio minus video timestamp (ms): the last audio frame's against each
+/// video frame of the first track.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AvDrift {
     pub first_ms: i64,
@@ -282,7 +285,10 @@ impl StreamHealth {
         // Jumps and regressions against this kind's previous timestamp.
         let (mut jump, mut regress) = (false, false);
         let mut step = 0;
-        if let Some(prev) = self.st.last_ts[k] {
+        // Only coded frames count: sequence headers often carry 0 whatever
+        // the stream's time (a server's GOP cache sends them first).
+        let prev = if s.frame { self.st.last_ts[k] } else { None };
+        if let Some(prev) = prev {
             let d = ts - prev as i64;
             if d > JUMP_MS {
                 jump = true;
@@ -293,7 +299,9 @@ impl StreamHealth {
                 self.st.last_delta[k] = d;
             }
         }
-        self.st.last_ts[k] = Some(s.timestamp);
+        if s.frame {
+            self.st.last_ts[k] = Some(s.timestamp);
+        }
         // Elastic clock: keep the series contiguous.
         if pos > self.st.max_pos + JUMP_MS || pos < self.st.max_pos - JUMP_MS {
             pos = self.st.max_pos + step;
