@@ -452,6 +452,7 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
             .map(|m| m.len()),
         mouse: args.mouse,
         redact: args.redact,
+        filter: (!filter.is_empty()).then(|| filter.join(" ")),
         ..tui::TuiOptions::default()
     };
     match tui::run(opts, tui_source(src, pipeline_config(input), live)) {
