@@ -796,9 +796,15 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
 /// `extract`: FLV files of every media stream, one line per file written.
 fn run_extract(input: &InputArgs, filter: &[String], args: &ExtractArgs) -> Result<i32, CliError> {
     use crate::output::extract::{ExtractOptions, Extractor};
-    // The directory is made before the capture opens (and privileges drop).
+    // The directory is made before the capture opens (and privileges drop);
+    // a live capture run as root gives a directory it made to the user it
+    // switches to, so the files can be created later.
+    let existed = args.output.is_dir();
     std::fs::create_dir_all(&args.output)
         .map_err(|e| CliError(format!("{}: {e}", args.output.display())))?;
+    if input.interface.is_some() && !existed {
+        capture::chown_to_dropped_user(&args.output, input.user.as_deref())?;
+    }
     let mut src = open_source(input, filter)?;
     let live = src.is_live();
     let mut ex = Extractor::new(ExtractOptions {
