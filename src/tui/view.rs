@@ -982,8 +982,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         ia,
     );
     // One block per stream: two header lines, the health charts (media
-    // time) and the video / audio sparklines (capture time).
-    let per = 7u16 + CHART_H;
+    // time, when the terminal is tall enough) and the video / audio
+    // sparklines (capture time).
+    let chart_h = if sa.height >= 7 + CHART_H { CHART_H } else { 0 };
+    let per = 7u16 + chart_h;
     let mut y = sa.y;
     let width = sa.width as usize;
     if s.streams.is_empty() {
@@ -1029,10 +1031,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             ]),
             Rect::new(sa.x, y, sa.width, 2),
         );
-        if let Some(h) = &st.health {
-            render_health(f, h, Rect::new(sa.x, y + 2, sa.width, CHART_H));
+        if let (Some(h), true) = (&st.health, chart_h > 0) {
+            render_health(f, h, Rect::new(sa.x, y + 2, sa.width, chart_h));
         }
-        let ys = y + CHART_H;
+        let ys = y + chart_h;
         let label_w = 12u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
         let mut msids = vec![st.msid];
