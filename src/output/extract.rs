@@ -137,6 +137,7 @@ pub struct KindFacts {
     /// Tags written (sequence headers included).
     pub packets: u64,
     pub sequence_headers: u64,
+    /// Coded keyframes (sequence headers not counted).
     pub keyframes: u64,
     pub bytes: u64,
     pub first_timestamp: Option<u32>,
@@ -354,7 +355,8 @@ fn track_codecs(m: &Message) -> (Vec<String>, bool, bool, bool) {
                 c.push(codec_fourcc(&v.codec));
             }
             let seq = v.packet_type == Some(0) && v.frame_type != 5;
-            (c, true, seq, v.keyframe && v.frame_type != 5)
+            let coded = !matches!(v.packet_type, Some(0) | Some(2) | Some(4) | Some(5));
+            (c, true, seq, v.keyframe && v.frame_type != 5 && coded)
         }
         Body::Audio(a) => {
             let mut c: Vec<String> = a.tracks.iter().filter_map(|t| t.fourcc.clone()).collect();
@@ -856,5 +858,124 @@ pub fn extract_file(
     match ex.error {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::PacketRef;
+    use crate::rtmp::Connection;
+
+    fn handshake_part(seed: u8) -> Vec<u8> {
+        let mut v = vec![0u8; 1536];
+        v[3] = seed;
+        for (i, b) in v.iter_mut().enumerate().skip(8) {
+            *b = (i as u8).wrapping_mul(7).wrapping_add(seed);
+        }
+        v
+    }
+
+    /// One message on csid 6 in 128-byte chunks (fmt 0, then fmt 3).
+    fn chunked(type_id: u8, ts: u32, msid: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![6u8];
+        v.extend_from_slice(&ts.to_be_bytes()[1..]);
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.push(type_id);
+        v.extend_from_slice(&msid.to_le_bytes());
+        for (i, c) in body.chunks(128).enumerate() {
+            if i > 0 {
+                v.push(0xC6);
+            }
+            v.extend_from_slice(c);
+        }
+        v
+    }
+
+    fn sub(type_id: u8, ts: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![type_id];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(&ts.to_be_bytes()[1..]);
+        v.push((ts >> 24) as u8);
+        v.extend_from_slice(&[0, 0, 0]);
+        v.extend_from_slice(body);
+        v.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn aggregate_messages_become_their_tags() {
+        let dir = std::env::temp_dir().join(format!("rtmpscope-agg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ex = Extractor::new(ExtractOptions {
+            dir: dir.clone(),
+            ..Default::default()
+        });
+        let mut conn = Connection::default();
+        let pkt = PacketRef::default();
+        let (c1, s1) = (handshake_part(1), handshake_part(2));
+        let mut c = vec![3u8];
+        c.extend_from_slice(&c1);
+        c.extend_from_slice(&s1);
+        let mut s = vec![3u8];
+        s.extend_from_slice(&s1);
+        s.extend_from_slice(&c1);
+        let keyframe: Vec<u8> = [0x17, 1, 0, 0, 0]
+            .into_iter()
+            .chain((0..300).map(|i| i as u8))
+            .collect();
+        let inter: Vec<u8> = [0x27, 1, 0, 0, 0].into_iter().chain([9; 40]).collect();
+        let audio: Vec<u8> = vec![0xAF, 1, 7, 7, 7];
+        let seq: Vec<u8> = vec![0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0];
+        let mut agg = sub(9, 1000, &seq);
+        agg.extend(sub(9, 1000, &keyframe));
+        agg.extend(sub(8, 1010, &audio));
+        agg.extend(sub(9, 1040, &inter));
+        let mut wire = c.clone();
+        wire.extend(chunked(22, 5000, 1, &agg));
+        let mut events = Vec::new();
+        conn.handle_data(Direction::ToClient, 0, &s, pkt, &mut events);
+        // Deliver in pieces, as packets would.
+        let mut off = 0u64;
+        for piece in wire.chunks(700) {
+            ex.data(1, Direction::ToServer, off, piece);
+            conn.handle_data(Direction::ToServer, off, piece, pkt, &mut events);
+            off += piece.len() as u64;
+            for e in &mut events {
+                e.flow_id = Some(1);
+            }
+            ex.handle(&events);
+            events.clear();
+        }
+        let reports = ex.finish();
+        assert_eq!(reports.len(), 1);
+        let r = &reports[0];
+        assert!(
+            r.path.ends_with("s1-publish-unnamed-m1.flv"),
+            "{:?}",
+            r.path
+        );
+        let data = std::fs::read(&r.path).unwrap();
+        let tags = crate::output::flv::tags(&data).unwrap();
+        let got: Vec<(u8, u32, &[u8])> = tags
+            .iter()
+            .map(|t| (t.tag_type, t.timestamp, t.body))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (9, 5000, &seq[..]),
+                (9, 5000, &keyframe[..]),
+                (8, 5010, &audio[..]),
+                (9, 5040, &inter[..]),
+            ]
+        );
+        assert_eq!(data[4], 0x05, "audio and video flags");
+        assert_eq!(r.sidecar.video.keyframes, 1);
+        assert_eq!(r.sidecar.video.sequence_headers, 1);
+        assert_eq!(r.sidecar.audio.packets, 1);
+        assert!(r.sidecar.gaps.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
