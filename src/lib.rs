@@ -9,7 +9,10 @@
 //! - [`amf`]: AMF0/AMF3 decoders;
 //! - [`pipeline`]: glues link -> reassembly -> rtmp into one event stream;
 //! - [`event`]: the one event model every output consumes;
-//! - [`output`]: JSON and human summary; [`tui`]: the terminal UI.
+//! - [`session`] and [`health`]: the session model and stream health over
+//!   media time;
+//! - [`output`]: JSON, human summary, FLV writer and per-stream extraction;
+//!   [`tui`]: the terminal UI.
 #![forbid(unsafe_code)]
 
 pub mod amf;
