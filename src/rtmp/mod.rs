@@ -243,6 +243,10 @@ impl Connection {
     /// bytes). An output that keeps stream bytes to re-read message bodies
     /// by their spans (extract) can drop everything below it.
     pub fn retain_from(&self, dir: Direction) -> u64 {
+        if self.stopped() {
+            // Not RTMP (or encrypted): no message will ever refer to bytes.
+            return u64::MAX;
+        }
         let st = &self.dirs[dir.index()];
         let mut low = st.next_off;
         if let Some(p) = st.dec.oldest_partial() {
