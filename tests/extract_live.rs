@@ -44,6 +44,19 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// Ends the rtmpscope we started (by its pid) if the test fails before
+/// Ctrl-C: SIGINT, which it handles like Ctrl-C.
+struct PidGuard(u32, bool);
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if !self.1 {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
 /// Kills a child we started (by its own handle) when the test ends.
 struct Reaper(Vec<Child>);
 impl Drop for Reaper {
@@ -114,6 +127,7 @@ fn live_files_are_valid_while_capturing_and_after_ctrl_c() {
         .spawn()
         .expect("start rtmpscope");
     let rs_pid = rs.id();
+    let mut guard = PidGuard(rs_pid, false);
     std::thread::sleep(Duration::from_millis(1500));
     let url = format!("rtmp://127.0.0.1:{PORT}/live/livekey");
     reaper.0.push(
@@ -163,6 +177,7 @@ fn live_files_are_valid_while_capturing_and_after_ctrl_c() {
         .unwrap();
     assert!(st.success());
     let o = rs.wait_with_output().expect("rtmpscope exits");
+    guard.1 = true;
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
