@@ -601,6 +601,9 @@ fn extracted_packets_match_framemd5_ground_truth() {
         );
     }
     eprintln!("checked {checked} packets against framemd5 ground truth");
+    for cap in by_cap.keys() {
+        let _ = std::fs::remove_dir_all(tmp(cap));
+    }
 }
 
 /// The modern ffmpeg (imageio-ffmpeg, reads enhanced FLV), if installed.
@@ -631,7 +634,8 @@ fn every_extracted_file_passes_ffmpeg() {
     let mut files = 0;
     for cap in caps {
         let name = cap.file_name().unwrap().to_string_lossy().into_owned();
-        for r in extract(&name, &tmp(&format!("ff-{name}"))) {
+        let dir = tmp(&format!("ff-{name}"));
+        for r in extract(&name, &dir) {
             let out = Command::new(&ff)
                 .args(["-nostdin", "-v", "error", "-i"])
                 .arg(&r.path)
@@ -646,6 +650,7 @@ fn every_extracted_file_passes_ffmpeg() {
             );
             files += 1;
         }
+        let _ = std::fs::remove_dir_all(&dir);
     }
     assert!(files >= 30, "only {files} files extracted from the corpus");
 }
@@ -774,6 +779,8 @@ fn lossy_capture_gives_valid_files_with_exact_loss_lists() {
         }
         assert!(resumed > 0 || all.len() == have.len());
     }
+    let _ = std::fs::remove_dir_all(tmp("lossless"));
+    let _ = std::fs::remove_dir_all(tmp("lossy"));
 }
 
 /// Keyframe flag of every video packet of a (single-track, legacy) file.
@@ -823,6 +830,7 @@ fn extractor_holds_only_messages_in_flight() {
         peak < 2 * 135_000,
         "held {peak} bytes of a {total}-byte capture"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Live extraction's promise: after any packet (Ctrl-C can come at any
@@ -896,6 +904,7 @@ fn files_are_valid_midway_and_closed_at_session_end() {
         closed, 1,
         "the publisher's file closes at its flow end (RST, packet 933 of 936)"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn run_cli(args: &[&str]) -> std::process::Output {
@@ -1010,4 +1019,7 @@ fn cli_options_select_redact_and_rebase() {
         d.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
+    for n in ["cli-session", "cli-redact", "cli-rebase", "cli-norebase"] {
+        let _ = std::fs::remove_dir_all(tmp(n));
+    }
 }
