@@ -113,6 +113,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Interactive terminal UI.
     Tui(TuiArgs),
+    /// Write one FLV file (and a `.flv.json` sidecar) per media stream.
+    Extract(ExtractArgs),
 }
 
 /// Trailing BPF filter words.
@@ -187,6 +189,29 @@ pub struct DiffArgs {
     /// Redact stream keys and credentials in the report.
     #[arg(long)]
     pub redact: bool,
+}
+
+/// `extract` options.
+#[derive(Debug, Clone, Args)]
+pub struct ExtractArgs {
+    /// Directory for the FLV files and their sidecars (created if missing).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Only session N (its flow id, as in the JSON `flow_id`).
+    #[arg(long = "session", value_name = "N")]
+    pub session: Option<u64>,
+    /// Only streams named NAME (as published/played, or its redaction
+    /// placeholder).
+    #[arg(long = "stream", value_name = "NAME")]
+    pub stream: Option<String>,
+    /// Stream keys in file names and sidecars as stable placeholders.
+    #[arg(long)]
+    pub redact: bool,
+    /// Tag timestamps start at 0 in each file.
+    #[arg(long)]
+    pub rebase: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// `tui` options.
@@ -272,6 +297,9 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Summary(a)) => run_summary(&cli.input, &a.filter.filter, &a),
         Some(Command::Diff(d)) => run_diff(&cli.input, &d),
         Some(Command::Tui(t)) => run_tui(&cli.input, &t.filter.filter, &t),
+        Some(Command::Extract(x)) => {
+            run_extract(&cli.input, &x.filter.filter, &x).unwrap_or_else(|e| fail(e.0))
+        }
         None => {
             let mut input = cli.input.clone();
             let mut words = cli.rest;
@@ -424,6 +452,7 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
             .map(|m| m.len()),
         mouse: args.mouse,
         redact: args.redact,
+        filter: (!filter.is_empty()).then(|| filter.join(" ")),
         ..tui::TuiOptions::default()
     };
     match tui::run(opts, tui_source(src, pipeline_config(input), live)) {
@@ -759,6 +788,72 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
     if let (Some(threshold), Some(w)) = (args.fail_on, end.worst) {
         if w >= threshold.severity() {
             return Ok(EXIT_FINDINGS);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `extract`: FLV files of every media stream, one line per file written.
+fn run_extract(input: &InputArgs, filter: &[String], args: &ExtractArgs) -> Result<i32, CliError> {
+    use crate::output::extract::{ExtractOptions, Extractor};
+    // The directory is made before the capture opens (and privileges drop);
+    // a live capture run as root gives a directory it made to the user it
+    // switches to, so the files can be created later.
+    let existed = args.output.is_dir();
+    std::fs::create_dir_all(&args.output)
+        .map_err(|e| CliError(format!("{}: {e}", args.output.display())))?;
+    if input.interface.is_some() && !existed {
+        capture::chown_to_dropped_user(&args.output, input.user.as_deref())?;
+    }
+    let mut src = open_source(input, filter)?;
+    let live = src.is_live();
+    let mut ex = Extractor::new(ExtractOptions {
+        dir: args.output.clone(),
+        session: args.session,
+        stream: args.stream.clone(),
+        redact: args.redact,
+        rebase: args.rebase,
+    });
+    let mut analyzer = Analyzer::new(pipeline_config(input));
+    let mut events = Vec::new();
+    let mut stdout = io::stdout();
+    let mut print = |reports: Vec<crate::output::extract::FileReport>| {
+        for r in reports {
+            let _ = writeln!(stdout, "{}", r.line());
+        }
+        let _ = stdout.flush();
+    };
+    let mut read_error = None;
+    loop {
+        match src.next_packet() {
+            Ok(Some(pkt)) => analyzer.handle_packet_tap(&pkt, &mut events, &mut ex),
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+        ex.handle(&events);
+        events.clear();
+        ex.trim(&analyzer);
+        if live {
+            // Every tag written so far reaches the disk: the files are
+            // valid FLV whenever the capture stops.
+            ex.flush();
+        }
+        print(ex.take_done());
+    }
+    analyzer.finish(src.stats(), &mut events);
+    ex.handle(&events);
+    print(ex.finish());
+    if let Some(e) = ex.error.take() {
+        return Err(CliError(format!("writing output: {e}")));
+    }
+    if let Some(e) = read_error {
+        if e.is_truncation() {
+            eprintln!("rtmpscope: warning: {e}");
+        } else {
+            return Err(CliError(e.to_string()));
         }
     }
     Ok(EXIT_OK)

@@ -13,7 +13,10 @@
 //! - [`vocab`]: the small shared types (ranges, directions, anomalies), a
 //!   leaf every layer imports;
 //! - [`event`]: the one event model every output consumes;
-//! - [`output`]: JSON and human summary; [`tui`]: the terminal UI.
+//! - [`session`] and [`health`]: the session model and stream health over
+//!   media time;
+//! - [`output`]: JSON, human summary, FLV writer and per-stream extraction;
+//!   [`tui`]: the terminal UI.
 #![forbid(unsafe_code)]
 
 pub mod amf;
@@ -22,6 +25,7 @@ pub mod classify;
 pub mod cli;
 pub mod diff;
 pub mod event;
+pub mod health;
 pub mod link;
 pub mod output;
 pub mod pipeline;

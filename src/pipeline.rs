@@ -439,6 +439,13 @@ impl Analyzer {
         }
     }
 
+    /// Lowest stream offset of `flow`/`dir` a later message event may still
+    /// refer to (see [`rtmp::Connection::retain_from`]); `None` once the flow
+    /// has ended (no event will refer to its bytes any more).
+    pub fn retain_from(&self, flow: FlowId, dir: Direction) -> Option<u64> {
+        self.flows.get(&flow).map(|f| f.conn.retain_from(dir))
+    }
+
     /// Bytes held by reassembly right now.
     pub fn memory(&self) -> usize {
         self.reasm.memory()

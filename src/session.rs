@@ -29,6 +29,7 @@ use serde_json::Value as J;
 
 use crate::amf::{AmfStr, Value, ValueKind};
 use crate::event::{Direction, Event, EventKind, FlowId};
+use crate::health::MediaSample;
 use crate::redact::{redact_url, Redactor};
 use crate::rtmp::handshake::HandshakePart;
 use crate::rtmp::message::{Body, CodecConfig, CommandInfo, Control, MediaTrack, Message};
@@ -187,6 +188,9 @@ pub struct StreamInfo {
     pub metadata: Option<J>,
     /// Other message stream ids whose media was attributed to this stream.
     pub media_msids: Vec<u32>,
+    /// Stream health over media time (streams that carried audio/video).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::StreamHealth>,
 }
 
 /// Ping round trips.
@@ -489,6 +493,9 @@ impl Session {
         for s in &mut self.streams {
             s.audio.derive();
             s.video.derive();
+            if let Some(h) = &mut s.health {
+                h.refresh();
+            }
             if let Some(m) = &s.metadata {
                 if s.video.codec.is_none() {
                     s.video.codec = m
@@ -843,6 +850,29 @@ fn first_object(args: &[Value]) -> Option<&Value> {
     args.iter().find(|a| a.properties().is_some())
 }
 
+/// Media on `msid` although the session created streams and none of them
+/// has that id (ffmpeg's listen server sends on 0 after returning 1). A
+/// session picked up mid-stream (no createStream seen) never says so.
+fn msid_not_created(s: &Session, msid: u32) -> bool {
+    s.streams.iter().any(|x| x.created_by_transaction.is_some())
+        && !s
+            .streams
+            .iter()
+            .any(|x| x.msid == msid && x.created_by_transaction.is_some())
+}
+
+/// Identity of a sequence header for change/repeat detection: its length
+/// and decoded configuration records.
+fn seq_identity(m: &Message, tracks: &[MediaTrack]) -> String {
+    let cfg: Vec<&Option<CodecConfig>> = tracks.iter().map(|t| &t.config).collect();
+    format!("{}:{cfg:?}", m.length)
+}
+
+/// Capture time of a message in ms.
+fn capture_ms(m: &Message) -> i64 {
+    (m.time.as_nanos() / 1_000_000) as i64
+}
+
 fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth: usize) {
     let s = &mut st.session;
     match &m.body {
@@ -865,9 +895,30 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Video(v) => {
+            let not_created = msid_not_created(s, m.msid);
             let Some(stream) = s.stream_for_media(m.msid, d) else {
                 return;
             };
+            let seq = v.packet_type == Some(0) && v.frame_type != 5;
+            let frame = v.frame_type != 5
+                && !matches!(v.packet_type, Some(0) | Some(2) | Some(4) | Some(5));
+            let id = seq.then(|| seq_identity(m, &v.tracks));
+            let codec = codec_fourcc(&v.codec);
+            let h = stream.health.get_or_insert_with(Default::default);
+            if not_created {
+                h.set_msid_not_created();
+            }
+            h.media(MediaSample {
+                video: true,
+                timestamp: m.timestamp,
+                capture_ms: capture_ms(m),
+                bytes: m.length,
+                frame,
+                keyframe: v.keyframe,
+                track: track_of(&v.tracks),
+                seq_header: id.as_deref(),
+                codec: &codec,
+            });
             let vs = &mut stream.video;
             vs.add(m);
             let pt = v.packet_type;
@@ -884,9 +935,29 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Audio(a) => {
+            let not_created = msid_not_created(s, m.msid);
             let Some(stream) = s.stream_for_media(m.msid, d) else {
                 return;
             };
+            let seq = a.packet_type == Some(0) && (a.enhanced || a.codec == "aac");
+            let frame = a.packet_type.is_none() || a.packet_type == Some(1);
+            let id = seq.then(|| seq_identity(m, &a.tracks));
+            let codec = codec_fourcc(&a.codec);
+            let h = stream.health.get_or_insert_with(Default::default);
+            if not_created {
+                h.set_msid_not_created();
+            }
+            h.media(MediaSample {
+                video: false,
+                timestamp: m.timestamp,
+                capture_ms: capture_ms(m),
+                bytes: m.length,
+                frame,
+                keyframe: false,
+                track: track_of(&a.tracks),
+                seq_header: id.as_deref(),
+                codec: &codec,
+            });
             let au = &mut stream.audio;
             au.add(m);
             if a.packet_type == Some(0) && (a.enhanced || a.codec == "aac") {

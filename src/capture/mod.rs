@@ -843,5 +843,25 @@ pub fn drop_privileges(user: Option<&str>) -> Result<Option<String>, CaptureErro
     Ok(Some(name.to_string()))
 }
 
+/// When running as root, gives `path` to the user [`drop_privileges`] will
+/// switch to (`user`, or `nobody`), so files can still be created in it
+/// afterwards (e.g. the output directory of a live `extract`). Does nothing
+/// when not root or when that user does not exist.
+pub fn chown_to_dropped_user(
+    path: &std::path::Path,
+    user: Option<&str>,
+) -> Result<(), CaptureError> {
+    use nix::unistd::{geteuid, User};
+    if !geteuid().is_root() {
+        return Ok(());
+    }
+    let name = user.unwrap_or("nobody");
+    let Ok(Some(u)) = User::from_name(name) else {
+        return Ok(());
+    };
+    std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
+        .map_err(|e| CaptureError::Privileges(format!("chown {} to '{name}': {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests;

@@ -153,6 +153,52 @@ fn media_lines(kind: &str, m: &MediaStats) -> Vec<String> {
     vec![head, format!("  {}", parts.join(", "))]
 }
 
+/// Stream health: length of the series, GOP, drift and A/V drift; then the
+/// worst second and the health anomalies.
+pub fn health_lines(h: &crate::health::StreamHealth) -> Vec<String> {
+    let n = h.series.video_bytes.len();
+    let secs = n as f64 * h.bucket_ms as f64 / 1000.0;
+    let mut parts = vec![format!("health {secs:.0} s")];
+    if let (Some(f), Some(ms)) = (h.gop.frames, h.gop.ms) {
+        parts.push(format!(
+            "GOP {:.0}-{:.0} frames {:.0}-{:.0} ms",
+            f.min, f.max, ms.min, ms.max
+        ));
+    }
+    parts.push(format!("drift max {:+} ms", h.max_drift_ms));
+    if let Some(av) = &h.av_drift {
+        parts.push(format!("a/v {:+}..{:+} ms", av.min_ms, av.max_ms));
+    }
+    let mut out = vec![parts.join(", ")];
+    if let Some(w) = &h.worst_second {
+        let secs = |i: usize| i as f64 * h.bucket_ms as f64 / 1000.0;
+        let mut ws = format!(
+            "  worst second {:.0}: {}, {} video + {} audio frames, drift {:+} ms",
+            secs(w.index),
+            human_rate(w.bitrate_bps as f64),
+            w.video_frames,
+            w.audio_frames,
+            w.drift_ms
+        );
+        if w.jumps + w.regressions > 0 {
+            ws.push_str(&format!(
+                ", {} jumps {} regressions",
+                w.jumps, w.regressions
+            ));
+        }
+        out.push(ws);
+    }
+    if !h.anomalies.is_empty() {
+        let a: Vec<String> = h
+            .anomalies
+            .iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect();
+        out.push(format!("  {}", a.join(", ")));
+    }
+    out
+}
+
 /// Splits a shell command into lines of at most `width` columns (after
 /// `indent`), joined with ` \` continuations so it stays copy-pastable.
 pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
@@ -299,6 +345,11 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
                 &st.audio
             };
             for l in media_lines(kind, m) {
+                o.line(4, &l, Style::Plain)?;
+            }
+        }
+        if let Some(h) = &st.health {
+            for l in health_lines(h) {
                 o.line(4, &l, Style::Plain)?;
             }
         }

@@ -169,6 +169,16 @@ impl ChunkDecoder {
         self.partial_bytes
     }
 
+    /// Lowest stream offset a partial message still refers to (its first
+    /// chunk header), `None` when no message is partial. Bytes below it and
+    /// below the unconsumed input will not be part of any later message.
+    pub fn oldest_partial(&self) -> Option<u64> {
+        self.streams
+            .iter()
+            .filter_map(|s| s.partial.as_ref().map(|p| p.first_byte))
+            .min()
+    }
+
     /// (csid, length) of every chunk stream with a known header: a resync
     /// scorer may accept fmt 2/3 on these.
     pub fn known_streams(&self) -> Vec<(u32, u32)> {

@@ -257,6 +257,32 @@ impl Connection {
         }
     }
 
+    /// Lowest stream offset of `dir` that a message emitted later may still
+    /// refer to (chunk payloads of partial messages, unconsumed or buffered
+    /// bytes). An output that keeps stream bytes to re-read message bodies
+    /// by their spans (extract) can drop everything below it.
+    pub fn retain_from(&self, dir: Direction) -> u64 {
+        if self.stopped() {
+            // Not RTMP (or encrypted): no message will ever refer to bytes.
+            return u64::MAX;
+        }
+        let st = &self.dirs[dir.index()];
+        let mut low = st.next_off;
+        if let Some(p) = st.dec.oldest_partial() {
+            low = low.min(p);
+        }
+        if !st.buf.is_empty() {
+            low = low.min(st.buf_off);
+        }
+        if let Some((off, _)) = &st.replay {
+            low = low.min(*off);
+        }
+        if st.phase == Phase::Handshake || st.phase == Phase::Start {
+            low = low.min(st.hs_base);
+        }
+        low
+    }
+
     /// In-order bytes of one direction; `offset` is the stream offset of
     /// `data[0]`. Events are appended to `out` with `flow_id` unset.
     pub fn handle_data(

@@ -665,6 +665,7 @@ impl App {
             KeyCode::Char('N') => self.jump_anomaly(false),
             KeyCode::Char('e') => self.export_ndjson(),
             KeyCode::Char('p') => self.export_pcap(),
+            KeyCode::Char('m') => self.export_media(),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
             KeyCode::Char('T') => self.show_tree = !self.show_tree,
@@ -954,6 +955,56 @@ impl App {
             ),
             Err(e) => self.set_status(format!("export failed: {e}"), true),
         }
+    }
+
+    /// Writes the selected session's media streams as FLV files (and
+    /// sidecars) into `<export_dir>/rtmpscope-flow<N>-media/`, re-reading
+    /// the capture file on a thread (`output::extract`).
+    fn export_media(&mut self) {
+        let Some(flow) = self.current_flow() else {
+            return self.set_status("no session selected to export", true);
+        };
+        let Some(file) = self.opts.file.clone() else {
+            return self.set_status(
+                "media export needs the capture file (live: use rtmpscope extract -i)",
+                true,
+            );
+        };
+        let dir = self
+            .opts
+            .export_dir
+            .join(format!("rtmpscope-flow{flow}-media"));
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        self.set_status(
+            format!("exporting media of session {flow} to {} ...", dir.display()),
+            false,
+        );
+        let filter = self.opts.filter.clone();
+        let redact = self.opts.redact;
+        std::thread::spawn(move || {
+            let opts = crate::output::extract::ExtractOptions {
+                dir: dir.clone(),
+                session: Some(flow),
+                redact,
+                ..Default::default()
+            };
+            let r = crate::output::extract::extract_file(
+                &file,
+                filter,
+                crate::pipeline::Config::default(),
+                opts,
+            )
+            .map(|files| {
+                format!(
+                    "wrote {} FLV file(s) of session {flow} to {}",
+                    files.len(),
+                    dir.display()
+                )
+            })
+            .map_err(|e| format!("media export failed: {e}"));
+            let _ = tx.send(r);
+        });
     }
 
     fn export_pcap(&mut self) {

@@ -85,6 +85,9 @@ pub struct TuiOptions {
     pub redact: bool,
     /// Where exports are written.
     pub export_dir: PathBuf,
+    /// BPF filter of the input (the media export re-reads the file with it,
+    /// so flow numbers match).
+    pub filter: Option<String>,
 }
 
 impl Default for TuiOptions {
@@ -96,6 +99,7 @@ impl Default for TuiOptions {
             mouse: false,
             redact: false,
             export_dir: PathBuf::from("."),
+            filter: None,
         }
     }
 }

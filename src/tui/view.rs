@@ -41,6 +41,10 @@ pub const HELP: &[(&str, &str)] = &[
         "p",
         "export selected flow's packets as pcap (capture file input only)",
     ),
+    (
+        "m",
+        "export selected session's media streams as FLV files (capture file input only)",
+    ),
     ("\\", "maximise / restore the focused pane"),
     ("|", "hex beside / below the detail tree"),
     ("T / X", "show / hide detail tree / hex pane"),
@@ -977,8 +981,11 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .block(Block::default().borders(Borders::BOTTOM)),
         ia,
     );
-    // One block per stream: two header lines + video and audio sparklines.
-    let per = 7u16;
+    // One block per stream: two header lines, the health charts (media
+    // time, when the terminal is tall enough) and the video / audio
+    // sparklines (capture time).
+    let chart_h = if sa.height >= 7 + CHART_H { CHART_H } else { 0 };
+    let per = 7u16 + chart_h;
     let mut y = sa.y;
     let width = sa.width as usize;
     if s.streams.is_empty() {
@@ -1024,6 +1031,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             ]),
             Rect::new(sa.x, y, sa.width, 2),
         );
+        if let (Some(h), true) = (&st.health, chart_h > 0) {
+            render_health(f, h, Rect::new(sa.x, y + 2, sa.width, chart_h));
+        }
+        let ys = y + chart_h;
         let label_w = 12u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
         let mut msids = vec![st.msid];
@@ -1038,19 +1049,128 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             "video kbps",
             &video,
             Color::Green,
-            Rect::new(sa.x, y + 2, label_w, 2),
-            Rect::new(sa.x + label_w, y + 2, spark_w as u16, 3),
+            Rect::new(sa.x, ys + 2, label_w, 2),
+            Rect::new(sa.x + label_w, ys + 2, spark_w as u16, 3),
         );
         render_rate(
             f,
             "audio kbps",
             &audio,
             Color::Blue,
-            Rect::new(sa.x, y + 5, label_w, 2),
-            Rect::new(sa.x + label_w, y + 5, spark_w as u16, 2),
+            Rect::new(sa.x, ys + 5, label_w, 2),
+            Rect::new(sa.x + label_w, ys + 5, spark_w as u16, 2),
         );
         y += per;
     }
+}
+
+/// A line dataset of a chart.
+fn line_set<'a>(name: &'a str, d: &'a [(f64, f64)], color: Color) -> ratatui::widgets::Dataset<'a> {
+    ratatui::widgets::Dataset::default()
+        .name(name)
+        .marker(ratatui::symbols::Marker::Braille)
+        .graph_type(ratatui::widgets::GraphType::Line)
+        .style(Style::default().fg(color))
+        .data(d)
+}
+
+/// Rows of the health charts of one stream in the stats view.
+pub const CHART_H: u16 = 10;
+
+/// Health charts over media time (src/health.rs series): bitrate with
+/// keyframe marks, frame rate, and media-vs-capture drift.
+fn render_health(f: &mut Frame, h: &crate::health::StreamHealth, area: Rect) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let se = &h.series;
+    let n = se.video_bytes.len();
+    if n == 0 || area.width < 30 {
+        return;
+    }
+    let bw = h.bucket_ms.max(1) as f64 / 1000.0;
+    let x = |i: usize| i as f64 * bw;
+    let kbps = |b: u64| b as f64 * 8.0 / 1000.0 / bw;
+    let video: Vec<(f64, f64)> = (0..n).map(|i| (x(i), kbps(se.video_bytes[i]))).collect();
+    let audio: Vec<(f64, f64)> = (0..n).map(|i| (x(i), kbps(se.audio_bytes[i]))).collect();
+    let top = video
+        .iter()
+        .chain(&audio)
+        .map(|p| p.1)
+        .fold(1.0f64, f64::max)
+        .ceil();
+    let keys: Vec<(f64, f64)> = (0..n)
+        .filter(|&i| se.keyframes[i] > 0)
+        .map(|i| (x(i), top))
+        .collect();
+    let fps: Vec<(f64, f64)> = (0..n)
+        .map(|i| (x(i), se.video_frames[i] as f64 / bw))
+        .collect();
+    let fps_top = fps.iter().map(|p| p.1).fold(1.0f64, f64::max).ceil();
+    let drift: Vec<(f64, f64)> = (0..n).map(|i| (x(i), se.drift_ms[i] as f64)).collect();
+    let dmin = drift.iter().map(|p| p.1).fold(0.0f64, f64::min).floor();
+    let dmax = drift.iter().map(|p| p.1).fold(0.0f64, f64::max).ceil();
+    let (dmin, dmax) = if dmax - dmin < 1.0 {
+        (dmin - 1.0, dmax + 1.0)
+    } else {
+        (dmin, dmax)
+    };
+    let xmax = x(n.saturating_sub(1)).max(1.0);
+    let x_axis = || {
+        Axis::default()
+            .bounds([0.0, xmax])
+            .labels(vec![Span::raw("0"), Span::raw(format!("{xmax:.0}s"))])
+    };
+    let [a, b, c] = Layout::horizontal([
+        Constraint::Percentage(50),
+        Constraint::Percentage(25),
+        Constraint::Percentage(25),
+    ])
+    .areas(area);
+    let chart = Chart::new(vec![
+        line_set("video", &video, Color::Green),
+        line_set("audio", &audio, Color::Blue),
+        Dataset::default()
+            .name("keyframe")
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(Color::Yellow))
+            .data(&keys),
+    ])
+    .block(block("kbit/s (media time)", false))
+    .x_axis(x_axis())
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, top])
+            .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))]),
+    );
+    f.render_widget(chart, a);
+    let chart = Chart::new(vec![Dataset::default()
+        .name("fps")
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::default().fg(Color::Magenta))
+        .data(&fps)])
+    .block(block("frames/s", false))
+    .x_axis(x_axis())
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, fps_top])
+            .labels(vec![Span::raw("0"), Span::raw(format!("{fps_top:.0}"))]),
+    );
+    f.render_widget(chart, b);
+    let chart = Chart::new(vec![Dataset::default()
+        .name("drift")
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::default().fg(Color::Red))
+        .data(&drift)])
+    .block(block("drift ms", false))
+    .x_axis(x_axis())
+    .y_axis(Axis::default().bounds([dmin, dmax]).labels(vec![
+        Span::raw(format!("{dmin:.0}")),
+        Span::raw(format!("{dmax:.0}")),
+    ]));
+    f.render_widget(chart, c);
 }
 
 /// One rate row: its label and maximum, then the sparkline.
