@@ -17,6 +17,7 @@ pub mod capture;
 pub mod cli;
 pub mod diff;
 pub mod event;
+pub mod http;
 pub mod link;
 pub mod output;
 pub mod pipeline;
