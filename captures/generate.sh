@@ -631,15 +631,20 @@ s14_run() { # s14_run CAPTURE STREAM [bridge args...]
     wait_port 127.0.0.1 $hport
     start_capture "$cap" "tcp port $hport"; local cap_http=$CAPPID
     start_capture "$t/upstream.pcap" "tcp port $uport"; local cap_up=$CAPPID
-    player "$WORK/s14-$stream.play.log" "rtmpt://127.0.0.1:$hport/live/$stream" "$t/player.framemd5"; local pl=$BGPID
+    # ffmpeg's rtmpt reader ignores SIGINT while it polls, so the player stops by itself after
+    # the source's 75 video frames (and then closes its tunnel with /close).
+    bg "$WORK/s14-$stream.play.log" timeout -s INT 60 ffmpeg -nostdin -hide_banner -loglevel info \
+        -rw_timeout 4000000 -i "rtmpt://127.0.0.1:$hport/live/$stream" -map 0 -c copy -frames:v 75 \
+        -f framemd5 "$t/player.framemd5"
+    local pl=$BGPID
     sleep 1
     publish "$WORK/s14-$stream.pub.log" "$WORK/s14.flv" "rtmpt://127.0.0.1:$hport/live/$stream"; local pb=$BGPID
     wait_for "$pb" 30
-    sleep 1; halt "$pl" INT
+    wait_for "$pl" 10
     sleep 1
     CAPPID=$cap_http; stop_capture
     CAPPID=$cap_up; stop_capture
-    halt "$br" INT; halt "$NGXPID" QUIT
+    halt "$br" TERM; halt "$NGXPID" QUIT
     framemd5 "$WORK/s14.flv" "$t/source.framemd5"
     framemd5 "$NGXDIR/rec/$stream.flv" "$t/server-record.framemd5"
     note "$cap" "HTTP side of the tunnel (port $hport); truth/upstream.pcap: the bridge's plain RTMP to nginx (port $uport); truth/bridge.log: every request the bridge answered"
