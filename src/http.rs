@@ -44,6 +44,8 @@ pub const MAX_HEADERS: usize = 64;
 pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// Most requests waiting for their response on one connection.
 pub const MAX_PENDING_REQUESTS: usize = 1024;
+/// Most separate holes recorded per message body.
+pub const MAX_HOLES: usize = 64;
 /// Longest chunk-size or trailer line.
 pub const MAX_LINE_BYTES: usize = 1024;
 
@@ -108,6 +110,9 @@ pub struct HttpMessage {
     pub body: Vec<u8>,
     /// Body bytes missing: lost to gaps, beyond the limit, or cut by the end.
     pub body_lost: u64,
+    /// Where the lost bytes were: `(position in body, length)`, in order, at
+    /// most [`MAX_HOLES`] (further losses extend the last entry).
+    pub holes: Vec<(usize, u64)>,
     /// The framing said more body bytes were due than the connection held.
     pub truncated: bool,
     /// The packet that delivered the first byte of the message.
@@ -293,6 +298,20 @@ fn find_start(dir: Direction, data: &[u8]) -> Option<usize> {
             }
         }
     })
+}
+
+/// Records `len` body bytes missing at the current end of `msg.body`.
+fn add_hole(msg: &mut HttpMessage, len: u64) {
+    if len == 0 {
+        return;
+    }
+    msg.body_lost += len;
+    let pos = msg.body.len();
+    let full = msg.holes.len() >= MAX_HOLES;
+    match msg.holes.last_mut() {
+        Some(h) if h.0 == pos || full => h.1 += len,
+        _ => msg.holes.push((pos, len)),
+    }
 }
 
 fn parse_version(s: &str) -> Option<(u8, u8)> {
@@ -607,6 +626,7 @@ impl HttpConn {
             framing_len: 0,
             body: Vec::new(),
             body_lost: 0,
+            holes: Vec::new(),
             truncated: false,
             first: self.sides[d].first,
             done: pkt,
@@ -737,7 +757,7 @@ impl HttpConn {
         let room = MAX_BODY_BYTES.saturating_sub(msg.body.len());
         let k = bytes.len().min(room);
         msg.body.extend_from_slice(&bytes[..k]);
-        msg.body_lost += (bytes.len() - k) as u64;
+        add_hole(msg, (bytes.len() - k) as u64);
     }
 
     fn step_body(
@@ -894,7 +914,7 @@ impl HttpConn {
         };
         if within {
             if let Some(m) = side.msg.as_mut() {
-                m.body_lost += len;
+                add_hole(m, len);
                 m.range.end = offset + len;
                 m.done = pkt;
             }
@@ -927,7 +947,7 @@ impl HttpConn {
         side.state = State::Lost;
         side.skipped += len;
         if let Some(mut m) = side.msg.take() {
-            m.body_lost += rem;
+            add_hole(&mut m, rem);
             m.done = pkt;
             self.emit(d, m, out, true);
         }
@@ -948,7 +968,7 @@ impl HttpConn {
                 if let State::Body(Framing::Length(rem)) | State::Body(Framing::ChunkData(rem)) =
                     state
                 {
-                    m.body_lost += rem;
+                    add_hole(&mut m, rem);
                     out.push(anomaly(
                         dir,
                         "http.truncated",

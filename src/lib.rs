@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod reassembly;
 pub mod redact;
 pub mod rtmp;
+pub mod rtmpt;
 pub mod session;
 pub mod time;
 pub mod tui;

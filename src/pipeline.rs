@@ -8,6 +8,11 @@
 //! Per flow the analyzer keeps one [`rtmp::Connection`]; reassembly's `Orig`
 //! side is the client (SYN sender, else the non-1935 end, else the first
 //! sender), so `Orig` bytes go `to_server`.
+//!
+//! Routing (one hook, [`rtmpt::routes_flow`]): a flow whose first delivered
+//! bytes are HTTP goes to the [`rtmpt::Layer`] instead of the RTMP
+//! dissector; RTMPT tunnels found there come out as virtual flows with ids
+//! from the same sequence as TCP flows.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,6 +24,7 @@ use crate::event::{
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
+use crate::rtmpt;
 
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
@@ -71,6 +77,10 @@ impl DataTap for NoTap {
 struct FlowState {
     conn: rtmp::Connection,
     messages: [u64; 2],
+    /// Decided at the first delivered bytes: Some(true) = HTTP, routed to
+    /// the RTMPT layer.
+    http: Option<bool>,
+    info: crate::event::FlowInfo,
 }
 
 /// The whole sans-IO pipeline for one input.
@@ -78,6 +88,7 @@ struct FlowState {
 pub struct Analyzer {
     reasm: Reassembler,
     flows: HashMap<FlowId, FlowState>,
+    rtmpt: rtmpt::Layer,
     totals: Totals,
 }
 
@@ -116,6 +127,7 @@ impl Default for Analyzer {
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
     flows: &'a mut HashMap<FlowId, FlowState>,
+    rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
@@ -146,6 +158,34 @@ impl<T: DataTap> Driver<'_, T> {
         }
         self.scratch = scratch;
     }
+
+    /// Moves the RTMPT layer's events (flow ids already set) to the output,
+    /// and its delivered tunnel bytes to the tap.
+    fn drain_tunnel(&mut self) {
+        for t in self.rtmpt.take_tapped() {
+            self.tap.data(t.flow, t.dir, t.offset, &t.data);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for ev in scratch.drain(..) {
+            self.push(ev);
+        }
+        self.scratch = scratch;
+    }
+
+    /// Whether `flow` goes to the RTMPT layer (decided on its first bytes).
+    fn routed_http(&mut self, flow: FlowId, dir: Direction, data: &[u8]) -> bool {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return false;
+        };
+        if f.http.is_none() && !data.is_empty() {
+            let http = rtmpt::routes_flow(dir, data);
+            f.http = Some(http);
+            if http {
+                self.rtmpt.add_carrier(f.info.clone());
+            }
+        }
+        f.http == Some(true)
+    }
 }
 
 impl<T: DataTap> Sink for Driver<'_, T> {
@@ -156,6 +196,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             FlowState {
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
+                http: None,
+                info: flow.to_flow_info(),
             },
         );
         self.push(Event {
@@ -169,6 +211,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
     fn data(&mut self, flow: FlowId, side: Side, offset: u64, data: &[u8], pkt: PacketRef) {
         let dir = dir_of(side);
+        if self.routed_http(flow, dir, data) {
+            // The tap gets the tunnel's RTMP bytes (on the virtual flow),
+            // not the HTTP around them.
+            self.rtmpt
+                .data(flow, dir, offset, data, pkt, &mut self.scratch);
+            self.drain_tunnel();
+            return;
+        }
         self.tap.data(flow, dir, offset, data);
         if let Some(f) = self.flows.get_mut(&flow) {
             f.conn
@@ -186,6 +236,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             direction: Some(dir),
             kind: EventKind::Gap(Gap { offset, len }),
         });
+        if self.rtmpt.is_carrier(flow) {
+            self.rtmpt
+                .gap(flow, dir, offset, len, pkt, &mut self.scratch);
+            self.drain_tunnel();
+            return;
+        }
         if let Some(f) = self.flows.get_mut(&flow) {
             f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
         }
@@ -205,7 +261,11 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
         let mut protocol = FlowProtocol::Unknown;
         let mut messages = [0; 2];
-        if let Some(mut f) = self.flows.remove(&flow) {
+        if self.rtmpt.is_carrier(flow) {
+            self.flows.remove(&flow);
+            protocol = self.rtmpt.carrier_end(flow, pkt, &mut self.scratch);
+            self.drain_tunnel();
+        } else if let Some(mut f) = self.flows.remove(&flow) {
             f.conn.finish(pkt, &mut self.scratch);
             protocol = f.conn.protocol();
             messages = f.messages;
@@ -236,6 +296,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 protocol,
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
+                tunnel: None,
             }),
         });
     }
@@ -243,9 +304,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
 impl Analyzer {
     pub fn new(config: Config) -> Self {
+        let reasm = Reassembler::new(config.reassembly());
+        let rtmpt = rtmpt::Layer::new(reasm.flow_ids());
         Analyzer {
-            reasm: Reassembler::new(config.reassembly()),
+            reasm,
             flows: HashMap::new(),
+            rtmpt,
             totals: Totals::default(),
         }
     }
@@ -272,6 +336,7 @@ impl Analyzer {
         self.totals.last = pref;
         let mut driver = Driver {
             flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
             out,
             tap,
@@ -312,12 +377,15 @@ impl Analyzer {
         let pref = self.totals.last;
         let mut driver = Driver {
             flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
             out,
             tap: &mut NoTap,
             scratch: Vec::new(),
         };
         self.reasm.finish(pref, &mut driver);
+        driver.rtmpt.finish(pref, &mut driver.scratch);
+        driver.drain_tunnel();
         out.push(Event {
             pcap_cnt: 0,
             time: pref.time,
@@ -338,7 +406,7 @@ impl Analyzer {
             kernel_dropped: kernel.map(|k| k.dropped),
             interface_dropped: kernel.map(|k| k.if_dropped),
             flows: t.flows,
-            rtmp_flows: t.rtmp_flows,
+            rtmp_flows: t.rtmp_flows + self.rtmpt.rtmp_flows,
             messages: t.messages,
             missed_bytes: t.missed_bytes,
             anomalies: t
