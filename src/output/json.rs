@@ -675,6 +675,9 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
         serde_json::to_value(end.protocol).unwrap_or(J::Null),
     );
     if let Some(i) = info {
+        if let Some(t) = &i.tunnel {
+            m.insert("transport".into(), J::from(t.transport.as_str()));
+        }
         m.insert("midstream".into(), J::Bool(i.midstream));
         m.insert(
             "client_by".into(),
