@@ -659,7 +659,16 @@ impl Layer {
     ) {
         for e in hs.drain(..) {
             match e {
-                HttpEvent::RequestHead(_) => {}
+                HttpEvent::RequestHead(r) => {
+                    // An RTMPT path decides at once (so diagnostics about
+                    // this very request are kept); other requests are
+                    // decided when complete (Content-Type needs the head).
+                    if let Some(c) = self.carriers.get_mut(&flow) {
+                        if c.rtmpt.is_none() && Request::parse(&r.target).is_some() {
+                            c.rtmpt = Some(true);
+                        }
+                    }
+                }
                 HttpEvent::Message(m) => self.message(flow, &m, out),
                 HttpEvent::Unanswered(r) => self.unanswered(flow, &r, pkt, out),
                 HttpEvent::Anomaly(dir, a) => {
