@@ -62,8 +62,9 @@ impl Config {
     }
 }
 
-/// Receives every in-order byte run delivered to the dissector (for a hex
-/// view or an export). Optional: JSON output does not need it.
+/// Receives every in-order byte run of every TCP flow, and the RTMP bytes of
+/// RTMPT tunnels under their virtual flow id (for a hex view or an export).
+/// Optional: JSON output does not need it.
 pub trait DataTap {
     fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]);
 }
@@ -211,15 +212,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
     fn data(&mut self, flow: FlowId, side: Side, offset: u64, data: &[u8], pkt: PacketRef) {
         let dir = dir_of(side);
+        self.tap.data(flow, dir, offset, data);
         if self.routed_http(flow, dir, data) {
-            // The tap gets the tunnel's RTMP bytes (on the virtual flow),
-            // not the HTTP around them.
+            // The tap also gets the tunnel's RTMP bytes, on the virtual flow.
             self.rtmpt
                 .data(flow, dir, offset, data, pkt, &mut self.scratch);
             self.drain_tunnel();
             return;
         }
-        self.tap.data(flow, dir, offset, data);
         if let Some(f) = self.flows.get_mut(&flow) {
             f.conn
                 .handle_data(dir, offset, data, pkt, &mut self.scratch);

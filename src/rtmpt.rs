@@ -74,6 +74,9 @@ pub const MAX_REORDER_BYTES: usize = 16 << 20;
 pub const MAX_REORDER_SEQS: usize = 64;
 /// Most carrier flows listed per tunnel (more are counted).
 pub const MAX_CARRIERS_LISTED: usize = 256;
+/// Closed session ids remembered (a late request for one is
+/// `rtmpt.request_after_close`, not a new tunnel).
+pub const MAX_CLOSED_SIDS: usize = 256;
 /// Longest session id accepted from an `/open/1` answer.
 pub const MAX_SID_LEN: usize = 64;
 
@@ -248,7 +251,6 @@ struct Tunnel {
     first_seen: PacketTime,
     last_seen: PacketTime,
     close_seq: Option<u64>,
-    ended: bool,
     created: u64,
     /// Bytes of unknown length are missing before the next delivered byte:
     /// reported as a 1-byte gap when (and only if) more bytes follow.
@@ -276,6 +278,7 @@ pub struct Layer {
     ids: FlowIdAllocator,
     carriers: HashMap<FlowId, Carrier>,
     tunnels: HashMap<String, Tunnel>,
+    closed_sids: std::collections::VecDeque<String>,
     created: u64,
     scratch: Vec<HttpEvent>,
     tapped: Vec<Tapped>,
@@ -532,6 +535,7 @@ impl Layer {
             ids,
             carriers: HashMap::new(),
             tunnels: HashMap::new(),
+            closed_sids: std::collections::VecDeque::new(),
             created: 0,
             scratch: Vec::new(),
             tapped: Vec::new(),
@@ -748,6 +752,18 @@ impl Layer {
         if !self.tunnels.contains_key(&sid) {
             if !is_req {
                 // An answer for a tunnel already ended (or never known).
+                return;
+            }
+            if self.closed_sids.contains(&sid) {
+                out.push(anomaly_ev(
+                    flow,
+                    Some(m.dir),
+                    m.done,
+                    "rtmpt.request_after_close",
+                    Severity::Warning,
+                    Some(m.range),
+                    format!("request seq {seq} for session {sid} after its /close was answered"),
+                ));
                 return;
             }
             out.push(anomaly_ev(
@@ -979,7 +995,6 @@ impl Layer {
                 last_seen: pkt.time,
                 close_seq: None,
                 unknown_gap: [false; 2],
-                ended: false,
                 created: self.created,
             },
         );
@@ -1021,10 +1036,12 @@ impl Layer {
         let Some(mut t) = self.tunnels.remove(sid) else {
             return;
         };
-        if t.ended {
-            return;
+        if t.facts.closed {
+            if self.closed_sids.len() >= MAX_CLOSED_SIDS {
+                self.closed_sids.pop_front();
+            }
+            self.closed_sids.push_back(sid.to_owned());
         }
-        t.ended = true;
         t.deliver(true, out, &mut self.tapped);
         {
             let mut st = Stamp {

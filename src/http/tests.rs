@@ -353,3 +353,75 @@ fn arbitrary_bytes_never_panic_and_memory_stays_bounded() {
         assert!(round < 300);
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A keep-alive exchange: requests with Content-Length bodies, answers
+    /// with Content-Length or chunked bodies.
+    fn exchange(bodies: &[(Vec<u8>, Vec<u8>, bool)]) -> (Vec<u8>, Vec<u8>) {
+        let (mut rq, mut rs) = (Vec::new(), Vec::new());
+        for (i, (a, b, chunked)) in bodies.iter().enumerate() {
+            rq.extend(req(&format!("/send/9/{i}"), a));
+            if *chunked {
+                rs.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                for c in b.chunks(3) {
+                    rs.extend(format!("{:x}\r\n", c.len()).into_bytes());
+                    rs.extend_from_slice(c);
+                    rs.extend_from_slice(b"\r\n");
+                }
+                rs.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                rs.extend(resp(b));
+            }
+        }
+        (rq, rs)
+    }
+
+    fn feed_split(f: &mut Feed, dir: Direction, data: &[u8], cuts: &[usize]) {
+        let mut at = 0;
+        for &c in cuts {
+            let c = c % (data.len() + 1);
+            if c > at {
+                f.send(dir, &data[at..c]);
+                at = c;
+            }
+        }
+        f.send(dir, &data[at..]);
+    }
+
+    proptest! {
+        /// However the bytes are segmented, the same messages come out,
+        /// bodies intact, answers paired in order, no anomaly.
+        #[test]
+        fn segmentation_does_not_change_messages(
+            bodies in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..40),
+                 proptest::collection::vec(any::<u8>(), 0..40),
+                 any::<bool>()), 1..6),
+            cuts_q in proptest::collection::vec(0usize..2000, 0..12),
+            cuts_r in proptest::collection::vec(0usize..2000, 0..12),
+        ) {
+            let (rq, rs) = exchange(&bodies);
+            let mut cq = cuts_q.clone();
+            cq.sort();
+            let mut cr = cuts_r.clone();
+            cr.sort();
+            let mut f = Feed::new();
+            feed_split(&mut f, TS, &rq, &cq);
+            feed_split(&mut f, TC, &rs, &cr);
+            prop_assert!(f.anomalies().is_empty(), "{:?}", f.anomalies());
+            let reqs: Vec<_> = f.msgs().into_iter().filter(|m| m.dir == TS).collect();
+            let resps: Vec<_> = f.msgs().into_iter().filter(|m| m.dir == TC).collect();
+            prop_assert_eq!(reqs.len(), bodies.len());
+            prop_assert_eq!(resps.len(), bodies.len());
+            for (i, (a, b, _)) in bodies.iter().enumerate() {
+                prop_assert_eq!(&reqs[i].body, a);
+                prop_assert_eq!(&resps[i].body, b);
+                let want = format!("/send/9/{}", i);
+                prop_assert_eq!(target(resps[i]), want.as_str());
+            }
+        }
+    }
+}

@@ -457,9 +457,11 @@ fn duplicate_seq_is_reported_and_ignored() {
     let c = net.conn(50020);
     seed_exchange(&mut net, c);
     let before = net.messages().len();
-    // A retransmitted /send/2 (on a new connection) after the tunnel is
-    // closed is still a duplicate of a known seq... but the tunnel ended:
-    // test on an open tunnel instead.
+    // After the close was answered, a late request is not a new tunnel.
+    net.send(c, TS, &post(&format!("/send/{SID}/2"), &connect()));
+    assert_eq!(net.names(), ["rtmpt.request_after_close"]);
+    assert_eq!(net.messages().len(), before);
+    assert_eq!(net.starts().len(), 1);
     let mut net = Net::new();
     let c = net.conn(50021);
     let (c0c1, c2) = handshake_c(3);
