@@ -30,6 +30,10 @@
 //! handshake, chunks, AMF, media and sessions work unchanged; RTMPTE (RTMPE in
 //! the tunnel) is detected and reported as encrypted by that dissector.
 //!
+//! Bodies are handed to the dissector per complete HTTP message (they must
+//! be ordered by seq first), so a tunnelled event's `pcap_cnt` is the packet
+//! that completed the HTTP message carrying its last byte.
+//!
 //! The virtual flow gets its own id from the shared flow-id sequence, a
 //! `flow_start` whose [`FlowInfo::tunnel`] names the transport and session
 //! id (addresses: the TCP connection that opened the tunnel), and a

@@ -346,3 +346,21 @@ fn tui_shows_the_tunnel_session_and_its_facts() {
     assert!(stats.contains("tunnel requests: open 1"), "{stats}");
     assert!(stats.contains("tunnel latency"), "{stats}");
 }
+
+#[test]
+fn diff_sees_no_difference_between_one_and_many_connections() {
+    let (Some((a, _)), Some((c, _))) = (inputs("14a"), inputs("14c")) else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
+        .args(["diff", a.to_str().unwrap(), c.to_str().unwrap()])
+        .output()
+        .expect("run rtmpscope diff");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}");
+    assert!(
+        s.to_lowercase()
+            .contains("no differences (2 session(s) compared)"),
+        "{s}"
+    );
+}
