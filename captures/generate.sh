@@ -2,7 +2,8 @@
 # Regenerate the rtmpscope capture corpus (captures/*.pcap + captures/*.truth/).
 #
 # Usage (Debian, as root):  bash captures/generate.sh [SCENARIO...]
-#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 (default: all). 10 needs 01's capture.
+#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c (default: all). 10 needs 01's
+#   capture, 14c needs 14a's.
 # Environment:
 #   KEEP_WORK=1        keep the temp dir (sources, server logs, recordings)
 #   TSHARK_ORACLE=...  path of tshark_oracle.py (default: ../shared/tools/ beside the repo)
@@ -611,6 +612,56 @@ s12() {
     truth "$cap"
 }
 
+
+# 14: RTMPT. ffmpeg publishes and plays through rtmpt:// to tools/rtmpt_bridge.py (the RTMPT
+# server side, stdlib Python) on :14080, which relays the RTMP bytes unchanged to nginx-rtmp
+# on :14081. The capture is the HTTP side; truth/upstream.pcap is the bridge's plain RTMP
+# connections (the exact RTMP inside the tunnel). 14b answers with chunked bodies. 14c is
+# 14a rewritten so that every request/response pair rides its own TCP connection.
+s14_run() { # s14_run CAPTURE STREAM [bridge args...]
+    local cap="$1" stream="$2" t hport=14080 uport=14081; shift 2
+    t="${cap%.*}.truth"; fresh "$cap"
+    [ -f "$WORK/s14.flv" ] || make_source "$WORK/s14.flv" 3
+    NGXDIR_REC="$WORK/nginx-s14-$stream/rec"
+    start_nginx "s14-$stream" "127.0.0.1:$uport" "chunk_size 4096;" "$(live_app live)"
+    wait_port 127.0.0.1 $uport
+    bg "$WORK/s14-$stream.bridge.out" python3 "$TOOLS/rtmpt_bridge.py" --listen 127.0.0.1:$hport \
+        --upstream 127.0.0.1:$uport --log "$t/bridge.log" "$@"
+    local br=$BGPID
+    wait_port 127.0.0.1 $hport
+    start_capture "$cap" "tcp port $hport"; local cap_http=$CAPPID
+    start_capture "$t/upstream.pcap" "tcp port $uport"; local cap_up=$CAPPID
+    # ffmpeg's rtmpt reader ignores SIGINT while it polls, so the player stops by itself after
+    # the source's 75 video frames (and then closes its tunnel with /close).
+    bg "$WORK/s14-$stream.play.log" timeout -s INT 60 ffmpeg -nostdin -hide_banner -loglevel info \
+        -rw_timeout 4000000 -i "rtmpt://127.0.0.1:$hport/live/$stream" -map 0 -c copy -frames:v 75 \
+        -f framemd5 "$t/player.framemd5"
+    local pl=$BGPID
+    sleep 1
+    publish "$WORK/s14-$stream.pub.log" "$WORK/s14.flv" "rtmpt://127.0.0.1:$hport/live/$stream"; local pb=$BGPID
+    wait_for "$pb" 30
+    wait_for "$pl" 10
+    sleep 1
+    CAPPID=$cap_http; stop_capture
+    CAPPID=$cap_up; stop_capture
+    halt "$br" TERM; halt "$NGXPID" QUIT
+    framemd5 "$WORK/s14.flv" "$t/source.framemd5"
+    framemd5 "$NGXDIR/rec/$stream.flv" "$t/server-record.framemd5"
+    note "$cap" "HTTP side of the tunnel (port $hport); truth/upstream.pcap: the bridge's plain RTMP to nginx (port $uport); truth/bridge.log: every request the bridge answered"
+    truth "$cap"
+}
+s14a() { s14_run "$OUT/14a-rtmpt-ffmpeg-bridge-publish-play.pcap" rtmpt1; }
+s14b() { s14_run "$OUT/14b-rtmpt-ffmpeg-bridge-chunked.pcap" rtmpt2 --chunked; }
+s14c() {
+    local src="$OUT/14a-rtmpt-ffmpeg-bridge-publish-play.pcap"
+    local cap="$OUT/14c-rtmpt-one-connection-per-request.pcap"
+    [ -f "$src" ] || die "14c needs 14a's capture"
+    fresh "$cap"
+    python3 "$TOOLS/rtmpt_split.py" "$src" "$cap" >"${cap%.*}.truth/split.txt" || die "rtmpt_split failed"
+    note "$cap" "made from 14a by tools/rtmpt_split.py: every HTTP request/response pair on its own TCP connection (new client port, SYN/FIN added), payload bytes and packet times kept"
+    truth "$cap"
+}
+
 # ================================================================= main
 ensure_tools
 {
@@ -624,9 +675,9 @@ ensure_tools
     echo "node: $(node --version 2>/dev/null); node-media-server $NMS_VERSION"
 } >"$WORK/versions.txt"
 SCEN=("$@")
-[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12)
+[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c)
 for s in "${SCEN[@]}"; do
-    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12)"
+    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c)"
 done
 for s in "${SCEN[@]}"; do
     log "=== scenario $s"

@@ -48,6 +48,35 @@ pub struct FlowInfo {
     /// No SYN was seen: the capture started mid-connection.
     pub midstream: bool,
     pub client_by: ClientBy,
+    /// Set on a virtual flow: RTMP carried by a tunnel (RTMPT), not by
+    /// this TCP connection directly. The addresses are those of the TCP
+    /// connection that opened the tunnel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelRef>,
+}
+
+/// The transport under a (virtual) flow's RTMP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// RTMP in HTTP POSTs (RTMPT; RTMPTE when the tunnelled RTMP is RTMPE).
+    Rtmpt,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Rtmpt => "rtmpt",
+        }
+    }
+}
+
+/// Identity of a tunnel carrying a virtual flow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TunnelRef {
+    pub transport: Transport,
+    /// The tunnel's session id (RTMPT: the id the server returned to `/open/1`).
+    pub sid: String,
 }
 
 /// Why a flow ended.
@@ -94,6 +123,8 @@ pub struct FlowEnd {
     /// Packet time of the first and last packet of the flow.
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,
+    /// On a tunnel's virtual flow: what the tunnel did.
+    pub tunnel: Option<Box<crate::rtmpt::TunnelFacts>>,
 }
 
 /// Bytes of one direction that will never be seen (capture loss, snaplen,

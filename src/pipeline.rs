@@ -14,6 +14,10 @@
 //! scorer decides the latter); HTTP, TLS and the other recognised protocols
 //! never reach it. The `flow` event carries the final
 //! [`classify::verdict`] (protocol, evidence, confidence).
+//!
+//! HTTP flows go to the [`rtmpt::Layer`]: RTMPT tunnels found there come out
+//! as virtual flows (ids from the same sequence as TCP flows) whose RTMP goes
+//! through the same dissector.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +30,7 @@ use crate::event::{
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
+use crate::rtmpt;
 
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
@@ -63,8 +68,9 @@ impl Config {
     }
 }
 
-/// Receives every in-order byte run delivered to the dissector (for a hex
-/// view or an export). Optional: JSON output does not need it.
+/// Receives every in-order byte run of every TCP flow, and the RTMP bytes of
+/// RTMPT tunnels under their virtual flow id (for a hex view or an export).
+/// Optional: JSON output does not need it.
 pub trait DataTap {
     fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]);
 }
@@ -79,6 +85,10 @@ struct FlowState {
     sniff: FlowSniffer,
     conn: rtmp::Connection,
     messages: [u64; 2],
+    /// Bytes of an HTTP-routed flow waiting for the RTMPT layer (the
+    /// sniffer's verdict is taken here, the layer lives in the driver).
+    http_pending: Vec<(Direction, u64, Vec<u8>)>,
+    info: crate::event::FlowInfo,
 }
 
 impl FlowState {
@@ -101,9 +111,18 @@ impl FlowState {
                     self.conn.handle_data(dir, off, d, pkt, out);
                 }
             }
-            // HTTP (where RTMPT travels) and TLS (RTMPS) are never fed to
-            // the RTMP dissector; their decoders plug in here.
-            Route::Http | Route::Tls => {}
+            // HTTP (where RTMPT travels) goes to the RTMPT layer (the
+            // driver drains `http_pending`); TLS (RTMPS) is never fed to the
+            // RTMP dissector.
+            Route::Http => {
+                if let Some((off, h)) = held {
+                    self.http_pending.push((dir, off, h));
+                }
+                if let Some((off, d)) = data {
+                    self.http_pending.push((dir, off, d.to_vec()));
+                }
+            }
+            Route::Tls => {}
             Route::Skip | Route::Undecided => {}
         }
     }
@@ -158,6 +177,7 @@ impl FlowState {
 pub struct Analyzer {
     reasm: Reassembler,
     flows: HashMap<FlowId, FlowState>,
+    rtmpt: rtmpt::Layer,
     totals: Totals,
 }
 
@@ -196,6 +216,7 @@ impl Default for Analyzer {
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
     flows: &'a mut HashMap<FlowId, FlowState>,
+    rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
@@ -225,6 +246,43 @@ impl<T: DataTap> Driver<'_, T> {
         }
         self.scratch = scratch;
     }
+
+    /// Hands the RTMPT layer's delivered tunnel bytes to the tap.
+    fn drain_tunnel(&mut self) {
+        for t in self.rtmpt.take_tapped() {
+            self.tap.data(t.flow, t.dir, t.offset, &t.data);
+        }
+    }
+
+    /// Appends events the RTMPT layer made (flow ids already set).
+    fn push_all(&mut self, evs: Vec<Event>) {
+        for ev in evs {
+            self.push(ev);
+        }
+        self.drain_tunnel();
+    }
+
+    /// Hands the HTTP bytes the classifier routed to the RTMPT layer (the
+    /// flow becomes a carrier on its first bytes).
+    fn flush_http(&mut self, flow: FlowId, pkt: PacketRef) {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return;
+        };
+        if f.http_pending.is_empty() {
+            return;
+        }
+        if !self.rtmpt.is_carrier(flow) {
+            self.rtmpt.add_carrier(f.info.clone());
+        }
+        let mut out = Vec::new();
+        for (dir, off, bytes) in f.http_pending.drain(..) {
+            self.rtmpt.data(flow, dir, off, &bytes, pkt, &mut out);
+        }
+        for ev in out {
+            self.push(ev);
+        }
+        self.drain_tunnel();
+    }
 }
 
 impl<T: DataTap> Sink for Driver<'_, T> {
@@ -236,6 +294,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 sniff: FlowSniffer::new(!flow.midstream),
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
+                http_pending: Vec::new(),
+                info: flow.to_flow_info(),
             },
         );
         self.push(Event {
@@ -254,6 +314,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             f.data(dir, offset, data, pkt, &mut self.scratch);
         }
         self.drain(flow);
+        // HTTP: the tap also gets the tunnel's RTMP bytes, on the virtual flow.
+        self.flush_http(flow, pkt);
     }
 
     fn gap(&mut self, flow: FlowId, side: Side, offset: u64, len: u64, pkt: PacketRef) {
@@ -272,6 +334,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             }
         }
         self.drain(flow);
+        self.flush_http(flow, pkt);
+        if self.rtmpt.is_carrier(flow) {
+            let mut out = Vec::new();
+            self.rtmpt.gap(flow, dir, offset, len, pkt, &mut out);
+            self.push_all(out);
+        }
     }
 
     fn anomaly(&mut self, flow: Option<FlowId>, side: Option<Side>, a: Anomaly, pkt: PacketRef) {
@@ -287,9 +355,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
         let mut verdict = classify::Verdict::UNKNOWN;
         let mut messages = [0; 2];
-        if let Some(mut f) = self.flows.remove(&flow) {
+        if let Some(f) = self.flows.get_mut(&flow) {
             f.release(Direction::ToServer, pkt, &mut self.scratch);
             f.release(Direction::ToClient, pkt, &mut self.scratch);
+        }
+        self.flush_http(flow, pkt);
+        if let Some(mut f) = self.flows.remove(&flow) {
             if f.sniff.route() == Route::Rtmp {
                 f.conn.finish(pkt, &mut self.scratch);
             }
@@ -304,7 +375,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             verdict = f.verdict();
             self.drain(flow);
         }
-        let protocol = verdict.class.protocol();
+        let mut protocol = verdict.class.protocol();
+        if self.rtmpt.is_carrier(flow) {
+            let mut out = Vec::new();
+            if self.rtmpt.carrier_end(flow, pkt, &mut out) == FlowProtocol::Rtmpt {
+                protocol = FlowProtocol::Rtmpt;
+            }
+            self.push_all(out);
+        }
         if matches!(
             protocol,
             FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
@@ -326,6 +404,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 confidence: verdict.confidence,
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
+                tunnel: None,
             }),
         });
     }
@@ -333,9 +412,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
 impl Analyzer {
     pub fn new(config: Config) -> Self {
+        let reasm = Reassembler::new(config.reassembly());
+        let rtmpt = rtmpt::Layer::new(reasm.flow_ids());
         Analyzer {
-            reasm: Reassembler::new(config.reassembly()),
+            reasm,
             flows: HashMap::new(),
+            rtmpt,
             totals: Totals::default(),
         }
     }
@@ -362,6 +444,7 @@ impl Analyzer {
         self.totals.last = pref;
         let mut driver = Driver {
             flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
             out,
             tap,
@@ -402,12 +485,16 @@ impl Analyzer {
         let pref = self.totals.last;
         let mut driver = Driver {
             flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
             out,
             tap: &mut NoTap,
             scratch: Vec::new(),
         };
         self.reasm.finish(pref, &mut driver);
+        let mut tunnel_out = Vec::new();
+        driver.rtmpt.finish(pref, &mut tunnel_out);
+        driver.push_all(tunnel_out);
         out.push(Event {
             pcap_cnt: 0,
             time: pref.time,
@@ -428,7 +515,7 @@ impl Analyzer {
             kernel_dropped: kernel.map(|k| k.dropped),
             interface_dropped: kernel.map(|k| k.if_dropped),
             flows: t.flows,
-            rtmp_flows: t.rtmp_flows,
+            rtmp_flows: t.rtmp_flows + self.rtmpt.rtmp_flows,
             messages: t.messages,
             missed_bytes: t.missed_bytes,
             anomalies: t
@@ -552,7 +639,8 @@ mod tests {
     #[test]
     fn http_on_the_rtmp_port_is_not_dissected() {
         // The body holds a perfectly good RTMP chunk: still HTTP.
-        let mut req = b"POST /open/1 HTTP/1.1\r\nContent-Length: 40\r\n\r\n".to_vec();
+        // (Not an RTMPT path: RTMPT requests make the flow `rtmpt`.)
+        let mut req = b"POST /upload HTTP/1.1\r\nContent-Length: 40\r\n\r\n".to_vec();
         req.extend(command("connect", 1.0));
         let ev = run(
             1935,

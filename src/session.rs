@@ -219,6 +219,16 @@ pub struct Session {
     pub server: Option<Endpoint>,
     pub community_id: Option<String>,
     pub midstream: bool,
+    /// The transport under the RTMP when it is not a TCP connection of its
+    /// own: `rtmpt` (RTMP in HTTP). Absent for plain RTMP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// The tunnel's session id (with `transport`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel_sid: Option<String>,
+    /// What the tunnel did (set when the tunnel ends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<crate::rtmpt::TunnelFacts>,
     /// Packet times (RFC 3339) of the first and last event seen.
     pub start: String,
     pub end: String,
@@ -753,6 +763,10 @@ impl SessionTracker {
                 });
                 s.community_id = Some(info.community_id.clone());
                 s.midstream = info.midstream;
+                if let Some(t) = &info.tunnel {
+                    s.transport = Some(t.transport.as_str().to_owned());
+                    s.tunnel_sid = Some(t.sid.clone());
+                }
             }
             EventKind::Handshake(h) => {
                 st.rtmp = true;
@@ -796,6 +810,9 @@ impl SessionTracker {
                 };
                 st.session.evidence = name(serde_json::to_value(end.evidence));
                 st.session.confidence = name(serde_json::to_value(end.confidence));
+                if let Some(t) = &end.tunnel {
+                    st.session.tunnel = Some((**t).clone());
+                }
                 if let Some(mut st) = self.open.remove(&fid) {
                     if st.rtmp {
                         st.session.refresh();

@@ -146,6 +146,9 @@ pub enum FlowProtocol {
     Rtmp,
     /// Plain RTMP picked up mid-stream (chunk size inferred).
     RtmpMidstream,
+    /// An HTTP connection carrying RTMPT requests: its RTMP is reported on
+    /// the tunnel's virtual flow.
+    Rtmpt,
     /// RTMPE (C0 0x06 or 0x08): encrypted, not dissected.
     RtmpEncrypted,
     /// Some other protocol: left alone.

@@ -34,6 +34,7 @@ fn flow(client_port: u16) -> FlowInfo {
         community_id: String::new(),
         midstream: false,
         client_by: ClientBy::Syn,
+        tunnel: None,
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `pcap_cnt` | 1-based index of that packet in the input |
 //! | `src_ip`, `src_port`, `dest_ip`, `dest_port` | oriented by `direction`: for `to_server` the client is `src`; events without a direction use client -> server |
 //! | `direction` | `to_server` or `to_client` (absent when the event is about the whole flow) |
+//! | `transport`, `tunnel_sid` | only on a tunnel's virtual flow: `rtmpt` and the tunnel's session id (addresses: the TCP connection that opened the tunnel) |
 //!
 //! The event's own data sits under a key named after `event_type`:
 //!
@@ -23,7 +24,7 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan` |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan`; on a tunnel's virtual flow `transport` and `tunnel` ([`crate::rtmpt::TunnelFacts`]: sid, carrier flows, requests by kind, intervals, HTTP vs RTMP bytes, latency, seq faults) |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!
@@ -690,6 +691,9 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
         serde_json::to_value(end.confidence).unwrap_or(J::Null),
     );
     if let Some(i) = info {
+        if let Some(t) = &i.tunnel {
+            m.insert("transport".into(), J::from(t.transport.as_str()));
+        }
         m.insert("midstream".into(), J::Bool(i.midstream));
         m.insert(
             "client_by".into(),
@@ -699,6 +703,9 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
         if !i.vlan.is_empty() {
             m.insert("vlan".into(), J::from(i.vlan.clone()));
         }
+    }
+    if let Some(t) = &end.tunnel {
+        m.insert("tunnel".into(), serde_json::to_value(t).unwrap_or(J::Null));
     }
     J::Object(m)
 }
@@ -817,6 +824,10 @@ impl<W: Write> JsonWriter<W> {
             m.insert("src_port".into(), J::from(src.1));
             m.insert("dest_ip".into(), J::from(dst.0));
             m.insert("dest_port".into(), J::from(dst.1));
+            if let Some(t) = &info.tunnel {
+                m.insert("transport".into(), J::from(t.transport.as_str()));
+                m.insert("tunnel_sid".into(), J::from(t.sid.clone()));
+            }
         }
         if let Some(d) = ev.direction {
             m.insert("direction".into(), J::from(d.as_str()));

@@ -218,6 +218,93 @@ pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     lines
 }
 
+/// The transport and tunnel facts of a tunnelled session (RTMPT): empty for
+/// plain RTMP. Shared by the summary and the TUI's session view.
+pub fn tunnel_lines(s: &Session) -> Vec<String> {
+    let Some(tr) = &s.transport else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    let sid = s.tunnel_sid.as_deref().unwrap_or("?");
+    let Some(t) = &s.tunnel else {
+        v.push(format!("transport: {tr}  sid {sid}  (tunnel open)"));
+        return v;
+    };
+    let mut carriers: Vec<String> = t.carriers.iter().map(|c| c.to_string()).collect();
+    if t.carrier_count > t.carriers.len() as u64 {
+        carriers.push(format!(
+            "+{} more",
+            t.carrier_count - t.carriers.len() as u64
+        ));
+    }
+    v.push(format!(
+        "transport: {tr}{}  sid {sid}  carried by TCP flow{} {}{}{}",
+        if t.encrypted {
+            " (RTMPTE: encrypted)"
+        } else {
+            ""
+        },
+        if carriers.len() == 1 { "" } else { "s" },
+        carriers.join(", "),
+        if t.midstream { "  [open not seen]" } else { "" },
+        if t.closed { "  closed" } else { "" },
+    ));
+    let r = &t.requests;
+    v.push(format!(
+        "tunnel requests: open {} send {} idle {} close {} ident2 {}  empty polls {}",
+        r.open, r.send, r.idle, r.close, r.ident2, t.empty_polls
+    ));
+    if !t.intervals.is_empty() {
+        let iv: Vec<String> = t
+            .intervals
+            .iter()
+            .map(|(k, n)| format!("0x{k:02x} x{n}"))
+            .collect();
+        v.push(format!("tunnel intervals asked: {}", iv.join(", ")));
+    }
+    let dir = |h: u64, p: u64, o: u64| {
+        let pct = if h > 0 {
+            o as f64 * 100.0 / h as f64
+        } else {
+            0.0
+        };
+        format!("HTTP {h} B = RTMP {p} B + overhead {o} B ({pct:.1}%)")
+    };
+    v.push(format!(
+        "tunnel bytes c->s {}",
+        dir(
+            t.http_bytes.to_server,
+            t.rtmp_bytes.to_server,
+            t.overhead_bytes.to_server
+        )
+    ));
+    v.push(format!(
+        "tunnel bytes s->c {}",
+        dir(
+            t.http_bytes.to_client,
+            t.rtmp_bytes.to_client,
+            t.overhead_bytes.to_client
+        )
+    ));
+    let l = &t.latency;
+    let ms = |u: Option<u64>| u.map_or("-".to_owned(), |u| format!("{:.2} ms", u as f64 / 1000.0));
+    v.push(format!(
+        "tunnel latency (request -> response) avg {} min {} max {} over {}  HTTP errors {}",
+        ms(l.avg_us),
+        ms(l.min_us),
+        ms(l.max_us),
+        l.count,
+        t.http_errors
+    ));
+    if t.missing_seqs + t.duplicate_seqs + t.lost_responses > 0 {
+        v.push(format!(
+            "tunnel faults: missing seqs {}  duplicate seqs {}  lost responses {}",
+            t.missing_seqs, t.duplicate_seqs, t.lost_responses
+        ));
+    }
+    v
+}
+
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), |x| x.to_string())
 }
@@ -259,6 +346,9 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         ),
         Style::Dim,
     )?;
+    for l in tunnel_lines(s) {
+        o.line(2, &l, Style::Plain)?;
+    }
     let h = &s.handshake;
     o.line(
         2,

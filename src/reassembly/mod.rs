@@ -173,6 +173,7 @@ impl FlowStartInfo {
             community_id: self.community_id.clone(),
             midstream: self.midstream,
             client_by: self.client_by,
+            tunnel: None,
         }
     }
 }
@@ -292,6 +293,22 @@ pub struct ReassemblyStats {
     pub ignored_segments: u64,
 }
 
+/// Hands out flow ids (first-seen order from 1). Shared by clones, so
+/// layers above reassembly (the RTMPT tunnel's virtual flows) draw from the
+/// same sequence and ids never collide.
+#[derive(Clone, Debug)]
+pub struct FlowIdAllocator(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl FlowIdAllocator {
+    fn new() -> Self {
+        FlowIdAllocator(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)))
+    }
+    /// The next unused id.
+    pub fn next_id(&self) -> FlowId {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// The passive TCP reassembler. See the module documentation.
 #[derive(Debug)]
 pub struct Reassembler {
@@ -301,7 +318,7 @@ pub struct Reassembler {
     free: Vec<usize>,
     live: List,
     closed: List,
-    next_id: FlowId,
+    next_id: FlowIdAllocator,
     mem: usize,
     stats: ReassemblyStats,
 }
@@ -321,7 +338,7 @@ impl Reassembler {
             free: Vec::new(),
             live: List::default(),
             closed: List::default(),
-            next_id: 1,
+            next_id: FlowIdAllocator::new(),
             mem: 0,
             stats: ReassemblyStats::default(),
         }
@@ -329,6 +346,11 @@ impl Reassembler {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The flow id sequence (for flows made above reassembly).
+    pub fn flow_ids(&self) -> FlowIdAllocator {
+        self.next_id.clone()
     }
 
     /// Bytes currently charged to the global memory account.
@@ -563,8 +585,7 @@ impl Reassembler {
         } else {
             (src, dst, ClientBy::FirstPacket, true)
         };
-        let flow_id = self.next_id;
-        self.next_id += 1;
+        let flow_id = self.next_id.next_id();
         self.stats.flows += 1;
         let start = FlowStartInfo {
             flow_id,

@@ -281,6 +281,9 @@ fn session_flags(s: &Session) -> String {
     if sess::encrypted(s) {
         v.push("encrypted");
     }
+    if let Some(t) = &s.transport {
+        v.push(t.as_str());
+    }
     v.join(",")
 }
 
@@ -947,6 +950,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             sess::anomalies(s)
         )),
     ];
+    // RTMPT: transport and tunnel facts (same lines as the summary).
+    for l in crate::output::summary::tunnel_lines(s) {
+        info.push(Line::from(clean(&l)));
+    }
     for d in [Direction::ToServer, Direction::ToClient] {
         let (chunk, window_from_peer) = match d {
             Direction::ToServer => (s.chunk_size.to_server, s.window_ack_size.to_client),

@@ -263,6 +263,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             community_id: "1:abcdefghijklmnopqrstuvwxyz0=".into(),
             midstream: false,
             client_by: ClientBy::Syn,
+            tunnel: None,
         }),
     );
     b.hs(S, HandshakePart::C0, |h| h.version_byte = Some(3));
@@ -622,6 +623,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             evidence: rtmpscope::classify::Evidence::RtmpHandshake,
             confidence: rtmpscope::classify::Confidence::High,
             first_seen: PacketTime::new(sc.time_base, 0),
+            tunnel: None,
             last_seen: PacketTime::new(sc.time_base + 20, 0),
         }),
     );

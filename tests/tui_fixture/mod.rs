@@ -117,6 +117,7 @@ impl Fx {
             community_id: "1:x".into(),
             midstream: false,
             client_by: ClientBy::Syn,
+            tunnel: None,
         };
         self.ev(None, EventKind::FlowStart(info));
         self.ev(
