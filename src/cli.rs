@@ -9,6 +9,8 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -1014,24 +1016,23 @@ where
     let mut read_error = None;
     let limits = Limits::of(input);
     let live = src.is_live();
-    if live && limits.duration.is_some() {
-        // Wake up without packets to look at the clock.
-        src.set_idle_return(true);
+    // A live duration is wall-clock time: a timer stops the capture even
+    // when no packet arrives.
+    let timer_fired = Arc::new(AtomicBool::new(false));
+    if let (true, Some(d)) = (live, limits.duration) {
+        let (handle, fired) = (src.stop_handle(), timer_fired.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(d));
+            fired.store(true, Ordering::SeqCst);
+            handle.stop();
+        });
     }
-    let started = std::time::Instant::now();
     let mut first_time: Option<PacketTime> = None;
     let mut packets = 0u64;
     let mut autostop = None;
     loop {
         if let Some(n) = limits.packets.filter(|&n| packets >= n) {
             autostop = Some(format!("packets:{n}"));
-            break;
-        }
-        if let Some(d) = limits
-            .duration
-            .filter(|&d| live && started.elapsed().as_secs() >= d)
-        {
-            autostop = Some(format!("duration:{d}"));
             break;
         }
         let len = match src.next_packet() {
@@ -1063,6 +1064,9 @@ where
         events.clear();
     }
     end.signal = src.stop_handle().signal();
+    if end.signal.is_none() && timer_fired.load(Ordering::SeqCst) {
+        autostop = limits.duration.map(|d| format!("duration:{d}"));
+    }
     let kernel = src.stats();
     let run_end = RunEnd {
         interrupted: end.signal.map(signal_name),
