@@ -127,7 +127,7 @@ fn truncated_capture_is_an_anomaly_with_its_offset_and_fails_warning() {
 fn interrupted_run(signal: &str, first: usize) -> (Output, Vec<J>) {
     let full = std::fs::read(Path::new(ROOT).join(CAP01)).unwrap();
     let (head, recs) = pcap_records(&full);
-    let mut child = bin()
+    let child = bin()
         .args(["-r", "-", "json"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -281,9 +281,7 @@ fn http_pcap() -> Vec<u8> {
         ),
     ];
     let mut out = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     for v in [0u32, 0, 262_144, 1] {
@@ -533,7 +531,7 @@ fn live_loopback_autostop_and_sigterm() {
     // file, exit 143.
     let w = temp("live-term.pcap");
     let t = traffic(17173, 10);
-    let mut child = bin()
+    let child = bin()
         .args([
             "-i",
             "lo",
@@ -563,7 +561,7 @@ fn live_loopback_autostop_and_sigterm() {
     assert_eq!(pcap_packet_count(&w) as u64, n, "savefile complete");
 
     // No packet at all: meta and stats still written.
-    let mut child = bin()
+    let child = bin()
         .args(["-i", "lo", "json", "tcp port 17174"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
