@@ -127,7 +127,7 @@ fn truncated_capture_is_an_anomaly_with_its_offset_and_fails_warning() {
 fn interrupted_run(signal: &str, first: usize) -> (Output, Vec<J>) {
     let full = std::fs::read(Path::new(ROOT).join(CAP01)).unwrap();
     let (head, recs) = pcap_records(&full);
-    let child = bin()
+    let mut child = bin()
         .args(["-r", "-", "json"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
