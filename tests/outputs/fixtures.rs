@@ -634,6 +634,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             messages: 108,
             missed_bytes: 100,
             anomalies: vec![("rtmp.test.warning".into(), 1)],
+            ..Stats::default()
         }),
     });
     b.out
