@@ -210,6 +210,10 @@ pub struct GapStats {
 /// One RTMP connection.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Session {
+    /// Session number: the order in which flows first showed RTMP (a
+    /// handshake part or a message), from 1. The same number in `json`,
+    /// `summary`, `diff` and the TUI; the flow id is printed beside it.
+    pub session_id: u64,
     pub flow_id: FlowId,
     pub client: Option<Endpoint>,
     pub server: Option<Endpoint>,
@@ -709,6 +713,8 @@ struct FlowState {
 pub struct SessionTracker {
     open: BTreeMap<FlowId, FlowState>,
     finished: Vec<Session>,
+    /// Sessions numbered so far (see [`Session::session_id`]).
+    numbered: u64,
 }
 
 impl SessionTracker {
@@ -729,6 +735,10 @@ impl SessionTracker {
             ..Default::default()
         });
         st.session.end = ts.clone();
+        if !st.rtmp && matches!(ev.kind, EventKind::Handshake(_) | EventKind::Message(_)) {
+            self.numbered += 1;
+            st.session.session_id = self.numbered;
+        }
         match &ev.kind {
             EventKind::FlowStart(info) => {
                 let s = &mut st.session;
@@ -797,15 +807,19 @@ impl SessionTracker {
     }
 
     /// End of input: closes every open session; returns all not yet taken,
-    /// finished ones first, then open ones by flow id.
+    /// finished ones first, then open ones by session number.
     pub fn finish(&mut self) -> Vec<Session> {
         let mut out = self.take_finished();
-        for (_, mut st) in std::mem::take(&mut self.open) {
-            if st.rtmp {
+        let mut open: Vec<Session> = std::mem::take(&mut self.open)
+            .into_values()
+            .filter(|st| st.rtmp)
+            .map(|mut st| {
                 st.session.refresh();
-                out.push(st.session);
-            }
-        }
+                st.session
+            })
+            .collect();
+        open.sort_by_key(|s| s.session_id);
+        out.extend(open);
         out
     }
 

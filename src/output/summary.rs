@@ -176,7 +176,7 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), |x| x.to_string())
 }
 
-fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::Result<()> {
+fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
     let addr = |e: &Option<crate::session::Endpoint>| {
         e.as_ref().map_or("?".to_string(), |e| {
             if e.ip.contains(':') {
@@ -190,7 +190,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         0,
         &format!(
             "Session {} (flow {}): {} -> {}{}",
-            idx,
+            s.session_id,
             s.flow_id,
             addr(&s.client),
             addr(&s.server),
@@ -390,12 +390,15 @@ pub fn write_summary<W: Write>(
 ) -> io::Result<()> {
     let mut o = Out { w, opts };
     let mut red = Redactor::new();
-    for (i, s) in sessions.iter().enumerate() {
+    // First seen first: the session numbers every output shares.
+    let mut order: Vec<&Session> = sessions.iter().collect();
+    order.sort_by_key(|s| s.session_id);
+    for s in order {
         if opts.redact {
             let r = s.redacted(&mut red);
-            write_session(&mut o, &r, i + 1)?;
+            write_session(&mut o, &r)?;
         } else {
-            write_session(&mut o, s, i + 1)?;
+            write_session(&mut o, s)?;
         }
         o.line(0, "", Style::Plain)?;
     }
