@@ -314,8 +314,14 @@ pub struct Model {
     full: Vec<Option<Box<Message>>>,
     full_media: VecDeque<u32>,
     full_other: VecDeque<u32>,
-    /// Sessions (RTMP flows) by flow id: a snapshot of the tracker.
+    /// Sessions (RTMP flows) in session-number order (first seen, the
+    /// number every output shows): a snapshot of the tracker.
     pub sessions: Vec<Session>,
+    /// Index into [`Model::sessions`] by flow id.
+    session_idx: HashMap<FlowId, usize>,
+    /// Session number by flow id, assigned as events arrive (the same rule
+    /// as [`crate::session::Session::session_id`]).
+    session_numbers: HashMap<FlowId, u64>,
     tracker: SessionTracker,
     sessions_dirty: bool,
     redactor: Option<Redactor>,
@@ -347,7 +353,8 @@ impl Model {
     pub fn sync_sessions(&mut self) {
         if self.sessions_dirty {
             let mut v = self.tracker.snapshot();
-            v.sort_by_key(|s| s.flow_id);
+            v.sort_by_key(|s| s.session_id);
+            self.session_idx = v.iter().enumerate().map(|(i, s)| (s.flow_id, i)).collect();
             self.sessions = v;
             self.sessions_dirty = false;
         }
@@ -428,10 +435,22 @@ impl Model {
 
     /// Session (model) of a flow, from the last snapshot.
     pub fn session(&self, flow: FlowId) -> Option<&Session> {
-        self.sessions
-            .binary_search_by_key(&flow, |s| s.flow_id)
-            .ok()
-            .and_then(|i| self.sessions.get(i))
+        self.session_idx
+            .get(&flow)
+            .and_then(|&i| self.sessions.get(i))
+    }
+
+    /// Session number of a flow (None until it shows RTMP).
+    pub fn session_number(&self, flow: FlowId) -> Option<u64> {
+        self.session_numbers.get(&flow).copied()
+    }
+
+    /// Flow id of session number `n`.
+    pub fn session_flow(&self, n: u64) -> Option<FlowId> {
+        self.session_numbers
+            .iter()
+            .find(|(_, &v)| v == n)
+            .map(|(&f, _)| f)
     }
 
     /// TUI-side live facts of a flow.
@@ -497,6 +516,10 @@ impl Model {
         };
         self.tracker.handle(&ev);
         self.sessions_dirty = true;
+        if let (Some(f), EventKind::Handshake(_) | EventKind::Message(_)) = (ev.flow_id, &ev.kind) {
+            let next = self.session_numbers.len() as u64 + 1;
+            self.session_numbers.entry(f).or_insert(next);
+        }
         if self.t0.is_none() && ev.time != PacketTime::default() {
             self.t0 = Some(ev.time);
         }

@@ -52,7 +52,7 @@ pub const HELP: &[(&str, &str)] = &[
 /// Filter syntax lines for the help overlay.
 pub const FILTER_HELP: &[&str] = &[
     "type:video|audio|command|data|control|user_control|media|<name>|<id>",
-    "cmd:publish  csid:4  msid:1  session:3  dir:to_server|to_client",
+    "cmd:publish  csid:4  msid:1  session:3  flow:3  dir:to_server|to_client",
     "anomaly  keyframe  free text (matched in summary)  \"quoted text\"",
     "terms are ANDed; prefix ! negates: type:video !keyframe",
 ];
@@ -297,6 +297,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
                 .unwrap_or(0);
             let anomalies = sess::anomalies(s);
             let mut cells = vec![
+                Cell::from(s.session_id.to_string()),
                 Cell::from(s.flow_id.to_string()),
                 Cell::from(sess::endpoints(s)),
                 Cell::from(clean(s.app.as_deref().unwrap_or(""))),
@@ -327,6 +328,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         (
             vec![
                 "#",
+                "flow",
                 "client -> server",
                 "app",
                 "streams",
@@ -340,6 +342,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
             vec![
                 Constraint::Length(4),
+                Constraint::Length(5),
                 Constraint::Length(46),
                 Constraint::Length(12),
                 Constraint::Min(16),
@@ -356,6 +359,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         (
             vec![
                 "#",
+                "flow",
                 "client -> server",
                 "app",
                 "streams",
@@ -367,7 +371,8 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
             vec![
                 Constraint::Length(3),
-                Constraint::Length(area.width.saturating_sub(66).clamp(16, 46)),
+                Constraint::Length(4),
+                Constraint::Length(area.width.saturating_sub(71).clamp(16, 46)),
                 Constraint::Length(6),
                 Constraint::Min(8),
                 Constraint::Length(10),
@@ -909,7 +914,8 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     };
     let mut info = vec![
         Line::from(format!(
-            "session {}  {}  state {}  app {}  {}",
+            "session {} (flow {})  {}  state {}  app {}  {}",
+            s.session_id,
             s.flow_id,
             sess::endpoints(s),
             sess::state(s).as_str(),
@@ -963,7 +969,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         )));
     }
     let info_h = info.len() as u16 + 1;
-    let outer = block(format!("Stats: session {}", s.flow_id), true);
+    let outer = block(
+        format!("Stats: session {} (flow {})", s.session_id, s.flow_id),
+        true,
+    );
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     let [ia, sa] = Layout::vertical([
