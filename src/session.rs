@@ -527,38 +527,79 @@ impl Session {
         ))
     }
 
-    /// rtmpdump / ffmpeg command lines for every named stream.
+    /// `rtmp://host:port` of the server: scheme and authority of tcUrl
+    /// when known, else the server endpoint.
+    pub fn server_url(&self) -> Option<String> {
+        if let Some(t) = &self.tc_url {
+            if let Some((scheme, rest)) = t.split_once("://") {
+                let auth = rest.split(['/', '?']).next().unwrap_or("");
+                if !auth.is_empty() {
+                    return Some(format!("{scheme}://{auth}"));
+                }
+            }
+        }
+        let s = self.server.as_ref()?;
+        Some(if s.ip.contains(':') {
+            format!("rtmp://[{}]:{}", s.ip, s.port)
+        } else {
+            format!("rtmp://{}:{}", s.ip, s.port)
+        })
+    }
+
+    /// rtmpdump / ffmpeg command lines for every named stream, built once
+    /// from what the client sent: the connect `app` and `tcUrl` and the
+    /// publish/play name, each passed whole by an explicit option
+    /// (ffmpeg `-rtmp_app`/`-rtmp_tcurl`/`-rtmp_playpath`, rtmpdump
+    /// `-a`/`-t`/`-y`), so query strings (auth tokens in tcUrl or in the
+    /// stream name) reach the server where the client put them. The URL
+    /// argument only names the server and app (tcUrl without its query).
+    /// A redacted session ([`Session::redacted`]) gives the same line with
+    /// placeholders in the same places.
     pub fn replay_commands(&self) -> Vec<String> {
-        let Some(base) = self.base_url() else {
+        let Some(server) = self.server_url() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        // A tcUrl query (auth token) moves behind the stream name.
-        let (base, query) = match base.split_once('?') {
-            Some((b, q)) => (b.trim_end_matches('/').to_owned(), Some(q.to_owned())),
-            None => (base, None),
+        let app = self.app.clone().or_else(|| {
+            let t = self.tc_url.as_deref()?;
+            let path = t.split_once("://")?.1.split_once('/')?.1;
+            Some(path.trim_end_matches('/').to_owned())
+        });
+        let app_path = app
+            .as_deref()
+            .map(|a| a.split('?').next().unwrap_or("").trim_end_matches('/'))
+            .unwrap_or("");
+        let url = if app_path.is_empty() {
+            server.clone()
+        } else {
+            format!("{server}/{app_path}")
         };
+        let tc_url = self.tc_url.clone().unwrap_or_else(|| url.clone());
+        let mut out = Vec::new();
         for st in &self.streams {
             let Some(name) = &st.name else { continue };
-            let url = match &query {
-                Some(q) if !name.contains('?') => format!("{base}/{name}?{q}"),
-                _ => format!("{base}/{name}"),
-            };
+            let mut ff = String::new();
+            if let Some(a) = &app {
+                ff.push_str(&format!(" -rtmp_app {}", shell_quote(a)));
+            }
+            ff.push_str(&format!(" -rtmp_tcurl {}", shell_quote(&tc_url)));
+            ff.push_str(&format!(" -rtmp_playpath {}", shell_quote(name)));
+            if let Some(f) = &self.flash_ver {
+                ff.push_str(&format!(" -rtmp_flashver {}", shell_quote(f)));
+            }
             match st.role.as_deref() {
                 Some("publish") => {
                     out.push(format!(
-                        "ffmpeg -re -i INPUT -c copy -f flv {}",
+                        "ffmpeg -re -i INPUT -c copy -f flv{ff} {}",
                         shell_quote(&url)
                     ));
                 }
                 Some("play") => {
+                    let live = st.play_start.is_none_or(|s| s < 0.0);
                     let mut c = format!("rtmpdump -r {}", shell_quote(&url));
-                    if let Some(a) = &self.app {
+                    if let Some(a) = &app {
                         c.push_str(&format!(" -a {}", shell_quote(a)));
                     }
-                    if let Some(t) = &self.tc_url {
-                        c.push_str(&format!(" -t {}", shell_quote(t)));
-                    }
+                    c.push_str(&format!(" -t {}", shell_quote(&tc_url)));
                     c.push_str(&format!(" -y {}", shell_quote(name)));
                     if let Some(w) = &self.swf_url {
                         c.push_str(&format!(" -W {}", shell_quote(w)));
@@ -569,13 +610,14 @@ impl Session {
                     if let Some(f) = &self.flash_ver {
                         c.push_str(&format!(" -f {}", shell_quote(f)));
                     }
-                    if st.play_start.is_none_or(|s| s < 0.0) {
+                    if live {
                         c.push_str(" --live");
                     }
                     c.push_str(" -o out.flv");
                     out.push(c);
+                    let live_opt = if live { " -rtmp_live live" } else { "" };
                     out.push(format!(
-                        "ffmpeg -i {} -c copy -f flv out.flv",
+                        "ffmpeg{ff}{live_opt} -i {} -c copy -f flv out.flv",
                         shell_quote(&url)
                     ));
                 }
