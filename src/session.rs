@@ -207,6 +207,54 @@ pub struct GapStats {
     pub bytes: u64,
 }
 
+/// Maximum losses listed per session (later ones are counted in
+/// [`GapStats`] only).
+pub const MAX_LOSSES: usize = 64;
+
+/// One loss (a gap) with the diagnostics it caused: the `gap` event, its
+/// `tcp.seq_gap`, the messages it cut (`rtmp.gap_truncated`, which end at
+/// the gap's offset) and the resynchronisation after it (`rtmp.resync`).
+/// Summary and TUI show one line per loss from this.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Loss {
+    pub direction: Option<Direction>,
+    /// Stream offset of the first lost byte and how many were lost.
+    pub offset: u64,
+    pub len: u64,
+    /// Packet time (RFC 3339) of the packet that showed the gap.
+    pub timestamp: String,
+    /// Messages cut by the gap, and the first one's description.
+    pub truncated_messages: u64,
+    pub truncated_first: Option<String>,
+    /// Where decoding resumed, when it did.
+    pub resync_at: Option<u64>,
+}
+
+/// Loss-linked diagnostics: folded into their [`Loss`] by summary and TUI.
+pub const LOSS_ANOMALIES: [&str; 3] = ["tcp.seq_gap", "rtmp.gap_truncated", "rtmp.resync"];
+
+/// The loss of `losses` (same direction) an anomaly belongs to: a
+/// `tcp.seq_gap` or `rtmp.resync` starts at the gap's offset, a
+/// `rtmp.gap_truncated` ends there.
+pub fn loss_of<'a>(
+    losses: &'a mut [Loss],
+    dir: Option<Direction>,
+    name: &str,
+    range: Option<crate::event::ByteRange>,
+) -> Option<&'a mut Loss> {
+    let r = range?;
+    let at = match name {
+        "tcp.seq_gap" | "rtmp.resync" => r.start,
+        "rtmp.gap_truncated" => r.end,
+        _ => return None,
+    };
+    losses
+        .iter_mut()
+        .rev()
+        .take(8)
+        .find(|l| l.direction == dir && l.offset == at)
+}
+
 /// One RTMP connection.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Session {
@@ -248,6 +296,10 @@ pub struct Session {
     pub pings: PingStats,
     pub anomalies: BTreeMap<String, u64>,
     pub gaps: GapStats,
+    /// Each loss with what it caused (first [`MAX_LOSSES`]); not in the
+    /// JSON session line (the `gap` and `anomaly` lines carry the facts).
+    #[serde(skip)]
+    pub losses: Vec<Loss>,
     /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
     pub replay: Vec<String>,
 }
@@ -823,9 +875,31 @@ impl SessionTracker {
             EventKind::Gap(g) => {
                 st.session.gaps.count += 1;
                 st.session.gaps.bytes = st.session.gaps.bytes.saturating_add(g.len);
+                if st.session.losses.len() < MAX_LOSSES {
+                    st.session.losses.push(Loss {
+                        direction: ev.direction,
+                        offset: g.offset,
+                        len: g.len,
+                        timestamp: ts.clone(),
+                        ..Loss::default()
+                    });
+                }
             }
             EventKind::Anomaly(a) => {
                 *st.session.anomalies.entry(a.name.to_owned()).or_insert(0) += 1;
+                if let Some(l) = loss_of(&mut st.session.losses, ev.direction, a.name, a.range) {
+                    match a.name {
+                        "rtmp.gap_truncated" => {
+                            l.truncated_messages += 1;
+                            if l.truncated_first.is_none() {
+                                l.truncated_first =
+                                    Some(a.detail.split(" cut by").next().unwrap_or("").to_owned());
+                            }
+                        }
+                        "rtmp.resync" => l.resync_at = a.range.map(|r| r.end),
+                        _ => {}
+                    }
+                }
             }
             EventKind::FlowEnd(end) => {
                 let reason = serde_json::to_value(end.reason).ok();

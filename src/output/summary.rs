@@ -12,7 +12,7 @@ use std::io::{self, IsTerminal, Write};
 
 use crate::event::{Event, EventKind, Stats};
 use crate::redact::Redactor;
-use crate::session::{MediaStats, Session, SessionTracker};
+use crate::session::{Loss, MediaStats, Session, SessionTracker, LOSS_ANOMALIES};
 
 /// Default line width.
 pub const SUMMARY_WIDTH: usize = 100;
@@ -170,6 +170,28 @@ pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     }
     lines.push(cur);
     lines
+}
+
+/// One line for one loss: `c->s offset 19572: 756 B lost, cut audio
+/// message on csid 4, resynchronised at 20328`.
+pub fn loss_line(l: &Loss) -> String {
+    let dir = match l.direction {
+        Some(crate::event::Direction::ToServer) => "c->s",
+        Some(crate::event::Direction::ToClient) => "s->c",
+        None => "?",
+    };
+    let mut t = format!("{dir} offset {}: {} lost", l.offset, human_bytes(l.len));
+    if let Some(first) = &l.truncated_first {
+        t.push_str(&format!(", cut {first}"));
+        if l.truncated_messages > 1 {
+            t.push_str(&format!(" and {} more", l.truncated_messages - 1));
+        }
+    }
+    match l.resync_at {
+        Some(at) => t.push_str(&format!(", resynchronised at {at}")),
+        None => t.push_str(", not resynchronised"),
+    }
+    t
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -363,10 +385,24 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
             ),
             Style::Yellow,
         )?;
+        // One line per loss: the gap with the messages it cut and where
+        // decoding resumed (its tcp.seq_gap / rtmp.gap_truncated /
+        // rtmp.resync diagnostics folded in).
+        for l in &s.losses {
+            o.line(4, &loss_line(l), Style::Yellow)?;
+        }
+        if s.gaps.count > s.losses.len() as u64 {
+            o.line(
+                4,
+                &format!("... {} more", s.gaps.count - s.losses.len() as u64),
+                Style::Dim,
+            )?;
+        }
     }
-    if !s.anomalies.is_empty() {
+    let folded = |name: &str| s.gaps.count > 0 && LOSS_ANOMALIES.contains(&name);
+    if s.anomalies.keys().any(|n| !folded(n)) {
         o.line(2, "anomalies:", Style::Yellow)?;
-        for (name, n) in &s.anomalies {
+        for (name, n) in s.anomalies.iter().filter(|(n, _)| !folded(n)) {
             o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
         }
     }

@@ -541,7 +541,9 @@ impl Model {
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {
-                self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
+                if !self.fold_into_loss(ev.flow_id, ev.direction, &a) {
+                    self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
+                }
             }
             EventKind::Stats(st) => {
                 self.progress.packets = self.progress.packets.max(st.packets);
@@ -552,6 +554,48 @@ impl Model {
                 self.final_stats = Some(st);
             }
         }
+    }
+
+    /// One loss, one row: a `tcp.seq_gap`, `rtmp.gap_truncated` or
+    /// `rtmp.resync` about a gap already listed is folded into that gap's
+    /// row (its detail says what the gap cut and where decoding resumed)
+    /// instead of a row of its own. Returns true when folded.
+    fn fold_into_loss(
+        &mut self,
+        flow: Option<FlowId>,
+        dir: Option<Direction>,
+        a: &Anomaly,
+    ) -> bool {
+        let (Some(r), Some(_)) = (a.range, flow) else {
+            return false;
+        };
+        let at = match a.name {
+            "tcp.seq_gap" | "rtmp.resync" => r.start,
+            "rtmp.gap_truncated" => r.end,
+            _ => return false,
+        };
+        let Some(row) = self.anomalies.iter_mut().rev().take(16).find(|x| {
+            x.name == "gap"
+                && x.flow_id == flow
+                && x.dir == dir
+                && x.range.map(|g| g.start) == Some(at)
+        }) else {
+            return false;
+        };
+        let mut d = row.detail.to_string();
+        match a.name {
+            "rtmp.gap_truncated" => {
+                let what = a.detail.split(" cut by").next().unwrap_or("");
+                d.push_str(&format!("; cut {}", clean(what)));
+                if row.severity < a.severity {
+                    row.severity = a.severity;
+                }
+            }
+            "rtmp.resync" => d.push_str(&format!("; resynchronised at {}", r.end)),
+            _ => {}
+        }
+        row.detail = d.into_boxed_str();
+        true
     }
 
     fn push_anomaly(
