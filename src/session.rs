@@ -187,6 +187,18 @@ pub struct StreamInfo {
     pub metadata: Option<J>,
     /// Other message stream ids whose media was attributed to this stream.
     pub media_msids: Vec<u32>,
+    /// `msid` was never on the wire (mid-stream pickup: the media's chunk
+    /// streams had no fmt 0 header): the 0 is a placeholder.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub msid_unknown: bool,
+    /// `role` was inferred from the direction of the media (to the server:
+    /// publish, to the client: play), no publish/play command was seen.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub role_inferred: bool,
+    /// `name` came from this command (`FCPublish` or `releaseStream`)
+    /// because the publish command itself was not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_from: Option<String>,
 }
 
 /// Ping round trips.
@@ -300,6 +312,10 @@ pub struct Session {
     /// JSON session line (the `gap` and `anomaly` lines carry the facts).
     #[serde(skip)]
     pub losses: Vec<Loss>,
+    /// Stream name announced by the client's last `FCPublish` /
+    /// `releaseStream` (names a publisher whose `publish` was lost).
+    #[serde(skip)]
+    pub announced: Option<(String, String)>,
     /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
     pub replay: Vec<String>,
 }
@@ -538,6 +554,14 @@ impl Session {
     /// Recomputes derived fields (rates, replay command lines; codecs from
     /// onMetaData when no media said).
     pub fn refresh(&mut self) {
+        if let Some((cmd, name)) = &self.announced {
+            for s in &mut self.streams {
+                if s.name.is_none() && s.role.as_deref() == Some("publish") {
+                    s.name = Some(name.clone());
+                    s.name_from = Some(cmd.clone());
+                }
+            }
+        }
         for s in &mut self.streams {
             s.audio.derive();
             s.video.derive();
@@ -683,6 +707,7 @@ impl Session {
     /// (learning the stream names into `r` first) and derived fields redone.
     pub fn redacted(&self, r: &mut Redactor) -> Session {
         let mut s = self.clone();
+        s.announced = s.announced.map(|(c, n)| (c, r.redact_name(&n)));
         for st in &mut s.streams {
             if let Some(n) = &st.name {
                 st.name = Some(r.redact_name(n));
@@ -701,6 +726,27 @@ impl Session {
         }
         s.refresh();
         s
+    }
+
+    /// The stream of a media or data message (see [`Session::stream_for_media`]),
+    /// marked when what the wire did not say is filled in: an unknown msid,
+    /// a role inferred from the media's direction.
+    fn stream_for(&mut self, m: &Message, d: Direction) -> Option<&mut StreamInfo> {
+        let st = self.stream_for_media(m.msid, d)?;
+        if m.msid_unknown && st.created_by_transaction.is_none() && st.msid == m.msid {
+            st.msid_unknown = true;
+        }
+        if st.role.is_none() {
+            st.role = Some(
+                match d {
+                    Direction::ToServer => "publish",
+                    Direction::ToClient => "play",
+                }
+                .into(),
+            );
+            st.role_inferred = true;
+        }
+        Some(st)
     }
 
     /// The stream media of direction `d` goes to by default (see module doc).
@@ -983,7 +1029,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Video(v) => {
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             let vs = &mut stream.video;
@@ -1002,7 +1048,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Audio(a) => {
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             let au = &mut stream.audio;
@@ -1036,7 +1082,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 Some("onMetaData") => dm.args.first(),
                 _ => None,
             };
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             stream.data_messages += 1;
@@ -1175,6 +1221,8 @@ fn handle_command(
             };
             if let Some(stream) = s.stream(m.msid) {
                 stream.role = Some("publish".into());
+                stream.role_inferred = false;
+                stream.name_from = None;
                 stream.name = n;
                 stream.publish_type = t;
             }
@@ -1203,10 +1251,17 @@ fn handle_command(
             };
             if let Some(stream) = s.stream(m.msid) {
                 stream.role = Some("play".into());
+                stream.role_inferred = false;
                 stream.name = n;
                 stream.play_start = start;
                 stream.play_duration = dur;
                 stream.play_reset = reset;
+            }
+        }
+        "releaseStream" | "FCPublish" if d == Direction::ToServer => {
+            let n = c.args.iter().find_map(|a| a.as_str()).map(lossy);
+            if let Some(n) = n {
+                s.announced = Some((name.clone(), n));
             }
         }
         "deleteStream" | "closeStream" => {

@@ -289,12 +289,22 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
         Style::Plain,
     )?;
     for st in &s.streams {
-        let mut head = format!("stream {}", st.msid);
+        let mut head = if st.msid_unknown {
+            "stream ? (msid unknown)".to_owned()
+        } else {
+            format!("stream {}", st.msid)
+        };
         if let Some(r) = &st.role {
             head.push_str(&format!(" {r}"));
+            if st.role_inferred {
+                head.push_str(" (inferred from the media)");
+            }
         }
         if let Some(n) = &st.name {
             head.push_str(&format!(" \"{n}\""));
+            if let Some(c) = &st.name_from {
+                head.push_str(&format!(" (name from {c})"));
+            }
         }
         if let Some(t) = &st.publish_type {
             head.push_str(&format!(" ({t})"));

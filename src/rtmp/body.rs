@@ -269,6 +269,7 @@ pub(crate) mod tests {
             csid: 3,
             type_id,
             msid: 1,
+            msid_unknown: false,
             timestamp: 1000,
             timestamp_delta: 0,
             extended_timestamp: false,

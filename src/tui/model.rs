@@ -56,6 +56,8 @@ pub struct MsgRow {
     pub last_byte: u64,
     pub csid: u32,
     pub msid: u32,
+    /// The message stream id was never on the wire (mid-stream pickup).
+    pub msid_unknown: bool,
     pub timestamp: u32,
     pub length: u32,
     pub chunks: u32,
@@ -155,9 +157,10 @@ pub mod sess {
             .filter(|st| st.name.is_some() || st.role.is_some())
             .map(|st| {
                 format!(
-                    "{}({})",
+                    "{}({}{})",
                     super::truncate(&super::clean(st.name.as_deref().unwrap_or("")), 48),
-                    st.role.as_deref().unwrap_or("?")
+                    st.role.as_deref().unwrap_or("?"),
+                    if st.role_inferred { "?" } else { "" }
                 )
             })
             .collect();
@@ -673,6 +676,7 @@ impl Model {
             last_byte: m.last_byte,
             csid: m.csid,
             msid: m.msid,
+            msid_unknown: m.msid_unknown,
             timestamp: m.timestamp,
             length: m.length,
             chunks: m.chunk_count(),

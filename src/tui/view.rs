@@ -503,7 +503,11 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
         cells.push(Cell::from(arrow(r.dir)));
         cells.push(Cell::from(r.csid.to_string()));
         if wide {
-            cells.push(Cell::from(r.msid.to_string()));
+            cells.push(Cell::from(if r.msid_unknown {
+                "?".to_owned()
+            } else {
+                r.msid.to_string()
+            }));
         }
         cells.push(Cell::from(if wide {
             crate::rtmp::message::type_name(r.type_id)
