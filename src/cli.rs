@@ -701,6 +701,9 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
         ..tui::TuiOptions::default()
     };
     match tui::run(opts, tui_source(src, pipeline_config(input), keep_bytes)) {
+        Ok(()) if tui::QUIT_REQUESTED.load(Ordering::SeqCst) => {
+            128 + LAST_SIGNAL.load(Ordering::SeqCst)
+        }
         Ok(()) => EXIT_OK,
         Err(e) => fail(e),
     }
@@ -875,6 +878,8 @@ pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, 
 static CURRENT_SOURCE: std::sync::Mutex<Option<crate::capture::StopHandle>> =
     std::sync::Mutex::new(None);
 static SIGNAL_THREAD: std::sync::Once = std::sync::Once::new();
+/// The first signal received (0: none).
+static LAST_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Routes SIGINT, SIGTERM and SIGHUP to the current source: the first one
 /// ends the input like its end (flows flushed, final `stats`, `-w` file
@@ -891,6 +896,11 @@ fn install_signals(src: &PacketSource) {
         };
         std::thread::spawn(move || {
             for sig in signals.forever() {
+                let _ = LAST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                if sig != SIGINT {
+                    // The TUI (Ctrl-C is a key there) quits on SIGTERM/SIGHUP.
+                    tui::QUIT_REQUESTED.store(true, Ordering::SeqCst);
+                }
                 let handle = CURRENT_SOURCE.lock().ok().and_then(|c| c.clone());
                 match handle {
                     Some(h) if !h.stop_by_signal(sig) => {}
