@@ -9,6 +9,8 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -17,7 +19,7 @@ use crate::diff::{self, DiffOptions};
 use crate::event::{Event, EventKind, Severity};
 use crate::output::json::{JsonOptions, JsonWriter, Meta};
 use crate::output::summary;
-use crate::pipeline::{Analyzer, Config, DataTap};
+use crate::pipeline::{Analyzer, Config, DataTap, RunEnd};
 use crate::time::PacketTime;
 use crate::tui;
 
@@ -27,7 +29,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
 /// Exit code: usage or input error.
 pub const EXIT_USAGE: i32 = 2;
-/// Exit code after a second Ctrl-C (128 + SIGINT).
+/// Exit code of a run interrupted by SIGINT (128 + SIGINT); SIGTERM and
+/// SIGHUP give 128 + their number the same way.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 const AFTER_HELP: &str = "\
@@ -40,8 +43,14 @@ Live capture privileges: capturing needs root or the capabilities
 When started as root, rtmpscope drops privileges once the capture (and any -w and -o
 files) are open: to --user NAME, or else to 'nobody' if that user exists.
 
-Exit codes: 0 ok, 1 --fail-on threshold reached or diff found differences,
-2 usage or input error.";
+Unattended runs: -c COUNT stops after COUNT packets, -a duration:SECONDS or
+-a packets:N stops when the condition is met; SIGINT, SIGTERM and SIGHUP end a run
+cleanly (flows flushed, final stats, complete -w file). Several -r FILE are read as
+one input merged by time (rotated tcpdump -C/-G files).
+
+Exit codes: 0 ok, 1 --fail-on threshold reached, --require not met or diff found
+differences, 2 usage or input error, 128+N ended by signal N (130 SIGINT, 143 SIGTERM,
+129 SIGHUP; a second signal exits at once).";
 
 /// Passive RTMP protocol analyzer.
 #[derive(Debug, Parser)]
@@ -65,9 +74,11 @@ pub struct Cli {
 /// Input options shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Read packets from a pcap/pcapng FILE (`-` = standard input).
-    #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
-    pub read: Option<PathBuf>,
+    /// Read packets from a pcap/pcapng FILE (`-` = standard input). Give it
+    /// several times to read rotated files as one input, merged by time.
+    #[arg(short = 'r', long = "read", value_name = "FILE", global = true,
+          action = clap::ArgAction::Append)]
+    pub read: Vec<PathBuf>,
     /// Capture live on interface IFACE.
     #[arg(short = 'i', long = "interface", value_name = "IFACE", global = true)]
     pub interface: Option<String>,
@@ -100,6 +111,50 @@ pub struct InputArgs {
     /// Idle flow timeout in seconds of packet time.
     #[arg(long = "flow-timeout", value_name = "SECONDS", global = true)]
     pub flow_timeout: Option<u64>,
+    /// Stop after COUNT packets (like tcpdump -c).
+    #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
+    pub count: Option<u64>,
+    /// Stop when a condition is met (like tshark -a): `duration:SECONDS`
+    /// (wall clock for a live capture, packet time for files) or
+    /// `packets:N`. Repeatable: the first condition met stops the run.
+    #[arg(short = 'a', long = "autostop", value_name = "COND", global = true,
+          value_parser = parse_autostop)]
+    pub autostop: Vec<Autostop>,
+}
+
+/// An autostop condition (`-a`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autostop {
+    /// Stop after this many seconds.
+    Duration(u64),
+    /// Stop after this many packets.
+    Packets(u64),
+}
+
+/// Parses `duration:SECONDS` or `packets:N`.
+pub fn parse_autostop(s: &str) -> Result<Autostop, String> {
+    let (k, v) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}': expected duration:SECONDS or packets:N"))?;
+    let n: u64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}': '{v}' is not a whole number"))?;
+    match k.trim() {
+        "duration" => Ok(Autostop::Duration(n)),
+        "packets" => Ok(Autostop::Packets(n)),
+        other => Err(format!(
+            "'{other}': unknown autostop condition (use duration:SECONDS or packets:N)"
+        )),
+    }
+}
+
+/// What a run needs to have seen to pass (`--require`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Require {
+    /// At least one flow recognised as RTMP (plain, mid-stream or
+    /// encrypted): a capture of the wrong port, RTMPT or TLS fails.
+    Rtmp,
 }
 
 /// What to do with the packets.
@@ -150,6 +205,10 @@ pub struct JsonArgs {
     /// Exit with code 1 if an anomaly of at least this severity is seen.
     #[arg(long = "fail-on", value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+    /// Exit with code 1 unless the input shows this (`rtmp`: at least one
+    /// RTMP flow).
+    #[arg(long = "require", value_name = "WHAT")]
+    pub require: Option<Require>,
     /// Write to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -163,6 +222,13 @@ pub struct SummaryArgs {
     /// Replace stream keys and other secrets by a stable hash.
     #[arg(long)]
     pub redact: bool,
+    /// Exit with code 1 if an anomaly of at least this severity is seen.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Exit with code 1 unless the input shows this (`rtmp`: at least one
+    /// RTMP flow).
+    #[arg(long = "require", value_name = "WHAT")]
+    pub require: Option<Require>,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -189,6 +255,14 @@ pub struct DiffArgs {
     /// Redact stream keys and credentials in the report.
     #[arg(long)]
     pub redact: bool,
+    /// Exit with code 1 if NEW has an anomaly of at least this severity
+    /// (also when the conversations are equal).
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Exit with code 1 unless both sides show this (`rtmp`: at least one
+    /// RTMP flow).
+    #[arg(long = "require", value_name = "WHAT")]
+    pub require: Option<Require>,
 }
 
 /// `extract` options.
@@ -303,12 +377,155 @@ pub fn run(cli: Cli) -> i32 {
         None => {
             let mut input = cli.input.clone();
             let mut words = cli.rest;
-            if input.read.is_none() && input.interface.is_none() && !words.is_empty() {
-                input.read = Some(PathBuf::from(words.remove(0)));
+            if input.read.is_empty() && input.interface.is_none() && !words.is_empty() {
+                let file = PathBuf::from(words.remove(0));
+                if !file.exists() {
+                    if let Some(cmd) = similar_command(&file.to_string_lossy()) {
+                        return fail(format!(
+                            "'{}' is not a command or a file: did you mean '{cmd}'?",
+                            file.display()
+                        ));
+                    }
+                }
+                input.read.push(file);
+            }
+            if let [word] = words.as_slice() {
+                if !is_bpf_word(word) {
+                    return fail(match similar_command(word) {
+                        Some(cmd) => format!(
+                            "'{word}' is not a command or a capture filter: did you mean '{cmd}'?"
+                        ),
+                        None => format!(
+                            "'{word}' is not a command (json, summary, diff, tui) or a \
+                             capture filter"
+                        ),
+                    });
+                }
             }
             run_default(&input, &words)
         }
     }
+}
+
+/// The subcommands, for "did you mean" suggestions.
+const COMMANDS: [&str; 4] = ["json", "summary", "diff", "tui"];
+
+/// Words that can start or make up a one-word tcpdump filter expression
+/// (pcap-filter(7) primitives and qualifiers).
+const BPF_WORDS: &[&str] = &[
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "ip",
+    "ip6",
+    "arp",
+    "rarp",
+    "ether",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "src",
+    "dst",
+    "less",
+    "greater",
+    "vlan",
+    "mpls",
+    "pppoed",
+    "pppoes",
+    "broadcast",
+    "multicast",
+    "inbound",
+    "outbound",
+    "gateway",
+    "proto",
+    "sctp",
+    "igmp",
+    "igrp",
+    "pim",
+    "vrrp",
+    "carp",
+    "atalk",
+    "aarp",
+    "decnet",
+    "iso",
+    "stp",
+    "ipx",
+    "netbeui",
+    "not",
+    "len",
+    "geneve",
+    "ifname",
+    "on",
+    "rnr",
+    "reason",
+    "rset",
+    "srnr",
+    "subrulenum",
+    "action",
+    "wlan",
+    "type",
+    "subtype",
+    "dir",
+    "link",
+    "ppp",
+    "slip",
+    "fddi",
+    "tr",
+    "lat",
+    "sca",
+    "moprc",
+    "mopdl",
+    "llc",
+    "clnp",
+    "esis",
+    "isis",
+    "l1",
+    "l2",
+    "iih",
+    "lsp",
+    "snp",
+    "csnp",
+    "psnp",
+    "ah",
+    "esp",
+    "ipv6",
+];
+
+/// True when `w` could be a one-word capture filter (a primitive, or an
+/// expression with operators, digits or brackets).
+fn is_bpf_word(w: &str) -> bool {
+    let lower = w.to_ascii_lowercase();
+    BPF_WORDS.contains(&lower.as_str())
+        || !lower.chars().all(|c| c.is_ascii_alphabetic())
+        || lower.is_empty()
+}
+
+/// A subcommand within edit distance 2 of `w` (a typo), if any.
+fn similar_command(w: &str) -> Option<&'static str> {
+    let w = w.to_ascii_lowercase();
+    COMMANDS
+        .iter()
+        .map(|c| (edit_distance(&w, c), *c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len())
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance (short words only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// `rtmpscope FILE`: the TUI on FILE.
@@ -323,20 +540,23 @@ fn run_default(input: &InputArgs, filter: &[String]) -> i32 {
     run_tui(input, filter, &args)
 }
 
+/// The size of the one input file (for progress), when there is one.
+fn single_file_size(input: &InputArgs) -> Option<u64> {
+    match input.read.as_slice() {
+        [p] if p.as_os_str() != "-" => std::fs::metadata(p).ok().map(|m| m.len()),
+        _ => None,
+    }
+}
+
 /// `summary`: the human report of sessions, streams and anomalies.
 fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 {
     let result = (|| -> Result<i32, CliError> {
         let mut src = open_source(input, filter)?;
-        let total = input
-            .read
-            .as_deref()
-            .filter(|p| p.as_os_str() != "-")
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len());
-        let mut progress = summary::Progress::stderr(total);
+        announce_live(&src, input);
+        let mut progress = summary::Progress::stderr(single_file_size(input));
         let mut collector = summary::SummaryCollector::new();
         let (mut packets, mut bytes) = (0u64, 0u64);
-        drive(&mut src, input, |events, pkt_len| {
+        let end = drive(&mut src, input, |events, pkt_len| {
             if let Some(len) = pkt_len {
                 packets += 1;
                 bytes += len as u64 + 16;
@@ -353,9 +573,18 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
         if let Err(e) = collector.write(&mut out, &opts).and_then(|_| out.flush()) {
             return Ok(write_failed(e));
         }
-        Ok(EXIT_OK)
+        Ok(end.exit_code(args.fail_on, args.require))
     })();
     result.unwrap_or_else(|e| fail(e.0))
+}
+
+/// What one side of a diff showed besides its conversation (for
+/// `--fail-on` / `--require`).
+#[derive(Debug, Default)]
+struct SideFacts {
+    worst: Option<Severity>,
+    rtmp_flows: u64,
+    signal: Option<i32>,
 }
 
 /// Loads one side of a diff: a saved NDJSON output, or a capture decoded now.
@@ -363,8 +592,9 @@ fn load_conversation(
     input: &InputArgs,
     path: &Path,
     opts: &DiffOptions,
-) -> Result<diff::Conversation, CliError> {
+) -> Result<(diff::Conversation, SideFacts), CliError> {
     let mut builder = diff::ConversationBuilder::new(opts);
+    let mut facts = SideFacts::default();
     if looks_like_ndjson(path) {
         let f =
             std::fs::File::open(path).map_err(|e| CliError(format!("{}: {e}", path.display())))?;
@@ -380,19 +610,41 @@ fn load_conversation(
                     n + 1
                 ))
             })?;
+            if let Some(sev) = v
+                .pointer("/anomaly/severity")
+                .and_then(|s| s.as_str())
+                .and_then(severity_from_str)
+            {
+                facts.worst = Some(facts.worst.map_or(sev, |w| w.max(sev)));
+            }
+            if let Some(n) = v.pointer("/stats/rtmp_flows").and_then(|n| n.as_u64()) {
+                facts.rtmp_flows = n;
+            }
             builder.push_line(&v);
         }
     } else {
         let mut side = input.clone();
-        side.read = Some(path.to_path_buf());
+        side.read = vec![path.to_path_buf()];
         side.interface = None;
         let mut src = open_source(&side, &[])?;
-        drive(&mut src, &side, |events, _| {
+        let end = drive(&mut src, &side, |events, _| {
             events.iter().for_each(|e| builder.push_event(e));
             Ok(())
         })?;
+        facts.worst = end.worst;
+        facts.rtmp_flows = end.rtmp_flows;
+        facts.signal = end.signal;
     }
-    Ok(builder.finish())
+    Ok((builder.finish(), facts))
+}
+
+fn severity_from_str(s: &str) -> Option<Severity> {
+    match s {
+        "info" => Some(Severity::Info),
+        "warning" => Some(Severity::Warning),
+        "error" => Some(Severity::Error),
+        _ => None,
+    }
 }
 
 /// True when the file starts (after blanks) with `{`: an NDJSON output.
@@ -408,7 +660,8 @@ fn looks_like_ndjson(path: &Path) -> bool {
         .is_some_and(|&b| b == b'{')
 }
 
-/// `diff`: compares two conversations; exit 0 equal, 1 different, 2 error.
+/// `diff`: compares two conversations; exit 0 equal, 1 different (or a
+/// `--fail-on` / `--require` condition), 2 error.
 fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
     let opts = DiffOptions {
         ignore_fields: args.ignore.clone(),
@@ -418,18 +671,38 @@ fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
         ..DiffOptions::default()
     };
     let result = (|| -> Result<i32, CliError> {
-        let old = load_conversation(input, &args.old, &opts)?;
-        let new = load_conversation(input, &args.new, &opts)?;
+        let (old, old_facts) = load_conversation(input, &args.old, &opts)?;
+        let (new, new_facts) = load_conversation(input, &args.new, &opts)?;
         let report = diff::diff_built(&old, &new, &opts);
         let mut out = io::stdout().lock();
         if let Err(e) = write!(out, "{report}").and_then(|_| out.flush()) {
             return Ok(write_failed(e));
         }
-        Ok(if report.is_equal() {
+        if let Some(sig) = old_facts.signal.or(new_facts.signal) {
+            return Ok(128 + sig);
+        }
+        let mut code = if report.is_equal() {
             EXIT_OK
         } else {
             EXIT_FINDINGS
-        })
+        };
+        if args.require == Some(Require::Rtmp) {
+            for (name, f) in [(&args.old, &old_facts), (&args.new, &new_facts)] {
+                if f.rtmp_flows == 0 {
+                    eprintln!(
+                        "rtmpscope: --require rtmp: no RTMP flow in {}",
+                        name.display()
+                    );
+                    code = EXIT_FINDINGS;
+                }
+            }
+        }
+        if let (Some(t), Some(w)) = (args.fail_on, new_facts.worst) {
+            if w >= t.severity() {
+                code = EXIT_FINDINGS;
+            }
+        }
+        Ok(code)
     })();
     result.unwrap_or_else(|e| fail(e.0))
 }
@@ -440,27 +713,30 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(e.0),
     };
-    let live = src.is_live();
+    // Several merged files cannot be re-read for the hex view: keep the
+    // bytes as a live capture does.
+    let keep_bytes = src.is_live() || input.read.len() > 1;
+    let single = match input.read.as_slice() {
+        [p] if p.as_os_str() != "-" => Some(p.clone()),
+        _ => None,
+    };
     let opts = tui::TuiOptions {
         source: src.description().to_owned(),
-        file: input.read.clone().filter(|p| p.as_os_str() != "-"),
-        file_size: input
-            .read
-            .as_deref()
-            .filter(|p| p.as_os_str() != "-")
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len()),
+        file: single,
+        file_size: single_file_size(input),
         mouse: args.mouse,
         redact: args.redact,
         filter: (!filter.is_empty()).then(|| filter.join(" ")),
         ..tui::TuiOptions::default()
     };
-    match tui::run(opts, tui_source(src, pipeline_config(input), live)) {
+    match tui::run(opts, tui_source(src, pipeline_config(input), keep_bytes)) {
+        Ok(()) if tui::QUIT_REQUESTED.load(Ordering::SeqCst) => {
+            128 + LAST_SIGNAL.load(Ordering::SeqCst)
+        }
         Ok(()) => EXIT_OK,
         Err(e) => fail(e),
     }
 }
-
 /// Packets read per producer batch: bounds the work between two UI updates.
 const TUI_BATCH_PACKETS: usize = 256;
 
@@ -514,7 +790,11 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
                 }
                 Ok(None) => {}
                 Err(e) if e.is_truncation() => {
-                    analyzer.finish(src.stats(), &mut b.events);
+                    let end = RunEnd {
+                        truncated: e.truncation().map(|(w, o)| (w.to_owned(), o)),
+                        ..RunEnd::default()
+                    };
+                    analyzer.finish_run(src.stats(), &end, &mut b.events);
                     finished = true;
                     break;
                 }
@@ -578,8 +858,9 @@ pub fn pipeline_config(input: &InputArgs) -> Config {
 }
 
 /// Opens the source the shared options name, with the BPF filter `words`
-/// (joined with spaces, tcpdump style). Installs the Ctrl-C handler: the
-/// first Ctrl-C ends the input cleanly, a second one exits at once.
+/// (joined with spaces, tcpdump style). Installs the signal handler:
+/// the first SIGINT, SIGTERM or SIGHUP ends the input cleanly, a second one
+/// exits at once.
 pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, CliError> {
     let filter = if words.is_empty() {
         None
@@ -594,42 +875,80 @@ pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, 
         user: input.user.clone(),
         drop_privileges: true,
     };
-    let src = match (&input.read, &input.interface) {
-        (Some(_), Some(_)) => {
+    let src = match (input.read.as_slice(), &input.interface) {
+        ([_, ..], Some(_)) => {
             return Err(CliError("give either -r FILE or -i IFACE, not both".into()))
         }
-        (None, None) => {
+        ([], None) => {
             return Err(CliError(
                 "no input: give -r FILE (- for stdin), -i IFACE, or a capture FILE".into(),
             ))
         }
-        (Some(path), None) => {
+        (paths, None) => {
             if input.write.is_some() {
                 return Err(CliError(
                     "-w saves a live capture: it needs -i IFACE".into(),
                 ));
             }
-            PacketSource::open_file(path, &opts)?
+            PacketSource::open_files(paths, &opts)?
         }
-        (None, Some(iface)) => {
+        ([], Some(iface)) => {
             if input.snaplen == 0 {
                 return Err(CliError("-s: the snapshot length must be > 0".into()));
             }
             PacketSource::open_live(iface, &opts)?
         }
     };
-    install_ctrlc(&src);
+    install_signals(&src);
     Ok(src)
 }
 
-fn install_ctrlc(src: &PacketSource) {
-    let handle = src.stop_handle();
-    // Only one handler per process; a second source keeps the first one.
-    let _ = ctrlc::set_handler(move || {
-        if handle.stop() {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
+/// The stop handle of the source being read (the signal thread stops it).
+static CURRENT_SOURCE: std::sync::Mutex<Option<crate::capture::StopHandle>> =
+    std::sync::Mutex::new(None);
+static SIGNAL_THREAD: std::sync::Once = std::sync::Once::new();
+/// The first signal received (0: none).
+static LAST_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Routes SIGINT, SIGTERM and SIGHUP to the current source: the first one
+/// ends the input like its end (flows flushed, final `stats`, `-w` file
+/// complete) and the run exits with 128 + the signal number once its output
+/// is written; a second signal exits at once with that code.
+fn install_signals(src: &PacketSource) {
+    if let Ok(mut cur) = CURRENT_SOURCE.lock() {
+        *cur = Some(src.stop_handle());
+    }
+    SIGNAL_THREAD.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                let _ = LAST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                if sig != SIGINT {
+                    // The TUI (Ctrl-C is a key there) quits on SIGTERM/SIGHUP.
+                    tui::QUIT_REQUESTED.store(true, Ordering::SeqCst);
+                }
+                let handle = CURRENT_SOURCE.lock().ok().and_then(|c| c.clone());
+                match handle {
+                    Some(h) if !h.stop_by_signal(sig) => {}
+                    _ => std::process::exit(128 + sig),
+                }
+            }
+        });
     });
+}
+
+/// Name of a signal that can end a run.
+pub fn signal_name(signo: i32) -> String {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match signo {
+        SIGINT => "SIGINT".into(),
+        SIGTERM => "SIGTERM".into(),
+        SIGHUP => "SIGHUP".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 /// How the input ended.
@@ -637,6 +956,33 @@ fn install_ctrlc(src: &PacketSource) {
 pub struct InputEnd {
     /// Worst anomaly severity seen.
     pub worst: Option<Severity>,
+    /// Flows recognised as RTMP (from the final `stats`).
+    pub rtmp_flows: u64,
+    /// The signal that interrupted the run, if one did.
+    pub signal: Option<i32>,
+}
+
+impl InputEnd {
+    /// The exit code of a run that wrote its output: 128 + signal number
+    /// when a signal interrupted it; else 1 when `--require` is not met or
+    /// the `--fail-on` threshold was reached (both reported on stderr);
+    /// else 0.
+    pub fn exit_code(&self, fail_on: Option<FailOn>, require: Option<Require>) -> i32 {
+        if let Some(sig) = self.signal {
+            return 128 + sig;
+        }
+        let mut code = EXIT_OK;
+        if require == Some(Require::Rtmp) && self.rtmp_flows == 0 {
+            eprintln!("rtmpscope: --require rtmp: no RTMP flow in the input");
+            code = EXIT_FINDINGS;
+        }
+        if let (Some(t), Some(w)) = (fail_on, self.worst) {
+            if w >= t.severity() {
+                code = EXIT_FINDINGS;
+            }
+        }
+        code
+    }
 }
 
 /// Why [`drive`] stopped early.
@@ -657,10 +1003,44 @@ impl From<DriveError> for CliError {
     }
 }
 
+/// The autostop limits of a run (`-c`, `-a`).
+#[derive(Debug, Default)]
+struct Limits {
+    packets: Option<u64>,
+    duration: Option<u64>,
+}
+
+impl Limits {
+    fn of(input: &InputArgs) -> Self {
+        let mut l = Limits {
+            packets: input.count,
+            duration: None,
+        };
+        for a in &input.autostop {
+            match *a {
+                Autostop::Packets(n) => l.packets = Some(l.packets.map_or(n, |p| p.min(n))),
+                Autostop::Duration(s) => l.duration = Some(l.duration.map_or(s, |d| d.min(s))),
+            }
+        }
+        l
+    }
+}
+
+/// Wall-clock time now, as a packet time (for a `stats` line without
+/// packets).
+fn now() -> PacketTime {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    PacketTime::new(d.as_secs() as i64, d.subsec_nanos())
+}
+
 /// Reads every packet of `src` through a fresh analyzer and hands each
 /// batch of events to `sink` (with the captured length of the packet that
-/// produced it, `None` for the final batch). Ends at end of input, Ctrl-C
-/// or a read error; the final batch holds the flushed flows and `stats`.
+/// produced it, `None` for the final batch). Ends at end of input, at a
+/// signal, at an autostop limit (`-c`, `-a`) or at a read error; the final
+/// batch holds the flushed flows and `stats`. A capture cut in the middle
+/// of a packet ends like end of input plus a `capture.truncated` anomaly.
 pub fn drive<F>(
     src: &mut PacketSource,
     input: &InputArgs,
@@ -673,13 +1053,46 @@ where
     let mut events = Vec::new();
     let mut end = InputEnd::default();
     let mut read_error = None;
+    let limits = Limits::of(input);
+    let live = src.is_live();
+    // A live duration is wall-clock time: a timer stops the capture even
+    // when no packet arrives.
+    let timer_fired = Arc::new(AtomicBool::new(false));
+    if let (true, Some(d)) = (live, limits.duration) {
+        let (handle, fired) = (src.stop_handle(), timer_fired.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(d));
+            fired.store(true, Ordering::SeqCst);
+            handle.stop();
+        });
+    }
+    let mut first_time: Option<PacketTime> = None;
+    let mut packets = 0u64;
+    let mut autostop = None;
     loop {
+        if let Some(n) = limits.packets.filter(|&n| packets >= n) {
+            autostop = Some(format!("packets:{n}"));
+            break;
+        }
         let len = match src.next_packet() {
             Ok(Some(pkt)) => {
+                if let (Some(d), false) = (limits.duration, live) {
+                    let t0 = *first_time.get_or_insert(pkt.time);
+                    if pkt.time.nanos_since(t0) >= i128::from(d) * 1_000_000_000 {
+                        autostop = Some(format!("duration:{d}"));
+                        break;
+                    }
+                }
+                packets += 1;
                 analyzer.handle_packet(&pkt, &mut events);
                 pkt.data.len()
             }
-            Ok(None) => break,
+            Ok(None) => {
+                if src.is_idle() {
+                    continue;
+                }
+                break;
+            }
             Err(e) => {
                 read_error = Some(e);
                 break;
@@ -689,9 +1102,29 @@ where
         sink(&events, Some(len)).map_err(DriveError::Output)?;
         events.clear();
     }
+    end.signal = src.stop_handle().signal();
+    if end.signal.is_none() && timer_fired.load(Ordering::SeqCst) {
+        autostop = limits.duration.map(|d| format!("duration:{d}"));
+    }
     let kernel = src.stats();
-    analyzer.finish(kernel, &mut events);
+    let run_end = RunEnd {
+        interrupted: end.signal.map(signal_name),
+        autostop,
+        truncated: read_error
+            .as_ref()
+            .and_then(|e| e.truncation())
+            .map(|(what, off)| (what.to_owned(), off)),
+        fallback_time: Some(now()),
+    };
+    analyzer.finish_run(kernel, &run_end, &mut events);
     end.worst = worst(&events, end.worst);
+    end.rtmp_flows = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Stats(s) => Some(s.rtmp_flows),
+            _ => None,
+        })
+        .unwrap_or(0);
     sink(&events, None).map_err(DriveError::Output)?;
     if let Some(e) = read_error {
         if e.is_truncation() {
@@ -702,7 +1135,6 @@ where
     }
     Ok(end)
 }
-
 /// Highest anomaly severity among `events`.
 fn worst(events: &[Event], acc: Option<Severity>) -> Option<Severity> {
     events
@@ -752,9 +1184,11 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
         },
     );
     let meta = Meta::new(src.description().to_owned(), link_type_names(&src));
-    if let Err(e) = writer.write_meta(&meta) {
+    // `meta` goes out at once (a live run may wait long for its first packet).
+    if let Err(e) = writer.write_meta(&meta).and_then(|_| writer.flush()) {
         return Ok(write_failed(e));
     }
+    announce_live(&src, input);
     let mut last_snapshot: Option<PacketTime> = None;
     let end = drive(&mut src, input, |events, pkt| {
         for ev in events {
@@ -785,12 +1219,19 @@ fn run_json(input: &InputArgs, filter: &[String], args: &JsonArgs) -> Result<i32
     if let Err(e) = writer.finish() {
         return Ok(write_failed(e));
     }
-    if let (Some(threshold), Some(w)) = (args.fail_on, end.worst) {
-        if w >= threshold.severity() {
-            return Ok(EXIT_FINDINGS);
-        }
+    Ok(end.exit_code(args.fail_on, args.require))
+}
+
+/// A live capture says on stderr that it is listening, like tcpdump:
+/// `listening on IFACE, link-type NAME, snapshot length N bytes`.
+fn announce_live(src: &PacketSource, input: &InputArgs) {
+    if let (true, Some(iface)) = (src.is_live(), &input.interface) {
+        eprintln!(
+            "rtmpscope: listening on {iface}, link-type {}, snapshot length {} bytes",
+            link_type_names(src).join(", "),
+            input.snaplen
+        );
     }
-    Ok(EXIT_OK)
 }
 
 /// `extract`: FLV files of every media stream, one line per file written.
@@ -893,7 +1334,7 @@ mod tests {
             "port",
             "1935",
         ]);
-        assert_eq!(c.input.read.as_deref(), Some(Path::new("x.pcap")));
+        assert_eq!(c.input.read, vec![PathBuf::from("x.pcap")]);
         assert_eq!(c.input.max_flows, Some(10));
         let Some(Command::Json(j)) = c.command else {
             panic!("not json")
@@ -914,7 +1355,7 @@ mod tests {
             "--max-ooo-bytes",
             "64K",
         ]);
-        assert_eq!(c.input.read.as_deref(), Some(Path::new("-")));
+        assert_eq!(c.input.read, vec![PathBuf::from("-")]);
         let cfg = pipeline_config(&c.input);
         assert_eq!(cfg.flow_timeout_secs, Some(30));
         assert_eq!(cfg.max_ooo_bytes, Some(65_536));

@@ -75,8 +75,14 @@ impl Default for DiffOptions {
 /// One difference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// 1-based session index (0 for the whole conversation).
+    /// Session number of the old side (the number every output shows; 0
+    /// for the whole conversation: session counts, added and removed
+    /// sessions, anomalies about no flow).
     pub session: usize,
+    /// The pair the finding is about: `session 2 (flow 2)` when both sides
+    /// have the same number and flow, else `session 2 (flow 2) -> new
+    /// session 1 (flow 1)`; empty for the whole conversation.
+    pub header: String,
     pub text: String,
 }
 
@@ -86,6 +92,8 @@ pub struct DiffReport {
     pub old_sessions: usize,
     pub new_sessions: usize,
     pub findings: Vec<Finding>,
+    /// The sessions paired for comparison (headers as in [`Finding::header`]).
+    pub pairs: Vec<String>,
 }
 
 impl DiffReport {
@@ -103,21 +111,34 @@ impl DiffReport {
 impl fmt::Display for DiffReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.findings.is_empty() {
-            return writeln!(
+            // Identity pairs need no listing; others are said.
+            let moved: Vec<&String> = self.pairs.iter().filter(|p| p.contains("->")).collect();
+            if moved.is_empty() {
+                return writeln!(
+                    f,
+                    "no differences ({} session(s) compared)",
+                    self.pairs.len()
+                );
+            }
+            writeln!(
                 f,
                 "no differences ({} session(s) compared)",
-                self.old_sessions.min(self.new_sessions)
-            );
+                self.pairs.len()
+            )?;
+            for p in moved {
+                writeln!(f, "  paired {p}")?;
+            }
+            return Ok(());
         }
-        let mut last = usize::MAX;
+        let mut last: Option<&str> = None;
         for x in &self.findings {
-            if x.session != last {
-                if x.session == 0 {
+            if last != Some(x.header.as_str()) {
+                if x.header.is_empty() {
                     writeln!(f, "conversation:")?;
                 } else {
-                    writeln!(f, "session {}:", x.session)?;
+                    writeln!(f, "{}:", x.header)?;
                 }
-                last = x.session;
+                last = Some(x.header.as_str());
             }
             writeln!(f, "  - {}", x.text)?;
         }
@@ -187,6 +208,18 @@ struct Conv {
     media: BTreeMap<(String, String), Media>,
     handshake: BTreeMap<String, String>,
     role: Option<&'static str>,
+    /// Session number (first seen as RTMP, from 1: the number `json`,
+    /// `summary` and the TUI show) and flow id.
+    id: usize,
+    flow: u64,
+    /// What the session is, for pairing: connect `app` and `flashVer`, the
+    /// first published or played stream name.
+    app: Option<String>,
+    client: Option<String>,
+    stream: Option<String>,
+    /// Gaps (count, bytes) and anomaly counts by name on the flow.
+    gaps: (u64, u64),
+    anomalies: BTreeMap<String, u64>,
 }
 
 fn get_path<'a>(v: &'a J, path: &str) -> Option<&'a J> {
@@ -331,6 +364,11 @@ pub struct ConversationBuilder {
     opts: DiffOptions,
     order: Vec<u64>,
     convs: BTreeMap<u64, Conv>,
+    /// Gaps and anomalies per flow (a flow may lose bytes before it shows
+    /// RTMP), and anomalies about no flow (e.g. `capture.truncated`).
+    flow_gaps: BTreeMap<u64, (u64, u64)>,
+    flow_anomalies: BTreeMap<u64, BTreeMap<String, u64>>,
+    capture_anomalies: BTreeMap<String, u64>,
     /// Pending transactions per flow and direction: tx -> command name.
     pending: BTreeMap<(u64, String), BTreeMap<String, String>>,
     red: Redactor,
@@ -340,6 +378,7 @@ pub struct ConversationBuilder {
 /// One conversation ready to compare ([`diff_built`]).
 pub struct Conversation {
     sessions: Vec<Conv>,
+    capture_anomalies: BTreeMap<String, u64>,
     red: Redactor,
 }
 
@@ -356,6 +395,9 @@ impl ConversationBuilder {
             opts: opts.clone(),
             order: Vec::new(),
             convs: BTreeMap::new(),
+            flow_gaps: BTreeMap::new(),
+            flow_anomalies: BTreeMap::new(),
+            capture_anomalies: BTreeMap::new(),
             pending: BTreeMap::new(),
             red: Redactor::new(),
             writer: JsonWriter::new(
@@ -383,10 +425,32 @@ impl ConversationBuilder {
             convs,
             pending,
             red,
+            flow_gaps,
+            flow_anomalies,
+            capture_anomalies,
             ..
         } = self;
         let opts: &DiffOptions = opts;
         let et = line.get("event_type").and_then(J::as_str).unwrap_or("");
+        let flow_id = line.get("flow_id").and_then(J::as_u64);
+        if et == "gap" {
+            if let Some(fid) = flow_id {
+                let len = line.pointer("/gap/len").and_then(J::as_u64).unwrap_or(0);
+                let g = flow_gaps.entry(fid).or_default();
+                g.0 += 1;
+                g.1 = g.1.saturating_add(len);
+            }
+            return;
+        }
+        if et == "anomaly" {
+            let name = str_of(line.pointer("/anomaly/name")).unwrap_or_default();
+            let map = match flow_id {
+                Some(fid) => flow_anomalies.entry(fid).or_default(),
+                None => capture_anomalies,
+            };
+            *map.entry(name).or_default() += 1;
+            return;
+        }
         if et != "rtmp" && et != "handshake" {
             return;
         }
@@ -400,7 +464,11 @@ impl ConversationBuilder {
             .to_owned();
         let conv = convs.entry(fid).or_insert_with(|| {
             order.push(fid);
-            Conv::default()
+            Conv {
+                id: order.len(),
+                flow: fid,
+                ..Conv::default()
+            }
         });
         if et == "handshake" {
             if let Some(h) = line.get("handshake") {
@@ -514,6 +582,19 @@ impl ConversationBuilder {
                         redact_json(red, &mut object, false);
                         redact_json(red, &mut args, false);
                     }
+                    if dir == "to_server" {
+                        if name == "connect" {
+                            conv.app = object.get("app").and_then(J::as_str).map(str::to_owned);
+                            conv.client = object
+                                .get("flashVer")
+                                .and_then(J::as_str)
+                                .map(str::to_owned);
+                        } else if matches!(name.as_str(), "publish" | "play" | "play2")
+                            && conv.stream.is_none()
+                        {
+                            conv.stream = args.get(0).and_then(J::as_str).map(str::to_owned);
+                        }
+                    }
                     let argtext = match (&object, &args) {
                         (J::Null, J::Array(a)) if a.is_empty() => String::new(),
                         (J::Null, a) => compact(a, 100),
@@ -610,14 +691,21 @@ impl ConversationBuilder {
 
     pub fn finish(self) -> Conversation {
         let mut convs = self.convs;
+        let (mut gaps, mut anomalies) = (self.flow_gaps, self.flow_anomalies);
         let sessions = self
             .order
             .into_iter()
             .filter_map(|f| convs.remove(&f))
             .filter(|c| !c.items.is_empty() || !c.media.is_empty() || !c.handshake.is_empty())
+            .map(|mut c| {
+                c.gaps = gaps.remove(&c.flow).unwrap_or_default();
+                c.anomalies = anomalies.remove(&c.flow).unwrap_or_default();
+                c
+            })
             .collect();
         Conversation {
             sessions,
+            capture_anomalies: self.capture_anomalies,
             red: self.red,
         }
     }
@@ -805,6 +893,123 @@ pub fn diff_conversations(old: &[J], new: &[J], opts: &DiffOptions) -> DiffRepor
     diff_built(&build(old, opts), &build(new, opts), opts)
 }
 
+/// Whether `--ignore` drops gaps / missed bytes / an anomaly name from the
+/// comparison (`gaps`, `missed_bytes`, `anomalies`, `anomalies.NAME`).
+fn ignored(opts: &DiffOptions, key: &str) -> bool {
+    opts.ignore_fields.iter().any(|f| {
+        f == key
+            || (key.starts_with("anomalies.") && f == "anomalies")
+            || (key == "missed_bytes" && f == "gaps")
+    })
+}
+
+/// How well two sessions match as the same connection: `None` when they
+/// cannot be the same (a publisher and a player); else a score from what
+/// they are (role 8, app 4, stream name 2, client software 1).
+fn pair_score(a: &Conv, b: &Conv) -> Option<u32> {
+    if let (Some(x), Some(y)) = (a.role, b.role) {
+        if x != y {
+            return None;
+        }
+    }
+    let same = |x: &Option<String>, y: &Option<String>| x.is_some() && x == y;
+    let mut score = 0;
+    if a.role.is_some() && a.role == b.role {
+        score += 8;
+    }
+    if same(&a.app, &b.app) {
+        score += 4;
+    }
+    if same(&a.stream, &b.stream) {
+        score += 2;
+    }
+    if same(&a.client, &b.client) {
+        score += 1;
+    }
+    Some(score)
+}
+
+/// Pairs old and new sessions by what they are (role, app, stream name,
+/// client software), then by order: best score first, ties to the closest
+/// session numbers. Returns (old index, new index) pairs sorted by old.
+fn pair_sessions(a: &[Conv], b: &[Conv]) -> Vec<(usize, usize)> {
+    let mut cand = Vec::new();
+    for (i, x) in a.iter().enumerate() {
+        for (j, y) in b.iter().enumerate() {
+            if let Some(s) = pair_score(x, y) {
+                cand.push((std::cmp::Reverse(s), i.abs_diff(j), i, j));
+            }
+        }
+    }
+    cand.sort_unstable();
+    let (mut used_a, mut used_b) = (vec![false; a.len()], vec![false; b.len()]);
+    let mut pairs = Vec::new();
+    for (_, _, i, j) in cand {
+        if !used_a[i] && !used_b[j] {
+            used_a[i] = true;
+            used_b[j] = true;
+            pairs.push((i, j));
+        }
+    }
+    pairs.sort_unstable();
+    pairs
+}
+
+/// `session N (flow F)`.
+fn label(c: &Conv) -> String {
+    format!("session {} (flow {})", c.id, c.flow)
+}
+
+/// `publisher, publish 'name'` style description of an unpaired session.
+fn describe_session(c: &Conv) -> String {
+    let mut d = c.role.unwrap_or("client").to_owned();
+    if let Some(app) = &c.app {
+        d.push_str(&format!(", app '{app}'"));
+    }
+    if let Some(s) = &c.stream {
+        d.push_str(&format!(", stream '{s}'"));
+    }
+    let cmds: Vec<&str> = c
+        .items
+        .iter()
+        .filter(|it| it.dir == "to_server" && matches!(it.slot, Slot::Command(_)))
+        .map(|it| it.name.as_str())
+        .take(8)
+        .collect();
+    if !cmds.is_empty() {
+        d.push_str(&format!(": {}", cmds.join(", ")));
+    }
+    d
+}
+
+/// Gaps, missed bytes and anomaly counts by name of a pair.
+fn describe_losses(
+    old: (&(u64, u64), &BTreeMap<String, u64>),
+    new: (&(u64, u64), &BTreeMap<String, u64>),
+    opts: &DiffOptions,
+    out: &mut Vec<String>,
+) {
+    let ((og, oa), (ng, na)) = (old, new);
+    if og.0 != ng.0 && !ignored(opts, "gaps") {
+        out.push(format!("gaps changed from {} to {}", og.0, ng.0));
+    }
+    if og.1 != ng.1 && !ignored(opts, "missed_bytes") {
+        out.push(format!("missed bytes changed from {} to {}", og.1, ng.1));
+    }
+    let mut names: Vec<&String> = oa.keys().chain(na.keys()).collect();
+    names.sort();
+    names.dedup();
+    for n in names {
+        let (x, y) = (
+            oa.get(n).copied().unwrap_or(0),
+            na.get(n).copied().unwrap_or(0),
+        );
+        if x != y && !ignored(opts, &format!("anomalies.{n}")) {
+            out.push(format!("{n} anomalies changed from {x} to {y}"));
+        }
+    }
+}
+
 /// Compares two built conversations (see [`ConversationBuilder`]).
 pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) -> DiffReport {
     let (a, b) = (&old.sessions, &new.sessions);
@@ -812,14 +1017,54 @@ pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) ->
         old_sessions: a.len(),
         new_sessions: b.len(),
         findings: Vec::new(),
+        pairs: Vec::new(),
     };
+    let pairs = pair_sessions(a, b);
+    let mut conv = Vec::new();
     if a.len() != b.len() {
+        conv.push(format!("{} RTMP session(s), was {}", b.len(), a.len()));
+    }
+    describe_losses(
+        (&(0, 0), &old.capture_anomalies),
+        (&(0, 0), &new.capture_anomalies),
+        opts,
+        &mut conv,
+    );
+    let paired_new: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    let paired_old: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+    for (i, gone) in a.iter().enumerate() {
+        if !paired_old.contains(&i) {
+            conv.push(format!(
+                "removed: {}: {}",
+                label(gone),
+                describe_session(gone)
+            ));
+        }
+    }
+    for (j, extra) in b.iter().enumerate() {
+        if !paired_new.contains(&j) {
+            conv.push(format!(
+                "added: new {}: {}",
+                label(extra),
+                describe_session(extra)
+            ));
+        }
+    }
+    for t in conv {
         rep.findings.push(Finding {
             session: 0,
-            text: format!("{} RTMP session(s), was {}", b.len(), a.len()),
+            header: String::new(),
+            text: t,
         });
     }
-    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+    for &(i, j) in &pairs {
+        let (x, y) = (&a[i], &b[j]);
+        let header = if x.id == y.id && x.flow == y.flow {
+            label(x)
+        } else {
+            format!("{} -> new {}", label(x), label(y))
+        };
+        rep.pairs.push(header.clone());
         let mut out = Vec::new();
         for part in ["c1", "s1"] {
             let (hx, hy) = (x.handshake.get(part), y.handshake.get(part));
@@ -834,6 +1079,12 @@ pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) ->
         }
         describe_changes(x, y, &mut out);
         describe_media(x, y, opts, &mut out);
+        describe_losses(
+            (&x.gaps, &x.anomalies),
+            (&y.gaps, &y.anomalies),
+            opts,
+            &mut out,
+        );
         if x.truncated || y.truncated {
             out.push(format!(
                 "only the first {MAX_SEQUENCE} messages of the session were compared"
@@ -841,40 +1092,16 @@ pub fn diff_built(old: &Conversation, new: &Conversation, opts: &DiffOptions) ->
         }
         for t in out {
             rep.findings.push(Finding {
-                session: i + 1,
+                session: x.id,
+                header: header.clone(),
                 text: t,
             });
         }
     }
-    for (i, extra) in b.iter().enumerate().skip(a.len()) {
-        rep.findings.push(Finding {
-            session: i + 1,
-            text: format!(
-                "new session ({}): {}",
-                extra.role.unwrap_or("client"),
-                extra
-                    .items
-                    .iter()
-                    .filter(|it| it.dir == "to_server" && matches!(it.slot, Slot::Command(_)))
-                    .map(|it| it.name.as_str())
-                    .take(8)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        });
-    }
-    for (i, gone) in a.iter().enumerate().skip(b.len()) {
-        rep.findings.push(Finding {
-            session: i + 1,
-            text: format!(
-                "session no longer present ({})",
-                gone.role.unwrap_or("client")
-            ),
-        });
-    }
     if opts.redact {
         for f in &mut rep.findings {
             f.text = new.red.redact_str(&old.red.redact_str(&f.text));
+            f.header = new.red.redact_str(&old.red.redact_str(&f.header));
         }
     }
     rep

@@ -93,6 +93,9 @@ pub enum EndReason {
     EndOfInput,
     /// A SYN with a new ISN reused the tuple.
     PortReuse,
+    /// The run was interrupted (signal or autostop) with the flow still
+    /// open: the flow did not end, the capture did.
+    Interrupted,
 }
 
 /// Per-direction counters, index 0 = to_server, 1 = to_client.
@@ -155,6 +158,15 @@ pub struct Stats {
     pub rtmp_flows: u64,
     pub messages: u64,
     pub missed_bytes: u64,
+    /// The run was stopped by a signal before the input ended: its name
+    /// (`SIGINT`, `SIGTERM`, `SIGHUP`). Absent when the input was read to
+    /// its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// The run was stopped by an autostop condition (`-c COUNT`,
+    /// `-a duration:S`, `-a packets:N`): which one, e.g. `packets:10`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autostop: Option<String>,
     /// Anomaly counts by name, sorted by name.
     pub anomalies: Vec<(String, u64)>,
 }

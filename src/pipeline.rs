@@ -24,13 +24,14 @@ use std::collections::{BTreeMap, HashMap};
 use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
-    Anomaly, Direction, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap, PacketRef, Severity,
-    Stats,
+    Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap,
+    PacketRef, Severity, Stats,
 };
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
 use crate::rtmpt;
+use crate::time::PacketTime;
 
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
@@ -221,6 +222,29 @@ struct Driver<'a, T: DataTap> {
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
     scratch: Vec<rtmp::RtmpEvent>,
+    /// The input was interrupted (signal, autostop): flows still open end
+    /// as [`EndReason::Interrupted`] and no end-of-flow diagnostics are
+    /// invented for them.
+    interrupted: bool,
+}
+
+/// Diagnostics a flow's dissector emits when its bytes end; after an
+/// interrupted run they describe the interruption, not the flow.
+const END_OF_FLOW_ANOMALIES: [&str; 2] = ["rtmp.eof_truncated", "rtmp.handshake.incomplete"];
+
+/// How the input of a run ended, for [`Analyzer::finish_run`].
+#[derive(Clone, Debug, Default)]
+pub struct RunEnd {
+    /// Stopped by a signal: its name (`SIGINT`, `SIGTERM`, `SIGHUP`).
+    pub interrupted: Option<String>,
+    /// Stopped by an autostop condition (`-c`, `-a`): which one.
+    pub autostop: Option<String>,
+    /// The capture file ends in the middle of a packet: the file and the
+    /// byte offset where the cut record starts (when known).
+    pub truncated: Option<(String, Option<u64>)>,
+    /// Time for the `stats` event when no packet was read (the caller's
+    /// clock: the analyzer has none).
+    pub fallback_time: Option<PacketTime>,
 }
 
 fn dir_of(side: Side) -> Direction {
@@ -355,6 +379,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
         let mut verdict = classify::Verdict::UNKNOWN;
         let mut messages = [0; 2];
+        let cut = self.interrupted && end.reason == EndReason::EndOfInput;
         if let Some(f) = self.flows.get_mut(&flow) {
             f.release(Direction::ToServer, pkt, &mut self.scratch);
             f.release(Direction::ToClient, pkt, &mut self.scratch);
@@ -363,6 +388,11 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         if let Some(mut f) = self.flows.remove(&flow) {
             if f.sniff.route() == Route::Rtmp {
                 f.conn.finish(pkt, &mut self.scratch);
+            }
+            if cut {
+                self.scratch.retain(|ev| {
+                    !matches!(&ev.kind, rtmp::RtmpEventKind::Anomaly(a) if END_OF_FLOW_ANOMALIES.contains(&a.name))
+                });
             }
             messages = f.messages;
             // Messages completed by finish() belong to the count too.
@@ -398,7 +428,11 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             direction: None,
             kind: EventKind::FlowEnd(FlowEnd {
                 counters,
-                reason: end.reason,
+                reason: if cut {
+                    EndReason::Interrupted
+                } else {
+                    end.reason
+                },
                 protocol,
                 evidence: verdict.evidence,
                 confidence: verdict.confidence,
@@ -449,6 +483,7 @@ impl Analyzer {
             out,
             tap,
             scratch: Vec::new(),
+            interrupted: false,
         };
         match link::decode(pkt.linktype, pkt.data, pkt.origlen) {
             Decoded::Tcp(seg) => self.reasm.handle_segment(&seg, pref, &mut driver),
@@ -482,6 +517,15 @@ impl Analyzer {
 
     /// End of input: flushes open flows and appends the `stats` event.
     pub fn finish(&mut self, kernel: Option<KernelStats>, out: &mut Vec<Event>) {
+        self.finish_run(kernel, &RunEnd::default(), out);
+    }
+
+    /// End of input that says how the input ended: a truncated capture
+    /// adds a `capture.truncated` anomaly (with the byte offset of the cut
+    /// record) before the flows are flushed; an interrupted run (signal,
+    /// autostop) ends open flows as `interrupted` without end-of-flow
+    /// diagnostics and is marked in `stats`.
+    pub fn finish_run(&mut self, kernel: Option<KernelStats>, end: &RunEnd, out: &mut Vec<Event>) {
         let pref = self.totals.last;
         let mut driver = Driver {
             flows: &mut self.flows,
@@ -490,17 +534,49 @@ impl Analyzer {
             out,
             tap: &mut NoTap,
             scratch: Vec::new(),
+            interrupted: end.interrupted.is_some() || end.autostop.is_some(),
         };
+        if let Some((what, offset)) = &end.truncated {
+            let detail = match offset {
+                Some(o) => format!(
+                    "{what}: the capture ends in the middle of the record at byte {o} \
+                     (after packet {}); that packet and anything after it were not read",
+                    pref.pcap_cnt
+                ),
+                None => format!(
+                    "{what}: the capture ends in the middle of a packet (after packet {})",
+                    pref.pcap_cnt
+                ),
+            };
+            let range = offset.map(|o| ByteRange::new(o, o));
+            driver.anomaly(
+                None,
+                None,
+                Anomaly::new("capture.truncated", Severity::Warning, range, detail),
+                PacketRef {
+                    pcap_cnt: 0,
+                    time: pref.time,
+                },
+            );
+        }
         self.reasm.finish(pref, &mut driver);
         let mut tunnel_out = Vec::new();
         driver.rtmpt.finish(pref, &mut tunnel_out);
         driver.push_all(tunnel_out);
+        let mut stats = self.stats(kernel);
+        stats.interrupted = end.interrupted.clone();
+        stats.autostop = end.autostop.clone();
+        let time = if self.totals.packets == 0 {
+            end.fallback_time.unwrap_or(pref.time)
+        } else {
+            pref.time
+        };
         out.push(Event {
             pcap_cnt: 0,
-            time: pref.time,
+            time,
             flow_id: None,
             direction: None,
-            kind: EventKind::Stats(self.stats(kernel)),
+            kind: EventKind::Stats(stats),
         });
     }
 
@@ -518,6 +594,8 @@ impl Analyzer {
             rtmp_flows: t.rtmp_flows + self.rtmpt.rtmp_flows,
             messages: t.messages,
             missed_bytes: t.missed_bytes,
+            interrupted: None,
+            autostop: None,
             anomalies: t
                 .anomalies
                 .iter()

@@ -191,6 +191,18 @@ pub struct StreamInfo {
     /// Stream health over media time (streams that carried audio/video).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::health::StreamHealth>,
+    /// `msid` was never on the wire (mid-stream pickup: the media's chunk
+    /// streams had no fmt 0 header): the 0 is a placeholder.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub msid_unknown: bool,
+    /// `role` was inferred from the direction of the media (to the server:
+    /// publish, to the client: play), no publish/play command was seen.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub role_inferred: bool,
+    /// `name` came from this command (`FCPublish` or `releaseStream`)
+    /// because the publish command itself was not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_from: Option<String>,
 }
 
 /// Ping round trips.
@@ -211,9 +223,61 @@ pub struct GapStats {
     pub bytes: u64,
 }
 
+/// Maximum losses listed per session (later ones are counted in
+/// [`GapStats`] only).
+pub const MAX_LOSSES: usize = 64;
+
+/// One loss (a gap) with the diagnostics it caused: the `gap` event, its
+/// `tcp.seq_gap`, the messages it cut (`rtmp.gap_truncated`, which end at
+/// the gap's offset) and the resynchronisation after it (`rtmp.resync`).
+/// Summary and TUI show one line per loss from this.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Loss {
+    pub direction: Option<Direction>,
+    /// Stream offset of the first lost byte and how many were lost.
+    pub offset: u64,
+    pub len: u64,
+    /// Packet time (RFC 3339) of the packet that showed the gap.
+    pub timestamp: String,
+    /// Messages cut by the gap, and the first one's description.
+    pub truncated_messages: u64,
+    pub truncated_first: Option<String>,
+    /// Where decoding resumed, when it did.
+    pub resync_at: Option<u64>,
+}
+
+/// Loss-linked diagnostics: folded into their [`Loss`] by summary and TUI.
+pub const LOSS_ANOMALIES: [&str; 3] = ["tcp.seq_gap", "rtmp.gap_truncated", "rtmp.resync"];
+
+/// The loss of `losses` (same direction) an anomaly belongs to: a
+/// `tcp.seq_gap` or `rtmp.resync` starts at the gap's offset, a
+/// `rtmp.gap_truncated` ends there.
+pub fn loss_of<'a>(
+    losses: &'a mut [Loss],
+    dir: Option<Direction>,
+    name: &str,
+    range: Option<crate::event::ByteRange>,
+) -> Option<&'a mut Loss> {
+    let r = range?;
+    let at = match name {
+        "tcp.seq_gap" | "rtmp.resync" => r.start,
+        "rtmp.gap_truncated" => r.end,
+        _ => return None,
+    };
+    losses
+        .iter_mut()
+        .rev()
+        .take(8)
+        .find(|l| l.direction == dir && l.offset == at)
+}
+
 /// One RTMP connection.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Session {
+    /// Session number: the order in which flows first showed RTMP (a
+    /// handshake part or a message), from 1. The same number in `json`,
+    /// `summary`, `diff` and the TUI; the flow id is printed beside it.
+    pub session_id: u64,
     pub flow_id: FlowId,
     pub client: Option<Endpoint>,
     pub server: Option<Endpoint>,
@@ -262,6 +326,14 @@ pub struct Session {
     pub pings: PingStats,
     pub anomalies: BTreeMap<String, u64>,
     pub gaps: GapStats,
+    /// Each loss with what it caused (first [`MAX_LOSSES`]); not in the
+    /// JSON session line (the `gap` and `anomaly` lines carry the facts).
+    #[serde(skip)]
+    pub losses: Vec<Loss>,
+    /// Stream name announced by the client's last `FCPublish` /
+    /// `releaseStream` (names a publisher whose `publish` was lost).
+    #[serde(skip)]
+    pub announced: Option<(String, String)>,
     /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
     pub replay: Vec<String>,
 }
@@ -500,6 +572,14 @@ impl Session {
     /// Recomputes derived fields (rates, replay command lines; codecs from
     /// onMetaData when no media said).
     pub fn refresh(&mut self) {
+        if let Some((cmd, name)) = &self.announced {
+            for s in &mut self.streams {
+                if s.name.is_none() && s.role.as_deref() == Some("publish") {
+                    s.name = Some(name.clone());
+                    s.name_from = Some(cmd.clone());
+                }
+            }
+        }
         for s in &mut self.streams {
             s.audio.derive();
             s.video.derive();
@@ -544,38 +624,79 @@ impl Session {
         ))
     }
 
-    /// rtmpdump / ffmpeg command lines for every named stream.
+    /// `rtmp://host:port` of the server: scheme and authority of tcUrl
+    /// when known, else the server endpoint.
+    pub fn server_url(&self) -> Option<String> {
+        if let Some(t) = &self.tc_url {
+            if let Some((scheme, rest)) = t.split_once("://") {
+                let auth = rest.split(['/', '?']).next().unwrap_or("");
+                if !auth.is_empty() {
+                    return Some(format!("{scheme}://{auth}"));
+                }
+            }
+        }
+        let s = self.server.as_ref()?;
+        Some(if s.ip.contains(':') {
+            format!("rtmp://[{}]:{}", s.ip, s.port)
+        } else {
+            format!("rtmp://{}:{}", s.ip, s.port)
+        })
+    }
+
+    /// rtmpdump / ffmpeg command lines for every named stream, built once
+    /// from what the client sent: the connect `app` and `tcUrl` and the
+    /// publish/play name, each passed whole by an explicit option
+    /// (ffmpeg `-rtmp_app`/`-rtmp_tcurl`/`-rtmp_playpath`, rtmpdump
+    /// `-a`/`-t`/`-y`), so query strings (auth tokens in tcUrl or in the
+    /// stream name) reach the server where the client put them. The URL
+    /// argument only names the server and app (tcUrl without its query).
+    /// A redacted session ([`Session::redacted`]) gives the same line with
+    /// placeholders in the same places.
     pub fn replay_commands(&self) -> Vec<String> {
-        let Some(base) = self.base_url() else {
+        let Some(server) = self.server_url() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        // A tcUrl query (auth token) moves behind the stream name.
-        let (base, query) = match base.split_once('?') {
-            Some((b, q)) => (b.trim_end_matches('/').to_owned(), Some(q.to_owned())),
-            None => (base, None),
+        let app = self.app.clone().or_else(|| {
+            let t = self.tc_url.as_deref()?;
+            let path = t.split_once("://")?.1.split_once('/')?.1;
+            Some(path.trim_end_matches('/').to_owned())
+        });
+        let app_path = app
+            .as_deref()
+            .map(|a| a.split('?').next().unwrap_or("").trim_end_matches('/'))
+            .unwrap_or("");
+        let url = if app_path.is_empty() {
+            server.clone()
+        } else {
+            format!("{server}/{app_path}")
         };
+        let tc_url = self.tc_url.clone().unwrap_or_else(|| url.clone());
+        let mut out = Vec::new();
         for st in &self.streams {
             let Some(name) = &st.name else { continue };
-            let url = match &query {
-                Some(q) if !name.contains('?') => format!("{base}/{name}?{q}"),
-                _ => format!("{base}/{name}"),
-            };
+            let mut ff = String::new();
+            if let Some(a) = &app {
+                ff.push_str(&format!(" -rtmp_app {}", shell_quote(a)));
+            }
+            ff.push_str(&format!(" -rtmp_tcurl {}", shell_quote(&tc_url)));
+            ff.push_str(&format!(" -rtmp_playpath {}", shell_quote(name)));
+            if let Some(f) = &self.flash_ver {
+                ff.push_str(&format!(" -rtmp_flashver {}", shell_quote(f)));
+            }
             match st.role.as_deref() {
                 Some("publish") => {
                     out.push(format!(
-                        "ffmpeg -re -i INPUT -c copy -f flv {}",
+                        "ffmpeg -re -i INPUT -c copy -f flv{ff} {}",
                         shell_quote(&url)
                     ));
                 }
                 Some("play") => {
+                    let live = st.play_start.is_none_or(|s| s < 0.0);
                     let mut c = format!("rtmpdump -r {}", shell_quote(&url));
-                    if let Some(a) = &self.app {
+                    if let Some(a) = &app {
                         c.push_str(&format!(" -a {}", shell_quote(a)));
                     }
-                    if let Some(t) = &self.tc_url {
-                        c.push_str(&format!(" -t {}", shell_quote(t)));
-                    }
+                    c.push_str(&format!(" -t {}", shell_quote(&tc_url)));
                     c.push_str(&format!(" -y {}", shell_quote(name)));
                     if let Some(w) = &self.swf_url {
                         c.push_str(&format!(" -W {}", shell_quote(w)));
@@ -586,13 +707,14 @@ impl Session {
                     if let Some(f) = &self.flash_ver {
                         c.push_str(&format!(" -f {}", shell_quote(f)));
                     }
-                    if st.play_start.is_none_or(|s| s < 0.0) {
+                    if live {
                         c.push_str(" --live");
                     }
                     c.push_str(" -o out.flv");
                     out.push(c);
+                    let live_opt = if live { " -rtmp_live live" } else { "" };
                     out.push(format!(
-                        "ffmpeg -i {} -c copy -f flv out.flv",
+                        "ffmpeg{ff}{live_opt} -i {} -c copy -f flv out.flv",
                         shell_quote(&url)
                     ));
                 }
@@ -606,6 +728,7 @@ impl Session {
     /// (learning the stream names into `r` first) and derived fields redone.
     pub fn redacted(&self, r: &mut Redactor) -> Session {
         let mut s = self.clone();
+        s.announced = s.announced.map(|(c, n)| (c, r.redact_name(&n)));
         for st in &mut s.streams {
             if let Some(n) = &st.name {
                 st.name = Some(r.redact_name(n));
@@ -624,6 +747,27 @@ impl Session {
         }
         s.refresh();
         s
+    }
+
+    /// The stream of a media or data message (see [`Session::stream_for_media`]),
+    /// marked when what the wire did not say is filled in: an unknown msid,
+    /// a role inferred from the media's direction.
+    fn stream_for(&mut self, m: &Message, d: Direction) -> Option<&mut StreamInfo> {
+        let st = self.stream_for_media(m.msid, d)?;
+        if m.msid_unknown && st.created_by_transaction.is_none() && st.msid == m.msid {
+            st.msid_unknown = true;
+        }
+        if st.role.is_none() {
+            st.role = Some(
+                match d {
+                    Direction::ToServer => "publish",
+                    Direction::ToClient => "play",
+                }
+                .into(),
+            );
+            st.role_inferred = true;
+        }
+        Some(st)
     }
 
     /// The stream media of direction `d` goes to by default (see module doc).
@@ -730,6 +874,8 @@ struct FlowState {
 pub struct SessionTracker {
     open: BTreeMap<FlowId, FlowState>,
     finished: Vec<Session>,
+    /// Sessions numbered so far (see [`Session::session_id`]).
+    numbered: u64,
 }
 
 impl SessionTracker {
@@ -750,6 +896,10 @@ impl SessionTracker {
             ..Default::default()
         });
         st.session.end = ts.clone();
+        if !st.rtmp && matches!(ev.kind, EventKind::Handshake(_) | EventKind::Message(_)) {
+            self.numbered += 1;
+            st.session.session_id = self.numbered;
+        }
         match &ev.kind {
             EventKind::FlowStart(info) => {
                 let s = &mut st.session;
@@ -796,9 +946,31 @@ impl SessionTracker {
             EventKind::Gap(g) => {
                 st.session.gaps.count += 1;
                 st.session.gaps.bytes = st.session.gaps.bytes.saturating_add(g.len);
+                if st.session.losses.len() < MAX_LOSSES {
+                    st.session.losses.push(Loss {
+                        direction: ev.direction,
+                        offset: g.offset,
+                        len: g.len,
+                        timestamp: ts.clone(),
+                        ..Loss::default()
+                    });
+                }
             }
             EventKind::Anomaly(a) => {
                 *st.session.anomalies.entry(a.name.to_owned()).or_insert(0) += 1;
+                if let Some(l) = loss_of(&mut st.session.losses, ev.direction, a.name, a.range) {
+                    match a.name {
+                        "rtmp.gap_truncated" => {
+                            l.truncated_messages += 1;
+                            if l.truncated_first.is_none() {
+                                l.truncated_first =
+                                    Some(a.detail.split(" cut by").next().unwrap_or("").to_owned());
+                            }
+                        }
+                        "rtmp.resync" => l.resync_at = a.range.map(|r| r.end),
+                        _ => {}
+                    }
+                }
             }
             EventKind::FlowEnd(end) => {
                 let reason = serde_json::to_value(end.reason).ok();
@@ -830,15 +1002,19 @@ impl SessionTracker {
     }
 
     /// End of input: closes every open session; returns all not yet taken,
-    /// finished ones first, then open ones by flow id.
+    /// finished ones first, then open ones by session number.
     pub fn finish(&mut self) -> Vec<Session> {
         let mut out = self.take_finished();
-        for (_, mut st) in std::mem::take(&mut self.open) {
-            if st.rtmp {
+        let mut open: Vec<Session> = std::mem::take(&mut self.open)
+            .into_values()
+            .filter(|st| st.rtmp)
+            .map(|mut st| {
                 st.session.refresh();
-                out.push(st.session);
-            }
-        }
+                st.session
+            })
+            .collect();
+        open.sort_by_key(|s| s.session_id);
+        out.extend(open);
         out
     }
 
@@ -913,7 +1089,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
         }
         Body::Video(v) => {
             let not_created = msid_not_created(s, m.msid);
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             let seq = v.packet_type == Some(0) && v.frame_type != 5;
@@ -953,7 +1129,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
         }
         Body::Audio(a) => {
             let not_created = msid_not_created(s, m.msid);
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             let seq = a.packet_type == Some(0) && (a.enhanced || a.codec == "aac");
@@ -1006,7 +1182,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 Some("onMetaData") => dm.args.first(),
                 _ => None,
             };
-            let Some(stream) = s.stream_for_media(m.msid, d) else {
+            let Some(stream) = s.stream_for(m, d) else {
                 return;
             };
             stream.data_messages += 1;
@@ -1145,6 +1321,8 @@ fn handle_command(
             };
             if let Some(stream) = s.stream(m.msid) {
                 stream.role = Some("publish".into());
+                stream.role_inferred = false;
+                stream.name_from = None;
                 stream.name = n;
                 stream.publish_type = t;
             }
@@ -1173,10 +1351,17 @@ fn handle_command(
             };
             if let Some(stream) = s.stream(m.msid) {
                 stream.role = Some("play".into());
+                stream.role_inferred = false;
                 stream.name = n;
                 stream.play_start = start;
                 stream.play_duration = dur;
                 stream.play_reset = reset;
+            }
+        }
+        "releaseStream" | "FCPublish" if d == Direction::ToServer => {
+            let n = c.args.iter().find_map(|a| a.as_str()).map(lossy);
+            if let Some(n) = n {
+                s.announced = Some((name.clone(), n));
             }
         }
         "deleteStream" | "closeStream" => {

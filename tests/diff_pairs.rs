@@ -69,7 +69,7 @@ fn the_second_run_really_is_another_capture() {
 fn chunk_size_128_is_reported() {
     let (code, lines) = diff(&[C01, C03]);
     assert_eq!(code, 1);
-    assert_eq!(lines[0], "session 1:");
+    assert_eq!(lines[0], "session 1 (flow 1):");
     assert_has(
         &lines,
         "  - server now sends set_chunk_size 128 instead of set_chunk_size 4096",
@@ -124,7 +124,7 @@ fn hevc_vs_h264_same_listen_scenario() {
     let (code, lines) = diff(&[C04A, C04A_H264]);
     assert_eq!(code, 1);
     assert_eq!(lines.len(), 3, "{}", lines.join("\n"));
-    assert_eq!(lines[0], "session 1:");
+    assert_eq!(lines[0], "session 1 (flow 1):");
     assert!(
         lines[1].starts_with(
             "  - publisher now sends connect as `connect {\"app\":\"live\",\"fourCcList\":[\"avc1\",\"mp4a\"]"
@@ -151,7 +151,7 @@ fn rejected_publish_vs_accepted() {
     assert_eq!(
         lines,
         [
-            "session 1:",
+            "session 1 (flow 1):",
             "  - server now sends onStatus NetStream.Publish.BadName instead of onStatus NetStream.Publish.Start",
             "  - publisher no longer sends @setDataFrame onMetaData",
             "  - publisher no longer sends audio (mp4a)",
@@ -209,9 +209,11 @@ fn redacted_ndjson_equals_fresh_capture_under_redact() {
 }
 
 #[test]
-fn each_side_named_by_its_own_role() {
-    // 06's first client connects to `nosuchapp` and is closed before publish or
-    // play: it is a "client", not 01's "player" it is compared with.
+fn sessions_paired_by_what_they_are() {
+    // 06's first client connects to `nosuchapp` and is closed before publish
+    // or play: it is not compared with 01's player (it is reported as added);
+    // 01's player is paired with 06's player, 01's publisher with the
+    // publisher on the same app.
     let (code, lines) = diff(&[C01, "captures/06-nginx-rejected-publish-missing-play.pcap"]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -219,17 +221,90 @@ fn each_side_named_by_its_own_role() {
         [
             "conversation:",
             "  - 6 RTMP session(s), was 2",
-            "session 1:"
+            "  - added: new session 1 (flow 1): client, app 'nosuchapp': connect",
         ]
     );
-    assert!(
-        lines[3].starts_with("  - client now sends connect as `connect {\"app\":\"nosuchapp\""),
-        "{}",
-        lines[3]
-    );
-    assert_has(&lines, "  - player no longer sends play");
+    assert_has(&lines, "session 1 (flow 1) -> new session 4 (flow 4):");
+    assert_has(&lines, "session 2 (flow 2) -> new session 5 (flow 5):");
     assert_has(
         &lines,
-        "  - server no longer sends onStatus NetStream.Play.Start",
+        "  - server now sends onStatus NetStream.Play.StreamNotFound instead of onStatus NetStream.Play.Start",
     );
+    // A publisher is never compared with a player.
+    assert!(!lines.iter().any(|l| l.contains("player now sends publish")));
+}
+
+#[test]
+fn player_publisher_vs_five_publishers_pairs_by_role() {
+    // 01 (a player, then a publisher) vs 09 (five publishers): the
+    // publisher pairs with a publisher, the player is removed, four
+    // publishers are added. No line compares a player with a publisher.
+    let (code, lines) = diff(&[C01, "captures/09-nginx-5-concurrent-publishers.pcap"]);
+    assert_eq!(code, 1);
+    assert_eq!(lines[0], "conversation:");
+    assert_eq!(lines[1], "  - 5 RTMP session(s), was 2");
+    assert_has(
+        &lines,
+        "  - removed: session 1 (flow 1): player, app 'live', stream 'stream1': connect, createStream, getStreamLength, play",
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("  - added: new session"))
+            .count(),
+        4
+    );
+    assert!(lines
+        .iter()
+        .filter(|l| l.starts_with("  - added"))
+        .all(|l| l.contains(": publisher, app 'live'")));
+    // One pair, headed by both numbers and flows.
+    let headers: Vec<&String> = lines.iter().filter(|l| !l.starts_with("  ")).collect();
+    assert_eq!(headers.len(), 2, "{}", lines.join("\n"));
+    assert_eq!(headers[1], "session 2 (flow 2):");
+    // Inside the pair: the stream name and the picture size, nothing else
+    // (no player commands, no play/publish confusion).
+    let pair: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| *l != "session 2 (flow 2):")
+        .skip(1)
+        .collect();
+    assert!(pair.len() <= 6, "{}", lines.join("\n"));
+    assert!(
+        pair.iter().all(|l| !l.contains("play")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn lossy_copy_reports_gaps_missed_bytes_and_anomalies() {
+    let lossy = "captures/10-ffmpeg-nginx-publish-play-lossy.pcap";
+    let (code, lines) = diff(&[C01, lossy]);
+    assert_eq!(code, 1);
+    assert_has(&lines, "session 1 (flow 1):");
+    assert_has(&lines, "  - gaps changed from 0 to 3");
+    assert_has(&lines, "  - tcp.seq_gap anomalies changed from 0 to 3");
+    assert_has(&lines, "session 2 (flow 2):");
+    assert_has(&lines, "  - gaps changed from 0 to 2");
+    assert_has(&lines, "  - missed bytes changed from 0 to 4346");
+    assert_has(
+        &lines,
+        "  - rtmp.gap_truncated anomalies changed from 0 to 2",
+    );
+    // --ignore leaves them out: gaps (and missed bytes), one anomaly name,
+    // all anomalies.
+    let (_, l2) = diff(&["--ignore", "gaps,anomalies.tcp.seq_gap", C01, lossy]);
+    assert!(!l2
+        .iter()
+        .any(|l| l.contains("gaps changed") || l.contains("missed bytes")));
+    assert!(!l2.iter().any(|l| l.contains("tcp.seq_gap")));
+    assert!(l2.iter().any(|l| l.contains("rtmp.resync")));
+    let (_, l3) = diff(&["--ignore", "gaps,anomalies", C01, lossy]);
+    assert!(
+        !l3.iter().any(|l| l.contains("anomalies changed")),
+        "{}",
+        l3.join("\n")
+    );
+    assert!(l3.iter().any(|l| l.contains("audio messages")));
 }

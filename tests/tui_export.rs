@@ -134,6 +134,7 @@ fn hex_view_rereads_bytes_from_the_capture_file() {
         csid: 2,
         type_id: 1,
         msid: 0,
+        msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
         extended_timestamp: false,

@@ -496,6 +496,7 @@ fn aggregate_media_counts_in_the_bitrate_series() {
         csid: 0,
         type_id,
         msid: 1,
+        msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
         extended_timestamp: false,

@@ -25,7 +25,7 @@ mod parser;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use pcap::{Active, BpfProgram, Capture, Offline, Precision};
@@ -84,7 +84,12 @@ pub enum CaptureError {
     /// The input is not a pcap or pcapng capture.
     NotACapture { what: String, detail: String },
     /// The input ends in the middle of a packet (a capture cut short).
-    Truncated { what: String, detail: String },
+    Truncated {
+        what: String,
+        detail: String,
+        /// Byte offset in the file where the cut record starts, when known.
+        offset: Option<u64>,
+    },
     /// The input is damaged past a point where reading can continue.
     Corrupt { what: String, detail: String },
     /// The BPF filter expression does not compile.
@@ -114,11 +119,19 @@ impl fmt::Display for CaptureError {
             CaptureError::NotACapture { what, detail } => {
                 write!(f, "{what}: not a pcap or pcapng capture ({detail})")
             }
-            CaptureError::Truncated { what, detail } => {
+            CaptureError::Truncated {
+                what,
+                detail,
+                offset,
+            } => {
                 write!(
                     f,
-                    "{what}: capture cut short in the middle of a packet ({detail})"
-                )
+                    "{what}: capture cut short in the middle of a packet ({detail}"
+                )?;
+                if let Some(o) = offset {
+                    write!(f, "; the cut record starts at byte {o}")?;
+                }
+                write!(f, ")")
             }
             CaptureError::Corrupt { what, detail } => {
                 write!(f, "{what}: damaged capture ({detail})")
@@ -144,6 +157,15 @@ impl CaptureError {
     /// good): callers finish the analysis and warn.
     pub fn is_truncation(&self) -> bool {
         matches!(self, CaptureError::Truncated { .. })
+    }
+
+    /// For a truncation: the file and the byte offset where the cut record
+    /// starts (when known).
+    pub fn truncation(&self) -> Option<(&str, Option<u64>)> {
+        match self {
+            CaptureError::Truncated { what, offset, .. } => Some((what.as_str(), *offset)),
+            _ => None,
+        }
     }
 }
 
@@ -195,6 +217,9 @@ impl Default for SourceOptions {
 #[derive(Clone)]
 pub struct StopHandle {
     flag: Arc<AtomicBool>,
+    /// Number of the signal that requested the stop (0: none, or a stop
+    /// without a signal).
+    signal: Arc<AtomicI32>,
     breaker: Option<Arc<pcap::BreakLoop>>,
 }
 
@@ -206,6 +231,25 @@ impl StopHandle {
             b.breakloop();
         }
         already
+    }
+
+    /// Requests the stop on behalf of signal `signo` (SIGINT, SIGTERM,
+    /// SIGHUP): the source ends like end of input and
+    /// [`StopHandle::signal`] tells why. Returns true if a stop had already
+    /// been requested.
+    pub fn stop_by_signal(&self, signo: i32) -> bool {
+        let _ = self
+            .signal
+            .compare_exchange(0, signo, Ordering::SeqCst, Ordering::SeqCst);
+        self.stop()
+    }
+
+    /// The signal that stopped the source, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
     }
 
     /// True once [`StopHandle::stop`] was called.
@@ -226,6 +270,23 @@ enum Inner {
     File(LibpcapFile),
     Parser(Box<ParserSource>),
     Live(Box<LiveCapture>),
+    Merged(Box<Merger>),
+}
+
+/// Several capture files read as one, merged by packet time like
+/// `mergecap` (ties: the file given first). Each part holds at most one
+/// packet read ahead.
+struct Merger {
+    parts: Vec<MergePart>,
+    /// A part that ended in a truncation: reported once all parts are done.
+    truncated: Option<CaptureError>,
+}
+
+struct MergePart {
+    src: PacketSource,
+    /// The packet read ahead: metadata and bytes.
+    head: Option<(Meta, Vec<u8>)>,
+    done: bool,
 }
 
 struct LibpcapFile {
@@ -235,6 +296,9 @@ struct LibpcapFile {
     kind: &'static str,
     linktype: u32,
     filter: Option<BpfProgram>,
+    /// Classic pcap: file offset of the next record (24-byte file header,
+    /// then 16-byte record headers and captured bytes).
+    next_record: u64,
 }
 
 struct LiveCapture {
@@ -410,6 +474,7 @@ impl PacketSource {
                         kind,
                         linktype,
                         filter,
+                        next_record: PCAP_FILE_HEADER_LEN,
                     }),
                     format!("file {what} ({kind}, libpcap){}", filter_desc(opts)),
                     opts.filter.clone(),
@@ -440,6 +505,46 @@ impl PacketSource {
                 }
             }
         }
+    }
+
+    /// Opens several capture files read as one input, merged by packet time
+    /// (`mergecap` order; `pcap_cnt` counts packets of the merged input).
+    /// One path opens that file alone.
+    pub fn open_files(
+        paths: &[PathBuf],
+        opts: &SourceOptions,
+    ) -> Result<PacketSource, CaptureError> {
+        if let [one] = paths {
+            return Self::open_file(one, opts);
+        }
+        let mut parts = Vec::with_capacity(paths.len());
+        for p in paths {
+            if p.as_os_str() == "-" {
+                return Err(CaptureError::NotACapture {
+                    what: "-".into(),
+                    detail: "standard input cannot be merged with other files".into(),
+                });
+            }
+            parts.push(MergePart {
+                src: Self::open_file(p, opts)?,
+                head: None,
+                done: false,
+            });
+        }
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        Ok(Self::new(
+            Inner::Merged(Box::new(Merger {
+                parts,
+                truncated: None,
+            })),
+            format!(
+                "files {} (merged by time){}",
+                names.join(", "),
+                filter_desc(opts)
+            ),
+            opts.filter.clone(),
+            None,
+        ))
     }
 
     /// Reads a capture from standard input (pure-Rust reader, streaming).
@@ -567,6 +672,7 @@ impl PacketSource {
             buf: Vec::new(),
             stop: StopHandle {
                 flag: Arc::new(AtomicBool::new(false)),
+                signal: Arc::new(AtomicI32::new(0)),
                 breaker,
             },
             idle_return: false,
@@ -630,12 +736,22 @@ impl PacketSource {
                             let detail = pcap_msg(&e);
                             let what = f.path.display().to_string();
                             return Err(if detail.contains("truncated") {
-                                CaptureError::Truncated { what, detail }
+                                let offset = if f.kind == "pcap" {
+                                    Some(f.next_record)
+                                } else {
+                                    truncation_offset(&f.path)
+                                };
+                                CaptureError::Truncated {
+                                    what,
+                                    detail,
+                                    offset,
+                                }
                             } else {
                                 CaptureError::Corrupt { what, detail }
                             });
                         }
                     };
+                    f.next_record += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
                     self.count += 1;
                     if let Some(prog) = &f.filter {
                         if !prog.filter(p.data) {
@@ -678,6 +794,42 @@ impl PacketSource {
                         linktype: l.linktype,
                         origlen: p.header.len,
                     }));
+                }
+                Inner::Merged(m) => {
+                    for part in m.parts.iter_mut().filter(|p| p.head.is_none() && !p.done) {
+                        match part.src.fill() {
+                            Ok(Some(meta)) => {
+                                part.head = Some((meta, std::mem::take(&mut part.src.buf)))
+                            }
+                            Ok(None) => part.done = true,
+                            Err(e) if e.is_truncation() => {
+                                part.done = true;
+                                m.truncated.get_or_insert(e);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let next = m
+                        .parts
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, p)| p.head.as_ref().map(|(meta, _)| (meta.time, i)))
+                        .min();
+                    let Some((_, i)) = next else {
+                        return match m.truncated.take() {
+                            Some(e) => Err(e),
+                            None => Ok(None),
+                        };
+                    };
+                    let Some((meta, data)) = m.parts.get_mut(i).and_then(|p| p.head.take()) else {
+                        return Ok(None);
+                    };
+                    if let Some(p) = m.parts.get_mut(i) {
+                        // Hand the old buffer back to the part (no reallocation).
+                        p.src.buf = std::mem::replace(&mut self.buf, data);
+                    }
+                    self.count += 1;
+                    return Ok(Some(meta));
                 }
                 Inner::Parser(ps) => {
                     let r = ps.next_into(&mut self.buf, &mut self.count)?;
@@ -737,6 +889,15 @@ impl PacketSource {
             Inner::File(f) => vec![f.linktype],
             Inner::Live(l) => vec![l.linktype],
             Inner::Parser(p) => p.linktypes().to_vec(),
+            Inner::Merged(m) => {
+                let mut v = Vec::new();
+                for lt in m.parts.iter().flat_map(|p| p.src.linktypes()) {
+                    if !v.contains(&lt) {
+                        v.push(lt);
+                    }
+                }
+                v
+            }
         }
     }
 
@@ -751,6 +912,10 @@ impl PacketSource {
             Inner::File(_) => Backend::Libpcap,
             Inner::Parser(_) => Backend::PcapParser,
             Inner::Live(_) => Backend::Live,
+            Inner::Merged(m) => m
+                .parts
+                .first()
+                .map_or(Backend::Libpcap, |p| p.src.backend()),
         }
     }
 
@@ -762,6 +927,27 @@ impl PacketSource {
     /// A handle that stops this source from another thread (Ctrl-C).
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
+    }
+}
+
+/// Size of a classic pcap file header.
+const PCAP_FILE_HEADER_LEN: u64 = 24;
+/// Size of a classic pcap record header.
+const PCAP_RECORD_HEADER_LEN: u64 = 16;
+
+/// Where the cut record of a truncated pcapng file starts: read once more
+/// with the pure-Rust reader, which counts the bytes it consumed (only
+/// called after libpcap reported a truncation).
+fn truncation_offset(path: &Path) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut p = ParserSource::new(file, &path.display().to_string(), None).ok()?;
+    let (mut buf, mut count) = (Vec::new(), 0u64);
+    loop {
+        match p.next_into(&mut buf, &mut count) {
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(e) => return e.truncation().and_then(|(_, o)| o),
+        }
     }
 }
 

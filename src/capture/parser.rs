@@ -241,6 +241,7 @@ impl ParserSource {
                     return Err(CaptureError::Truncated {
                         what: self.what.clone(),
                         detail: format!("after packet {count}"),
+                        offset: Some(self.reader.consumed() as u64),
                     })
                 }
                 Err(e) => Step::Fail(describe(&e)),

@@ -447,6 +447,11 @@ fn message_depth(msg: &Message, chunk_ranges: bool, depth: usize) -> J {
     m.insert("type_id".into(), J::from(msg.type_id));
     m.insert("type".into(), J::from(msg.type_name()));
     m.insert("msid".into(), J::from(msg.msid));
+    if msg.msid_unknown {
+        // `msid` is a placeholder: no fmt 0 header of this chunk stream
+        // was seen (mid-stream pickup).
+        m.insert("msid_unknown".into(), J::Bool(true));
+    }
     m.insert("timestamp".into(), J::from(msg.timestamp));
     m.insert("timestamp_delta".into(), J::from(msg.timestamp_delta));
     m.insert("length".into(), J::from(msg.length));

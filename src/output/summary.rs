@@ -12,7 +12,7 @@ use std::io::{self, IsTerminal, Write};
 
 use crate::event::{Event, EventKind, Stats};
 use crate::redact::Redactor;
-use crate::session::{MediaStats, Session, SessionTracker};
+use crate::session::{Loss, MediaStats, Session, SessionTracker, LOSS_ANOMALIES};
 
 /// Default line width.
 pub const SUMMARY_WIDTH: usize = 100;
@@ -305,11 +305,33 @@ pub fn tunnel_lines(s: &Session) -> Vec<String> {
     v
 }
 
+/// One line for one loss: `c->s offset 19572: 756 B lost, cut audio
+/// message on csid 4, resynchronised at 20328`.
+pub fn loss_line(l: &Loss) -> String {
+    let dir = match l.direction {
+        Some(crate::event::Direction::ToServer) => "c->s",
+        Some(crate::event::Direction::ToClient) => "s->c",
+        None => "?",
+    };
+    let mut t = format!("{dir} offset {}: {} lost", l.offset, human_bytes(l.len));
+    if let Some(first) = &l.truncated_first {
+        t.push_str(&format!(", cut {first}"));
+        if l.truncated_messages > 1 {
+            t.push_str(&format!(" and {} more", l.truncated_messages - 1));
+        }
+    }
+    match l.resync_at {
+        Some(at) => t.push_str(&format!(", resynchronised at {at}")),
+        None => t.push_str(", not resynchronised"),
+    }
+    t
+}
+
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), |x| x.to_string())
 }
 
-fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::Result<()> {
+fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
     let addr = |e: &Option<crate::session::Endpoint>| {
         e.as_ref().map_or("?".to_string(), |e| {
             if e.ip.contains(':') {
@@ -323,7 +345,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         0,
         &format!(
             "Session {} (flow {}): {} -> {}{}",
-            idx,
+            s.session_id,
             s.flow_id,
             addr(&s.client),
             addr(&s.server),
@@ -407,12 +429,22 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         Style::Plain,
     )?;
     for st in &s.streams {
-        let mut head = format!("stream {}", st.msid);
+        let mut head = if st.msid_unknown {
+            "stream ? (msid unknown)".to_owned()
+        } else {
+            format!("stream {}", st.msid)
+        };
         if let Some(r) = &st.role {
             head.push_str(&format!(" {r}"));
+            if st.role_inferred {
+                head.push_str(" (inferred from the media)");
+            }
         }
         if let Some(n) = &st.name {
             head.push_str(&format!(" \"{n}\""));
+            if let Some(c) = &st.name_from {
+                head.push_str(&format!(" (name from {c})"));
+            }
         }
         if let Some(t) = &st.publish_type {
             head.push_str(&format!(" ({t})"));
@@ -508,10 +540,24 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
             ),
             Style::Yellow,
         )?;
+        // One line per loss: the gap with the messages it cut and where
+        // decoding resumed (its tcp.seq_gap / rtmp.gap_truncated /
+        // rtmp.resync diagnostics folded in).
+        for l in &s.losses {
+            o.line(4, &loss_line(l), Style::Yellow)?;
+        }
+        if s.gaps.count > s.losses.len() as u64 {
+            o.line(
+                4,
+                &format!("... {} more", s.gaps.count - s.losses.len() as u64),
+                Style::Dim,
+            )?;
+        }
     }
-    if !s.anomalies.is_empty() {
+    let folded = |name: &str| s.gaps.count > 0 && LOSS_ANOMALIES.contains(&name);
+    if s.anomalies.keys().any(|n| !folded(n)) {
         o.line(2, "anomalies:", Style::Yellow)?;
-        for (name, n) in &s.anomalies {
+        for (name, n) in s.anomalies.iter().filter(|(n, _)| !folded(n)) {
             o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
         }
     }
@@ -535,12 +581,15 @@ pub fn write_summary<W: Write>(
 ) -> io::Result<()> {
     let mut o = Out { w, opts };
     let mut red = Redactor::new();
-    for (i, s) in sessions.iter().enumerate() {
+    // First seen first: the session numbers every output shares.
+    let mut order: Vec<&Session> = sessions.iter().collect();
+    order.sort_by_key(|s| s.session_id);
+    for s in order {
         if opts.redact {
             let r = s.redacted(&mut red);
-            write_session(&mut o, &r, i + 1)?;
+            write_session(&mut o, &r)?;
         } else {
-            write_session(&mut o, s, i + 1)?;
+            write_session(&mut o, s)?;
         }
         o.line(0, "", Style::Plain)?;
     }

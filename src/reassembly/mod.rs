@@ -767,7 +767,7 @@ impl Reassembler {
             EndReason::Rst => GapCause::Rst,
             EndReason::Timeout => GapCause::Timeout,
             EndReason::Evicted => GapCause::Evicted,
-            EndReason::EndOfInput => GapCause::EndOfInput,
+            EndReason::EndOfInput | EndReason::Interrupted => GapCause::EndOfInput,
             EndReason::PortReuse => GapCause::PortReuse,
         };
         let id = flow.start.flow_id;

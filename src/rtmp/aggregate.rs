@@ -244,6 +244,7 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
             csid: parent.csid,
             type_id: t,
             msid: parent.msid,
+            msid_unknown: parent.msid_unknown,
             timestamp,
             timestamp_delta: delta,
             extended_timestamp: parent.extended_timestamp,

@@ -63,6 +63,7 @@ struct Partial {
     length: u32,
     type_id: u8,
     msid: u32,
+    msid_known: bool,
     first_byte: u64,
     chunks: Vec<ChunkRef>,
     body: Vec<u8>,
@@ -91,6 +92,9 @@ pub struct ChunkStream {
     pub length: u32,
     pub type_id: u8,
     pub msid: u32,
+    /// A fmt 0 header set `msid` (after a mid-stream pickup a chunk stream
+    /// may carry fmt 1-3 headers only: its message stream id is unknown).
+    pub msid_known: bool,
     /// Raw extended timestamp of the last fmt 0/1/2 header, when it had one.
     pub ets: Option<u32>,
     /// A message header (fmt 0/1) set this stream's fields.
@@ -431,6 +435,7 @@ impl ChunkDecoder {
                     length: 0,
                     type_id: 0,
                     msid: 0,
+                    msid_known: false,
                     ets: None,
                     seen: false,
                     partial: None,
@@ -557,6 +562,7 @@ impl ChunkDecoder {
         }
         if fmt == 0 {
             s.msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+            s.msid_known = true;
         }
         s.timestamp = ts;
         s.ts_field = value;
@@ -589,6 +595,7 @@ impl ChunkDecoder {
             length: s.length,
             type_id: s.type_id,
             msid: s.msid,
+            msid_known: s.msid_known,
             first_byte: off,
             chunks: vec![ChunkRef {
                 fmt,
@@ -638,6 +645,7 @@ fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
         csid,
         type_id: p.type_id,
         msid: p.msid,
+        msid_unknown: !p.msid_known,
         timestamp: p.timestamp,
         timestamp_delta: p.delta,
         extended_timestamp: p.ext,

@@ -419,6 +419,10 @@ pub struct Message {
     pub type_id: u8,
     /// Message stream id (little-endian on the wire).
     pub msid: u32,
+    /// No fmt 0 header on this chunk stream was seen (mid-stream pickup):
+    /// `msid` is a placeholder 0, not a value from the wire.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub msid_unknown: bool,
     /// Absolute RTMP timestamp (ms, wraps at 2^32).
     pub timestamp: u32,
     /// Delta from the previous message on this csid.

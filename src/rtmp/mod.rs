@@ -415,7 +415,8 @@ impl Connection {
                         Severity::Error,
                         Some(ByteRange::new(m.first_byte, offset)),
                         format!(
-                            "{} message on csid {} cut by a gap: {} of {} bytes lost",
+                            "{} message on csid {} cut by the gap at offset {offset}: {} of {} \
+                             bytes lost",
                             m.type_name(),
                             m.csid,
                             m.truncated.map(|t| t.lost).unwrap_or(0),

@@ -751,6 +751,7 @@ fn ping_request_response_rtt() {
         csid: 2,
         type_id: 4,
         msid: 0,
+        msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
         extended_timestamp: false,

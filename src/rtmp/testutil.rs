@@ -10,6 +10,7 @@ pub(crate) fn msg(type_id: u8, len: usize) -> Message {
         csid: 3,
         type_id,
         msid: 1,
+        msid_unknown: false,
         timestamp: 1000,
         timestamp_delta: 0,
         extended_timestamp: false,

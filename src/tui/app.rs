@@ -328,7 +328,14 @@ impl App {
             if let Some(r) = self.selected_row() {
                 return self.model.rows.get(r as usize).map(|r| r.flow_id);
             }
-            if let Some(f) = self.filter.session() {
+            if let Some(f) = self.filter.flow() {
+                return Some(f);
+            }
+            if let Some(f) = self
+                .filter
+                .session()
+                .and_then(|n| self.model.session_flow(n))
+            {
                 return Some(f);
             }
         }
@@ -813,8 +820,8 @@ impl App {
         match self.view {
             View::Sessions | View::Stats => {
                 if let Some(s) = self.model.sessions.get(self.sessions.sel) {
-                    let f = s.flow_id;
-                    if let Ok(filter) = Filter::parse(&format!("session:{f}")) {
+                    let n = s.session_id;
+                    if let Ok(filter) = Filter::parse(&format!("session:{n}")) {
                         self.set_filter(filter);
                     }
                     self.view = View::Messages;
@@ -835,7 +842,10 @@ impl App {
                             .filter
                             .matches(&self.model.rows[r as usize], &self.model)
                         {
-                            let f = flow.map(|f| format!("session:{f}")).unwrap_or_default();
+                            let f = flow
+                                .and_then(|f| self.model.session_number(f))
+                                .map(|n| format!("session:{n}"))
+                                .unwrap_or_default();
                             if let Ok(filter) = Filter::parse(&f) {
                                 self.set_filter(filter);
                             }

@@ -59,6 +59,7 @@ pub fn write_ndjson(
                     csid: r.csid,
                     type_id: r.type_id,
                     msid: r.msid,
+                    msid_unknown: false,
                     timestamp: r.timestamp,
                     timestamp_delta: 0,
                     extended_timestamp: false,

@@ -6,7 +6,8 @@
 //!   `command_amf0`, ...), a group (`command`, `data`, `control`,
 //!   `user_control`, `media`, `shared_object`, `aggregate`) or a number;
 //! - `cmd:NAME` command name (case-insensitive, exact);
-//! - `csid:N`, `msid:N`, `session:N` (flow id; alias `flow:`);
+//! - `csid:N`, `msid:N`, `session:N` (session number, as every output
+//!   shows it), `flow:N` (flow id);
 //! - `dir:to_server|to_client` (aliases `c2s`/`s2c`, `>`/`<`);
 //! - `anomaly` messages with a diagnostic (or truncated);
 //! - `keyframe` video keyframes;
@@ -26,7 +27,10 @@ enum Pred {
     Cmd(String),
     Csid(u32),
     Msid(u32),
+    /// Session number ([`crate::session::Session::session_id`]).
     Session(u64),
+    /// Flow id.
+    Flow(u64),
     Dir(Direction),
     Anomaly,
     Keyframe,
@@ -133,7 +137,8 @@ impl Filter {
                     "msid" => {
                         Pred::Msid(u32::try_from(num("msid")?).map_err(|_| "msid: too large")?)
                     }
-                    "session" | "flow" => Pred::Session(num("session")?),
+                    "session" => Pred::Session(num("session")?),
+                    "flow" => Pred::Flow(num("flow")?),
                     "dir" => Pred::Dir(match vl.as_str() {
                         "to_server" | "c2s" | ">" | "server" | "up" => Direction::ToServer,
                         "to_client" | "s2c" | "<" | "client" | "down" => Direction::ToClient,
@@ -143,7 +148,7 @@ impl Filter {
                     }),
                     _ => {
                         return Err(format!(
-                            "unknown key '{k}:' (keys: type cmd csid msid session dir)"
+                            "unknown key '{k}:' (keys: type cmd csid msid session flow dir)"
                         ))
                     }
                 }
@@ -171,10 +176,18 @@ impl Filter {
         self.terms.is_empty()
     }
 
-    /// The flow id of a `session:N` term, if any.
+    /// The session number of a `session:N` term, if any.
     pub fn session(&self) -> Option<u64> {
         self.terms.iter().find_map(|(neg, p)| match p {
             Pred::Session(s) if !neg => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// The flow id of a `flow:N` term, if any.
+    pub fn flow(&self) -> Option<u64> {
+        self.terms.iter().find_map(|(neg, p)| match p {
+            Pred::Flow(f) if !neg => Some(*f),
             _ => None,
         })
     }
@@ -207,7 +220,8 @@ impl Filter {
                 }
                 Pred::Csid(c) => r.csid == *c,
                 Pred::Msid(c) => r.msid == *c,
-                Pred::Session(f) => r.flow_id == *f,
+                Pred::Session(n) => model.session_number(r.flow_id) == Some(*n),
+                Pred::Flow(f) => r.flow_id == *f,
                 Pred::Dir(d) => r.dir == *d,
                 Pred::Anomaly => r.anomalies > 0 || r.truncated,
                 Pred::Keyframe => matches!(

@@ -301,6 +301,10 @@ fn drain(app: &mut app::App, rx: &Receiver<Msg>, budget: Duration, ended: &mut b
     any
 }
 
+/// Set from another thread (SIGTERM / SIGHUP): the UI quits like on `q`,
+/// restoring the terminal.
+pub static QUIT_REQUESTED: AtomicBool = AtomicBool::new(false);
+
 /// Runs the UI until the user quits. The producer keeps running while the
 /// display is paused; on quit it is asked to stop (it is not joined if it
 /// is blocked in a capture call).
@@ -319,7 +323,7 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
     let mut dirty = true;
     let mut ended = false;
     let mut last_draw = Instant::now() - frame;
-    while !app.quit {
+    while !app.quit && !QUIT_REQUESTED.load(std::sync::atomic::Ordering::SeqCst) {
         dirty |= drain(&mut app, &rx, INGEST_BUDGET, &mut ended);
         if dirty && last_draw.elapsed() >= frame {
             terminal.draw(|f| view::render(&mut app, f))?;

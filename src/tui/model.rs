@@ -56,6 +56,8 @@ pub struct MsgRow {
     pub last_byte: u64,
     pub csid: u32,
     pub msid: u32,
+    /// The message stream id was never on the wire (mid-stream pickup).
+    pub msid_unknown: bool,
     pub timestamp: u32,
     pub length: u32,
     pub chunks: u32,
@@ -155,9 +157,10 @@ pub mod sess {
             .filter(|st| st.name.is_some() || st.role.is_some())
             .map(|st| {
                 format!(
-                    "{}({})",
+                    "{}({}{})",
                     super::truncate(&super::clean(st.name.as_deref().unwrap_or("")), 48),
-                    st.role.as_deref().unwrap_or("?")
+                    st.role.as_deref().unwrap_or("?"),
+                    if st.role_inferred { "?" } else { "" }
                 )
             })
             .collect();
@@ -314,8 +317,14 @@ pub struct Model {
     full: Vec<Option<Box<Message>>>,
     full_media: VecDeque<u32>,
     full_other: VecDeque<u32>,
-    /// Sessions (RTMP flows) by flow id: a snapshot of the tracker.
+    /// Sessions (RTMP flows) in session-number order (first seen, the
+    /// number every output shows): a snapshot of the tracker.
     pub sessions: Vec<Session>,
+    /// Index into [`Model::sessions`] by flow id.
+    session_idx: HashMap<FlowId, usize>,
+    /// Session number by flow id, assigned as events arrive (the same rule
+    /// as [`crate::session::Session::session_id`]).
+    session_numbers: HashMap<FlowId, u64>,
     tracker: SessionTracker,
     sessions_dirty: bool,
     redactor: Option<Redactor>,
@@ -347,7 +356,8 @@ impl Model {
     pub fn sync_sessions(&mut self) {
         if self.sessions_dirty {
             let mut v = self.tracker.snapshot();
-            v.sort_by_key(|s| s.flow_id);
+            v.sort_by_key(|s| s.session_id);
+            self.session_idx = v.iter().enumerate().map(|(i, s)| (s.flow_id, i)).collect();
             self.sessions = v;
             self.sessions_dirty = false;
         }
@@ -428,10 +438,22 @@ impl Model {
 
     /// Session (model) of a flow, from the last snapshot.
     pub fn session(&self, flow: FlowId) -> Option<&Session> {
-        self.sessions
-            .binary_search_by_key(&flow, |s| s.flow_id)
-            .ok()
-            .and_then(|i| self.sessions.get(i))
+        self.session_idx
+            .get(&flow)
+            .and_then(|&i| self.sessions.get(i))
+    }
+
+    /// Session number of a flow (None until it shows RTMP).
+    pub fn session_number(&self, flow: FlowId) -> Option<u64> {
+        self.session_numbers.get(&flow).copied()
+    }
+
+    /// Flow id of session number `n`.
+    pub fn session_flow(&self, n: u64) -> Option<FlowId> {
+        self.session_numbers
+            .iter()
+            .find(|(_, &v)| v == n)
+            .map(|(&f, _)| f)
     }
 
     /// TUI-side live facts of a flow.
@@ -497,6 +519,10 @@ impl Model {
         };
         self.tracker.handle(&ev);
         self.sessions_dirty = true;
+        if let (Some(f), EventKind::Handshake(_) | EventKind::Message(_)) = (ev.flow_id, &ev.kind) {
+            let next = self.session_numbers.len() as u64 + 1;
+            self.session_numbers.entry(f).or_insert(next);
+        }
         if self.t0.is_none() && ev.time != PacketTime::default() {
             self.t0 = Some(ev.time);
         }
@@ -518,7 +544,9 @@ impl Model {
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {
-                self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
+                if !self.fold_into_loss(ev.flow_id, ev.direction, &a) {
+                    self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
+                }
             }
             EventKind::Stats(st) => {
                 self.progress.packets = self.progress.packets.max(st.packets);
@@ -529,6 +557,48 @@ impl Model {
                 self.final_stats = Some(st);
             }
         }
+    }
+
+    /// One loss, one row: a `tcp.seq_gap`, `rtmp.gap_truncated` or
+    /// `rtmp.resync` about a gap already listed is folded into that gap's
+    /// row (its detail says what the gap cut and where decoding resumed)
+    /// instead of a row of its own. Returns true when folded.
+    fn fold_into_loss(
+        &mut self,
+        flow: Option<FlowId>,
+        dir: Option<Direction>,
+        a: &Anomaly,
+    ) -> bool {
+        let (Some(r), Some(_)) = (a.range, flow) else {
+            return false;
+        };
+        let at = match a.name {
+            "tcp.seq_gap" | "rtmp.resync" => r.start,
+            "rtmp.gap_truncated" => r.end,
+            _ => return false,
+        };
+        let Some(row) = self.anomalies.iter_mut().rev().take(16).find(|x| {
+            x.name == "gap"
+                && x.flow_id == flow
+                && x.dir == dir
+                && x.range.map(|g| g.start) == Some(at)
+        }) else {
+            return false;
+        };
+        let mut d = row.detail.to_string();
+        match a.name {
+            "rtmp.gap_truncated" => {
+                let what = a.detail.split(" cut by").next().unwrap_or("");
+                d.push_str(&format!("; cut {}", clean(what)));
+                if row.severity < a.severity {
+                    row.severity = a.severity;
+                }
+            }
+            "rtmp.resync" => d.push_str(&format!("; resynchronised at {}", r.end)),
+            _ => {}
+        }
+        row.detail = d.into_boxed_str();
+        true
     }
 
     fn push_anomaly(
@@ -606,6 +676,7 @@ impl Model {
             last_byte: m.last_byte,
             csid: m.csid,
             msid: m.msid,
+            msid_unknown: m.msid_unknown,
             timestamp: m.timestamp,
             length: m.length,
             chunks: m.chunk_count(),

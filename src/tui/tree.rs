@@ -156,7 +156,15 @@ impl Tree {
             format!("type: {} ({})", m.type_id, m.type_name()),
             hdr,
         );
-        self.push(d + 1, format!("msid: {}", m.msid), hdr);
+        if m.msid_unknown {
+            self.push(
+                d + 1,
+                "msid: unknown (no fmt 0 header seen)".to_string(),
+                hdr,
+            );
+        } else {
+            self.push(d + 1, format!("msid: {}", m.msid), hdr);
+        }
         self.push(
             d + 1,
             format!(
@@ -812,6 +820,7 @@ mod tests {
             csid: 3,
             type_id: 20,
             msid: 0,
+            msid_unknown: false,
             timestamp: 0,
             timestamp_delta: 0,
             extended_timestamp: false,

@@ -56,7 +56,7 @@ pub const HELP: &[(&str, &str)] = &[
 /// Filter syntax lines for the help overlay.
 pub const FILTER_HELP: &[&str] = &[
     "type:video|audio|command|data|control|user_control|media|<name>|<id>",
-    "cmd:publish  csid:4  msid:1  session:3  dir:to_server|to_client",
+    "cmd:publish  csid:4  msid:1  session:3  flow:3  dir:to_server|to_client",
     "anomaly  keyframe  free text (matched in summary)  \"quoted text\"",
     "terms are ANDed; prefix ! negates: type:video !keyframe",
 ];
@@ -304,6 +304,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
                 .unwrap_or(0);
             let anomalies = sess::anomalies(s);
             let mut cells = vec![
+                Cell::from(s.session_id.to_string()),
                 Cell::from(s.flow_id.to_string()),
                 Cell::from(sess::endpoints(s)),
                 Cell::from(clean(s.app.as_deref().unwrap_or(""))),
@@ -334,6 +335,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         (
             vec![
                 "#",
+                "flow",
                 "client -> server",
                 "app",
                 "streams",
@@ -347,6 +349,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
             vec![
                 Constraint::Length(4),
+                Constraint::Length(5),
                 Constraint::Length(46),
                 Constraint::Length(12),
                 Constraint::Min(16),
@@ -363,6 +366,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         (
             vec![
                 "#",
+                "flow",
                 "client -> server",
                 "app",
                 "streams",
@@ -374,7 +378,8 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
             ],
             vec![
                 Constraint::Length(3),
-                Constraint::Length(area.width.saturating_sub(66).clamp(16, 46)),
+                Constraint::Length(4),
+                Constraint::Length(area.width.saturating_sub(71).clamp(16, 46)),
                 Constraint::Length(6),
                 Constraint::Min(8),
                 Constraint::Length(10),
@@ -505,7 +510,11 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
         cells.push(Cell::from(arrow(r.dir)));
         cells.push(Cell::from(r.csid.to_string()));
         if wide {
-            cells.push(Cell::from(r.msid.to_string()));
+            cells.push(Cell::from(if r.msid_unknown {
+                "?".to_owned()
+            } else {
+                r.msid.to_string()
+            }));
         }
         cells.push(Cell::from(if wide {
             crate::rtmp::message::type_name(r.type_id)
@@ -916,7 +925,8 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     };
     let mut info = vec![
         Line::from(format!(
-            "session {}  {}  state {}  app {}  {}",
+            "session {} (flow {})  {}  state {}  app {}  {}",
+            s.session_id,
             s.flow_id,
             sess::endpoints(s),
             sess::state(s).as_str(),
@@ -974,7 +984,10 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         )));
     }
     let info_h = info.len() as u16 + 1;
-    let outer = block(format!("Stats: session {}", s.flow_id), true);
+    let outer = block(
+        format!("Stats: session {} (flow {})", s.session_id, s.flow_id),
+        true,
+    );
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     let [ia, sa] = Layout::vertical([

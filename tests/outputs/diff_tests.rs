@@ -104,7 +104,7 @@ fn missing_fcpublish_reported() {
     );
     assert!(back
         .to_string()
-        .contains("session 1:\n  - publisher now sends FCPublish"));
+        .contains("session 1 (flow 1):\n  - publisher now sends FCPublish"));
 }
 
 #[test]
@@ -245,7 +245,8 @@ fn extra_session_reported() {
     assert_eq!(r.new_sessions, 2);
     assert!(r.mentions("2 RTMP session(s), was 1"), "{r}");
     assert!(
-        r.mentions("new session (publisher): connect, releaseStream, FCPublish"),
+        r.mentions("added: new session 2 (flow 2): publisher, app 'live'")
+            && r.mentions(": connect, releaseStream, FCPublish"),
         "{r}"
     );
 }

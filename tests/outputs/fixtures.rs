@@ -55,6 +55,7 @@ pub fn message(csid: u32, type_id: u8, msid: u32, ts: u32, len: u32, body: Body)
         csid,
         type_id,
         msid,
+        msid_unknown: false,
         timestamp: ts,
         timestamp_delta: 0,
         extended_timestamp: false,
@@ -645,6 +646,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             messages: 108,
             missed_bytes: 100,
             anomalies: vec![("rtmp.test.warning".into(), 1)],
+            ..Stats::default()
         }),
     });
     b.out

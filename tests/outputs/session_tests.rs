@@ -154,7 +154,9 @@ fn publisher_session_model() {
     assert_eq!(
         s.replay,
         vec![format!(
-            "ffmpeg -re -i INPUT -c copy -f flv 'rtmp://198.51.100.5:1935/live/{KEY}?token={TOKEN}'"
+            "ffmpeg -re -i INPUT -c copy -f flv -rtmp_app live \
+             -rtmp_tcurl 'rtmp://198.51.100.5:1935/live?token={TOKEN}' -rtmp_playpath {KEY} \
+             -rtmp_flashver 'FMLE/3.0 (compatible; FMSc/1.0)' rtmp://198.51.100.5:1935/live"
         )]
     );
 }
@@ -294,16 +296,18 @@ fn player_session_and_rtmpdump_line() {
     );
     assert_eq!(
         s.replay[0],
-        "rtmpdump -r rtmp://example.com/vod/movie -a vod -t rtmp://example.com/vod -y movie \
+        "rtmpdump -r rtmp://example.com/vod -a vod -t rtmp://example.com/vod -y movie \
          -W http://example.com/p.swf -p http://example.com/ -f 'LNX 9,0,124,2' --live -o out.flv"
     );
     assert_eq!(
         s.replay[1],
-        "ffmpeg -i rtmp://example.com/vod/movie -c copy -f flv out.flv"
+        "ffmpeg -rtmp_app vod -rtmp_tcurl rtmp://example.com/vod -rtmp_playpath movie \
+         -rtmp_flashver 'LNX 9,0,124,2' -rtmp_live live -i rtmp://example.com/vod -c copy -f flv out.flv"
     );
     let r = s.redacted(&mut Redactor::new());
     assert_eq!(r.streams[0].name, Some(placeholder("movie")));
-    assert!(r.replay.iter().all(|l| !l.contains("/movie")));
+    assert!(r.replay.iter().all(|l| !l.contains("movie")));
+    assert!(r.replay[0].contains(&format!("-y {}", placeholder("movie"))));
 }
 
 mod props {

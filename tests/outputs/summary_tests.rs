@@ -59,7 +59,11 @@ fn summary_content_and_width() {
         .join(" ");
     assert_eq!(
         joined,
-        format!("ffmpeg -re -i INPUT -c copy -f flv 'rtmp://198.51.100.5:1935/live/{KEY}?token={TOKEN}'")
+        format!(
+            "ffmpeg -re -i INPUT -c copy -f flv -rtmp_app live \
+             -rtmp_tcurl 'rtmp://198.51.100.5:1935/live?token={TOKEN}' -rtmp_playpath {KEY} \
+             -rtmp_flashver 'FMLE/3.0 (compatible; FMSc/1.0)' rtmp://198.51.100.5:1935/live"
+        )
     );
 }
 

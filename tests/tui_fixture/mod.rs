@@ -170,6 +170,7 @@ impl Fx {
             csid,
             type_id,
             msid,
+            msid_unknown: false,
             timestamp: ts,
             timestamp_delta: 0,
             extended_timestamp: false,
