@@ -234,8 +234,13 @@ impl From<CaptureError> for CliError {
     }
 }
 
+/// Prints an error (sanitised: messages can quote file names and wire
+/// bytes) and returns the usage exit code.
 fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("rtmpscope: error: {msg}");
+    eprintln!(
+        "rtmpscope: error: {}",
+        crate::sanitize::clean(&msg.to_string())
+    );
     EXIT_USAGE
 }
 
@@ -308,7 +313,7 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
         let mut progress = summary::Progress::stderr(total);
         let mut collector = summary::SummaryCollector::new();
         let (mut packets, mut bytes) = (0u64, 0u64);
-        drive(&mut src, input, |events, pkt_len| {
+        let driven = drive(&mut src, input, |events, pkt_len| {
             if let Some(len) = pkt_len {
                 packets += 1;
                 bytes += len as u64 + 16;
@@ -318,14 +323,24 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
             }
             events.iter().for_each(|e| collector.handle(e));
             Ok(())
-        })?;
+        });
         progress.finish();
+        // A damaged capture: report what was read, then the error (exit 2),
+        // as `json` does.
+        let input_error = match driven {
+            Ok(_) => None,
+            Err(DriveError::Input(e)) => Some(e),
+            Err(e) => return Err(e.into()),
+        };
         let mut out = io::stdout().lock();
         let opts = summary::SummaryOptions::for_stdout(args.redact);
         if let Err(e) = collector.write(&mut out, &opts).and_then(|_| out.flush()) {
             return Ok(write_failed(e));
         }
-        Ok(EXIT_OK)
+        match input_error {
+            Some(e) => Err(e),
+            None => Ok(EXIT_OK),
+        }
     })();
     result.unwrap_or_else(|e| fail(e.0))
 }
@@ -666,7 +681,10 @@ where
     sink(&events, None).map_err(DriveError::Output)?;
     if let Some(e) = read_error {
         if e.is_truncation() {
-            eprintln!("rtmpscope: warning: {e}");
+            eprintln!(
+                "rtmpscope: warning: {}",
+                crate::sanitize::clean(&e.to_string())
+            );
         } else {
             return Err(DriveError::Input(CliError(e.to_string())));
         }

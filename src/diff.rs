@@ -27,7 +27,9 @@
 //! dotted paths to every compared message (e.g. `csid`, `msid`).
 //! [`DiffOptions::redact`] redacts both sides before comparing (idempotent,
 //! stable placeholders), so a redacted golden file equals a fresh capture,
-//! and keeps secrets out of the report.
+//! and keeps secrets out of the report. The printed report
+//! (`Display`) is sanitised ([`crate::sanitize`]): wire strings in findings
+//! show control characters as escapes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,7 +121,8 @@ impl fmt::Display for DiffReport {
                 }
                 last = x.session;
             }
-            writeln!(f, "  - {}", x.text)?;
+            // Findings quote wire strings: sanitised for the terminal.
+            writeln!(f, "  - {}", crate::sanitize::clean(&x.text))?;
         }
         Ok(())
     }

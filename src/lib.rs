@@ -9,7 +9,8 @@
 //! - [`amf`]: AMF0/AMF3 decoders;
 //! - [`pipeline`]: glues link -> reassembly -> rtmp into one event stream;
 //! - [`event`]: the one event model every output consumes;
-//! - [`output`]: JSON and human summary; [`tui`]: the terminal UI.
+//! - [`output`]: JSON and human summary; [`tui`]: the terminal UI;
+//! - [`sanitize`]: the one display sanitiser every human-readable output uses.
 #![forbid(unsafe_code)]
 
 pub mod amf;
@@ -23,6 +24,7 @@ pub mod pipeline;
 pub mod reassembly;
 pub mod redact;
 pub mod rtmp;
+pub mod sanitize;
 pub mod session;
 pub mod time;
 pub mod tui;

@@ -2,7 +2,10 @@
 //!
 //! Contract: [`write_summary`] writes plain text lines of at most
 //! [`SummaryOptions::width`] columns (100 by default; longer lines end in
-//! `...`), deterministic for the same sessions. ANSI colours only when
+//! `...`; a replay command word longer than a line is kept whole, never cut
+//! or wrapped inside its quotes), deterministic for the same sessions. Every
+//! line passes through [`crate::sanitize`]: no control character, DEL or
+//! bidi override from the wire reaches the terminal (shown as `\x1b`...). ANSI colours only when
 //! [`SummaryOptions::color`] is set; [`SummaryOptions::for_stdout`] sets it
 //! when stdout is a terminal and `NO_COLOR` is unset. With `redact`, sessions
 //! are redacted ([`crate::redact`]) before printing. [`Progress`] is a small
@@ -69,11 +72,22 @@ struct Out<'a, W: Write> {
 }
 
 impl<W: Write> Out<'_, W> {
+    /// Writes one line, sanitised ([`crate::sanitize::clean`]: wire text
+    /// cannot drive the terminal) and cut to the width.
     fn line(&mut self, indent: usize, text: &str, style: Style) -> io::Result<()> {
+        self.write_line(indent, text, style, true)
+    }
+
+    /// Like [`Out::line`] but never cut (command lines stay copy-pastable).
+    fn line_whole(&mut self, indent: usize, text: &str, style: Style) -> io::Result<()> {
+        self.write_line(indent, text, style, false)
+    }
+
+    fn write_line(&mut self, indent: usize, text: &str, style: Style, cut: bool) -> io::Result<()> {
         let mut t = " ".repeat(indent);
-        t.push_str(text);
+        crate::sanitize::push_clean(&mut t, text);
         let width = self.opts.width.max(10);
-        if t.chars().count() > width {
+        if cut && t.chars().count() > width {
             t = t.chars().take(width - 3).collect::<String>() + "...";
         }
         let code = match style {
@@ -153,13 +167,39 @@ fn media_lines(kind: &str, m: &MediaStats) -> Vec<String> {
     vec![head, format!("  {}", parts.join(", "))]
 }
 
+/// Splits a POSIX shell command line into its words at the spaces outside
+/// single quotes (`'a b'\''c'` is one word), keeping the quoting.
+pub fn shell_words(cmd: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut in_quote, mut escaped) = (0, false, false);
+    for (i, c) in cmd.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if !in_quote => escaped = true,
+            '\'' => in_quote = !in_quote,
+            ' ' if !in_quote => {
+                words.push(&cmd[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    words.push(&cmd[start..]);
+    words
+}
+
 /// Splits a shell command into lines of at most `width` columns (after
 /// `indent`), joined with ` \` continuations so it stays copy-pastable.
+/// Breaks only between shell words, never inside a quoted word: a word
+/// longer than the line stays whole on its own line.
 pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     let avail = width.saturating_sub(indent + 2).max(20);
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for word in cmd.split(' ') {
+    for word in shell_words(cmd) {
         if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > avail {
             lines.push(std::mem::take(&mut cur) + " \\");
             cur.push_str("    ");
@@ -374,7 +414,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         o.line(2, "replay:", Style::Dim)?;
         for r in &s.replay {
             for l in wrap_command(r, 4, o.opts.width) {
-                o.line(4, &l, Style::Dim)?;
+                o.line_whole(4, &l, Style::Dim)?;
             }
         }
     }
