@@ -14,11 +14,77 @@ use std::collections::{BTreeMap, HashMap};
 use crate::capture::{KernelStats, RawPacket};
 use crate::event::{
     Anomaly, Direction, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap, PacketRef, Severity,
-    Stats,
+    Stats, Suppressed,
 };
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
+
+/// Events of one anomaly name (or `gap` events) written per flow; later
+/// ones are counted (`stats` stays exact) and summed up in one
+/// `anomaly.rate_limited` line when the flow ends (Suricata-style event
+/// throttling): a flood of out-of-order segments cannot flood the output.
+pub const ANOMALY_REPORT_LIMIT: u64 = 100;
+
+/// Per name: events seen, suppressed, bytes lost by suppressed gaps.
+type NameCounts = BTreeMap<&'static str, (u64, u64, u64)>;
+
+/// Per flow and name counts of anomalies and gaps.
+#[derive(Debug, Default)]
+struct RateLimiter {
+    /// `None` = events outside any flow (link-layer anomalies).
+    seen: HashMap<Option<FlowId>, NameCounts>,
+}
+
+impl RateLimiter {
+    /// True when `ev` is to be written.
+    fn allow(&mut self, ev: &Event) -> bool {
+        let (name, bytes) = match &ev.kind {
+            EventKind::Anomaly(a) if a.suppressed.is_none() => (a.name, 0),
+            EventKind::Gap(g) => ("gap", g.len),
+            _ => return true,
+        };
+        let c = self
+            .seen
+            .entry(ev.flow_id)
+            .or_default()
+            .entry(name)
+            .or_default();
+        c.0 += 1;
+        if c.0 <= ANOMALY_REPORT_LIMIT {
+            return true;
+        }
+        c.1 += 1;
+        c.2 = c.2.saturating_add(bytes);
+        false
+    }
+
+    /// The `anomaly.rate_limited` lines of `flow` (forgetting its counts).
+    fn take(&mut self, flow: Option<FlowId>) -> Vec<Anomaly> {
+        let Some(m) = self.seen.remove(&flow) else {
+            return Vec::new();
+        };
+        m.into_iter()
+            .filter(|(_, c)| c.1 > 0)
+            .map(|(name, (seen, n, bytes))| {
+                let mut a = Anomaly::new(
+                    "anomaly.rate_limited",
+                    Severity::Info,
+                    None,
+                    format!(
+                        "{name}: {seen} on this flow, the first {ANOMALY_REPORT_LIMIT} written, {n} more not written"
+                    ),
+                );
+                a.suppressed = Some(Suppressed {
+                    name,
+                    count: n,
+                    bytes: (name == "gap").then_some(bytes),
+                });
+                a
+            })
+            .collect()
+    }
+}
 
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
@@ -79,6 +145,7 @@ pub struct Analyzer {
     reasm: Reassembler,
     flows: HashMap<FlowId, FlowState>,
     totals: Totals,
+    limiter: RateLimiter,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +184,7 @@ impl Default for Analyzer {
 struct Driver<'a, T: DataTap> {
     flows: &'a mut HashMap<FlowId, FlowState>,
     totals: &'a mut Totals,
+    limiter: &'a mut RateLimiter,
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
     scratch: Vec<Event>,
@@ -129,7 +197,22 @@ fn dir_of(side: Side) -> Direction {
 impl<T: DataTap> Driver<'_, T> {
     fn push(&mut self, ev: Event) {
         self.totals.account(&ev);
-        self.out.push(ev);
+        if self.limiter.allow(&ev) {
+            self.out.push(ev);
+        }
+    }
+
+    /// Writes the `anomaly.rate_limited` lines of `flow`.
+    fn flush_limited(&mut self, flow: Option<FlowId>, pkt: PacketRef) {
+        for a in self.limiter.take(flow) {
+            self.push(Event {
+                pcap_cnt: pkt.pcap_cnt,
+                time: pkt.time,
+                flow_id: flow,
+                direction: None,
+                kind: EventKind::Anomaly(a),
+            });
+        }
     }
 
     /// Moves the dissector's events to the output, stamped with the flow.
@@ -223,6 +306,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         ) {
             self.totals.rtmp_flows += 1;
         }
+        self.flush_limited(Some(flow), pkt);
         let mut counters = end.counters.clone();
         counters.messages = messages;
         self.push(Event {
@@ -247,6 +331,7 @@ impl Analyzer {
             reasm: Reassembler::new(config.reassembly()),
             flows: HashMap::new(),
             totals: Totals::default(),
+            limiter: RateLimiter::default(),
         }
     }
 
@@ -273,6 +358,7 @@ impl Analyzer {
         let mut driver = Driver {
             flows: &mut self.flows,
             totals: &mut self.totals,
+            limiter: &mut self.limiter,
             out,
             tap,
             scratch: Vec::new(),
@@ -313,11 +399,18 @@ impl Analyzer {
         let mut driver = Driver {
             flows: &mut self.flows,
             totals: &mut self.totals,
+            limiter: &mut self.limiter,
             out,
             tap: &mut NoTap,
             scratch: Vec::new(),
         };
         self.reasm.finish(pref, &mut driver);
+        // Flow-less events, and any flow the reassembler did not end.
+        let mut left: Vec<Option<FlowId>> = driver.limiter.seen.keys().copied().collect();
+        left.sort();
+        for f in left {
+            driver.flush_limited(f, pref);
+        }
         out.push(Event {
             pcap_cnt: 0,
             time: pref.time,

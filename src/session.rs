@@ -774,6 +774,17 @@ impl SessionTracker {
             }
             EventKind::Anomaly(a) => {
                 *st.session.anomalies.entry(a.name.to_owned()).or_insert(0) += 1;
+                // Events counted but not written (rate limit): the session's
+                // counts stay exact.
+                if let Some(x) = &a.suppressed {
+                    if x.name == "gap" {
+                        st.session.gaps.count += x.count;
+                        st.session.gaps.bytes =
+                            st.session.gaps.bytes.saturating_add(x.bytes.unwrap_or(0));
+                    } else {
+                        *st.session.anomalies.entry(x.name.to_owned()).or_insert(0) += x.count;
+                    }
+                }
             }
             EventKind::FlowEnd(end) => {
                 let reason = serde_json::to_value(end.reason).ok();

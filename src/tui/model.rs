@@ -518,6 +518,10 @@ impl Model {
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {
+                // Gaps counted but not written (rate limit) still count.
+                if let Some(x) = a.suppressed.filter(|x| x.name == "gap") {
+                    self.gaps += x.count;
+                }
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
             }
             EventKind::Stats(st) => {

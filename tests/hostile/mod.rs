@@ -471,3 +471,441 @@ pub fn long_name_session<W: Write>(p: &mut PcapWriter<W>, n: u32) -> io::Result<
     )?;
     c.close(p)
 }
+
+/// RTMP chunk basic header for any csid (1-, 2- or 3-byte form).
+pub fn basic_header(fmt: u8, csid: u32) -> Vec<u8> {
+    match csid {
+        2..=63 => vec![(fmt << 6) | csid as u8],
+        64..=319 => vec![fmt << 6, (csid - 64) as u8],
+        _ => {
+            let c = csid.clamp(320, 65599) - 64;
+            vec![(fmt << 6) | 1, (c & 0xff) as u8, (c >> 8) as u8]
+        }
+    }
+}
+
+/// Like [`chunked`] for any csid; `cut` stops after that many body bytes
+/// (an unfinished message, for interruptions).
+pub fn chunked_any(
+    csid: u32,
+    type_id: u8,
+    msid: u32,
+    ts: u32,
+    body: &[u8],
+    chunk_size: usize,
+    cut: Option<usize>,
+) -> Vec<u8> {
+    let mut v = basic_header(0, csid);
+    v.extend_from_slice(&ts.min(0xff_ffff).to_be_bytes()[1..]);
+    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    v.push(type_id);
+    v.extend_from_slice(&msid.to_le_bytes());
+    let sent = &body[..cut.unwrap_or(body.len()).min(body.len())];
+    for (i, part) in sent.chunks(chunk_size.max(1)).enumerate() {
+        if i > 0 {
+            v.extend(basic_header(3, csid));
+        }
+        v.extend_from_slice(part);
+    }
+    v
+}
+
+/// A small deterministic PRNG (xorshift64*), so generated inputs are the
+/// same in every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0.max(1);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    pub fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+    /// Random bytes, a random length below `max`.
+    pub fn bytes_upto(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max);
+        self.bytes(n)
+    }
+}
+
+/// One FLV-tag-like aggregate sub-message.
+pub fn aggregate_sub(type_id: u8, ts: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![type_id];
+    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(&ts.to_be_bytes()[1..]);
+    v.push((ts >> 24) as u8);
+    v.extend_from_slice(&[0, 0, 0]);
+    v.extend_from_slice(body);
+    v.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+    v
+}
+
+/// A random but mostly well-formed RTMP message body of `type_id`.
+pub fn random_body(r: &mut Rng, type_id: u8) -> Vec<u8> {
+    use amf::*;
+    match type_id {
+        1 | 2 | 3 | 5 => (r.next() as u32 % 70000).to_be_bytes().to_vec(),
+        4 => {
+            let mut v = (r.below(47) as u16).to_be_bytes().to_vec();
+            v.extend(r.bytes_upto(10));
+            v
+        }
+        6 => {
+            let mut v = (r.next() as u32).to_be_bytes().to_vec();
+            v.push(r.below(4) as u8);
+            v
+        }
+        8 => {
+            let mut v = vec![[0xaf, 0x2f, 0x9f, 0x90][r.below(4)], r.below(2) as u8];
+            v.extend(r.bytes_upto(300));
+            v
+        }
+        9 => {
+            let first = [0x17, 0x27, 0x1c, 0x90, 0x80 | r.below(8) as u8][r.below(5)];
+            let mut v = vec![first, r.below(3) as u8, 0, 0, 0];
+            if first & 0x80 != 0 {
+                v[1..5].copy_from_slice(&[b'h', b'v', b'c', b'1'][..]);
+            }
+            v.extend(r.bytes_upto(600));
+            v
+        }
+        15 | 18 => {
+            let mut v = if type_id == 15 { vec![0] } else { vec![] };
+            v.extend(string(b"@setDataFrame"));
+            v.extend(string(b"onMetaData"));
+            v.extend(object(&[
+                (b"width", number(r.below(4000) as f64)),
+                (b"videocodecid", number(7.0)),
+                (b"encoder", string(&r.bytes_upto(12))),
+            ]));
+            v
+        }
+        16 | 19 => {
+            let mut v = if type_id == 16 { vec![0] } else { vec![] };
+            v.extend_from_slice(&4u16.to_be_bytes());
+            v.extend_from_slice(b"shar");
+            v.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+            v.extend(r.bytes_upto(40));
+            v
+        }
+        17 | 20 => {
+            let mut v = if type_id == 17 { vec![0] } else { vec![] };
+            let names: [&[u8]; 6] = [
+                b"connect",
+                b"publish",
+                b"play",
+                b"onStatus",
+                b"_result",
+                b"FCPublish",
+            ];
+            let name = names[r.below(names.len())];
+            let mut vals = vec![null()];
+            for _ in 0..r.below(4) {
+                vals.push(match r.below(5) {
+                    0 => string(&evil("s")),
+                    1 => number(r.next() as f64),
+                    2 => object(&[
+                        (b"code", string(b"NetStream.Publish.Start")),
+                        (b"tcUrl", string(b"rtmp://h/app?token=abc")),
+                        (b"authToken", string(&r.bytes(6))),
+                    ]),
+                    3 => vec![0x11, 0x06, 0x07, b'a', b'b', b'c'],
+                    _ => r.bytes_upto(20),
+                });
+            }
+            v.extend(command(name, r.below(10) as f64, &vals));
+            v
+        }
+        22 => {
+            let mut v = Vec::new();
+            for i in 0..1 + r.below(4) {
+                let t = if r.chance(50) { 9 } else { 8 };
+                let b = random_body(r, t);
+                v.extend(aggregate_sub(t, i as u32 * 40, &b));
+            }
+            v
+        }
+        _ => r.bytes_upto(200),
+    }
+}
+
+/// A generated session on flow `n`: handshake, then random messages both
+/// ways with chunk size changes, csids of every header size, extended
+/// timestamps, interrupted messages (a new header before the end),
+/// aggregates, AMF0/AMF3 commands; frames split at random sizes.
+pub fn random_session<W: Write>(p: &mut PcapWriter<W>, r: &mut Rng, n: u32) -> io::Result<()> {
+    let mut c = Conn::new(n, n as u64 * 1_000_000);
+    c.mss = 1 + r.below(1400);
+    c.open(p)?;
+    c.handshake(p)?;
+    let mut chunk = [128usize, 128];
+    const TYPES: [u8; 16] = [1, 2, 3, 4, 5, 6, 8, 9, 15, 16, 17, 18, 19, 20, 22, 7];
+    for _ in 0..1 + r.below(40) {
+        let dir = r.below(2);
+        let t = TYPES[r.below(TYPES.len())];
+        let body = random_body(r, t);
+        let csid = match r.below(10) {
+            0 => 64 + r.below(200) as u32,
+            1 => 400 + r.below(1000) as u32,
+            _ => 2 + r.below(8) as u32,
+        };
+        let ts = if r.chance(10) {
+            0x0100_0000 + r.below(1000) as u32
+        } else {
+            r.below(100000) as u32
+        };
+        let cut = r.chance(12).then(|| r.below(body.len().max(1)));
+        let mut bytes = if ts >= 0xff_ffff {
+            // Extended timestamp: 0xffffff in the header, 4 bytes after it.
+            let mut v = basic_header(0, csid);
+            v.extend_from_slice(&[0xff, 0xff, 0xff]);
+            v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+            v.push(t);
+            v.extend_from_slice(&1u32.to_le_bytes());
+            v.extend_from_slice(&ts.to_be_bytes());
+            v.extend_from_slice(&body[..body.len().min(chunk[dir])]);
+            v
+        } else {
+            chunked_any(csid, t, 1, ts, &body, chunk[dir], cut)
+        };
+        if cut.is_some() {
+            // Interrupted: a new message on the same chunk stream.
+            bytes.extend(chunked_any(
+                csid,
+                20,
+                0,
+                0,
+                &amf::command(b"ping", 0.0, &[]),
+                chunk[dir],
+                None,
+            ));
+        }
+        if t == 1 && cut.is_none() && bytes.len() >= 4 {
+            let v = u32::from_be_bytes(body[..4].try_into().unwrap()) & 0x7fff_ffff;
+            chunk[dir] = (v as usize).clamp(1, 65536);
+        }
+        if dir == 0 {
+            c.client(p, &bytes)?;
+        } else {
+            c.server(p, &bytes)?;
+        }
+        if r.chance(5) {
+            c.mss = 1 + r.below(1400);
+        }
+    }
+    if r.chance(80) {
+        c.close(p)?;
+    }
+    Ok(())
+}
+
+/// The records of a classic pcap (lenient: stops at the first record that
+/// does not fit).
+pub fn pcap_records(b: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= b.len() {
+        let f = |i: usize| u32::from_le_bytes(b[off + i..off + i + 4].try_into().unwrap());
+        let (sec, usec, len) = (f(0) as u64, f(4) as u64, f(8) as usize);
+        let Some(data) = b.get(off + 16..off + 16 + len) else {
+            break;
+        };
+        out.push((sec * 1_000_000 + usec % 1_000_000, data.to_vec()));
+        off += 16 + len;
+    }
+    out
+}
+
+/// Rebuilds a classic pcap from records.
+pub fn pcap_from_records(recs: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut p = PcapWriter::new(Vec::new()).unwrap();
+    for (t, f) in recs {
+        let base = 1_700_000_000u64 * 1_000_000;
+        p.packet(t.saturating_sub(base), f).unwrap();
+    }
+    p.into_inner()
+}
+
+/// Mutates a capture at the frame level: flips payload bytes, writes
+/// chunk-header-like bytes, drops, duplicates, swaps and truncates frames.
+pub fn mutate(r: &mut Rng, recs: &mut Vec<(u64, Vec<u8>)>) {
+    if recs.is_empty() {
+        return;
+    }
+    for _ in 0..1 + r.below(6) {
+        let i = r.below(recs.len());
+        match r.below(8) {
+            0 | 1 => {
+                let f = &mut recs[i].1;
+                if f.len() > 54 {
+                    for _ in 0..1 + r.below(4) {
+                        let k = 54 + r.below(f.len() - 54);
+                        f[k] = r.next() as u8;
+                    }
+                }
+            }
+            2 => {
+                let f = &mut recs[i].1;
+                if f.len() > 66 {
+                    let k = 54 + r.below(f.len() - 66);
+                    let hdr = [0x03, 0, 0, 0, 0, 0x20, 0, 0x16, 0, 0, 0, 0];
+                    let hdr2 = [0x43, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0x11];
+                    if r.chance(50) {
+                        f[k..k + 12].copy_from_slice(&hdr);
+                    } else {
+                        f[k..k + 8].copy_from_slice(&hdr2);
+                    }
+                }
+            }
+            3 if recs.len() > 1 => {
+                recs.remove(i);
+            }
+            4 => {
+                let d = recs[i].clone();
+                recs.insert(i, d);
+            }
+            5 if i + 1 < recs.len() => recs.swap(i, i + 1),
+            6 => {
+                let n = r.below(recs[i].1.len() + 1);
+                recs[i].1.truncate(n);
+            }
+            _ => {
+                let f = &mut recs[i].1;
+                let k = r.below(f.len().max(1));
+                if k < f.len() {
+                    f[k] ^= 1 << r.below(8);
+                }
+            }
+        }
+    }
+}
+
+/// The whole JSON path in process: pcap bytes -> records -> Analyzer ->
+/// JSON writer (with session lines), as `rtmpscope json` does.
+pub fn json_of_pcap(pcap: &[u8], redact: bool) -> String {
+    use rtmpscope::capture::RawPacket;
+    use rtmpscope::output::json::{JsonOptions, JsonWriter, Meta};
+    use rtmpscope::pipeline::{Analyzer, Config};
+    use rtmpscope::time::PacketTime;
+    let mut w = JsonWriter::new(
+        Vec::new(),
+        JsonOptions {
+            redact,
+            ..JsonOptions::default()
+        },
+    );
+    w.write_meta(&Meta::new("generated", vec!["EN10MB".into()]))
+        .unwrap();
+    let mut a = Analyzer::new(Config::default());
+    let mut events = Vec::new();
+    for (i, (t, f)) in pcap_records(pcap).iter().enumerate() {
+        let pkt = RawPacket {
+            pcap_cnt: i as u64 + 1,
+            time: PacketTime::new((t / 1_000_000) as i64, (t % 1_000_000 * 1000) as u32),
+            linktype: 1,
+            origlen: f.len() as u32,
+            data: f,
+        };
+        a.handle_packet(&pkt, &mut events);
+        for e in events.drain(..) {
+            w.write_event(&e).unwrap();
+        }
+    }
+    a.finish(None, &mut events);
+    for e in events.drain(..) {
+        w.write_event(&e).unwrap();
+    }
+    String::from_utf8(w.finish().unwrap()).unwrap()
+}
+
+/// `n` short RTMP-looking flows on port 1935: SYN, SYN-ACK, ACK, C0 and
+/// the start of C1; every other one ends with FIN, the rest stay open.
+pub fn many_flows<W: Write>(p: &mut PcapWriter<W>, n: u32) -> io::Result<()> {
+    for i in 0..n {
+        let mut c = Conn::new(i, i as u64 * 20);
+        c.open(p)?;
+        let mut c01 = vec![3u8];
+        c01.extend_from_slice(&[0u8; 64]);
+        c.client(p, &c01)?;
+        if i % 2 == 0 {
+            c.close(p)?;
+        }
+    }
+    Ok(())
+}
+
+/// `n` flows, each sending the header of a `size`-byte RTMP message and
+/// all of it but the last byte (an unfinished message held by the
+/// dissector), in one direction; the flows stay open to the end.
+pub fn big_partials<W: Write>(p: &mut PcapWriter<W>, n: u32, size: usize) -> io::Result<()> {
+    let mut conns: Vec<Conn> = (0..n).map(|i| Conn::new(i, i as u64)).collect();
+    let big = size.clamp(2, 0xff_ffff);
+    let chunk_size = 65536usize;
+    for c in conns.iter_mut() {
+        c.mss = 65000;
+        c.open(p)?;
+        c.handshake(p)?;
+        let mut set = chunked(2, 1, 0, 0, &(chunk_size as u32).to_be_bytes(), 128);
+        set.extend(chunked_any(4, 9, 1, 0, &[], chunk_size, None));
+        // The header claimed 0 bytes; rewrite the length field.
+        let l = set.len();
+        set[l - 8..l - 5].copy_from_slice(&(big as u32).to_be_bytes()[1..]);
+        c.client(p, &set)?;
+    }
+    // Interleave the bodies so every flow holds its partial message at once.
+    let body = vec![0x17u8; chunk_size];
+    let mut sent = vec![0usize; conns.len()];
+    loop {
+        let mut any = false;
+        for (c, s) in conns.iter_mut().zip(sent.iter_mut()) {
+            let left = (big - 1).saturating_sub(*s);
+            if left == 0 {
+                continue;
+            }
+            any = true;
+            let take = left.min(chunk_size);
+            let mut bytes = Vec::with_capacity(take + 1);
+            if *s > 0 {
+                bytes.push(0xc4);
+            }
+            bytes.extend_from_slice(&body[..take]);
+            c.client(p, &bytes)?;
+            *s += take;
+        }
+        if !any {
+            return Ok(());
+        }
+    }
+}
+
+/// One flow whose client sends `n` one-byte segments out of order, after
+/// a handshake: each lands one byte after a hole (every other byte is never
+/// sent), so every segment is buffered out of order and every hole ends as
+/// a gap.
+pub fn ooo_flood<W: Write>(p: &mut PcapWriter<W>, n: usize) -> io::Result<()> {
+    let mut c = Conn::new(1, 0);
+    c.open(p)?;
+    c.handshake(p)?;
+    let base = c.cseq;
+    for i in 0..n {
+        let seq = base.wrapping_add(2 * i as u32 + 1);
+        c.ts += 1;
+        p.packet(
+            c.ts,
+            &tcp_frame(c.client, c.server, seq, c.sseq, PSH_ACK, &[0xc3]),
+        )?;
+    }
+    c.cseq = base.wrapping_add(2 * n as u32);
+    c.close(p)
+}
