@@ -100,6 +100,10 @@ pub struct InputArgs {
     /// Idle flow timeout in seconds of packet time.
     #[arg(long = "flow-timeout", value_name = "SECONDS", global = true)]
     pub flow_timeout: Option<u64>,
+    /// Maximum memory held by the RTMP dissectors of all flows together
+    /// (partial messages; K/M/G suffixes, default 64M).
+    #[arg(long = "max-dissector-mem", value_name = "BYTES", value_parser = parse_size, global = true)]
+    pub max_dissector_mem: Option<usize>,
 }
 
 /// What to do with the packets.
@@ -560,6 +564,7 @@ pub fn pipeline_config(input: &InputArgs) -> Config {
         max_ooo_bytes: input.max_ooo_bytes,
         max_reassembly_mem: input.max_reassembly_mem,
         flow_timeout_secs: input.flow_timeout,
+        max_dissector_mem: input.max_dissector_mem,
     }
 }
 

@@ -273,6 +273,10 @@ pub struct Stats {
     pub rtmp_flows: u64,
     pub messages: u64,
     pub missed_bytes: u64,
+    /// Most bytes the RTMP dissectors of all flows held at once (partial
+    /// messages, handshake and probe buffers; capped by
+    /// `--max-dissector-mem`, `rtmp.limit.dissector_memory` when hit).
+    pub dissector_memory_peak: u64,
     /// Anomaly counts by name, sorted by name.
     pub anomalies: Vec<(String, u64)>,
 }

@@ -86,6 +86,17 @@ impl RateLimiter {
     }
 }
 
+/// Estimated bytes of state one tracked flow costs besides its buffers
+/// (flow table entry, dissector state, the open session record of the
+/// outputs, TUI row), measured on the 1M-flow capture of `benches/limits.sh`.
+pub const FLOW_STATE_BYTES: usize = 5 << 10;
+/// Budget for the per-flow state of all tracked flows: without `--max-flows`
+/// the flow table holds at most `DEFAULT_FLOW_STATE_BUDGET /
+/// FLOW_STATE_BYTES` flows (26,214), the least recently used one is evicted
+/// beyond (`reassembly.flow_limit`). Buffers have their own caps
+/// (`--max-reassembly-mem`, `--max-dissector-mem`).
+pub const DEFAULT_FLOW_STATE_BUDGET: usize = 128 << 20;
+
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
 /// default (its named `pub const`).
@@ -101,11 +112,18 @@ pub struct Config {
     pub max_reassembly_mem: Option<usize>,
     /// Idle flow timeout in seconds of packet time (`--flow-timeout`).
     pub flow_timeout_secs: Option<u64>,
+    /// Maximum bytes held by the RTMP dissectors of all flows together
+    /// (`--max-dissector-mem`; default [`rtmp::DEFAULT_MAX_DISSECTOR_MEMORY`]).
+    pub max_dissector_mem: Option<usize>,
 }
 
 impl Config {
     fn reassembly(&self) -> reassembly::Config {
-        let mut c = reassembly::Config::default();
+        let mut c = reassembly::Config {
+            max_flows: reassembly::DEFAULT_MAX_FLOWS
+                .min(DEFAULT_FLOW_STATE_BUDGET / FLOW_STATE_BYTES),
+            ..reassembly::Config::default()
+        };
         if let Some(v) = self.max_flows {
             c.max_flows = v;
         }
@@ -137,6 +155,8 @@ impl DataTap for NoTap {
 struct FlowState {
     conn: rtmp::Connection,
     messages: [u64; 2],
+    /// `conn.memory()` when last looked at (its share of the dissector total).
+    mem: usize,
 }
 
 /// The whole sans-IO pipeline for one input.
@@ -160,6 +180,10 @@ struct Totals {
     missed_bytes: u64,
     anomalies: BTreeMap<&'static str, u64>,
     last: PacketRef,
+    /// Bytes held by all dissectors now, the most ever, and the cap.
+    dissector_mem: usize,
+    dissector_mem_peak: usize,
+    dissector_mem_cap: usize,
 }
 
 impl Totals {
@@ -202,6 +226,45 @@ impl<T: DataTap> Driver<'_, T> {
         }
     }
 
+    /// Re-counts the dissector memory of `flow`; over the global cap, the
+    /// flows holding most give up their partial messages first, until the
+    /// total is at most 3/4 of the cap.
+    fn account_mem(&mut self, flow: FlowId, pkt: PacketRef) {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return;
+        };
+        let now = f.conn.memory();
+        self.totals.dissector_mem = self.totals.dissector_mem - f.mem + now;
+        f.mem = now;
+        self.totals.dissector_mem_peak = self
+            .totals
+            .dissector_mem_peak
+            .max(self.totals.dissector_mem);
+        let cap = self.totals.dissector_mem_cap;
+        if self.totals.dissector_mem <= cap {
+            return;
+        }
+        let mut by_size: Vec<(usize, FlowId)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.mem > 0)
+            .map(|(id, f)| (f.mem, *id))
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in by_size {
+            if self.totals.dissector_mem <= cap / 4 * 3 {
+                break;
+            }
+            if let Some(f) = self.flows.get_mut(&id) {
+                f.conn.give_up_partials(cap, pkt, &mut self.scratch);
+                let now = f.conn.memory();
+                self.totals.dissector_mem = self.totals.dissector_mem - f.mem + now;
+                f.mem = now;
+            }
+            self.drain(id);
+        }
+    }
+
     /// Writes the `anomaly.rate_limited` lines of `flow`.
     fn flush_limited(&mut self, flow: Option<FlowId>, pkt: PacketRef) {
         for a in self.limiter.take(flow) {
@@ -239,6 +302,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             FlowState {
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
+                mem: 0,
             },
         );
         self.push(Event {
@@ -258,6 +322,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 .handle_data(dir, offset, data, pkt, &mut self.scratch);
         }
         self.drain(flow);
+        self.account_mem(flow, pkt);
     }
 
     fn gap(&mut self, flow: FlowId, side: Side, offset: u64, len: u64, pkt: PacketRef) {
@@ -273,6 +338,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
         }
         self.drain(flow);
+        self.account_mem(flow, pkt);
     }
 
     fn anomaly(&mut self, flow: Option<FlowId>, side: Option<Side>, a: Anomaly, pkt: PacketRef) {
@@ -289,6 +355,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let mut protocol = FlowProtocol::Unknown;
         let mut messages = [0; 2];
         if let Some(mut f) = self.flows.remove(&flow) {
+            self.totals.dissector_mem -= f.mem;
             f.conn.finish(pkt, &mut self.scratch);
             protocol = f.conn.protocol();
             messages = f.messages;
@@ -330,7 +397,12 @@ impl Analyzer {
         Analyzer {
             reasm: Reassembler::new(config.reassembly()),
             flows: HashMap::new(),
-            totals: Totals::default(),
+            totals: Totals {
+                dissector_mem_cap: config
+                    .max_dissector_mem
+                    .unwrap_or(rtmp::DEFAULT_MAX_DISSECTOR_MEMORY),
+                ..Totals::default()
+            },
             limiter: RateLimiter::default(),
         }
     }
@@ -434,6 +506,7 @@ impl Analyzer {
             rtmp_flows: t.rtmp_flows,
             messages: t.messages,
             missed_bytes: t.missed_bytes,
+            dissector_memory_peak: t.dissector_mem_peak as u64,
             anomalies: t
                 .anomalies
                 .iter()

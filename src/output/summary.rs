@@ -428,14 +428,25 @@ pub fn write_summary<W: Write>(
     stats: Option<&Stats>,
     opts: &SummaryOptions,
 ) -> io::Result<()> {
+    write_summary_from(w, sessions, 0, stats, opts)
+}
+
+/// Like [`write_summary`], numbering sessions after `skipped` earlier ones.
+fn write_summary_from<W: Write>(
+    w: &mut W,
+    sessions: &[Session],
+    skipped: usize,
+    stats: Option<&Stats>,
+    opts: &SummaryOptions,
+) -> io::Result<()> {
     let mut o = Out { w, opts };
     let mut red = Redactor::new();
     for (i, s) in sessions.iter().enumerate() {
         if opts.redact {
             let r = s.redacted(&mut red);
-            write_session(&mut o, &r, i + 1)?;
+            write_session(&mut o, &r, skipped + i + 1)?;
         } else {
-            write_session(&mut o, s, i + 1)?;
+            write_session(&mut o, s, skipped + i + 1)?;
         }
         o.line(0, "", Style::Plain)?;
     }
@@ -479,12 +490,38 @@ pub fn write_summary<W: Write>(
     Ok(())
 }
 
+/// Closed sessions the summary keeps in full (about 1.5 KB each); beyond
+/// it the oldest are folded into [`Folded`] counts and dropped, so a
+/// capture of a million short sessions cannot exhaust memory.
+pub const MAX_KEPT_SESSIONS: usize = 10_000;
+
+/// What the summary keeps of the closed sessions it dropped.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Folded {
+    pub sessions: u64,
+    pub messages: u64,
+    pub gaps: u64,
+    pub anomalies: std::collections::BTreeMap<String, u64>,
+}
+
+impl Folded {
+    fn add(&mut self, s: &Session) {
+        self.sessions += 1;
+        self.messages += s.messages.to_server + s.messages.to_client;
+        self.gaps += s.gaps.count;
+        for (k, n) in &s.anomalies {
+            *self.anomalies.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+}
+
 /// Collects what the summary needs from the event stream: feed every event,
 /// then [`SummaryCollector::write`].
 #[derive(Debug, Default)]
 pub struct SummaryCollector {
     tracker: SessionTracker,
-    sessions: Vec<Session>,
+    sessions: std::collections::VecDeque<Session>,
+    folded: Folded,
     stats: Option<Stats>,
 }
 
@@ -496,29 +533,71 @@ impl SummaryCollector {
     /// Feeds one event.
     pub fn handle(&mut self, ev: &Event) {
         self.tracker.handle(ev);
-        self.sessions.extend(self.tracker.take_finished());
+        for s in self.tracker.take_finished() {
+            self.keep(s);
+        }
         if let EventKind::Stats(s) = &ev.kind {
             self.stats = Some(s.clone());
         }
     }
 
+    fn keep(&mut self, s: Session) {
+        self.sessions.push_back(s);
+        while self.sessions.len() > MAX_KEPT_SESSIONS {
+            if let Some(old) = self.sessions.pop_front() {
+                self.folded.add(&old);
+            }
+        }
+    }
+
     /// Finished sessions so far plus the open ones (live view).
     pub fn snapshot(&self) -> Vec<Session> {
-        let mut v = self.sessions.clone();
+        let mut v: Vec<Session> = self.sessions.iter().cloned().collect();
         v.extend(self.tracker.snapshot());
         v
     }
 
-    /// Closes open sessions and returns all sessions and the stats.
-    pub fn finish(mut self) -> (Vec<Session>, Option<Stats>) {
-        self.sessions.extend(self.tracker.finish());
-        (self.sessions, self.stats)
+    /// The closed sessions folded into counts so far.
+    pub fn folded(&self) -> &Folded {
+        &self.folded
     }
 
-    /// Closes open sessions and writes the summary.
-    pub fn write<W: Write>(self, w: &mut W, opts: &SummaryOptions) -> io::Result<()> {
-        let (sessions, stats) = self.finish();
-        write_summary(w, &sessions, stats.as_ref(), opts)
+    /// Closes open sessions and returns the sessions kept and the stats.
+    pub fn finish(mut self) -> (Vec<Session>, Option<Stats>) {
+        for s in self.tracker.finish() {
+            self.keep(s);
+        }
+        (self.sessions.into(), self.stats)
+    }
+
+    /// Closes open sessions and writes the summary (sessions beyond
+    /// [`MAX_KEPT_SESSIONS`] as one line of counts first).
+    pub fn write<W: Write>(mut self, w: &mut W, opts: &SummaryOptions) -> io::Result<()> {
+        for s in self.tracker.finish() {
+            self.keep(s);
+        }
+        let f = std::mem::take(&mut self.folded);
+        if f.sessions > 0 {
+            let mut o = Out { w, opts };
+            o.line(
+                0,
+                &format!(
+                    "{} earlier sessions not shown (over {MAX_KEPT_SESSIONS} kept): {} messages, {} gaps",
+                    f.sessions, f.messages, f.gaps
+                ),
+                Style::Bold,
+            )?;
+            if !f.anomalies.is_empty() {
+                o.line(2, "anomalies:", Style::Yellow)?;
+                for (name, n) in &f.anomalies {
+                    o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+                }
+            }
+            o.line(0, "", Style::Plain)?;
+        }
+        let first = f.sessions as usize;
+        let sessions: Vec<Session> = self.sessions.into();
+        write_summary_from(w, &sessions, first, self.stats.as_ref(), opts)
     }
 }
 
