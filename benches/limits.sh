@@ -1,8 +1,8 @@
 #!/bin/sh
 # Peak memory on the exhaustion captures (issue 18): generated here, outside
 # the repository, then each read with default options by `json` and
-# `summary` and the TUI model (tests/limits.rs, ignored test run by hand),
-# peak RSS from /usr/bin/time -v.
+# `summary` (peak RSS from /usr/bin/time -v) and into the TUI model
+# (examples/tui_model_rss.rs, peak RSS from /proc/self/status).
 #
 #   benches/limits.sh [BINARY] [WORKDIR]
 #
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 BIN=${1:-target/release/rtmpscope}
 WORK=${2:-${TMPDIR:-/tmp}/rtmpscope-limits}
 mkdir -p "$WORK"
-cargo build --release --example gen_capture >/dev/null 2>&1
+cargo build --release --example gen_capture --example tui_model_rss >/dev/null 2>&1
 GEN=target/release/examples/gen_capture
 [ -f "$WORK/flows.pcap" ] || $GEN many-flows 1000000 "$WORK/flows.pcap"
 [ -f "$WORK/partials.pcap" ] || $GEN big-partials 100 16777215 "$WORK/partials.pcap"
@@ -27,6 +27,11 @@ for cap in flows partials ooo; do
         wall=$(awk -F': ' '/Elapsed/ {print $2}' "$WORK/time")
         printf '%-10s %-9s %10s %9d %12d\n' "$cap" "$cmd" "$wall" $((rss / 1024)) "$(wc -l <"$WORK/out")"
     done
+done
+echo "TUI model (sessions and flows kept, peak RSS):"
+for cap in flows partials ooo; do
+    printf '  %-9s ' "$cap"
+    target/release/examples/tui_model_rss "$WORK/$cap.pcap"
 done
 echo "limit hits (json stats):"
 for cap in flows partials ooo; do

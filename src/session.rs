@@ -856,6 +856,18 @@ impl SessionTracker {
         out.extend(self.snapshot_open());
         out
     }
+
+    /// Keeps at most `max` finished sessions (the newest): when they exceed
+    /// `max` by a quarter, the oldest are dropped down to `max`. Returns the
+    /// sessions dropped (a viewer's memory budget; counts stay in `stats`).
+    pub fn trim_finished(&mut self, max: usize) -> usize {
+        if self.finished.len() <= max + max / 4 {
+            return 0;
+        }
+        let n = self.finished.len() - max;
+        self.finished.drain(..n);
+        n
+    }
 }
 
 fn first_object(args: &[Value]) -> Option<&Value> {

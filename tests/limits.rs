@@ -137,3 +137,32 @@ fn summary_folds_old_sessions_and_keeps_counts() {
     assert!(out.contains(&format!("Session {} (", n)));
     assert!(!out.contains(&format!("Session {} (", n + 1)));
 }
+
+#[test]
+fn tui_model_keeps_a_bounded_number_of_sessions_and_flows() {
+    use rtmpscope::tui::model::{Model, MAX_ENDED_FLOWS, MAX_SESSIONS};
+    let n = (2 * MAX_SESSIONS.max(MAX_ENDED_FLOWS) + 500) as u32;
+    let mut p = hostile::PcapWriter::new(Vec::new()).unwrap();
+    hostile::many_flows(&mut p, n).unwrap();
+    let pcap = p.into_inner();
+    let mut m = Model::new(false);
+    let stats = run(&pcap, Config::default(), |e| m.ingest(e.clone()));
+    m.sync_sessions();
+    assert_eq!(stats.flows, n as u64);
+    assert!(
+        m.sessions.len() <= MAX_SESSIONS + MAX_SESSIONS / 4 + 1,
+        "{}",
+        m.sessions.len()
+    );
+    assert!(
+        m.flows.len() <= MAX_ENDED_FLOWS + MAX_ENDED_FLOWS / 4 + 1,
+        "{}",
+        m.flows.len()
+    );
+    // Nothing lost from the counts: kept + dropped = all.
+    assert_eq!(m.sessions.len() as u64 + m.sessions_dropped, n as u64);
+    assert_eq!(m.flows.len() as u64 + m.flows_dropped, n as u64);
+    // The newest flows are the ones kept.
+    assert!(m.flow(n as u64).is_some());
+    assert!(m.flow(1).is_none());
+}
