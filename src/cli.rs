@@ -111,6 +111,10 @@ pub struct InputArgs {
     /// Idle flow timeout in seconds of packet time.
     #[arg(long = "flow-timeout", value_name = "SECONDS", global = true)]
     pub flow_timeout: Option<u64>,
+    /// Maximum memory held by the RTMP dissectors of all flows together
+    /// (partial messages; K/M/G suffixes, default 48M).
+    #[arg(long = "max-dissector-mem", value_name = "BYTES", value_parser = parse_size, global = true)]
+    pub max_dissector_mem: Option<usize>,
     /// Stop after COUNT packets (like tcpdump -c).
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
@@ -333,8 +337,13 @@ impl From<CaptureError> for CliError {
     }
 }
 
+/// Prints an error (sanitised: messages can quote file names and wire
+/// bytes) and returns the usage exit code.
 fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("rtmpscope: error: {msg}");
+    eprintln!(
+        "rtmpscope: error: {}",
+        crate::sanitize::clean(&msg.to_string())
+    );
     EXIT_USAGE
 }
 
@@ -556,7 +565,7 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
         let mut progress = summary::Progress::stderr(single_file_size(input));
         let mut collector = summary::SummaryCollector::new();
         let (mut packets, mut bytes) = (0u64, 0u64);
-        let end = drive(&mut src, input, |events, pkt_len| {
+        let driven = drive(&mut src, input, |events, pkt_len| {
             if let Some(len) = pkt_len {
                 packets += 1;
                 bytes += len as u64 + 16;
@@ -566,14 +575,24 @@ fn run_summary(input: &InputArgs, filter: &[String], args: &SummaryArgs) -> i32 
             }
             events.iter().for_each(|e| collector.handle(e));
             Ok(())
-        })?;
+        });
         progress.finish();
+        // A damaged capture: report what was read, then the error (exit 2),
+        // as `json` does.
+        let (end, input_error) = match driven {
+            Ok(end) => (Some(end), None),
+            Err(DriveError::Input(e)) => (None, Some(e)),
+            Err(e) => return Err(e.into()),
+        };
         let mut out = io::stdout().lock();
         let opts = summary::SummaryOptions::for_stdout(args.redact);
         if let Err(e) = collector.write(&mut out, &opts).and_then(|_| out.flush()) {
             return Ok(write_failed(e));
         }
-        Ok(end.exit_code(args.fail_on, args.require))
+        match input_error {
+            Some(e) => Err(e),
+            None => Ok(end.map_or(EXIT_OK, |end| end.exit_code(args.fail_on, args.require))),
+        }
     })();
     result.unwrap_or_else(|e| fail(e.0))
 }
@@ -854,6 +873,7 @@ pub fn pipeline_config(input: &InputArgs) -> Config {
         max_ooo_bytes: input.max_ooo_bytes,
         max_reassembly_mem: input.max_reassembly_mem,
         flow_timeout_secs: input.flow_timeout,
+        max_dissector_mem: input.max_dissector_mem,
     }
 }
 
@@ -1128,7 +1148,10 @@ where
     sink(&events, None).map_err(DriveError::Output)?;
     if let Some(e) = read_error {
         if e.is_truncation() {
-            eprintln!("rtmpscope: warning: {e}");
+            eprintln!(
+                "rtmpscope: warning: {}",
+                crate::sanitize::clean(&e.to_string())
+            );
         } else {
             return Err(DriveError::Input(CliError(e.to_string())));
         }

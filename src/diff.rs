@@ -27,7 +27,9 @@
 //! dotted paths to every compared message (e.g. `csid`, `msid`).
 //! [`DiffOptions::redact`] redacts both sides before comparing (idempotent,
 //! stable placeholders), so a redacted golden file equals a fresh capture,
-//! and keeps secrets out of the report.
+//! and keeps secrets out of the report. The printed report
+//! (`Display`) is sanitised ([`crate::sanitize`]): wire strings in findings
+//! show control characters as escapes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -140,7 +142,8 @@ impl fmt::Display for DiffReport {
                 }
                 last = Some(x.header.as_str());
             }
-            writeln!(f, "  - {}", x.text)?;
+            // Findings quote wire strings: sanitised for the terminal.
+            writeln!(f, "  - {}", crate::sanitize::clean(&x.text))?;
         }
         Ok(())
     }
@@ -284,6 +287,15 @@ fn normalize_json(v: &mut J) {
 /// credential-like keys whole. Idempotent, so an already redacted golden file
 /// and a fresh capture compare equal.
 fn redact_json(red: &Redactor, v: &mut J, secret: bool) {
+    // A non-UTF-8 string (`{"bytes": base64}`): redacted on its bytes.
+    if let Some(b) = json_bytes(v) {
+        *v = if secret {
+            J::String(crate::redact::placeholder_bytes(&b))
+        } else {
+            amfstr_json(red.redact_bytes(&b))
+        };
+        return;
+    }
     match v {
         J::String(s) if secret && !s.starts_with(PLACEHOLDER_PREFIX) => *s = placeholder(s),
         J::String(s) => *s = red.redact_str(s),
@@ -294,6 +306,33 @@ fn redact_json(red: &Redactor, v: &mut J, secret: bool) {
             }
         }
         _ => {}
+    }
+}
+
+/// The bytes of the tagged form `{"bytes": "<base64>"}` of a non-UTF-8 string.
+fn json_bytes(v: &J) -> Option<Vec<u8>> {
+    use base64::Engine;
+    match v {
+        J::Object(m) if m.len() == 1 => {
+            let b = m.get("bytes")?.as_str()?;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        }
+        _ => None,
+    }
+}
+
+fn amfstr_json(s: crate::amf::AmfStr) -> J {
+    crate::output::json::amfstr_to_json(&s)
+}
+
+/// Redacts a stream name (or a connect string argument) given as JSON:
+/// text or the `{"bytes": ...}` form; learns it for later echoes.
+fn redact_name_json(red: &mut Redactor, v: &mut J) {
+    if let Some(b) = json_bytes(v) {
+        red.learn_bytes(&b);
+        *v = J::String(crate::redact::placeholder_bytes(&b));
+    } else if let J::String(s) = v {
+        *s = red.redact_name(s);
     }
 }
 
@@ -575,8 +614,13 @@ impl ConversationBuilder {
                     normalize_json(&mut args);
                     if opts.redact {
                         if STREAM_NAME_COMMANDS.contains(&name.as_str()) {
-                            if let Some(J::String(s)) = args.get_mut(0) {
-                                *s = red.redact_name(s);
+                            if let Some(a0) = args.get_mut(0) {
+                                redact_name_json(red, a0);
+                            }
+                        }
+                        if name == "connect" {
+                            if let J::Array(a) = &mut args {
+                                a.iter_mut().for_each(|x| redact_name_json(red, x));
                             }
                         }
                         redact_json(red, &mut object, false);

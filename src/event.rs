@@ -16,7 +16,9 @@ use crate::rtmp::handshake::HandshakeEvent;
 use crate::rtmp::message::Message;
 use crate::rtmp::{RtmpEvent, RtmpEventKind};
 use crate::time::PacketTime;
-pub use crate::vocab::{Anomaly, ByteRange, Direction, FlowId, FlowProtocol, PacketRef, Severity};
+pub use crate::vocab::{
+    Anomaly, ByteRange, Direction, FlowId, FlowProtocol, PacketRef, Severity, Suppressed,
+};
 
 /// How the client side of a flow was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -158,6 +160,10 @@ pub struct Stats {
     pub rtmp_flows: u64,
     pub messages: u64,
     pub missed_bytes: u64,
+    /// Most bytes the RTMP dissectors of all flows held at once (partial
+    /// messages, handshake and probe buffers; capped by
+    /// `--max-dissector-mem`, `rtmp.limit.dissector_memory` when hit).
+    pub dissector_memory_peak: u64,
     /// The run was stopped by a signal before the input ended: its name
     /// (`SIGINT`, `SIGTERM`, `SIGHUP`). Absent when the input was read to
     /// its end.

@@ -16,7 +16,8 @@
 //! - [`session`] and [`health`]: the session model and stream health over
 //!   media time;
 //! - [`output`]: JSON, human summary, FLV writer and per-stream extraction;
-//!   [`tui`]: the terminal UI.
+//!   [`tui`]: the terminal UI;
+//! - [`sanitize`]: the one display sanitiser every human-readable output uses.
 #![forbid(unsafe_code)]
 
 pub mod amf;
@@ -34,6 +35,7 @@ pub mod reassembly;
 pub mod redact;
 pub mod rtmp;
 pub mod rtmpt;
+pub mod sanitize;
 pub mod session;
 pub mod time;
 pub mod tui;

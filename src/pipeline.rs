@@ -25,13 +25,90 @@ use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap,
-    PacketRef, Severity, Stats,
+    PacketRef, Severity, Stats, Suppressed,
 };
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
 use crate::rtmpt;
 use crate::time::PacketTime;
+
+/// Events of one anomaly name (or `gap` events) written per flow; later
+/// ones are counted (`stats` stays exact) and summed up in one
+/// `anomaly.rate_limited` line when the flow ends (Suricata-style event
+/// throttling): a flood of out-of-order segments cannot flood the output.
+pub const ANOMALY_REPORT_LIMIT: u64 = 100;
+
+/// Per name: events seen, suppressed, bytes lost by suppressed gaps.
+type NameCounts = BTreeMap<&'static str, (u64, u64, u64)>;
+
+/// Per flow and name counts of anomalies and gaps.
+#[derive(Debug, Default)]
+struct RateLimiter {
+    /// `None` = events outside any flow (link-layer anomalies).
+    seen: HashMap<Option<FlowId>, NameCounts>,
+}
+
+impl RateLimiter {
+    /// True when `ev` is to be written.
+    fn allow(&mut self, ev: &Event) -> bool {
+        let (name, bytes) = match &ev.kind {
+            EventKind::Anomaly(a) if a.suppressed.is_none() => (a.name, 0),
+            EventKind::Gap(g) => ("gap", g.len),
+            _ => return true,
+        };
+        let c = self
+            .seen
+            .entry(ev.flow_id)
+            .or_default()
+            .entry(name)
+            .or_default();
+        c.0 += 1;
+        if c.0 <= ANOMALY_REPORT_LIMIT {
+            return true;
+        }
+        c.1 += 1;
+        c.2 = c.2.saturating_add(bytes);
+        false
+    }
+
+    /// The `anomaly.rate_limited` lines of `flow` (forgetting its counts).
+    fn take(&mut self, flow: Option<FlowId>) -> Vec<Anomaly> {
+        let Some(m) = self.seen.remove(&flow) else {
+            return Vec::new();
+        };
+        m.into_iter()
+            .filter(|(_, c)| c.1 > 0)
+            .map(|(name, (seen, n, bytes))| {
+                let mut a = Anomaly::new(
+                    "anomaly.rate_limited",
+                    Severity::Info,
+                    None,
+                    format!(
+                        "{name}: {seen} on this flow, the first {ANOMALY_REPORT_LIMIT} written, {n} more not written"
+                    ),
+                );
+                a.suppressed = Some(Suppressed {
+                    name,
+                    count: n,
+                    bytes: (name == "gap").then_some(bytes),
+                });
+                a
+            })
+            .collect()
+    }
+}
+
+/// Estimated bytes of state one tracked flow costs besides its buffers
+/// (flow table entry, dissector state, the open session record of the
+/// outputs, TUI row), measured on the 1M-flow capture of `benches/limits.sh`.
+pub const FLOW_STATE_BYTES: usize = 5 << 10;
+/// Budget for the per-flow state of all tracked flows: without `--max-flows`
+/// the flow table holds at most `DEFAULT_FLOW_STATE_BUDGET /
+/// FLOW_STATE_BYTES` flows (26,214), the least recently used one is evicted
+/// beyond (`reassembly.flow_limit`). Buffers have their own caps
+/// (`--max-reassembly-mem`, `--max-dissector-mem`).
+pub const DEFAULT_FLOW_STATE_BUDGET: usize = 128 << 20;
 
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
@@ -48,11 +125,18 @@ pub struct Config {
     pub max_reassembly_mem: Option<usize>,
     /// Idle flow timeout in seconds of packet time (`--flow-timeout`).
     pub flow_timeout_secs: Option<u64>,
+    /// Maximum bytes held by the RTMP dissectors of all flows together
+    /// (`--max-dissector-mem`; default [`rtmp::DEFAULT_MAX_DISSECTOR_MEMORY`]).
+    pub max_dissector_mem: Option<usize>,
 }
 
 impl Config {
     fn reassembly(&self) -> reassembly::Config {
-        let mut c = reassembly::Config::default();
+        let mut c = reassembly::Config {
+            max_flows: reassembly::DEFAULT_MAX_FLOWS
+                .min(DEFAULT_FLOW_STATE_BUDGET / FLOW_STATE_BYTES),
+            ..reassembly::Config::default()
+        };
         if let Some(v) = self.max_flows {
             c.max_flows = v;
         }
@@ -90,6 +174,8 @@ struct FlowState {
     /// sniffer's verdict is taken here, the layer lives in the driver).
     http_pending: Vec<(Direction, u64, Vec<u8>)>,
     info: crate::event::FlowInfo,
+    /// `conn.memory()` when last looked at (its share of the dissector total).
+    mem: usize,
 }
 
 impl FlowState {
@@ -180,6 +266,7 @@ pub struct Analyzer {
     flows: HashMap<FlowId, FlowState>,
     rtmpt: rtmpt::Layer,
     totals: Totals,
+    limiter: RateLimiter,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +281,10 @@ struct Totals {
     missed_bytes: u64,
     anomalies: BTreeMap<&'static str, u64>,
     last: PacketRef,
+    /// Bytes held by all dissectors now, the most ever, and the cap.
+    dissector_mem: usize,
+    dissector_mem_peak: usize,
+    dissector_mem_cap: usize,
 }
 
 impl Totals {
@@ -219,6 +310,7 @@ struct Driver<'a, T: DataTap> {
     flows: &'a mut HashMap<FlowId, FlowState>,
     rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
+    limiter: &'a mut RateLimiter,
     out: &'a mut Vec<Event>,
     tap: &'a mut T,
     scratch: Vec<rtmp::RtmpEvent>,
@@ -254,7 +346,61 @@ fn dir_of(side: Side) -> Direction {
 impl<T: DataTap> Driver<'_, T> {
     fn push(&mut self, ev: Event) {
         self.totals.account(&ev);
-        self.out.push(ev);
+        if self.limiter.allow(&ev) {
+            self.out.push(ev);
+        }
+    }
+
+    /// Re-counts the dissector memory of `flow`; over the global cap, the
+    /// flows holding most give up their partial messages first, until the
+    /// total is at most 3/4 of the cap.
+    fn account_mem(&mut self, flow: FlowId, pkt: PacketRef) {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return;
+        };
+        let now = f.conn.memory();
+        self.totals.dissector_mem = self.totals.dissector_mem - f.mem + now;
+        f.mem = now;
+        self.totals.dissector_mem_peak = self
+            .totals
+            .dissector_mem_peak
+            .max(self.totals.dissector_mem);
+        let cap = self.totals.dissector_mem_cap;
+        if self.totals.dissector_mem <= cap {
+            return;
+        }
+        let mut by_size: Vec<(usize, FlowId)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.mem > 0)
+            .map(|(id, f)| (f.mem, *id))
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in by_size {
+            if self.totals.dissector_mem <= cap / 4 * 3 {
+                break;
+            }
+            if let Some(f) = self.flows.get_mut(&id) {
+                f.conn.give_up_partials(cap, pkt, &mut self.scratch);
+                let now = f.conn.memory();
+                self.totals.dissector_mem = self.totals.dissector_mem - f.mem + now;
+                f.mem = now;
+            }
+            self.drain(id);
+        }
+    }
+
+    /// Writes the `anomaly.rate_limited` lines of `flow`.
+    fn flush_limited(&mut self, flow: Option<FlowId>, pkt: PacketRef) {
+        for a in self.limiter.take(flow) {
+            self.push(Event {
+                pcap_cnt: pkt.pcap_cnt,
+                time: pkt.time,
+                flow_id: flow,
+                direction: None,
+                kind: EventKind::Anomaly(a),
+            });
+        }
     }
 
     /// Moves the dissector's events to the output, stamped with the flow.
@@ -320,6 +466,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 messages: [0; 2],
                 http_pending: Vec::new(),
                 info: flow.to_flow_info(),
+                mem: 0,
             },
         );
         self.push(Event {
@@ -340,6 +487,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         self.drain(flow);
         // HTTP: the tap also gets the tunnel's RTMP bytes, on the virtual flow.
         self.flush_http(flow, pkt);
+        self.account_mem(flow, pkt);
     }
 
     fn gap(&mut self, flow: FlowId, side: Side, offset: u64, len: u64, pkt: PacketRef) {
@@ -364,6 +512,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             self.rtmpt.gap(flow, dir, offset, len, pkt, &mut out);
             self.push_all(out);
         }
+        self.account_mem(flow, pkt);
     }
 
     fn anomaly(&mut self, flow: Option<FlowId>, side: Option<Side>, a: Anomaly, pkt: PacketRef) {
@@ -386,6 +535,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         }
         self.flush_http(flow, pkt);
         if let Some(mut f) = self.flows.remove(&flow) {
+            self.totals.dissector_mem -= f.mem;
             if f.sniff.route() == Route::Rtmp {
                 f.conn.finish(pkt, &mut self.scratch);
             }
@@ -419,6 +569,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         ) {
             self.totals.rtmp_flows += 1;
         }
+        self.flush_limited(Some(flow), pkt);
         let mut counters = end.counters.clone();
         counters.messages = messages;
         self.push(Event {
@@ -452,7 +603,13 @@ impl Analyzer {
             reasm,
             flows: HashMap::new(),
             rtmpt,
-            totals: Totals::default(),
+            totals: Totals {
+                dissector_mem_cap: config
+                    .max_dissector_mem
+                    .unwrap_or(rtmp::DEFAULT_MAX_DISSECTOR_MEMORY),
+                ..Totals::default()
+            },
+            limiter: RateLimiter::default(),
         }
     }
 
@@ -480,6 +637,7 @@ impl Analyzer {
             flows: &mut self.flows,
             rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
+            limiter: &mut self.limiter,
             out,
             tap,
             scratch: Vec::new(),
@@ -531,6 +689,7 @@ impl Analyzer {
             flows: &mut self.flows,
             rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
+            limiter: &mut self.limiter,
             out,
             tap: &mut NoTap,
             scratch: Vec::new(),
@@ -563,6 +722,12 @@ impl Analyzer {
         let mut tunnel_out = Vec::new();
         driver.rtmpt.finish(pref, &mut tunnel_out);
         driver.push_all(tunnel_out);
+        // Flow-less events, and any flow the reassembler did not end.
+        let mut left: Vec<Option<FlowId>> = driver.limiter.seen.keys().copied().collect();
+        left.sort();
+        for f in left {
+            driver.flush_limited(f, pref);
+        }
         let mut stats = self.stats(kernel);
         stats.interrupted = end.interrupted.clone();
         stats.autostop = end.autostop.clone();
@@ -596,6 +761,7 @@ impl Analyzer {
             missed_bytes: t.missed_bytes,
             interrupted: None,
             autostop: None,
+            dissector_memory_peak: t.dissector_mem_peak as u64,
             anomalies: t
                 .anomalies
                 .iter()

@@ -25,7 +25,7 @@
 //!
 //! Never panics; works on clones, the input events are not modified.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -202,9 +202,35 @@ pub fn redact_url(url: &str) -> String {
 
 /// Stateful redactor: remembers the stream names it has seen so they are
 /// also removed from later free text. Cheap to clone.
+///
+/// Works on bytes: a stream name that is not valid UTF-8 is learned as its
+/// bytes and as its lossy text form (U+FFFD for invalid bytes, the form the
+/// session record and summary show), both mapped to the same placeholder,
+/// so its echoes are replaced in byte strings and in text alike.
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
-    learned: BTreeSet<String>,
+    /// Secret bytes -> placeholder.
+    learned: BTreeMap<Vec<u8>, String>,
+}
+
+/// Replaces every occurrence of `needle` in `hay` by `with`.
+fn replace_bytes(hay: &[u8], needle: &[u8], with: &[u8]) -> Option<Vec<u8>> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(hay.len());
+    let (mut i, mut hit) = (0, false);
+    while i < hay.len() {
+        if hay[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+            hit = true;
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    hit.then_some(out)
 }
 
 impl Redactor {
@@ -220,7 +246,9 @@ impl Redactor {
                 && !s.starts_with(PLACEHOLDER_PREFIX)
                 && self.learned.len() < MAX_LEARNED
             {
-                self.learned.insert(s.to_owned());
+                self.learned
+                    .entry(s.as_bytes().to_vec())
+                    .or_insert_with(|| placeholder(s));
             }
         };
         add(secret);
@@ -234,9 +262,53 @@ impl Redactor {
         }
     }
 
-    /// Secrets learned so far.
+    /// Remembers a secret that is not valid UTF-8: its bytes and its lossy
+    /// text form, both mapped to the placeholder of the bytes.
+    pub fn learn_bytes(&mut self, secret: &[u8]) {
+        if secret.len() < MIN_LEARNED_LEN
+            || secret.starts_with(PLACEHOLDER_PREFIX.as_bytes())
+            || self.learned.len() + 2 > MAX_LEARNED
+        {
+            return;
+        }
+        let ph = placeholder_bytes(secret);
+        self.learned.insert(secret.to_vec(), ph.clone());
+        let lossy = String::from_utf8_lossy(secret).into_owned();
+        self.learned.entry(lossy.into_bytes()).or_insert(ph);
+    }
+
+    /// Secrets learned so far (text ones; byte secrets in their lossy form).
     pub fn learned(&self) -> impl Iterator<Item = &str> {
-        self.learned.iter().map(|s| s.as_str())
+        self.learned
+            .keys()
+            .filter_map(|s| std::str::from_utf8(s).ok())
+    }
+
+    /// Learned secrets, longest first (a key is replaced before its prefix).
+    fn secrets(&self) -> Vec<(&[u8], &str)> {
+        let mut v: Vec<(&[u8], &str)> = self
+            .learned
+            .iter()
+            .map(|(k, p)| (k.as_slice(), p.as_str()))
+            .collect();
+        v.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// Redacts wire bytes: learned secrets replaced (the result is text
+    /// again when the secret was the only invalid part), text through
+    /// [`Redactor::redact_str`].
+    pub fn redact_bytes(&self, b: &[u8]) -> AmfStr {
+        let mut out = b.to_vec();
+        for (sec, ph) in self.secrets() {
+            if let Some(r) = replace_bytes(&out, sec, ph.as_bytes()) {
+                out = r;
+            }
+        }
+        match String::from_utf8(out) {
+            Ok(t) => AmfStr::Text(self.redact_str(&t)),
+            Err(e) => AmfStr::Bytes(e.into_bytes()),
+        }
     }
 
     /// Redacts free text: learned secrets, URL credentials and query values.
@@ -244,12 +316,12 @@ impl Redactor {
     pub fn redact_str(&self, s: &str) -> String {
         let mut out = s.to_owned();
         if !self.learned.is_empty() {
-            // Longest first so a key is replaced before its prefix.
-            let mut secrets: Vec<&String> = self.learned.iter().collect();
-            secrets.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-            for sec in secrets {
-                if out.contains(sec.as_str()) {
-                    out = out.replace(sec.as_str(), &placeholder(sec));
+            for (sec, ph) in self.secrets() {
+                let Ok(sec) = std::str::from_utf8(sec) else {
+                    continue;
+                };
+                if out.contains(sec) {
+                    out = out.replace(sec, ph);
                 }
             }
         }
@@ -264,6 +336,10 @@ impl Redactor {
         if name.is_empty() || name.starts_with(PLACEHOLDER_PREFIX) {
             return name.to_owned();
         }
+        // The lossy form of a learned byte secret keeps the bytes' placeholder.
+        if let Some(ph) = self.learned.get(name.as_bytes()) {
+            return ph.clone();
+        }
         self.learn(name);
         placeholder(name)
     }
@@ -271,14 +347,17 @@ impl Redactor {
     fn redact_amfstr_name(&mut self, s: &AmfStr) -> AmfStr {
         match s {
             AmfStr::Text(t) => AmfStr::Text(self.redact_name(t)),
-            AmfStr::Bytes(b) => AmfStr::Text(placeholder_bytes(b)),
+            AmfStr::Bytes(b) => {
+                self.learn_bytes(b);
+                AmfStr::Text(placeholder_bytes(b))
+            }
         }
     }
 
     fn redact_amfstr(&self, s: &AmfStr) -> AmfStr {
         match s {
             AmfStr::Text(t) => AmfStr::Text(self.redact_str(t)),
-            AmfStr::Bytes(b) => AmfStr::Bytes(b.clone()),
+            AmfStr::Bytes(b) => self.redact_bytes(b),
         }
     }
 
@@ -382,6 +461,17 @@ impl Redactor {
                 let name = c.name.as_text().unwrap_or("").to_owned();
                 if STREAM_NAME_COMMANDS.contains(&name.as_str()) {
                     self.redact_name_args(&mut c.args);
+                }
+                if name == "connect" {
+                    // Extra connect arguments (rtmpdump `conn=S:token`,
+                    // `conn=O:1 conn=NS:key:value`) carry tokens: plain
+                    // strings among them are redacted whole, and learned.
+                    for a in &mut c.args {
+                        if let ValueKind::String(s) = &a.kind {
+                            let r = self.redact_amfstr_name(s);
+                            a.kind = ValueKind::String(r);
+                        }
+                    }
                 }
                 if let Some(info) = &mut c.info {
                     self.redact_info(info);

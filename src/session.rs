@@ -170,6 +170,10 @@ pub struct StreamInfo {
     #[serde(serialize_with = "amf_number")]
     pub created_by_transaction: Option<f64>,
     pub name: Option<String>,
+    /// The name's wire bytes when they are not valid UTF-8 (`name` is then
+    /// the lossy form): redaction works on these.
+    #[serde(skip)]
+    pub name_bytes: Option<Vec<u8>>,
     /// `publish` or `play` (absent when neither was seen).
     pub role: Option<String>,
     /// live / record / append.
@@ -392,6 +396,14 @@ fn config_desc(c: &CodecConfig) -> String {
 
 fn lossy(s: &AmfStr) -> String {
     s.to_lossy()
+}
+
+/// The bytes of a string that is not valid UTF-8.
+fn invalid_bytes(s: &Option<AmfStr>) -> Option<Vec<u8>> {
+    match s {
+        Some(AmfStr::Bytes(b)) => Some(b.clone()),
+        _ => None,
+    }
 }
 
 fn opt_lossy(s: &Option<AmfStr>) -> Option<String> {
@@ -730,7 +742,12 @@ impl Session {
         let mut s = self.clone();
         s.announced = s.announced.map(|(c, n)| (c, r.redact_name(&n)));
         for st in &mut s.streams {
-            if let Some(n) = &st.name {
+            if let Some(b) = &st.name_bytes {
+                // Not UTF-8: learned as bytes (and their lossy form), the
+                // placeholder of the bytes as in the rtmp lines.
+                r.learn_bytes(b);
+                st.name = Some(crate::redact::placeholder_bytes(b));
+            } else if let Some(n) = &st.name {
                 st.name = Some(r.redact_name(n));
             }
             if let Some(m) = &mut st.metadata {
@@ -971,6 +988,17 @@ impl SessionTracker {
                         _ => {}
                     }
                 }
+                // Events counted but not written (rate limit): the session's
+                // counts stay exact.
+                if let Some(x) = &a.suppressed {
+                    if x.name == "gap" {
+                        st.session.gaps.count += x.count;
+                        st.session.gaps.bytes =
+                            st.session.gaps.bytes.saturating_add(x.bytes.unwrap_or(0));
+                    } else {
+                        *st.session.anomalies.entry(x.name.to_owned()).or_insert(0) += x.count;
+                    }
+                }
             }
             EventKind::FlowEnd(end) => {
                 let reason = serde_json::to_value(end.reason).ok();
@@ -1036,6 +1064,18 @@ impl SessionTracker {
         let mut out = self.finished.clone();
         out.extend(self.snapshot_open());
         out
+    }
+
+    /// Keeps at most `max` finished sessions (the newest): when they exceed
+    /// `max` by a quarter, the oldest are dropped down to `max`. Returns the
+    /// sessions dropped (a viewer's memory budget; counts stay in `stats`).
+    pub fn trim_finished(&mut self, max: usize) -> usize {
+        if self.finished.len() <= max + max / 4 {
+            return 0;
+        }
+        let n = self.finished.len() - max;
+        self.finished.drain(..n);
+        n
     }
 }
 
@@ -1310,13 +1350,17 @@ fn handle_command(
             }
         }
         "publish" => {
-            let (n, t) = match &c.info {
-                Some(CommandInfo::Publish { name, publish_type }) => {
-                    (opt_lossy(name), opt_lossy(publish_type))
-                }
+            let (n, t, raw) = match &c.info {
+                Some(CommandInfo::Publish { name, publish_type }) => (
+                    opt_lossy(name),
+                    opt_lossy(publish_type),
+                    invalid_bytes(name),
+                ),
                 _ => {
-                    let mut strs = c.args.iter().filter_map(|a| a.as_str()).map(lossy);
-                    (strs.next(), strs.next())
+                    let mut strs = c.args.iter().filter_map(|a| a.as_str());
+                    let first = strs.next().cloned();
+                    let raw = invalid_bytes(&first);
+                    (first.as_ref().map(lossy), strs.next().map(lossy), raw)
                 }
             };
             if let Some(stream) = s.stream(m.msid) {
@@ -1324,18 +1368,26 @@ fn handle_command(
                 stream.role_inferred = false;
                 stream.name_from = None;
                 stream.name = n;
+                stream.name_bytes = raw;
                 stream.publish_type = t;
             }
         }
         "play" | "play2" => {
-            let (n, start, dur, reset) = match &c.info {
+            let (n, start, dur, reset, raw) = match &c.info {
                 Some(CommandInfo::Play {
                     name,
                     start,
                     duration,
                     reset,
-                }) => (opt_lossy(name), *start, *duration, *reset),
+                }) => (
+                    opt_lossy(name),
+                    *start,
+                    *duration,
+                    *reset,
+                    invalid_bytes(name),
+                ),
                 _ => {
+                    let raw = invalid_bytes(&c.args.first().and_then(|a| a.as_str()).cloned());
                     let n = c
                         .args
                         .first()
@@ -1346,13 +1398,14 @@ fn handle_command(
                         ValueKind::Boolean(b) => Some(b),
                         _ => None,
                     });
-                    (n, start, dur, reset)
+                    (n, start, dur, reset, raw)
                 }
             };
             if let Some(stream) = s.stream(m.msid) {
                 stream.role = Some("play".into());
                 stream.role_inferred = false;
                 stream.name = n;
+                stream.name_bytes = raw;
                 stream.play_start = start;
                 stream.play_duration = dur;
                 stream.play_reset = reset;

@@ -118,6 +118,23 @@ pub struct Anomaly {
     pub range: Option<ByteRange>,
     /// Human-readable detail (no wire secrets beyond what the message shows).
     pub detail: String,
+    /// Only on `anomaly.rate_limited`: the repeated events of one name on one
+    /// flow that were counted but not written (see
+    /// [`crate::pipeline::ANOMALY_REPORT_LIMIT`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// Events of one name not written on one flow after the report limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    /// The anomaly name, or `gap` for `gap` events.
+    pub name: &'static str,
+    /// How many were not written.
+    pub count: u64,
+    /// For `gap`: the bytes those gaps lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 impl Anomaly {
@@ -132,6 +149,7 @@ impl Anomaly {
             severity,
             range,
             detail: detail.into(),
+            suppressed: None,
         }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Contract: [`write_summary`] writes plain text lines of at most
 //! [`SummaryOptions::width`] columns (100 by default; longer lines end in
-//! `...`), deterministic for the same sessions. ANSI colours only when
+//! `...`; a replay command word longer than a line is kept whole, never cut
+//! or wrapped inside its quotes), deterministic for the same sessions. Every
+//! line passes through [`crate::sanitize`]: no control character, DEL or
+//! bidi override from the wire reaches the terminal (shown as `\x1b`...). ANSI colours only when
 //! [`SummaryOptions::color`] is set; [`SummaryOptions::for_stdout`] sets it
 //! when stdout is a terminal and `NO_COLOR` is unset. With `redact`, sessions
 //! are redacted ([`crate::redact`]) before printing. [`Progress`] is a small
@@ -69,11 +72,22 @@ struct Out<'a, W: Write> {
 }
 
 impl<W: Write> Out<'_, W> {
+    /// Writes one line, sanitised ([`crate::sanitize::clean`]: wire text
+    /// cannot drive the terminal) and cut to the width.
     fn line(&mut self, indent: usize, text: &str, style: Style) -> io::Result<()> {
+        self.write_line(indent, text, style, true)
+    }
+
+    /// Like [`Out::line`] but never cut (command lines stay copy-pastable).
+    fn line_whole(&mut self, indent: usize, text: &str, style: Style) -> io::Result<()> {
+        self.write_line(indent, text, style, false)
+    }
+
+    fn write_line(&mut self, indent: usize, text: &str, style: Style, cut: bool) -> io::Result<()> {
         let mut t = " ".repeat(indent);
-        t.push_str(text);
+        crate::sanitize::push_clean(&mut t, text);
         let width = self.opts.width.max(10);
-        if t.chars().count() > width {
+        if cut && t.chars().count() > width {
             t = t.chars().take(width - 3).collect::<String>() + "...";
         }
         let code = match style {
@@ -199,13 +213,39 @@ pub fn health_lines(h: &crate::health::StreamHealth) -> Vec<String> {
     out
 }
 
+/// Splits a POSIX shell command line into its words at the spaces outside
+/// single quotes (`'a b'\''c'` is one word), keeping the quoting.
+pub fn shell_words(cmd: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut in_quote, mut escaped) = (0, false, false);
+    for (i, c) in cmd.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if !in_quote => escaped = true,
+            '\'' => in_quote = !in_quote,
+            ' ' if !in_quote => {
+                words.push(&cmd[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    words.push(&cmd[start..]);
+    words
+}
+
 /// Splits a shell command into lines of at most `width` columns (after
 /// `indent`), joined with ` \` continuations so it stays copy-pastable.
+/// Breaks only between shell words, never inside a quoted word: a word
+/// longer than the line stays whole on its own line.
 pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     let avail = width.saturating_sub(indent + 2).max(20);
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for word in cmd.split(' ') {
+    for word in shell_words(cmd) {
         if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > avail {
             lines.push(std::mem::take(&mut cur) + " \\");
             cur.push_str("    ");
@@ -565,7 +605,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
         o.line(2, "replay:", Style::Dim)?;
         for r in &s.replay {
             for l in wrap_command(r, 4, o.opts.width) {
-                o.line(4, &l, Style::Dim)?;
+                o.line_whole(4, &l, Style::Dim)?;
             }
         }
     }
@@ -576,6 +616,18 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
 pub fn write_summary<W: Write>(
     w: &mut W,
     sessions: &[Session],
+    stats: Option<&Stats>,
+    opts: &SummaryOptions,
+) -> io::Result<()> {
+    write_summary_from(w, sessions, 0, stats, opts)
+}
+
+/// Like [`write_summary`]; `skipped` earlier sessions were summarised and
+/// dropped (their numbers are their own `session_id`s, so nothing shifts).
+fn write_summary_from<W: Write>(
+    w: &mut W,
+    sessions: &[Session],
+    _skipped: usize,
     stats: Option<&Stats>,
     opts: &SummaryOptions,
 ) -> io::Result<()> {
@@ -633,12 +685,38 @@ pub fn write_summary<W: Write>(
     Ok(())
 }
 
+/// Closed sessions the summary keeps in full (about 1.5 KB each); beyond
+/// it the oldest are folded into [`Folded`] counts and dropped, so a
+/// capture of a million short sessions cannot exhaust memory.
+pub const MAX_KEPT_SESSIONS: usize = 10_000;
+
+/// What the summary keeps of the closed sessions it dropped.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Folded {
+    pub sessions: u64,
+    pub messages: u64,
+    pub gaps: u64,
+    pub anomalies: std::collections::BTreeMap<String, u64>,
+}
+
+impl Folded {
+    fn add(&mut self, s: &Session) {
+        self.sessions += 1;
+        self.messages += s.messages.to_server + s.messages.to_client;
+        self.gaps += s.gaps.count;
+        for (k, n) in &s.anomalies {
+            *self.anomalies.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+}
+
 /// Collects what the summary needs from the event stream: feed every event,
 /// then [`SummaryCollector::write`].
 #[derive(Debug, Default)]
 pub struct SummaryCollector {
     tracker: SessionTracker,
-    sessions: Vec<Session>,
+    sessions: std::collections::VecDeque<Session>,
+    folded: Folded,
     stats: Option<Stats>,
 }
 
@@ -650,29 +728,71 @@ impl SummaryCollector {
     /// Feeds one event.
     pub fn handle(&mut self, ev: &Event) {
         self.tracker.handle(ev);
-        self.sessions.extend(self.tracker.take_finished());
+        for s in self.tracker.take_finished() {
+            self.keep(s);
+        }
         if let EventKind::Stats(s) = &ev.kind {
             self.stats = Some(s.clone());
         }
     }
 
+    fn keep(&mut self, s: Session) {
+        self.sessions.push_back(s);
+        while self.sessions.len() > MAX_KEPT_SESSIONS {
+            if let Some(old) = self.sessions.pop_front() {
+                self.folded.add(&old);
+            }
+        }
+    }
+
     /// Finished sessions so far plus the open ones (live view).
     pub fn snapshot(&self) -> Vec<Session> {
-        let mut v = self.sessions.clone();
+        let mut v: Vec<Session> = self.sessions.iter().cloned().collect();
         v.extend(self.tracker.snapshot());
         v
     }
 
-    /// Closes open sessions and returns all sessions and the stats.
-    pub fn finish(mut self) -> (Vec<Session>, Option<Stats>) {
-        self.sessions.extend(self.tracker.finish());
-        (self.sessions, self.stats)
+    /// The closed sessions folded into counts so far.
+    pub fn folded(&self) -> &Folded {
+        &self.folded
     }
 
-    /// Closes open sessions and writes the summary.
-    pub fn write<W: Write>(self, w: &mut W, opts: &SummaryOptions) -> io::Result<()> {
-        let (sessions, stats) = self.finish();
-        write_summary(w, &sessions, stats.as_ref(), opts)
+    /// Closes open sessions and returns the sessions kept and the stats.
+    pub fn finish(mut self) -> (Vec<Session>, Option<Stats>) {
+        for s in self.tracker.finish() {
+            self.keep(s);
+        }
+        (self.sessions.into(), self.stats)
+    }
+
+    /// Closes open sessions and writes the summary (sessions beyond
+    /// [`MAX_KEPT_SESSIONS`] as one line of counts first).
+    pub fn write<W: Write>(mut self, w: &mut W, opts: &SummaryOptions) -> io::Result<()> {
+        for s in self.tracker.finish() {
+            self.keep(s);
+        }
+        let f = std::mem::take(&mut self.folded);
+        if f.sessions > 0 {
+            let mut o = Out { w, opts };
+            o.line(
+                0,
+                &format!(
+                    "{} earlier sessions not shown (over {MAX_KEPT_SESSIONS} kept): {} messages, {} gaps",
+                    f.sessions, f.messages, f.gaps
+                ),
+                Style::Bold,
+            )?;
+            if !f.anomalies.is_empty() {
+                o.line(2, "anomalies:", Style::Yellow)?;
+                for (name, n) in &f.anomalies {
+                    o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+                }
+            }
+            o.line(0, "", Style::Plain)?;
+        }
+        let first = f.sessions as usize;
+        let sessions: Vec<Session> = self.sessions.into();
+        write_summary_from(w, &sessions, first, self.stats.as_ref(), opts)
     }
 }
 

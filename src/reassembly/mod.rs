@@ -56,8 +56,10 @@ pub const DEFAULT_MAX_FLOWS: usize = 65_536;
 /// Default out-of-order buffer limit per direction, in bytes (with
 /// [`ENTRY_OVERHEAD`] per buffered segment).
 pub const DEFAULT_MAX_OOO_BYTES: usize = 4 << 20;
-/// Default global memory limit for all buffers, in bytes.
-pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+/// Default global memory limit for all buffers, in bytes: with the
+/// dissector cap and the per-flow state budget of the pipeline it keeps any
+/// input under 256 MB peak RSS (`benches/limits.sh`).
+pub const DEFAULT_MAX_MEMORY: usize = 48 << 20;
 /// Default idle timeout of a live flow, in packet-time seconds.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 /// Default time a tombstone of an ended flow is kept, in packet-time seconds.

@@ -81,6 +81,10 @@ impl<S: Sink> Ctx<'_, S> {
     }
 }
 
+/// Smallest retransmission-check ring allocated (it then doubles as bytes
+/// are delivered, up to `Config::overlap_check_bytes`).
+const MIN_RING_BYTES: usize = 256;
+
 /// The last bytes delivered, kept to compare retransmissions against.
 #[derive(Debug, Default)]
 struct Ring {
@@ -109,6 +113,18 @@ impl Ring {
         self.buf[..take - first].copy_from_slice(&src[first..]);
         self.end = off + data.len() as u64;
         self.valid_from = self.valid_from.max(self.end.saturating_sub(n as u64));
+    }
+
+    /// Resizes to `n` bytes, keeping the newest bytes held.
+    fn resize(&mut self, n: usize) {
+        let old = std::mem::replace(&mut self.buf, vec![0; n]);
+        let from = self.valid_from.max(self.end.saturating_sub(n as u64));
+        if !old.is_empty() {
+            for o in from..self.end {
+                self.buf[(o % n as u64) as usize] = old[(o % old.len() as u64) as usize];
+            }
+        }
+        self.valid_from = from;
     }
 
     fn reset(&mut self, at: u64) {
@@ -532,12 +548,27 @@ impl Half {
         if bytes.is_empty() {
             return;
         }
-        if !self.ring_tried {
-            self.ring_tried = true;
-            if cx.ring_bytes > 0 && *cx.mem + cx.ring_bytes <= cx.max_memory {
-                self.ring.buf = vec![0; cx.ring_bytes];
+        // The ring grows with what was delivered (powers of two from
+        // MIN_RING_BYTES up to `ring_bytes`): a short flow holds a few
+        // hundred bytes, not the whole window.
+        let held = self.ring.buf.len();
+        if cx.ring_bytes > held && !self.ring_tried {
+            if held == 0 {
                 self.ring.reset(self.next_off);
-                *cx.mem += cx.ring_bytes;
+            }
+            let needed = (self.ring.end - self.ring.valid_from) as usize + bytes.len();
+            if needed > held {
+                let n = needed
+                    .next_power_of_two()
+                    .clamp(MIN_RING_BYTES, cx.ring_bytes.max(MIN_RING_BYTES))
+                    .min(cx.ring_bytes);
+                if *cx.mem + (n - held) <= cx.max_memory {
+                    self.ring.resize(n);
+                    *cx.mem += n - held;
+                } else if held == 0 {
+                    // No memory for a ring: overlaps go unchecked.
+                    self.ring_tried = true;
+                }
             }
         }
         cx.sink.data(cx.id, cx.side, self.next_off, bytes, cx.pkt);

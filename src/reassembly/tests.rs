@@ -599,7 +599,8 @@ fn ooo_limit_closes_the_hole() {
     assert_eq!(t.rec.gaps(1, Orig), vec![(10, 10)]);
     assert_eq!(t.rec.anomalies("reassembly.ooo_limit").len(), 1);
     assert_eq!(t.rec.stream(1, Orig).len(), 320);
-    assert_eq!(t.r.memory(), DEFAULT_OVERLAP_CHECK_BYTES);
+    // Only the retransmission ring is left, grown to what was delivered.
+    assert_eq!(t.r.memory(), 512);
 }
 
 #[test]
@@ -909,7 +910,8 @@ fn segment_far_out_of_window_is_dropped() {
     t.feed(&c(1, b"a"));
     t.feed(&c(1 + (1 << 31) - 5, b"zz"));
     assert_eq!(t.rec.anomalies("tcp.seq_out_of_window").len(), 1);
-    assert_eq!(t.r.memory(), DEFAULT_OVERLAP_CHECK_BYTES);
+    // Nothing buffered: only the smallest retransmission ring.
+    assert_eq!(t.r.memory(), 256);
     t.finish();
     assert!(t.rec.gaps(1, Orig).is_empty());
 }
@@ -992,4 +994,21 @@ fn ack_inside_a_buffered_segment_gaps_only_the_hole() {
     t.feed(&s(101, b"").ack(13));
     assert_eq!(t.rec.gaps(1, Orig), vec![(3, 7)]);
     assert_eq!(t.rec.data(1, Orig), b"abcklmnop");
+}
+
+#[test]
+fn retransmission_ring_grows_with_delivered_bytes() {
+    let mut t = T::new();
+    t.feed(&c(0, b"").syn());
+    t.feed(&c(1, &[1u8; 65]));
+    assert_eq!(t.r.memory(), 256);
+    t.feed(&c(66, &[2u8; 1000]));
+    assert_eq!(t.r.memory(), 2048);
+    t.feed(&c(1066, &[3u8; 10_000]));
+    assert_eq!(t.r.memory(), DEFAULT_OVERLAP_CHECK_BYTES);
+    // Still compares retransmissions after growing: old bytes kept.
+    t.feed(&c(1066 + 9_000, &[9u8; 100]));
+    assert_eq!(t.rec.anomalies("tcp.overlap_different_data").len(), 1);
+    t.feed(&c(1066 + 9_100, &[3u8; 100]));
+    assert_eq!(t.rec.anomalies("tcp.overlap_different_data").len(), 1);
 }

@@ -212,6 +212,35 @@ impl ChunkDecoder {
         out
     }
 
+    /// Gives up every partial message held (the global dissector memory cap
+    /// was reached): each is returned truncated (`limit`) with what it has,
+    /// and the rest of its bytes are skipped as they arrive.
+    pub fn give_up_partials(&mut self, time: PacketTime) -> Vec<ChunkOut> {
+        let mut out = Vec::new();
+        for s in self.streams.iter_mut() {
+            let csid = s.csid;
+            let Some(p) = s.partial.as_mut() else {
+                continue;
+            };
+            if p.dropping || p.body.is_empty() {
+                continue;
+            }
+            self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+            let body = std::mem::take(&mut p.body);
+            let mut m = header_message(p, csid, time);
+            m.chunks = std::mem::take(&mut p.chunks);
+            let got = body.len() as u32;
+            m.truncated = Some(Truncation {
+                cause: TruncationCause::Limit,
+                received: got,
+                lost: m.length.saturating_sub(got),
+            });
+            p.dropping = true;
+            out.push(ChunkOut::Message(Box::new(m), body));
+        }
+        out
+    }
+
     /// Decodes chunks from `d` (stream offset `base`). Returns the number of
     /// bytes consumed: all of them, except an incomplete chunk header at the
     /// end, or everything from a desync point on.

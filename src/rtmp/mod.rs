@@ -72,6 +72,13 @@ impl Default for Limits {
     }
 }
 
+/// Default cap on the bytes all connections' dissectors hold together
+/// (partial message bodies, handshake and probe buffers): 100 flows each
+/// holding an unfinished 16 MiB message would otherwise hold 1.6 GB. Over
+/// it, the connections holding most give up their partial messages first
+/// (`rtmp.limit.dissector_memory`). `--max-dissector-mem` overrides it.
+pub const DEFAULT_MAX_DISSECTOR_MEMORY: usize = 48 << 20;
+
 /// Pings per direction remembered while waiting for their response.
 pub const MAX_PENDING_PINGS: usize = 16;
 /// (message stream id, type id) pairs tracked per direction for timestamp order.
@@ -586,6 +593,50 @@ impl Connection {
     }
 
     /// What the connection has been recognised as so far.
+    /// Bytes this connection's dissector holds: partial message bodies,
+    /// handshake, probe and replay buffers (counted against
+    /// [`DEFAULT_MAX_DISSECTOR_MEMORY`] by the pipeline).
+    pub fn memory(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| {
+                d.dec.partial_bytes()
+                    + d.hs.capacity()
+                    + d.buf.capacity()
+                    + d.replay.as_ref().map_or(0, |r| r.1.capacity())
+            })
+            .sum()
+    }
+
+    /// The global dissector memory cap was reached: gives up every partial
+    /// message of both directions (each reported truncated with cause
+    /// `limit` and an `rtmp.limit.dissector_memory` anomaly; later bytes of
+    /// those messages are skipped).
+    pub fn give_up_partials(&mut self, cap: usize, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let outs = self.dirs[dir.index()].dec.give_up_partials(pkt.time);
+            for o in outs {
+                if let chunk::ChunkOut::Message(m, body) = &o {
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.limit.dissector_memory",
+                        Severity::Error,
+                        Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
+                        format!(
+                            "the dissectors of all flows hold more than {cap} bytes: this flow holds most; {} message on csid {} given up after {} of {} bytes",
+                            m.type_name(),
+                            m.csid,
+                            body.len(),
+                            m.length
+                        ),
+                    ));
+                }
+                self.chunk_out(dir, o, pkt, out);
+            }
+        }
+    }
+
     pub fn protocol(&self) -> FlowProtocol {
         self.protocol
     }

@@ -1036,13 +1036,25 @@ impl App {
             .join(format!("rtmpscope-flow{flow}.pcap"));
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
+        // --redact covers what rtmpscope shows and writes from decoded
+        // events; a pcap is the raw packets, secrets included: say so.
+        let warn = if self.opts.redact {
+            " - NOT redacted: the raw packets contain the stream keys and tokens"
+        } else {
+            ""
+        };
         self.set_status(
-            format!("exporting flow {flow} to {} ...", path.display()),
-            false,
+            format!("exporting flow {flow} to {} ...{warn}", path.display()),
+            self.opts.redact,
         );
         std::thread::spawn(move || {
             let r = super::export::write_pcap(&file, &info, &path)
-                .map(|n| format!("wrote {n} packets of flow {flow} to {}", path.display()))
+                .map(|n| {
+                    format!(
+                        "wrote {n} packets of flow {flow} to {}{warn}",
+                        path.display()
+                    )
+                })
                 .map_err(|e| format!("pcap export failed: {e}"));
             let _ = tx.send(r);
         });

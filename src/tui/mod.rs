@@ -36,7 +36,7 @@ pub mod bytes;
 pub mod export;
 pub mod filter;
 pub mod model;
-pub mod sanitize;
+pub use crate::sanitize;
 pub mod summary;
 pub mod tree;
 pub mod view;

@@ -30,7 +30,7 @@ pub const MAX_STREAMS_PER_SESSION: usize = 64;
 /// Anomalies waiting for the message that contains their byte range.
 pub const MAX_PENDING_ANOMALIES: usize = 1_024;
 /// Anomaly rows kept (further ones are only counted).
-pub const MAX_ANOMALY_ROWS: usize = 1_000_000;
+pub const MAX_ANOMALY_ROWS: usize = 200_000;
 /// Distinct codec names interned.
 pub const MAX_CODECS: usize = 255;
 
@@ -222,10 +222,20 @@ impl Series {
     }
 }
 
+/// Closed sessions the TUI keeps (the newest); older ones are dropped and
+/// counted in [`Model::sessions_dropped`] (per-flow state budget: a capture
+/// of a million short sessions must not exhaust memory).
+pub const MAX_SESSIONS: usize = 5_000;
+/// Ended flows whose live facts ([`FlowLive`]) the TUI keeps; older ones
+/// are dropped and counted in [`Model::flows_dropped`].
+pub const MAX_ENDED_FLOWS: usize = 5_000;
+
 /// TUI-side live facts of one flow that the session model does not keep.
 #[derive(Clone, Debug)]
 pub struct FlowLive {
     pub flow_id: FlowId,
+    /// The flow ended (its entry may be dropped under the budget).
+    pub ended: bool,
     pub info: Option<FlowInfo>,
     /// Stream bytes seen per direction (highest message end offset + 1).
     pub stream_bytes: [u64; 2],
@@ -330,6 +340,11 @@ pub struct Model {
     redactor: Option<Redactor>,
     pub flows: Vec<FlowLive>,
     flow_idx: HashMap<FlowId, usize>,
+    ended_flows: usize,
+    /// Closed sessions and ended flows dropped under [`MAX_SESSIONS`] /
+    /// [`MAX_ENDED_FLOWS`].
+    pub sessions_dropped: u64,
+    pub flows_dropped: u64,
     pub anomalies: Vec<AnomalyRow>,
     pub anomalies_dropped: u64,
     pending: VecDeque<u32>,
@@ -467,6 +482,7 @@ impl Model {
             None => {
                 self.flows.push(FlowLive {
                     flow_id: flow,
+                    ended: false,
                     info: None,
                     stream_bytes: [0; 2],
                     last_ack: [None; 2],
@@ -478,6 +494,29 @@ impl Model {
             }
         };
         &mut self.flows[i]
+    }
+
+    /// Drops the oldest ended flows' live facts down to [`MAX_ENDED_FLOWS`].
+    fn drop_ended_flows(&mut self) {
+        let mut excess = self.ended_flows.saturating_sub(MAX_ENDED_FLOWS);
+        let before = self.flows.len();
+        self.flows.retain(|f| {
+            if f.ended && excess > 0 {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        let dropped = before - self.flows.len();
+        self.ended_flows -= dropped;
+        self.flows_dropped += dropped as u64;
+        self.flow_idx = self
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.flow_id, i))
+            .collect();
     }
 
     /// Rough bytes held by the model (rows, kept messages, anomalies).
@@ -523,6 +562,17 @@ impl Model {
             let next = self.session_numbers.len() as u64 + 1;
             self.session_numbers.entry(f).or_insert(next);
         }
+        if let (EventKind::FlowEnd(_), Some(f)) = (&ev.kind, ev.flow_id) {
+            self.sessions_dropped += self.tracker.trim_finished(MAX_SESSIONS) as u64;
+            let f = self.flow_mut(f);
+            if !f.ended {
+                f.ended = true;
+                self.ended_flows += 1;
+            }
+            if self.ended_flows > MAX_ENDED_FLOWS + MAX_ENDED_FLOWS / 4 {
+                self.drop_ended_flows();
+            }
+        }
         if self.t0.is_none() && ev.time != PacketTime::default() {
             self.t0 = Some(ev.time);
         }
@@ -544,6 +594,10 @@ impl Model {
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {
+                // Gaps counted but not written (rate limit) still count.
+                if let Some(x) = a.suppressed.filter(|x| x.name == "gap") {
+                    self.gaps += x.count;
+                }
                 if !self.fold_into_loss(ev.flow_id, ev.direction, &a) {
                     self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, true);
                 }

@@ -645,6 +645,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             rtmp_flows: 1,
             messages: 108,
             missed_bytes: 100,
+            dissector_memory_peak: 0,
             anomalies: vec![("rtmp.test.warning".into(), 1)],
             ..Stats::default()
         }),

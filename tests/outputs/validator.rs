@@ -194,10 +194,7 @@ impl Validator {
 }
 
 pub fn load() -> Validator {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/rtmpscope-events.schema.json"
-    ))
-    .expect("schema file");
-    Validator::new(serde_json::from_str(&text).expect("schema is JSON"))
+    // Relative to this file, so the fuzz crate (fuzz/) finds it too.
+    let text = include_str!("../../schema/rtmpscope-events.schema.json");
+    Validator::new(serde_json::from_str(text).expect("schema is JSON"))
 }

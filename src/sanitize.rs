@@ -1,5 +1,7 @@
 //! Display sanitising: every string that came from the wire passes through
-//! [`clean`] before it reaches a widget.
+//! [`clean`] before it reaches a terminal or a text file: TUI widgets, the
+//! `summary` report (every line), the `diff` report, error and warning
+//! messages on stderr. One function for all of them, so they cannot drift.
 //!
 //! Contract: the output contains no C0/C1 control character, no DEL and no
 //! bidirectional override / isolate formatting character; each such
