@@ -100,6 +100,43 @@ pub struct InputArgs {
     /// Idle flow timeout in seconds of packet time.
     #[arg(long = "flow-timeout", value_name = "SECONDS", global = true)]
     pub flow_timeout: Option<u64>,
+    /// TLS key log (NSS format, as written via SSLKEYLOGFILE) to decrypt
+    /// RTMPS. Secrets embedded in a pcapng input (Decryption Secrets Blocks)
+    /// are read without this option.
+    #[arg(long = "tls-keylog", value_name = "FILE", global = true)]
+    pub tls_keylog: Option<PathBuf>,
+    /// Secrets loaded from `--tls-keylog` and the input's Decryption Secrets
+    /// Blocks (filled by [`load_tls_secrets`]).
+    #[arg(skip)]
+    pub tls_secrets: Option<std::sync::Arc<crate::tls::KeyLog>>,
+}
+
+/// Loads `--tls-keylog` and the TLS secrets embedded in a pcapng input file
+/// into `input.tls_secrets`. Error: the key log cannot be read.
+pub fn load_tls_secrets(input: &mut InputArgs) -> Result<(), CliError> {
+    let mut log = crate::tls::KeyLog::new();
+    let mut any = false;
+    if let Some(p) = &input.tls_keylog {
+        let text = std::fs::read(p)
+            .map_err(|e| CliError(format!("--tls-keylog {}: {e}", p.display())))?;
+        log.add_text(&String::from_utf8_lossy(&text));
+        if log.is_empty() {
+            eprintln!(
+                "rtmpscope: warning: --tls-keylog {}: no TLS secrets found ({} lines not understood)",
+                p.display(),
+                log.malformed_lines
+            );
+        }
+        any = true;
+    }
+    if let Some(p) = input.read.as_deref().filter(|p| p.as_os_str() != "-") {
+        if let Some(dsb) = crate::capture::pcapng_tls_secrets(p) {
+            log.add_text(&dsb);
+            any = true;
+        }
+    }
+    input.tls_secrets = any.then(|| std::sync::Arc::new(log));
+    Ok(())
 }
 
 /// What to do with the packets.
@@ -261,9 +298,12 @@ where
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(mut cli: Cli) -> i32 {
     if cli.input.list_interfaces {
         return list_interfaces();
+    }
+    if let Err(e) = load_tls_secrets(&mut cli.input) {
+        return fail(e.0);
     }
     match cli.command {
         Some(Command::Json(args)) => {
@@ -277,6 +317,9 @@ pub fn run(cli: Cli) -> i32 {
             let mut words = cli.rest;
             if input.read.is_none() && input.interface.is_none() && !words.is_empty() {
                 input.read = Some(PathBuf::from(words.remove(0)));
+                if let Err(e) = load_tls_secrets(&mut input) {
+                    return fail(e.0);
+                }
             }
             run_default(&input, &words)
         }
@@ -545,6 +588,7 @@ pub fn pipeline_config(input: &InputArgs) -> Config {
         max_ooo_bytes: input.max_ooo_bytes,
         max_reassembly_mem: input.max_reassembly_mem,
         flow_timeout_secs: input.flow_timeout,
+        tls_keylog: input.tls_secrets.clone(),
     }
 }
 

@@ -202,6 +202,11 @@ pub enum FlowProtocol {
     RtmpEncrypted,
     /// Some other protocol: left alone.
     NotRtmp,
+    /// RTMP inside TLS: decrypted RTMP, or (without keys) TLS records sized
+    /// like an RTMP handshake.
+    Rtmps,
+    /// TLS whose content is not (known to be) RTMP.
+    Tls,
 }
 
 /// Per-direction counters, index 0 = to_server, 1 = to_client.
@@ -225,6 +230,8 @@ pub struct FlowEnd {
     /// Packet time of the first and last packet of the flow.
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,
+    /// TLS facts of a TLS flow (`protocol` `rtmps` or `tls`).
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// Bytes of one direction that will never be seen (capture loss, snaplen,
@@ -275,6 +282,9 @@ pub enum EventKind {
     Anomaly(Anomaly),
     /// A flow ended.
     FlowEnd(FlowEnd),
+    /// A TLS handshake as seen in the clear (the flow is TLS; its RTMP
+    /// events come from the decrypted plaintext).
+    Tls(Box<crate::tls::TlsInfo>),
     /// End of input totals.
     Stats(Stats),
 }

@@ -25,4 +25,5 @@ pub mod redact;
 pub mod rtmp;
 pub mod session;
 pub mod time;
+pub mod tls;
 pub mod tui;

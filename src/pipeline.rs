@@ -20,6 +20,9 @@ use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
 
+#[path = "pipeline_tls.rs"]
+mod tls_hook;
+
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
 /// default (its named `pub const`).
@@ -35,6 +38,8 @@ pub struct Config {
     pub max_reassembly_mem: Option<usize>,
     /// Idle flow timeout in seconds of packet time (`--flow-timeout`).
     pub flow_timeout_secs: Option<u64>,
+    /// TLS secrets (`--tls-keylog`, pcapng Decryption Secrets Blocks).
+    pub tls_keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
 }
 
 impl Config {
@@ -71,11 +76,14 @@ impl DataTap for NoTap {
 struct FlowState {
     conn: rtmp::Connection,
     messages: [u64; 2],
+    /// TLS layer (RTMPS), decided on the flow's first bytes.
+    tls: tls_hook::TlsHook,
 }
 
 /// The whole sans-IO pipeline for one input.
 #[derive(Debug)]
 pub struct Analyzer {
+    keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
     reasm: Reassembler,
     flows: HashMap<FlowId, FlowState>,
     totals: Totals,
@@ -115,6 +123,7 @@ impl Default for Analyzer {
 
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
+    keylog: &'a Option<std::sync::Arc<crate::tls::KeyLog>>,
     flows: &'a mut HashMap<FlowId, FlowState>,
     totals: &'a mut Totals,
     out: &'a mut Vec<Event>,
@@ -148,6 +157,45 @@ impl<T: DataTap> Driver<'_, T> {
     }
 }
 
+impl<T: DataTap> Driver<'_, T> {
+    /// Hands the TLS layer's output on: plaintext to the tap and the flow's
+    /// RTMP connection (offsets in the plaintext stream), TLS events out.
+    fn tls_outs(&mut self, flow: FlowId, outs: Vec<crate::tls::TlsOut>, pkt: PacketRef) {
+        use crate::tls::TlsOut;
+        for o in outs {
+            match o {
+                TlsOut::Plain { dir, offset, data } => {
+                    self.tap.data(flow, dir, offset, &data);
+                    if let Some(f) = self.flows.get_mut(&flow) {
+                        f.conn
+                            .handle_data(dir, offset, &data, pkt, &mut self.scratch);
+                    }
+                }
+                TlsOut::Gap { dir, offset, len } => {
+                    if let Some(f) = self.flows.get_mut(&flow) {
+                        f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+                    }
+                }
+                TlsOut::Anomaly { dir, anomaly } => self.scratch.push(Event {
+                    pcap_cnt: pkt.pcap_cnt,
+                    time: pkt.time,
+                    flow_id: None,
+                    direction: dir,
+                    kind: EventKind::Anomaly(anomaly),
+                }),
+                TlsOut::Hello(info) => self.scratch.push(Event {
+                    pcap_cnt: pkt.pcap_cnt,
+                    time: pkt.time,
+                    flow_id: None,
+                    direction: None,
+                    kind: EventKind::Tls(info),
+                }),
+            }
+            self.drain(flow);
+        }
+    }
+}
+
 impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_start(&mut self, flow: &FlowStartInfo, pkt: PacketRef) {
         self.totals.flows += 1;
@@ -156,6 +204,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             FlowState {
                 conn: rtmp::Connection::new(rtmp::Limits::default(), flow.midstream),
                 messages: [0; 2],
+                tls: tls_hook::TlsHook::new(flow.midstream),
             },
         );
         self.push(Event {
@@ -169,6 +218,13 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
     fn data(&mut self, flow: FlowId, side: Side, offset: u64, data: &[u8], pkt: PacketRef) {
         let dir = dir_of(side);
+        if let Some(f) = self.flows.get_mut(&flow) {
+            let tls = f.tls.data(self.keylog, dir, offset, data);
+            if let Some(outs) = tls {
+                self.tls_outs(flow, outs, pkt);
+                return;
+            }
+        }
         self.tap.data(flow, dir, offset, data);
         if let Some(f) = self.flows.get_mut(&flow) {
             f.conn
@@ -187,6 +243,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             kind: EventKind::Gap(Gap { offset, len }),
         });
         if let Some(f) = self.flows.get_mut(&flow) {
+            if let Some(outs) = f.tls.gap(dir, offset, len) {
+                self.tls_outs(flow, outs, pkt);
+                return;
+            }
             f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
         }
         self.drain(flow);
@@ -205,9 +265,14 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_end(&mut self, flow: FlowId, end: &FlowEndInfo, pkt: PacketRef) {
         let mut protocol = FlowProtocol::Unknown;
         let mut messages = [0; 2];
+        let mut tls = None;
         if let Some(mut f) = self.flows.remove(&flow) {
             f.conn.finish(pkt, &mut self.scratch);
             protocol = f.conn.protocol();
+            if let Some(info) = f.tls.finish() {
+                protocol = tls_hook::flow_protocol(&info, protocol);
+                tls = Some(Box::new(info));
+            }
             messages = f.messages;
             // Messages completed by finish() belong to the count too.
             for ev in &self.scratch {
@@ -219,7 +284,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         }
         if matches!(
             protocol,
-            FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
+            FlowProtocol::Rtmp
+                | FlowProtocol::RtmpMidstream
+                | FlowProtocol::RtmpEncrypted
+                | FlowProtocol::Rtmps
         ) {
             self.totals.rtmp_flows += 1;
         }
@@ -236,6 +304,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 protocol,
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
+                tls,
             }),
         });
     }
@@ -244,6 +313,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 impl Analyzer {
     pub fn new(config: Config) -> Self {
         Analyzer {
+            keylog: config.tls_keylog.clone(),
             reasm: Reassembler::new(config.reassembly()),
             flows: HashMap::new(),
             totals: Totals::default(),
@@ -271,6 +341,7 @@ impl Analyzer {
         self.totals.bytes += pkt.data.len() as u64;
         self.totals.last = pref;
         let mut driver = Driver {
+            keylog: &self.keylog,
             flows: &mut self.flows,
             totals: &mut self.totals,
             out,
@@ -311,6 +382,7 @@ impl Analyzer {
     pub fn finish(&mut self, kernel: Option<KernelStats>, out: &mut Vec<Event>) {
         let pref = self.totals.last;
         let mut driver = Driver {
+            keylog: &self.keylog,
             flows: &mut self.flows,
             totals: &mut self.totals,
             out,

@@ -246,6 +246,10 @@ pub struct Session {
     pub gaps: GapStats,
     /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
     pub replay: Vec<String>,
+    /// TLS facts of an RTMPS/TLS flow (a session is kept for every TLS flow,
+    /// decrypted or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// Maps a decoder codec name to the E-RTMP / ISO FourCC used in reports.
@@ -601,6 +605,9 @@ impl Session {
         for st in &mut s.status {
             st.description = st.description.as_deref().map(|d| r.redact_str(d));
         }
+        if let Some(t) = &mut s.tls {
+            t.sni = t.sni.as_deref().map(|n| r.redact_str(n));
+        }
         s.refresh();
         s
     }
@@ -780,12 +787,20 @@ impl SessionTracker {
                 let proto = serde_json::to_value(end.protocol).ok();
                 st.session.end_reason = reason.and_then(|v| v.as_str().map(str::to_owned));
                 st.session.protocol = proto.and_then(|v| v.as_str().map(str::to_owned));
+                if let Some(t) = &end.tls {
+                    st.session.tls = Some(t.clone());
+                    st.rtmp = true;
+                }
                 if let Some(mut st) = self.open.remove(&fid) {
                     if st.rtmp {
                         st.session.refresh();
                         self.finished.push(st.session);
                     }
                 }
+            }
+            EventKind::Tls(t) => {
+                st.rtmp = true;
+                st.session.tls = Some(t.clone());
             }
             EventKind::Stats(_) => {}
         }

@@ -172,6 +172,69 @@ pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     lines
 }
 
+/// The TLS lines of an RTMPS/TLS session.
+fn tls_lines(t: &crate::tls::TlsInfo) -> Vec<(String, Style)> {
+    let mut v = vec![(
+        format!(
+            "TLS: {} {}  SNI: {}  ALPN: {}{}",
+            t.version.unwrap_or("version ?"),
+            t.cipher_suite.as_deref().unwrap_or("-"),
+            t.sni.as_deref().unwrap_or("-"),
+            t.alpn.as_deref().unwrap_or("-"),
+            t.resumed.map(|r| format!("  resumed ({r})")).unwrap_or_default()
+        ),
+        Style::Plain,
+    )];
+    if let Some(c) = &t.certificate {
+        v.push((
+            format!(
+                "certificate: {}  issuer: {}  valid {} .. {}",
+                c.subject, c.issuer, c.not_before, c.not_after
+            ),
+            Style::Plain,
+        ));
+    }
+    v.push((
+        format!(
+            "records: {} / {} ({} / {})  decryption: {}{}",
+            t.records[0],
+            t.records[1],
+            human_bytes(t.record_bytes[0]),
+            human_bytes(t.record_bytes[1]),
+            t.decryption,
+            if t.rtmp_inside {
+                "  record sizes: RTMP handshake inside"
+            } else {
+                ""
+            }
+        ),
+        Style::Plain,
+    ));
+    for a in &t.alerts {
+        if a.code == Some(0) {
+            continue;
+        }
+        v.push((
+            format!(
+                "alert from the {}: {} {}",
+                if a.direction == crate::event::Direction::ToServer {
+                    "client"
+                } else {
+                    "server"
+                },
+                a.level,
+                a.description
+            ),
+            if a.level == "fatal" {
+                Style::Yellow
+            } else {
+                Style::Plain
+            },
+        ));
+    }
+    v
+}
+
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), |x| x.to_string())
 }
@@ -209,6 +272,11 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
         ),
         Style::Dim,
     )?;
+    if let Some(t) = &s.tls {
+        for (l, style) in tls_lines(t) {
+            o.line(2, &l, style)?;
+        }
+    }
     let h = &s.handshake;
     o.line(
         2,

@@ -1,0 +1,79 @@
+//! Pipeline hook of the TLS layer (issue 15), kept apart from the rest of
+//! the pipeline: decides on a flow's first bytes whether it is TLS (a
+//! ClientHello at the start; mid-stream, a chain of application data record
+//! headers) and, if so, routes its TCP bytes through [`crate::tls`] instead
+//! of the RTMP dissector. The plaintext comes back as [`TlsOut::Plain`] runs
+//! that the pipeline feeds to the flow's RTMP connection like a plain TCP
+//! stream.
+
+use std::sync::Arc;
+
+use crate::event::{Direction, FlowProtocol};
+use crate::tls::{self, KeyLog, TlsConnection, TlsInfo, TlsOut};
+
+#[derive(Debug)]
+pub(crate) struct TlsHook {
+    midstream: bool,
+    decided: bool,
+    conn: Option<Box<TlsConnection>>,
+}
+
+impl TlsHook {
+    pub(crate) fn new(midstream: bool) -> Self {
+        TlsHook {
+            midstream,
+            decided: false,
+            conn: None,
+        }
+    }
+
+    /// TCP bytes of the flow. `None`: not TLS, the caller dissects them as
+    /// usual; `Some(outs)`: the TLS layer took them.
+    pub(crate) fn data(
+        &mut self,
+        keylog: &Option<Arc<KeyLog>>,
+        dir: Direction,
+        offset: u64,
+        data: &[u8],
+    ) -> Option<Vec<TlsOut>> {
+        if !self.decided && !data.is_empty() {
+            self.decided = true;
+            let tls = if self.midstream {
+                tls::looks_like_tls_midstream(data)
+            } else {
+                offset == 0 && tls::looks_like_tls_start(data)
+            };
+            if tls {
+                self.conn = Some(Box::new(TlsConnection::new(keylog.clone(), self.midstream)));
+            }
+        }
+        let c = self.conn.as_mut()?;
+        let mut out = Vec::new();
+        c.handle_data(dir, offset, data, &mut out);
+        Some(out)
+    }
+
+    /// A TCP gap of the flow; same convention as [`TlsHook::data`].
+    pub(crate) fn gap(&mut self, dir: Direction, offset: u64, len: u64) -> Option<Vec<TlsOut>> {
+        let c = self.conn.as_mut()?;
+        let mut out = Vec::new();
+        c.handle_gap(dir, offset, len, &mut out);
+        Some(out)
+    }
+
+    /// End of flow: the TLS facts, for a TLS flow.
+    pub(crate) fn finish(&mut self) -> Option<TlsInfo> {
+        self.conn.as_mut().map(|c| c.finish())
+    }
+}
+
+/// The flow's protocol from the TLS facts and what the RTMP dissector made
+/// of the plaintext: `rtmps` when the plaintext is RTMP or, without it, when
+/// the record sizes look like an RTMP handshake; else `tls`.
+pub(crate) fn flow_protocol(info: &TlsInfo, inner: FlowProtocol) -> FlowProtocol {
+    match inner {
+        FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream => FlowProtocol::Rtmps,
+        FlowProtocol::Unknown if info.rtmp_inside => FlowProtocol::Rtmps,
+        _ => FlowProtocol::Tls,
+    }
+}
