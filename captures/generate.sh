@@ -663,12 +663,14 @@ s15run() {
 s15lost() {
     local src="$OUT/15$1.pcap" cap="$OUT/15$3.pcap" t n
     t="${cap%.*}.truth"; fresh "$cap"
-    n="$(tshark -r "$src" -Y "tcp.dstport==$2 && tcp.len>1000" -T fields -e frame.number 2>/dev/null |
-        awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
+    # the first publisher segment past the first quarter that starts inside a TLS record
+    # (its payload does not begin with an application data record header 17 03 03)
+    n="$(tshark -r "$src" -Y "tcp.dstport==$2 && tcp.len>0" -T fields -e frame.number -e tcp.payload 2>/dev/null |
+        awk '{f[NR]=$1; p[NR]=substr($2,1,6)} END{for(i=int(NR/4);i<=NR;i++) if(p[i]!="170303"){print f[i]; exit}}')"
     [ -n "$n" ] || { log "WARNING: no large segment to drop in $src"; return; }
     timeout 60 editcap "$src" "$cap" "$n" || die "editcap failed"
     cp "${src%.*}.truth/keys.txt" "$t/keys.txt"
-    note "$cap" "15$1 without frame $n (a $(tshark -r "$src" -Y "frame.number==$n" -T fields -e tcp.len 2>/dev/null)-byte TLS segment of the publisher's connection, cutting TLS records at both ends)"
+    note "$cap" "15$1 without frame $n (a $(tshark -r "$src" -Y "frame.number==$n" -T fields -e tcp.len 2>/dev/null)-byte TCP segment of the publisher's TLS connection that starts inside a TLS record: that record is lost)"
     truth "$cap" -d tcp.port==15019,rtmpt
 }
 s15() {

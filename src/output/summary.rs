@@ -172,6 +172,16 @@ pub fn wrap_command(cmd: &str, indent: usize, width: usize) -> Vec<String> {
     lines
 }
 
+fn write_anomalies<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
+    if !s.anomalies.is_empty() {
+        o.line(2, "anomalies:", Style::Yellow)?;
+        for (name, n) in &s.anomalies {
+            o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+        }
+    }
+    Ok(())
+}
+
 /// The TLS lines of an RTMPS/TLS session.
 fn tls_lines(t: &crate::tls::TlsInfo) -> Vec<(String, Style)> {
     let mut v = vec![(
@@ -275,6 +285,10 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
     if let Some(t) = &s.tls {
         for (l, style) in tls_lines(t) {
             o.line(2, &l, style)?;
+        }
+        if s.handshake.kind.is_none() && s.messages.to_server == 0 && s.messages.to_client == 0 {
+            // TLS only (no keys, or not RTMP inside): no RTMP lines.
+            return write_anomalies(o, s);
         }
     }
     let h = &s.handshake;
@@ -432,12 +446,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session, idx: usize) -> io::R
             Style::Yellow,
         )?;
     }
-    if !s.anomalies.is_empty() {
-        o.line(2, "anomalies:", Style::Yellow)?;
-        for (name, n) in &s.anomalies {
-            o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
-        }
-    }
+    write_anomalies(o, s)?;
     if !s.replay.is_empty() {
         o.line(2, "replay:", Style::Dim)?;
         for r in &s.replay {

@@ -757,31 +757,34 @@ impl TlsConnection {
         ext: Option<&[u8]>,
         out: &mut Vec<TlsOut>,
     ) {
-        use tls_parser::TlsExtension as E;
         if random == HRR_RANDOM {
             self.info.hello_retry = true;
             return;
         }
         let mut version = legacy_version;
         let mut psk = false;
-        let exts = ext
-            .and_then(|e| tls_parser::parse_tls_server_hello_extensions(e).ok())
-            .map(|(_, v)| v)
-            .unwrap_or_default();
-        for e in exts {
-            match e {
-                E::SupportedVersions(v) => {
-                    if let Some(v) = v.first() {
-                        version = v.0;
+        // ServerHello extensions, read directly (type, length, data): the
+        // selected version, ALPN, PSK and encrypt-then-MAC.
+        let mut e = ext.unwrap_or_default();
+        while e.len() >= 4 {
+            let t = u16::from_be_bytes([e[0], e[1]]);
+            let l = u16::from_be_bytes([e[2], e[3]]) as usize;
+            let Some(d) = e.get(4..4 + l) else { break };
+            match t {
+                43 if d.len() == 2 => version = u16::from_be_bytes([d[0], d[1]]),
+                16 => {
+                    // protocol_name_list: u16 length, then u8-prefixed names
+                    if let Some(&n) = d.get(2) {
+                        if let Some(name) = d.get(3..3 + n as usize) {
+                            self.info.alpn = Some(String::from_utf8_lossy(name).into_owned());
+                        }
                     }
                 }
-                E::ALPN(v) => {
-                    self.info.alpn = v.first().map(|p| String::from_utf8_lossy(p).into_owned())
-                }
-                E::PreSharedKey(_) => psk = true,
-                E::EncryptThenMac => self.etm = true,
+                41 => psk = true,
+                22 => self.etm = true,
                 _ => {}
             }
+            e = &e[4 + l..];
         }
         self.tls13 = version == 0x0304;
         self.info.version = Some(version_name(version));
