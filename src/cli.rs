@@ -117,8 +117,8 @@ pub fn load_tls_secrets(input: &mut InputArgs) -> Result<(), CliError> {
     let mut log = crate::tls::KeyLog::new();
     let mut any = false;
     if let Some(p) = &input.tls_keylog {
-        let text = std::fs::read(p)
-            .map_err(|e| CliError(format!("--tls-keylog {}: {e}", p.display())))?;
+        let text =
+            std::fs::read(p).map_err(|e| CliError(format!("--tls-keylog {}: {e}", p.display())))?;
         log.add_text(&String::from_utf8_lossy(&text));
         if log.is_empty() {
             eprintln!(

@@ -191,7 +191,9 @@ fn tls_lines(t: &crate::tls::TlsInfo) -> Vec<(String, Style)> {
             t.cipher_suite.as_deref().unwrap_or("-"),
             t.sni.as_deref().unwrap_or("-"),
             t.alpn.as_deref().unwrap_or("-"),
-            t.resumed.map(|r| format!("  resumed ({r})")).unwrap_or_default()
+            t.resumed
+                .map(|r| format!("  resumed ({r})"))
+                .unwrap_or_default()
         ),
         Style::Plain,
     )];

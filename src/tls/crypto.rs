@@ -43,7 +43,10 @@ pub enum Bulk {
     Aes256Gcm,
     ChaCha20Poly1305,
     /// AES-CBC with an HMAC (key length 16 or 32, MAC hash).
-    AesCbc { key_len: usize, mac: MacAlg },
+    AesCbc {
+        key_len: usize,
+        mac: MacAlg,
+    },
 }
 
 /// HMAC hash of a CBC suite.
@@ -510,7 +513,10 @@ impl RecordKeys {
             return None;
         }
         let pad = *buf.last()? as usize;
-        if pad + 1 > buf.len() || !buf[buf.len() - 1 - pad..].iter().all(|&b| b as usize == pad)
+        if pad + 1 > buf.len()
+            || !buf[buf.len() - 1 - pad..]
+                .iter()
+                .all(|&b| b as usize == pad)
         {
             return None;
         }
@@ -597,12 +603,26 @@ mod tests {
         assert!(k.open(0, 0x17, 0x0303, &bad[5..]).is_none(), "tampered");
     }
 
-    /// RFC 8448 §3: client application traffic secret -> key and IV.
+    /// RFC 8448 §3: client application traffic secret -> key and IV, and
+    /// the client's application data record (50 bytes 00..31) opens at
+    /// sequence 0 and not at 1.
     #[test]
     fn rfc8448_application_keys() {
         let secret = hex(
-            "9e 40 64 6c ce 79 a1 27 9a 49 d5 e8 6f 4e 1d 49 e6 b6 6b 6f f8 5e 4c e1 ac 75 c3 b8 e4 ab 1e 84",
+            "9e 40 64 6c e7 9a 7f 9d c0 5a f8 88 9b ce 65 52 87 5a fa 0b 06 df 00 87 f7 92 eb b7 c1 75 04 a5",
         );
+        let k = RecordKeys::tls13(&Suite::from_id(0x1301).unwrap(), &secret).unwrap();
+        let rec = hex("17 03 03 00 43 a2 3f 70 54 b6 2c 94 d0 af fa fe 82 28 ba 55
+             cb ef ac ea 42 f9 14 aa 66 bc ab 3f 2b 98 19 a8 a5 b4 6b 39
+             5b d5 4a 9a 20 44 1e 2b 62 97 4e 1f 5a 62 92 a2 97 70 14 bd
+             1e 3d ea e6 3a ee bb 21 69 49 15 e4");
+        let (inner, plain) = k.open(0, 23, 0x0303, &rec[5..]).expect("opens");
+        assert_eq!(inner, 23);
+        assert_eq!(plain, (0u8..=0x31).collect::<Vec<u8>>());
+        assert!(k.open(1, 23, 0x0303, &rec[5..]).is_none());
+        // A key update changes the keys (and the old record no longer opens).
+        let u = k.updated().unwrap();
+        assert!(u.open(0, 23, 0x0303, &rec[5..]).is_none());
         assert_eq!(
             hkdf_expand_label(HashAlg::Sha256, &secret, "key", &[], 16).unwrap(),
             hex("17 42 2d da 59 6e d5 d9 ac d8 90 e3 c6 3f 50 51")

@@ -77,7 +77,8 @@ impl KeyLog {
                 continue;
             }
             let mut it = line.split_ascii_whitespace();
-            let (Some(label), Some(cr), Some(sec), None) = (it.next(), it.next(), it.next(), it.next())
+            let (Some(label), Some(cr), Some(sec), None) =
+                (it.next(), it.next(), it.next(), it.next())
             else {
                 self.malformed_lines += 1;
                 continue;

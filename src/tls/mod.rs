@@ -139,7 +139,11 @@ pub enum TlsOut {
         data: Vec<u8>,
     },
     /// `len` plaintext bytes at `offset` of `dir` are lost.
-    Gap { dir: Direction, offset: u64, len: u64 },
+    Gap {
+        dir: Direction,
+        offset: u64,
+        len: u64,
+    },
     Anomaly {
         dir: Option<Direction>,
         anomaly: Anomaly,
@@ -369,11 +373,7 @@ impl TlsConnection {
                 d.protected = true;
             }
         }
-        let decryption = if midstream {
-            "no_handshake"
-        } else {
-            "none"
-        };
+        let decryption = if midstream { "no_handshake" } else { "none" };
         TlsConnection {
             keylog,
             info: TlsInfo {
@@ -532,7 +532,14 @@ impl TlsConnection {
             }
             let at = self.dirs[i].buf_off + start as u64;
             let rec = &buf[start..start + 5 + len];
-            self.record(i, rec[0], u16::from_be_bytes([rec[1], rec[2]]), &rec[5..], at, out);
+            self.record(
+                i,
+                rec[0],
+                u16::from_be_bytes([rec[1], rec[2]]),
+                &rec[5..],
+                at,
+                out,
+            );
             start += 5 + len;
         }
         buf.drain(..start.min(buf.len()));
@@ -548,7 +555,15 @@ impl TlsConnection {
         }
     }
 
-    fn record(&mut self, i: usize, ctype: u8, version: u16, body: &[u8], at: u64, out: &mut Vec<TlsOut>) {
+    fn record(
+        &mut self,
+        i: usize,
+        ctype: u8,
+        version: u16,
+        body: &[u8],
+        at: u64,
+        out: &mut Vec<TlsOut>,
+    ) {
         self.info.records[i] += 1;
         self.info.record_bytes[i] += 5 + body.len() as u64;
         let range = ByteRange::new(at, at + 5 + body.len() as u64);
@@ -633,7 +648,14 @@ impl TlsConnection {
         }
     }
 
-    fn handshake_bytes(&mut self, i: usize, body: &[u8], protected: bool, range: ByteRange, out: &mut Vec<TlsOut>) {
+    fn handshake_bytes(
+        &mut self,
+        i: usize,
+        body: &[u8],
+        protected: bool,
+        range: ByteRange,
+        out: &mut Vec<TlsOut>,
+    ) {
         let mut hs = std::mem::take(&mut self.dirs[i].hs);
         hs.extend_from_slice(body);
         let mut start = 0;
@@ -663,7 +685,14 @@ impl TlsConnection {
         self.dirs[i].hs = hs;
     }
 
-    fn handshake_msg(&mut self, i: usize, msg: &[u8], protected: bool, range: ByteRange, out: &mut Vec<TlsOut>) {
+    fn handshake_msg(
+        &mut self,
+        i: usize,
+        msg: &[u8],
+        protected: bool,
+        range: ByteRange,
+        out: &mut Vec<TlsOut>,
+    ) {
         use tls_parser::{TlsMessage, TlsMessageHandshake as H};
         let typ = msg[0];
         if protected && self.tls13 {
@@ -701,13 +730,23 @@ impl TlsConnection {
                 "tls.handshake.malformed",
                 Severity::Warning,
                 Some(range),
-                format!("handshake message type {typ} ({} bytes) could not be parsed", msg.len()),
+                format!(
+                    "handshake message type {typ} ({} bytes) could not be parsed",
+                    msg.len()
+                ),
             );
             return;
         };
         match h {
             H::ClientHello(ch) => self.client_hello(&ch, out),
-            H::ServerHello(sh) => self.server_hello(sh.version.0, sh.random, sh.session_id, sh.cipher.0, sh.ext, out),
+            H::ServerHello(sh) => self.server_hello(
+                sh.version.0,
+                sh.random,
+                sh.session_id,
+                sh.cipher.0,
+                sh.ext,
+                out,
+            ),
             H::Certificate(c) => {
                 if let Some(first) = c.cert_chain.first() {
                     self.info.certificate = cert_info(first.data);
@@ -717,7 +756,11 @@ impl TlsConnection {
         }
     }
 
-    fn client_hello(&mut self, ch: &tls_parser::TlsClientHelloContents<'_>, _out: &mut Vec<TlsOut>) {
+    fn client_hello(
+        &mut self,
+        ch: &tls_parser::TlsClientHelloContents<'_>,
+        _out: &mut Vec<TlsOut>,
+    ) {
         use tls_parser::TlsExtension as E;
         if let Ok(r) = <[u8; 32]>::try_from(ch.random) {
             self.client_random = Some(r);
@@ -796,7 +839,11 @@ impl TlsConnection {
                 self.info.resumed = Some("psk");
             }
         } else if !sid.is_empty() && sid == self.ch_session_id.as_slice() {
-            self.info.resumed = Some(if self.ch_ticket { "ticket" } else { "session_id" });
+            self.info.resumed = Some(if self.ch_ticket {
+                "ticket"
+            } else {
+                "session_id"
+            });
         }
         // Keys.
         let Some(keylog) = self.keylog.clone() else {
@@ -980,14 +1027,19 @@ impl TlsConnection {
             }
             // A record that fails on its own: a gap in the plaintext.
             keys.seq += 1;
-            let lost = body.len().saturating_sub(keys.suite().aead_overhead().unwrap_or(0)) as u64;
+            let lost = body
+                .len()
+                .saturating_sub(keys.suite().aead_overhead().unwrap_or(0))
+                as u64;
             anomaly(
                 out,
                 Some(dir),
                 "tls.decrypt_failed",
                 Severity::Error,
                 Some(range),
-                format!("record does not authenticate (corrupted?): about {lost} plaintext bytes lost"),
+                format!(
+                    "record does not authenticate (corrupted?): about {lost} plaintext bytes lost"
+                ),
             );
             if lost > 0 && ctype == 23 {
                 out.push(TlsOut::Gap {
@@ -1078,7 +1130,9 @@ fn tls13_first_cert(b: &[u8]) -> Option<&[u8]> {
     let ctx = *b.first()? as usize;
     let rest = b.get(1 + ctx..)?;
     let list = rest.get(3..)?;
-    let l = ((*list.first()? as usize) << 16) | ((*list.get(1)? as usize) << 8) | *list.get(2)? as usize;
+    let l = ((*list.first()? as usize) << 16)
+        | ((*list.get(1)? as usize) << 8)
+        | *list.get(2)? as usize;
     list.get(3..3 + l)
 }
 
