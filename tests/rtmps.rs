@@ -474,3 +474,99 @@ fn cli_tls_keylog_and_embedded_secrets_mark_events_rtmps() {
     );
     assert!(s.contains("SNI: rtmps.lab.test"), "{s}");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use rtmpscope::event::Direction;
+    use rtmpscope::tls::{TlsConnection, TlsOut};
+
+    /// The fuzz target's harness (fuzz/fuzz_targets/tls.rs) as a property:
+    /// arbitrary segments of both directions, gaps, with or without keys,
+    /// behind a ClientHello-looking prefix or not: never panics, and the
+    /// plaintext offsets stay contiguous.
+    fn drive(flags: u8, prefix: bool, segs: &[(u8, Vec<u8>)]) {
+        let keylog = (flags & 1 != 0).then(|| {
+            let cr = "11".repeat(32);
+            Arc::new(KeyLog::parse(&format!(
+                "CLIENT_RANDOM {cr} {}\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {cr} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {cr} {}\n",
+                "ab".repeat(48),
+                "01".repeat(32),
+                "02".repeat(32)
+            )))
+        });
+        let mut c = TlsConnection::new(keylog, flags & 2 != 0);
+        let mut off = [0u64; 2];
+        let mut plain = [0u64; 2];
+        let mut out = Vec::new();
+        if prefix {
+            // A ClientHello record with client random 0x11 * 32.
+            let mut hello = vec![1u8, 0, 0, 41, 3, 3];
+            hello.extend([0x11; 32]);
+            hello.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+            let mut rec = vec![0x16, 3, 1, 0, hello.len() as u8];
+            rec.extend(hello);
+            c.handle_data(Direction::ToServer, 0, &rec, &mut out);
+            off[0] = rec.len() as u64;
+        }
+        for (ctl, seg) in segs {
+            let dir = if ctl & 1 == 0 {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            let i = dir.index();
+            if ctl & 0x80 != 0 {
+                let gap = u64::from(ctl & 0x3f) + 1;
+                c.handle_gap(dir, off[i], gap, &mut out);
+                off[i] += gap;
+            }
+            c.handle_data(dir, off[i], seg, &mut out);
+            off[i] += seg.len() as u64;
+            for o in out.drain(..) {
+                match o {
+                    TlsOut::Plain { dir, offset, data } => {
+                        assert_eq!(offset, plain[dir.index()]);
+                        plain[dir.index()] += data.len() as u64;
+                    }
+                    TlsOut::Gap { dir, offset, len } => {
+                        assert_eq!(offset, plain[dir.index()]);
+                        plain[dir.index()] += len;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let info = c.finish();
+        assert!(info.records[0] + info.records[1] <= off[0] + off[1]);
+    }
+
+    fn record_like() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(20u8), Just(21), Just(22), Just(23), any::<u8>()],
+            0u16..600,
+            proptest::collection::vec(any::<u8>(), 0..700),
+        )
+            .prop_map(|(t, l, body)| {
+                let mut v = vec![t, 3, 3];
+                v.extend(l.to_be_bytes());
+                v.extend(body);
+                v
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn tls_layer_never_panics(
+            flags in any::<u8>(),
+            prefix in any::<bool>(),
+            segs in proptest::collection::vec(
+                (any::<u8>(), prop_oneof![record_like(), proptest::collection::vec(any::<u8>(), 0..300)]),
+                0..20,
+            ),
+        ) {
+            drive(flags, prefix, &segs);
+        }
+    }
+}

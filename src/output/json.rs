@@ -23,7 +23,8 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan` |
+//! | `tls` | a TLS flow's handshake as seen in the clear ([`crate::tls::TlsInfo`]); the flow's `handshake`, `rtmp` and RTMP-layer `anomaly` lines then carry `"transport": "rtmps"` (offsets in the plaintext stream) |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol`, `midstream`, `client_by`, `community_id`, `vlan`, `tls` (TLS flows) |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!

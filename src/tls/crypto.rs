@@ -28,7 +28,7 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -58,7 +58,7 @@ pub enum MacAlg {
 }
 
 impl MacAlg {
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             MacAlg::Sha1 => 20,
             MacAlg::Sha256 => 32,
@@ -167,9 +167,9 @@ impl Suite {
             (Some(o), _) => plain + o,
             (None, Bulk::AesCbc { mac, .. }) => {
                 if etm {
-                    16 + (plain / 16 + 1) * 16 + mac.len()
+                    16 + (plain / 16 + 1) * 16 + mac.output_len()
                 } else {
-                    16 + ((plain + mac.len()) / 16 + 1) * 16
+                    16 + ((plain + mac.output_len()) / 16 + 1) * 16
                 }
             }
             (None, _) => plain,
@@ -209,7 +209,7 @@ fn hmac_mac(alg: MacAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 
 /// TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label + seed), `len` bytes.
 pub fn prf12(hash: HashAlg, secret: &[u8], label: &[u8], seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + hash.len());
+    let mut out = Vec::with_capacity(len + hash.output_len());
     let mut a = hmac(hash, secret, &[label, seed]);
     while out.len() < len {
         out.extend_from_slice(&hmac(hash, secret, &[&a, label, seed]));
@@ -311,7 +311,7 @@ pub fn tls12_keys(
         return None;
     }
     let (mac_len, iv_len) = match suite.bulk {
-        Bulk::AesCbc { mac, .. } => (mac.len(), 0),
+        Bulk::AesCbc { mac, .. } => (mac.output_len(), 0),
         Bulk::ChaCha20Poly1305 => (0, 12),
         _ => (0, 4),
     };
@@ -340,7 +340,7 @@ pub fn tls12_keys(
 impl RecordKeys {
     /// TLS 1.3 keys of one direction from a traffic secret.
     pub fn tls13(suite: &Suite, secret: &[u8]) -> Option<RecordKeys> {
-        if !suite.tls13 || secret.len() != suite.hash.len() {
+        if !suite.tls13 || secret.len() != suite.hash.output_len() {
             return None;
         }
         let key = hkdf_expand_label(suite.hash, secret, "key", &[], suite.key_len())?;
@@ -362,7 +362,7 @@ impl RecordKeys {
             &self.secret13,
             "traffic upd",
             &[],
-            self.suite.hash.len(),
+            self.suite.hash.output_len(),
         )?;
         RecordKeys::tls13(&self.suite, &next)
     }
@@ -447,7 +447,7 @@ impl RecordKeys {
         }
     }
 
-    fn aead(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>, tag: &[u8]) -> Option<()> {
+    fn aead(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Option<()> {
         let n = aes_gcm::Nonce::from_slice(nonce);
         let t = aes_gcm::Tag::from_slice(tag);
         let r = match &self.engine {
@@ -471,7 +471,7 @@ impl RecordKeys {
         mac: MacAlg,
     ) -> Option<(u8, Vec<u8>)> {
         use cbc::cipher::{block_padding::NoPadding, BlockDecryptMut, KeyIvInit};
-        let ml = mac.len();
+        let ml = mac.output_len();
         let hdr = |len: usize| {
             let mut a = [0u8; 13];
             a[..8].copy_from_slice(&seq.to_be_bytes());

@@ -697,10 +697,8 @@ impl TlsConnection {
         let typ = msg[0];
         if protected && self.tls13 {
             match typ {
-                11 => {
-                    if self.info.certificate.is_none() {
-                        self.info.certificate = tls13_first_cert(&msg[4..]).and_then(cert_info);
-                    }
+                11 if self.info.certificate.is_none() => {
+                    self.info.certificate = tls13_first_cert(&msg[4..]).and_then(cert_info);
                 }
                 20 => {
                     // Finished: this direction switches to application keys.
@@ -1077,16 +1075,14 @@ impl TlsConnection {
         d.ok_records += 1;
         self.info.decrypted_records[i] += 1;
         match inner {
-            23 => {
-                if !plain.is_empty() {
-                    let off = d.plain_off;
-                    d.plain_off += plain.len() as u64;
-                    out.push(TlsOut::Plain {
-                        dir,
-                        offset: off,
-                        data: plain,
-                    });
-                }
+            23 if !plain.is_empty() => {
+                let off = d.plain_off;
+                d.plain_off += plain.len() as u64;
+                out.push(TlsOut::Plain {
+                    dir,
+                    offset: off,
+                    data: plain,
+                });
             }
             22 => self.handshake_bytes(i, &plain, true, range, out),
             21 => self.alert(i, &plain, true, out),

@@ -614,6 +614,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             protocol: FlowProtocol::Rtmp,
             first_seen: PacketTime::new(sc.time_base, 0),
             last_seen: PacketTime::new(sc.time_base + 20, 0),
+            tls: None,
         }),
     );
     b.cnt += 1;
