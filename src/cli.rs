@@ -827,6 +827,45 @@ mod tests {
     }
 
     #[test]
+    fn tls_keylog_is_an_input_option_of_every_command_and_loads() {
+        let dir = std::env::temp_dir().join(format!("rtmpscope-keylog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kl = dir.join("keys.txt");
+        std::fs::write(
+            &kl,
+            format!("CLIENT_RANDOM {} {}\n", "11".repeat(32), "22".repeat(48)),
+        )
+        .unwrap();
+        let k = kl.to_str().unwrap();
+        for args in [
+            vec!["json", "-r", "x.pcap", "--tls-keylog", k],
+            vec!["tui", "-r", "x.pcap", "--tls-keylog", k],
+            vec!["--tls-keylog", k, "summary", "-r", "x.pcap"],
+        ] {
+            let mut c = parse(&args);
+            assert_eq!(
+                c.input.tls_keylog.as_deref(),
+                Some(kl.as_path()),
+                "{args:?}"
+            );
+            load_tls_secrets(&mut c.input).unwrap();
+            let cfg = pipeline_config(&c.input);
+            let log = cfg.tls_keylog.expect("secrets loaded");
+            assert!(log
+                .get(&[0x11; 32])
+                .and_then(|s| s.master.as_ref())
+                .is_some());
+        }
+        let mut c = parse(&["json", "-r", "x.pcap", "--tls-keylog", "/nonexistent/k"]);
+        let e = load_tls_secrets(&mut c.input).unwrap_err();
+        assert!(e.0.contains("--tls-keylog /nonexistent/k"), "{}", e.0);
+        let mut c = parse(&["json", "-r", "x.pcap"]);
+        load_tls_secrets(&mut c.input).unwrap();
+        assert!(pipeline_config(&c.input).tls_keylog.is_none());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn json_with_global_options_and_filter() {
         let c = parse(&[
             "-r",

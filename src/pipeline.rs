@@ -220,6 +220,12 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let dir = dir_of(side);
         if let Some(f) = self.flows.get_mut(&flow) {
             let tls = f.tls.data(self.keylog, dir, offset, data);
+            if f.tls.reset_rtmp {
+                // Recognised as TLS after a few mid-stream runs: what the RTMP
+                // dissector made of the ciphertext is dropped.
+                f.tls.reset_rtmp = false;
+                f.conn = rtmp::Connection::new(rtmp::Limits::default(), true);
+            }
             if let Some(outs) = tls {
                 self.tls_outs(flow, outs, pkt);
                 return;

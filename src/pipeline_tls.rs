@@ -11,11 +11,19 @@ use std::sync::Arc;
 use crate::event::{Direction, FlowProtocol};
 use crate::tls::{self, KeyLog, TlsConnection, TlsInfo, TlsOut};
 
+/// Data runs of a flow picked up mid-stream that are checked for TLS record
+/// headers (its first bytes are usually inside a record).
+pub const MIDSTREAM_PROBE_RUNS: u32 = 8;
+
 #[derive(Debug)]
 pub(crate) struct TlsHook {
     midstream: bool,
     decided: bool,
+    probes: u32,
     conn: Option<Box<TlsConnection>>,
+    /// TLS was recognised after the RTMP connection had seen some bytes: the
+    /// caller must give the flow a fresh RTMP connection.
+    pub(crate) reset_rtmp: bool,
 }
 
 impl TlsHook {
@@ -23,7 +31,9 @@ impl TlsHook {
         TlsHook {
             midstream,
             decided: false,
+            probes: 0,
             conn: None,
+            reset_rtmp: false,
         }
     }
 
@@ -37,13 +47,17 @@ impl TlsHook {
         data: &[u8],
     ) -> Option<Vec<TlsOut>> {
         if !self.decided && !data.is_empty() {
-            self.decided = true;
+            self.probes += 1;
             let tls = if self.midstream {
                 tls::looks_like_tls_midstream(data)
             } else {
                 offset == 0 && tls::looks_like_tls_start(data)
             };
+            // A flow seen from its start is decided by its first bytes; a
+            // mid-stream one by its first few runs.
+            self.decided = tls || !self.midstream || self.probes >= MIDSTREAM_PROBE_RUNS;
             if tls {
+                self.reset_rtmp = self.probes > 1;
                 self.conn = Some(Box::new(TlsConnection::new(keylog.clone(), self.midstream)));
             }
         }

@@ -257,6 +257,39 @@ fn without_keys_the_tls_facts_are_reported() {
 }
 
 #[test]
+fn tls_is_recognised_mid_stream() {
+    // 15b from packet 400 on: every flow is picked up mid-stream.
+    let path = captures().join("15b-rtmps-tls12-aes128gcm.pcap");
+    let mut src = PacketSource::open_file(&path, &SourceOptions::default()).unwrap();
+    let mut an = Analyzer::new(Config::default());
+    let mut events = Vec::new();
+    while let Some(p) = src.next_packet().unwrap() {
+        if p.pcap_cnt > 400 {
+            an.handle_packet(&p, &mut events);
+        }
+    }
+    an.finish(None, &mut events);
+    let mut tls_flows = 0;
+    let mut rtmp_flows = 0;
+    for ev in &events {
+        if let EventKind::FlowEnd(e) = &ev.kind {
+            match e.protocol {
+                FlowProtocol::Tls => {
+                    tls_flows += 1;
+                    let t = e.tls.as_ref().unwrap();
+                    assert!(t.midstream);
+                    assert_eq!(t.decryption, "no_handshake");
+                    assert!(t.records[0] + t.records[1] > 10, "{t:?}");
+                }
+                FlowProtocol::RtmpMidstream => rtmp_flows += 1,
+                p => panic!("unexpected {p:?}"),
+            }
+        }
+    }
+    assert_eq!((tls_flows, rtmp_flows), (2, 2));
+}
+
+#[test]
 fn tls13_certificate_is_shown_once_decrypted() {
     let dir = captures();
     let keys = keylog_file(&dir.join("15a-rtmps-tls13.truth/keys.txt"));

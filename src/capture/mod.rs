@@ -854,12 +854,16 @@ pub const MAX_DSB_BLOCK: usize = 16 << 20;
 /// The TLS key log text embedded in a pcapng file's Decryption Secrets
 /// Blocks (secrets type `TLSK`, as written by `editcap --inject-secrets`).
 /// Scans the blocks before the first packet (where editcap and Wireshark put
-/// them), at most [`MAX_DSB_SCAN_BLOCKS`]. `None`: not pcapng, unreadable,
-/// or no TLS secrets.
+/// them), at most [`MAX_DSB_SCAN_BLOCKS`]. `None`: not a regular file (pipes
+/// are not pre-read), not pcapng, unreadable, or no TLS secrets.
 pub fn pcapng_tls_secrets(path: &Path) -> Option<String> {
     use pcap_parser::pcapng::{Block, SecretsType};
     use pcap_parser::traits::PcapReaderIterator;
     use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
+    // Only regular files: a pipe's bytes must stay for the packet reader.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let mut f = std::fs::File::open(path).ok()?;
     let mut magic = [0u8; 4];
     f.read_exact(&mut magic).ok()?;

@@ -212,7 +212,7 @@ fn find_sync(b: &[u8], strict: bool, allow_end: bool) -> Sync {
 /// chain of TLS application data record headers.
 pub fn looks_like_tls_midstream(data: &[u8]) -> bool {
     let head = &data[..data.len().min(4 * (MAX_RECORD_BODY + 5))];
-    matches!(find_sync(head, true, false), Sync::Found(_))
+    matches!(find_sync(head, true, true), Sync::Found(_))
 }
 
 fn version_name(v: u16) -> &'static str {
