@@ -401,6 +401,8 @@ fn load_conversation(
         let mut side = input.clone();
         side.read = Some(path.to_path_buf());
         side.interface = None;
+        // This side's own embedded TLS secrets, plus --tls-keylog.
+        load_tls_secrets(&mut side)?;
         let mut src = open_source(&side, &[])?;
         drive(&mut src, &side, |events, _| {
             events.iter().for_each(|e| builder.push_event(e));

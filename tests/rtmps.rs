@@ -603,3 +603,26 @@ mod props {
         }
     }
 }
+
+#[test]
+fn redact_applies_to_the_sni() {
+    use rtmpscope::output::json::tls_to_json;
+    use rtmpscope::redact::Redactor;
+    use rtmpscope::tls::TlsInfo;
+    let mut r = Redactor::new();
+    r.learn("sk_live_5f2a9c");
+    let t = TlsInfo {
+        sni: Some("sk_live_5f2a9c.ingest.example".into()),
+        ..Default::default()
+    };
+    let red = tls_to_json(&t, Some(&r));
+    let sni = red["sni"].as_str().unwrap();
+    assert!(
+        !sni.contains("sk_live_5f2a9c") && sni.ends_with(".ingest.example"),
+        "{sni}"
+    );
+    assert_eq!(
+        tls_to_json(&t, None)["sni"],
+        "sk_live_5f2a9c.ingest.example"
+    );
+}
