@@ -64,7 +64,12 @@ impl Config {
 /// Receives every in-order byte run delivered to the dissector (for a hex
 /// view or an export). Optional: JSON output does not need it.
 pub trait DataTap {
+    /// Bytes the RTMP dissector reads: the TCP stream, or for a TLS flow
+    /// its decrypted plaintext (offsets in the plaintext stream).
     fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]);
+    /// The TCP bytes of a TLS flow, which [`DataTap::data`] does not see
+    /// (TCP stream offsets). Default: ignored.
+    fn tls_record_bytes(&mut self, _flow: FlowId, _dir: Direction, _offset: u64, _data: &[u8]) {}
 }
 
 struct NoTap;
@@ -220,6 +225,9 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let dir = dir_of(side);
         if let Some(f) = self.flows.get_mut(&flow) {
             let tls = f.tls.data(self.keylog, dir, offset, data);
+            if tls.is_some() {
+                self.tap.tls_record_bytes(flow, dir, offset, data);
+            }
             if f.tls.reset_rtmp {
                 // Recognised as TLS after a few mid-stream runs: what the RTMP
                 // dissector made of the ciphertext is dropped.
