@@ -332,6 +332,32 @@ use Cover::*;
 
 /// (capture, file name part, truth file, cover).
 const CASES: &[(&str, &str, &str, Cover)] = &[
+    // RTMPT: the media extracted from the tunnel's virtual flows.
+    (
+        "14a-rtmpt-ffmpeg-bridge-publish-play.pcap",
+        "publish",
+        "source.framemd5",
+        Whole,
+    ),
+    (
+        "14a-rtmpt-ffmpeg-bridge-publish-play.pcap",
+        "play",
+        "player.framemd5",
+        Whole,
+    ),
+    // RTMPT: the media extracted from the tunnel's virtual flows.
+    (
+        "14b-rtmpt-ffmpeg-bridge-chunked.pcap",
+        "publish",
+        "source.framemd5",
+        Whole,
+    ),
+    (
+        "14b-rtmpt-ffmpeg-bridge-chunked.pcap",
+        "play",
+        "player.framemd5",
+        Whole,
+    ),
     (
         "01-ffmpeg-nginx-publish-play.pcap",
         "publish",
