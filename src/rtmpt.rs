@@ -587,16 +587,7 @@ impl Layer {
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) {
-        let Some(c) = self.carriers.get_mut(&flow) else {
-            return;
-        };
-        if c.rtmpt == Some(false) {
-            return;
-        }
-        let mut hs = std::mem::take(&mut self.scratch);
-        c.http.data(dir, offset, data, pkt, &mut hs);
-        self.handle_http(flow, pkt, &mut hs, out);
-        self.scratch = hs;
+        self.drive_http(flow, pkt, out, |h, hs| h.data(dir, offset, data, pkt, hs));
     }
 
     /// Bytes of a carrier flow that will never arrive.
@@ -609,6 +600,19 @@ impl Layer {
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) {
+        self.drive_http(flow, pkt, out, |h, hs| h.gap(dir, offset, len, pkt, hs));
+    }
+
+    /// Runs `step` on a carrier's HTTP parser and handles the HTTP messages
+    /// it completes; nothing for an unknown flow or one that turned out not
+    /// to carry RTMPT.
+    fn drive_http(
+        &mut self,
+        flow: FlowId,
+        pkt: PacketRef,
+        out: &mut Vec<Event>,
+        step: impl FnOnce(&mut HttpConn, &mut Vec<HttpEvent>),
+    ) {
         let Some(c) = self.carriers.get_mut(&flow) else {
             return;
         };
@@ -616,7 +620,7 @@ impl Layer {
             return;
         }
         let mut hs = std::mem::take(&mut self.scratch);
-        c.http.gap(dir, offset, len, pkt, &mut hs);
+        step(&mut c.http, &mut hs);
         self.handle_http(flow, pkt, &mut hs, out);
         self.scratch = hs;
     }
@@ -628,15 +632,7 @@ impl Layer {
         pkt: PacketRef,
         out: &mut Vec<Event>,
     ) -> FlowProtocol {
-        let Some(c) = self.carriers.get_mut(&flow) else {
-            return FlowProtocol::NotRtmp;
-        };
-        if c.rtmpt != Some(false) {
-            let mut hs = std::mem::take(&mut self.scratch);
-            c.http.finish(pkt, &mut hs);
-            self.handle_http(flow, pkt, &mut hs, out);
-            self.scratch = hs;
-        }
+        self.drive_http(flow, pkt, out, |h, hs| h.finish(pkt, hs));
         let c = self.carriers.remove(&flow);
         match c.and_then(|c| c.rtmpt) {
             Some(true) => FlowProtocol::Rtmpt,

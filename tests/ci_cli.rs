@@ -8,6 +8,9 @@
 //! (root or capabilities): without it they print `SKIPPED: <why>`, and fail
 //! when `RTMPSCOPE_REQUIRE_INPUTS=1`.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -53,14 +56,6 @@ fn anomaly_names(v: &[J]) -> Vec<String> {
         .iter()
         .filter_map(|l| l["anomaly"]["name"].as_str().map(str::to_owned))
         .collect()
-}
-
-/// Skips (prints why) or fails under `RTMPSCOPE_REQUIRE_INPUTS=1`.
-fn skip(why: &str) {
-    if std::env::var("RTMPSCOPE_REQUIRE_INPUTS").as_deref() == Ok("1") {
-        panic!("required input missing: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
 }
 
 /// Classic pcap records of a file: (file header, [record bytes incl. header]).
@@ -478,7 +473,7 @@ fn pcap_packet_count(p: &Path) -> usize {
 #[test]
 fn live_loopback_autostop_and_sigterm() {
     if !loopback_capture() {
-        return skip("no loopback capture (needs root or cap_net_raw)");
+        return inputs::missing("no loopback capture (needs root or cap_net_raw)");
     }
     // -c COUNT: stops by itself after COUNT packets, -w file complete.
     let w = temp("live-c.pcap");

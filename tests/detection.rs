@@ -19,6 +19,9 @@
 //! Inputs outside the repository are optional: a test whose inputs are
 //! absent prints `SKIPPED: <why>`, or fails when `RTMPSCOPE_REQUIRE_INPUTS=1`.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -42,14 +45,6 @@ const PACKET: usize = 1448;
 
 fn shared(rel: &str) -> PathBuf {
     Path::new(ROOT).join("..").join("shared").join(rel)
-}
-
-/// Prints `SKIPPED: why`, or fails when `RTMPSCOPE_REQUIRE_INPUTS=1`.
-fn skip(why: &str) {
-    if std::env::var("RTMPSCOPE_REQUIRE_INPUTS").as_deref() == Ok("1") {
-        panic!("required input missing: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
 }
 
 /// Capture files under `dir` (recursively), sorted.
@@ -150,7 +145,7 @@ fn negative_corpus_has_no_rtmp() {
     let dir = shared("negative-corpus/tcpdump-tests");
     let files = captures_in(&dir);
     if files.is_empty() {
-        skip(&format!("{} is absent", dir.display()));
+        inputs::missing(&format!("{} is absent", dir.display()));
         return;
     }
     let mut offenders = Vec::new();
@@ -284,7 +279,7 @@ fn midstream_scorer_precision_recall() {
     pos_files.retain(|p| p.parent().is_some_and(|d| d.ends_with("captures")));
     pos_files.extend(captures_in(&shared("captures-public")));
     if negs.is_empty() {
-        skip(&format!("{} is absent", neg_dir.display()));
+        inputs::missing(&format!("{} is absent", neg_dir.display()));
         return;
     }
     // Negatives: every direction of every flow, from its first byte seen,

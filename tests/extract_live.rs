@@ -8,22 +8,14 @@
 //! libx264) and the loopback interface; SKIPPED otherwise (FAILS with
 //! RTMPSCOPE_REQUIRE_INPUTS=1). Port 13394 (issue 13's range).
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PORT: u16 = 13394;
-
-fn require_inputs() -> bool {
-    std::env::var("RTMPSCOPE_REQUIRE_INPUTS").is_ok_and(|v| v == "1")
-}
-
-fn skip(why: &str) {
-    if require_inputs() {
-        panic!("input missing and RTMPSCOPE_REQUIRE_INPUTS=1: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-}
 
 fn modern_ffmpeg() -> Option<PathBuf> {
     let out = Command::new("python3")
@@ -108,10 +100,10 @@ fn complete_tags(f: &[u8]) -> usize {
 #[test]
 fn live_files_are_valid_while_capturing_and_after_ctrl_c() {
     if !is_root() {
-        return skip("live capture needs root");
+        return inputs::missing("live capture needs root");
     }
     let Some(ff) = modern_ffmpeg() else {
-        return skip("modern ffmpeg absent (pip install imageio-ffmpeg)");
+        return inputs::missing("modern ffmpeg absent (pip install imageio-ffmpeg)");
     };
     let dir = std::env::temp_dir().join(format!("rtmpscope-live-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

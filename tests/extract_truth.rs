@@ -16,6 +16,9 @@
 //! whose sidecars list exactly the byte ranges removed (removed.tsv); memory
 //! stays flat (the extractor's held bytes never exceed the largest message).
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,17 +26,6 @@ use std::process::Command;
 use rtmpscope::capture::{PacketSource, SourceOptions};
 use rtmpscope::output::extract::{extract_file, ExtractOptions, Extractor, FileReport};
 use rtmpscope::pipeline::{Analyzer, Config};
-
-fn require_inputs() -> bool {
-    std::env::var("RTMPSCOPE_REQUIRE_INPUTS").is_ok_and(|v| v == "1")
-}
-
-fn skip(why: &str) {
-    if require_inputs() {
-        panic!("input missing and RTMPSCOPE_REQUIRE_INPUTS=1: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-}
 
 fn captures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
@@ -567,7 +559,7 @@ fn extracted_packets_match_framemd5_ground_truth() {
             .join(cap.rsplit_once('.').unwrap().0.to_owned() + ".truth")
             .join(truth);
         if !captures().join(cap).exists() || !tpath.exists() {
-            skip(&format!("{cap} or its {truth} is absent"));
+            inputs::missing(&format!("{cap} or its {truth} is absent"));
             continue;
         }
         let reports = by_cap.entry(cap).or_insert_with(|| extract(cap, &tmp(cap)));
@@ -648,7 +640,7 @@ fn modern_ffmpeg() -> Option<PathBuf> {
 #[test]
 fn every_extracted_file_passes_ffmpeg() {
     let Some(ff) = modern_ffmpeg() else {
-        skip("modern ffmpeg absent (pip install imageio-ffmpeg)");
+        inputs::missing("modern ffmpeg absent (pip install imageio-ffmpeg)");
         return;
     };
     let mut caps: Vec<PathBuf> = std::fs::read_dir(captures())
@@ -704,7 +696,7 @@ fn lossy_capture_gives_valid_files_with_exact_loss_lists() {
     let lossy = "10-ffmpeg-nginx-publish-play-lossy.pcap";
     let removed = captures().join("10-ffmpeg-nginx-publish-play-lossy.truth/removed.tsv");
     if !captures().join(orig).exists() || !captures().join(lossy).exists() || !removed.exists() {
-        skip("captures 01/10 or removed.tsv absent");
+        inputs::missing("captures 01/10 or removed.tsv absent");
         return;
     }
     let isn = isns(&captures().join(lossy));
@@ -826,7 +818,7 @@ fn video_keyflags(path: &Path) -> Vec<bool> {
 fn extractor_holds_only_messages_in_flight() {
     let cap = captures().join("11-nginx-chunk60000-big-keyframes.pcap");
     if !cap.exists() {
-        skip("capture 11 absent");
+        inputs::missing("capture 11 absent");
         return;
     }
     let dir = tmp("flat");
@@ -866,7 +858,7 @@ fn extractor_holds_only_messages_in_flight() {
 fn files_are_valid_midway_and_closed_at_session_end() {
     let cap = captures().join("01-ffmpeg-nginx-publish-play.pcap");
     if !cap.exists() {
-        skip("capture 01 absent");
+        inputs::missing("capture 01 absent");
         return;
     }
     let dir = tmp("midway");
@@ -954,7 +946,7 @@ fn names(dir: &Path) -> Vec<String> {
 fn cli_options_select_redact_and_rebase() {
     let cap = captures().join("09-nginx-5-concurrent-publishers.pcap");
     if !cap.exists() {
-        return skip("capture 09 absent");
+        return inputs::missing("capture 09 absent");
     }
     let cap = cap.to_str().unwrap();
     // --session: one session's files only (session numbers = JSON flow ids).

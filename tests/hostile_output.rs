@@ -4,6 +4,9 @@
 //! those bytes, piped and under a pseudo-terminal (`script`), and `summary`
 //! must still show the strings (escaped) and keep replay lines whole.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 mod hostile;
 
 use std::path::Path;
@@ -184,20 +187,13 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn skip_or_fail(why: &str) {
-    if std::env::var("RTMPSCOPE_REQUIRE_INPUTS").is_ok_and(|v| v == "1") {
-        panic!("required input missing: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-}
-
 #[test]
 fn summary_and_diff_under_a_pseudo_terminal() {
     let a = evil_text_capture("evil-pty-a.pcap", true);
     let b = evil_capture_one("evil-pty-b.pcap", true);
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let Some(out) = under_pty(&["-r", a, "summary"]) else {
-        return skip_or_fail("`script` (util-linux) not installed");
+        return inputs::missing("`script` (util-linux) not installed");
     };
     assert!(out.contains("Session 1"), "{out}");
     assert!(out.contains("\\x1b[?1049h"), "{out}");

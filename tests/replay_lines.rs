@@ -10,6 +10,9 @@
 //! capture: without them it prints `SKIPPED: <why>` (fails under
 //! `RTMPSCOPE_REQUIRE_INPUTS=1`).
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -20,13 +23,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const AUTH: &str = "captures/pairs/redact-query-key.pcap";
 /// nginx port of this test (issue 17: 171x5).
 const PORT: u16 = 17175;
-
-fn skip(why: &str) {
-    if std::env::var("RTMPSCOPE_REQUIRE_INPUTS").as_deref() == Ok("1") {
-        panic!("required input missing: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-}
 
 fn json(args: &[&str]) -> Vec<J> {
     let o = Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
@@ -180,14 +176,14 @@ fn have(cmd: &str, arg: &str) -> bool {
 fn publish_replay_line_is_accepted_by_nginx_with_the_same_commands() {
     let module = Path::new("/usr/lib/nginx/modules/ngx_rtmp_module.so");
     if !have("ffmpeg", "-version") || !have("nginx", "-v") || !module.exists() {
-        return skip("ffmpeg or nginx with the rtmp module not installed");
+        return inputs::missing("ffmpeg or nginx with the rtmp module not installed");
     }
     let probe = Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
         .args(["-i", "lo", "-c", "0", "json"])
         .output()
         .unwrap();
     if probe.status.code() != Some(0) {
-        return skip("no loopback capture (needs root or cap_net_raw)");
+        return inputs::missing("no loopback capture (needs root or cap_net_raw)");
     }
     let dir = std::env::temp_dir().join(format!("rtmpscope-replay-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("logs")).unwrap();

@@ -8,6 +8,9 @@
 //! Inputs are in the repository; when one is absent the test prints
 //! `SKIPPED: <why>`, or fails when `RTMPSCOPE_REQUIRE_INPUTS=1`.
 
+#[path = "support/inputs.rs"]
+mod support;
+
 #[allow(dead_code)]
 #[path = "corpus/common.rs"]
 mod common;
@@ -22,10 +25,6 @@ use rtmpscope::event::{Direction, FlowId, FlowProtocol, Transport};
 use rtmpscope::rtmp::message::{Body, Message};
 
 const CAPS: [&str; 3] = ["14a", "14b", "14c"];
-
-fn require_inputs() -> bool {
-    std::env::var("RTMPSCOPE_REQUIRE_INPUTS").is_ok_and(|v| v == "1")
-}
 
 /// The capture and its upstream truth, or None (skipped) when absent.
 fn inputs(cap: &str) -> Option<(PathBuf, PathBuf)> {
@@ -42,7 +41,7 @@ fn inputs(cap: &str) -> Option<(PathBuf, PathBuf)> {
     });
     if found.is_none() {
         assert!(
-            !require_inputs(),
+            !support::required(),
             "RTMPSCOPE_REQUIRE_INPUTS=1 but capture {cap} or its upstream.pcap is absent"
         );
         eprintln!("SKIPPED: capture {cap} or its truth upstream.pcap absent");

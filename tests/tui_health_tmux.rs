@@ -2,13 +2,12 @@
 //! a real terminal (tmux) running `rtmpscope tui -r` on a bundled capture.
 //! SKIPPED without tmux (FAILS instead with RTMPSCOPE_REQUIRE_INPUTS=1).
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn require_inputs() -> bool {
-    std::env::var("RTMPSCOPE_REQUIRE_INPUTS").is_ok_and(|v| v == "1")
-}
 
 fn have_tmux() -> bool {
     Command::new("tmux")
@@ -84,7 +83,7 @@ fn is_braille(c: char) -> bool {
 #[test]
 fn stats_view_shows_health_charts_and_m_exports_flv() {
     if !have_tmux() {
-        if require_inputs() {
+        if inputs::required() {
             panic!("tmux missing and RTMPSCOPE_REQUIRE_INPUTS=1");
         }
         eprintln!("SKIPPED: tmux not installed");
