@@ -105,14 +105,14 @@ pub struct ChunkStream {
 /// The chunk decoder of one direction.
 #[derive(Debug)]
 pub struct ChunkDecoder {
-    pub chunk_size: u32,
-    pub streams: Vec<ChunkStream>,
-    pub fmt3_ets: Fmt3Ets,
+    chunk_size: u32,
+    streams: Vec<ChunkStream>,
+    fmt3_ets: Fmt3Ets,
     /// The flow ended ([`ChunkDecoder::set_at_end`]).
     at_end: bool,
     /// Accept fmt 1 on a never-seen csid (mid-stream pickup: its message
     /// stream id is unknown and taken as 0).
-    pub lenient: bool,
+    lenient: bool,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
@@ -166,6 +166,31 @@ impl ChunkDecoder {
             partial_bytes: 0,
             cur: None,
         }
+    }
+
+    /// Chunk size in force.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+
+    /// Sets the chunk size in force (inferred, not announced).
+    pub fn set_chunk_size(&mut self, size: u32) {
+        self.chunk_size = size.clamp(1, MAX_CHUNK_SIZE);
+    }
+
+    /// Whether fmt 1 is accepted on a never-seen csid (mid-stream rules).
+    pub fn lenient(&self) -> bool {
+        self.lenient
+    }
+
+    /// Accepts fmt 1 on a never-seen csid from now on (mid-stream pickup).
+    pub fn set_lenient(&mut self, lenient: bool) {
+        self.lenient = lenient;
+    }
+
+    /// Whether the peer repeats the extended timestamp on fmt 3 chunks.
+    pub fn fmt3_ets(&self) -> Fmt3Ets {
+        self.fmt3_ets
     }
 
     /// Bytes held in partial message bodies.

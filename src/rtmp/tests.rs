@@ -3,7 +3,7 @@
 //! property test of chunking/reassembly.
 
 use super::handshake::{self, DigestScheme, HandshakePart, HANDSHAKE_SIZE};
-use super::message::{Body, Message, TruncationCause, UserControl};
+use super::message::{Body, Control, Message, TruncationCause, UserControl};
 use super::*;
 use crate::time::PacketTime;
 use crate::vocab::{Anomaly, Direction, FlowProtocol, PacketRef};
