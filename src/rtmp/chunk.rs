@@ -113,6 +113,10 @@ pub struct ChunkDecoder {
     /// Accept fmt 1 on a never-seen csid (mid-stream pickup: its message
     /// stream id is unknown and taken as 0).
     lenient: bool,
+    /// Bytes of this direction were lost ([`ChunkDecoder::note_gap`]): a
+    /// chunk stream first seen after that may have had its fmt 0 header in
+    /// the gap, so its message stream id is unknown, not 0.
+    gapped: bool,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
@@ -161,6 +165,7 @@ impl ChunkDecoder {
             fmt3_ets: Fmt3Ets::Unknown,
             at_end: false,
             lenient: false,
+            gapped: false,
             max_partial_bytes,
             max_streams,
             partial_bytes: 0,
@@ -186,6 +191,12 @@ impl ChunkDecoder {
     /// Accepts fmt 1 on a never-seen csid from now on (mid-stream pickup).
     pub fn set_lenient(&mut self, lenient: bool) {
         self.lenient = lenient;
+    }
+
+    /// Bytes of this direction were lost: chunk streams first seen from now
+    /// on have an unknown message stream id.
+    pub fn note_gap(&mut self) {
+        self.gapped = true;
     }
 
     /// Whether the peer repeats the extended timestamp on fmt 3 chunks.
@@ -464,7 +475,7 @@ impl ChunkDecoder {
         let idx = match idx {
             Some(i) => i,
             None => {
-                if fmt >= 2 || (fmt == 1 && !self.lenient) {
+                if fmt >= 2 {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
                         "rtmp.chunk.unknown_csid",
                         Severity::Error,
@@ -482,6 +493,20 @@ impl ChunkDecoder {
                     )));
                     return Hdr::Desync;
                 }
+                // A fmt 1 header carries all but the message stream id.
+                // Seen from its start, a connection's chunk stream begins at
+                // message stream 0 (rtmpsrv opens its replies this way):
+                // taken as 0, flagged. After a mid-stream pickup the id is
+                // unknown (`msid_unknown`).
+                let assumed = fmt == 1 && !self.lenient && !self.gapped;
+                if assumed {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.chunk.msid_assumed",
+                        Severity::Info,
+                        Some(hdr_range(bl + ml)),
+                        format!("fmt 1 header opens csid {csid}: message stream id taken as 0"),
+                    )));
+                }
                 self.streams.push(ChunkStream {
                     csid,
                     timestamp: 0,
@@ -489,7 +514,7 @@ impl ChunkDecoder {
                     length: 0,
                     type_id: 0,
                     msid: 0,
-                    msid_known: false,
+                    msid_known: assumed,
                     ets: None,
                     seen: false,
                     partial: None,

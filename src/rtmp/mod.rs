@@ -352,6 +352,7 @@ impl Connection {
                 self.reset_probe(d, end);
             }
             Phase::Chunks => {
+                self.dirs[d].dec.note_gap();
                 self.truncate_partials(dir, TruncationCause::Gap, Some(offset), pkt, out);
                 let since = self.dirs[d].buf_off;
                 self.dirs[d].phase = Phase::Probe(Probe::Resync(since.min(offset)));

@@ -1256,3 +1256,31 @@ fn rtmpe_needs_a_full_c1() {
         .any(|e| matches!(&e.kind, RtmpEventKind::Anomaly(_))));
     assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11: chunk streams that start without a full header; capture loss.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fmt1_opening_a_chunk_stream_takes_msid_0_and_says_so() {
+    // rtmpsrv's replies: fmt 1 on never-seen csid 3, then fmt 1 on csid 2
+    // and a fmt 3 continuing it.
+    let (mut c, base) = after_handshake();
+    let body = b"\x02\x00\x07_result\x00\x3f\xf0\x00\x00\x00\x00\x00\x00\x05";
+    let mut s = header(1, 3, 0, body.len() as u32, 20, 0);
+    s.extend_from_slice(body);
+    s.extend(header(1, 2, 0, 6, 4, 0));
+    s.extend_from_slice(&[0, 0, 0, 0, 0, 1]);
+    s.extend(basic(3, 2));
+    s.extend_from_slice(&[0, 1, 0, 0, 0, 1]);
+    let mut ev = feed(&mut c, TC, base, &s, 7, 10);
+    c.finish(pkt(99), &mut ev);
+    let m = messages(&ev);
+    assert_eq!(m.len(), 3, "{ev:?}");
+    assert!(m
+        .iter()
+        .all(|m| m.msid == 0 && !m.msid_unknown && m.truncated.is_none()));
+    assert_eq!(anomalies(&ev, "rtmp.chunk.msid_assumed").len(), 2);
+    assert!(anomalies(&ev, "rtmp.chunk.unknown_csid").is_empty());
+    assert!(anomalies(&ev, "rtmp.resync_failed").is_empty());
+}
