@@ -28,7 +28,13 @@ pub(super) struct ProbeState {
     pub(super) best_evidence: Option<i32>,
     /// `rtmp.midstream.work_limit` was reported for this direction.
     pub(super) work_limit_reported: bool,
+    /// The resync scan tries the candidate chunk sizes too.
+    pub(super) wide: bool,
 }
+
+/// Probe bytes after which a resync that found nothing with the chunk size
+/// in force also tries the other candidate sizes.
+pub const RESYNC_WIDEN_BYTES: usize = 8 * 1024;
 
 impl Default for ProbeState {
     fn default() -> Self {
@@ -37,6 +43,7 @@ impl Default for ProbeState {
             scan: midstream::ResyncScan::default(),
             best_evidence: None,
             work_limit_reported: false,
+            wide: false,
         }
     }
 }
@@ -48,6 +55,7 @@ impl Connection {
         st.buf_off = off;
         st.probe.next_check = FIRST_PROBE_CHECK;
         st.probe.scan.reset();
+        st.probe.wide = false;
     }
 
     /// Runs inference on the probe buffer when it is worth it; switches to
@@ -119,17 +127,40 @@ impl Connection {
                 best
             }
             Probe::Resync(_) => {
-                // The chunk size is known: only it is tried, starts in
-                // order, the first acceptable chain wins, and the scan
-                // resumes where it stopped on the next packet.
+                // The chunk size in force is tried first: starts in order,
+                // the first acceptable chain wins, and the scan resumes
+                // where it stopped on the next packet. The gap may have
+                // swallowed a Set Chunk Size: when nothing holds with the
+                // size in force over RESYNC_WIDEN_BYTES, the scan starts
+                // again with the candidate sizes too (as mid-stream).
                 let known = st.dec.known_streams();
-                let sizes = [st.dec.chunk_size()];
+                let mut sizes = vec![st.dec.chunk_size()];
                 let lenient = st.dec.lenient();
+                let wide = st.probe.wide;
+                if wide {
+                    for c in midstream::CANDIDATE_SIZES {
+                        if !sizes.contains(&c) {
+                            sizes.push(c);
+                        }
+                    }
+                }
                 let st = &mut self.dirs[d];
                 let mut scan = std::mem::take(&mut st.probe.scan);
-                let found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
+                let mut found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
                     resync_acceptable(w, fin || full)
                 });
+                if found.is_none() && !wide && (st.buf.len() >= RESYNC_WIDEN_BYTES || fin || full) {
+                    st.probe.wide = true;
+                    scan.reset();
+                    for c in midstream::CANDIDATE_SIZES {
+                        if !sizes.contains(&c) {
+                            sizes.push(c);
+                        }
+                    }
+                    found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
+                        resync_acceptable(w, fin || full)
+                    });
+                }
                 st.probe.scan = scan;
                 found
             }
@@ -218,6 +249,25 @@ impl Connection {
                     ));
                 }
                 Probe::Resync(since) => {
+                    self.dirs[d]
+                        .dec
+                        .note_resync(start_off.saturating_sub(since));
+                    let was = self.dirs[d].dec.chunk_size();
+                    if w.chunk_size != was {
+                        self.dirs[d].dec.set_chunk_size(w.chunk_size);
+                        out.push(anomaly(
+                            dir,
+                            pkt,
+                            "rtmp.chunk_size_inferred",
+                            Severity::Warning,
+                            Some(ByteRange::new(since, start_off)),
+                            format!(
+                                "after the gap no chunk chain holds with chunk size {was}: \
+                                 chunk size {} inferred (a Set Chunk Size was probably lost)",
+                                w.chunk_size
+                            ),
+                        ));
+                    }
                     out.push(anomaly(
                         dir,
                         pkt,

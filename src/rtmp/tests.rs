@@ -754,6 +754,7 @@ fn ping_request_response_rtt() {
         msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: 6,
         first_byte: base,

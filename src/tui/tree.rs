@@ -823,6 +823,7 @@ mod tests {
             msid_unknown: false,
             timestamp: 0,
             timestamp_delta: 0,
+            timestamp_estimate: None,
             extended_timestamp: false,
             length: len,
             first_byte: 100,
