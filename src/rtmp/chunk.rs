@@ -119,6 +119,9 @@ pub struct ChunkStream {
     /// Shortest message and largest delta seen on this stream.
     min_len: u32,
     max_delta: u32,
+    /// Sum and count of message lengths seen (the typical size).
+    len_sum: u64,
+    len_n: u64,
 }
 
 /// The chunk decoder of one direction.
@@ -573,6 +576,8 @@ impl ChunkDecoder {
                     est: (fmt != 0 && !assumed).then_some((0, None)),
                     min_len: u32::MAX,
                     max_delta: 0,
+                    len_sum: 0,
+                    len_n: 0,
                 });
                 self.streams.len() - 1
             }
@@ -769,6 +774,25 @@ impl ChunkDecoder {
             // header and half the shortest body seen on the stream).
             let per = (s.min_len / 2).max(1) as u64 + 1;
             let n_max = self.gap_room.map(|r| r / per);
+            // When no other stream of the direction can have lost a
+            // message in those bytes, they are this stream's: as many
+            // messages of its typical size (with headers) as fit.
+            let room = self.gap_room;
+            let cs = self.chunk_size.max(1) as u64;
+            let sole = room.is_some_and(|r| {
+                self.streams.iter().enumerate().all(|(i, o)| {
+                    i == idx || o.len_n == 0 || r / ((o.min_len / 2).max(1) as u64 + 1) == 0
+                })
+            });
+            let s = &self.streams[idx];
+            let by_size = match (sole, room) {
+                (true, Some(r)) if s.len_n > 0 => {
+                    let avg = s.len_sum / s.len_n;
+                    let each = avg + 8 + avg.saturating_sub(1) / cs;
+                    Some((r + each / 2) / each.max(1))
+                }
+                _ => None,
+            };
             let floor = if s.msid_known {
                 let msid = s.msid;
                 self.floors.iter().find(|f| f.0 == msid).map(|f| f.1)
@@ -782,11 +806,11 @@ impl ChunkDecoder {
             } else {
                 // The fewest lost messages (of this delta) that bring the
                 // timestamp up to the last exact one of its message stream.
-                let mut n = 0u64;
+                let mut n = by_size.unwrap_or(0);
                 if let Some(f) = floor {
                     let behind = f.wrapping_sub(naive) as i32;
                     if behind > 0 && value > 0 {
-                        n = (behind as u64).div_ceil(value as u64);
+                        n = n.max((behind as u64).div_ceil(value as u64));
                     }
                 }
                 if let Some(m) = n_max {
@@ -846,6 +870,8 @@ impl ChunkDecoder {
         let cs = self.chunk_size;
         let s = &mut self.streams[idx];
         s.min_len = s.min_len.min(s.length);
+        s.len_sum += s.length as u64;
+        s.len_n += 1;
         let pay = off + hlen as u64;
         s.partial = Some(Partial {
             fmt,
