@@ -1326,7 +1326,7 @@ fn feed_with_loss(
     (ev, offs)
 }
 
-fn by_offset<'a>(ev: &'a [RtmpEvent], off: u64) -> Option<&'a Message> {
+fn by_offset(ev: &[RtmpEvent], off: u64) -> Option<&Message> {
     messages(ev)
         .into_iter()
         .find(|m| m.first_byte == off && m.truncated.is_none())
