@@ -2,8 +2,9 @@
 # Regenerate the rtmpscope capture corpus (captures/*.pcap + captures/*.truth/).
 #
 # Usage (Debian, as root):  bash captures/generate.sh [SCENARIO...]
-#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h (default: all). 10 needs 01's
-#   capture, 14c needs 14a's. 15 (RTMPS through stunnel) also needs stunnel4 and openssl.
+#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h 16 (default: all). 10 needs
+#   01's capture, 14c needs 14a's. 15 (RTMPS through stunnel) also needs stunnel4 and openssl.
+#   16 (rtmpsrv) needs unshare (util-linux) and runs in its own network namespace.
 # Environment:
 #   KEEP_WORK=1        keep the temp dir (sources, server logs, recordings)
 #   TSHARK_ORACLE=...  path of tshark_oracle.py (default: ../shared/tools/ beside the repo)
@@ -787,6 +788,36 @@ s15h() {
         || log "WARNING: editcap --inject-secrets failed for $cap"
 }
 
+# 16: rtmpdump plays from rtmpdump's own rtmpsrv (Debian rtmpdump package). rtmpsrv listens on
+# 0.0.0.0:1935 (fixed, no option), so the whole scenario runs in its own network namespace
+# (unshare -n, own loopback): no other server on this machine can collide with it. rtmpsrv
+# answers connect/createStream/play with fmt 1 headers on never-seen chunk streams (csid 2
+# and 3: message stream id never stated), then ends the play; rtmpdump reconnects once.
+s16() {
+    local cap="$OUT/16-rtmpdump-rtmpsrv-play.pcap" t
+    t="${cap%.*}.truth"; fresh "$cap"
+    command -v unshare >/dev/null || die "16 needs unshare (util-linux)"
+    timeout 60 unshare -n bash -c '
+        cd "$2" || exit 1   # rtmpsrv creates a file named after the played stream in its cwd
+        ip link set lo up
+        tcpdump -i lo -s 262144 -U -w "$1" "tcp port 1935" >"$2/tcpdump.s16.log" 2>&1 & T=$!
+        timeout 10 bash -c "until grep -q \"listening on\" \"$2/tcpdump.s16.log\"; do sleep 0.1; done"
+        # rtmpsrv reads commands from stdin: give it a quiet pipe, not EOF.
+        (sleep 30) | rtmpsrv >"$2/s16.rtmpsrv.log" 2>&1 & S=$!
+        # wait for the listener without connecting to it (a probe would be a flow)
+        timeout 10 bash -c "until ss -Hltn \"sport = :1935\" | grep -q .; do sleep 0.1; done"
+        timeout -s INT 10 rtmpdump -v -r rtmp://127.0.0.1:1935/live/stream1 -o "$2/s16.flv" \
+            >"$2/s16.rtmpdump.log" 2>&1
+        sleep 1
+        kill $S 2>/dev/null; wait $S 2>/dev/null
+        sleep 0.5; kill -INT $T; wait $T
+    ' s16 "$cap" "$WORK" || log "WARNING: 16: namespace run ended with $?"
+    cp "$WORK/s16.rtmpsrv.log" "$t/rtmpsrv.log" 2>/dev/null
+    cp "$WORK/s16.rtmpdump.log" "$t/rtmpdump.log" 2>/dev/null
+    note "$cap" "rtmpdump -v -r rtmp://127.0.0.1:1935/live/stream1 against rtmpsrv 2.4 in a private network namespace; rtmpsrv opens every reply chunk stream with a fmt 1 header (no message stream id on the wire: Wireshark shows msid null, rtmpscope takes 0 and reports rtmp.chunk.msid_assumed)"
+    truth "$cap"
+}
+
 # ================================================================= main
 ensure_tools
 {
@@ -800,9 +831,9 @@ ensure_tools
     echo "node: $(node --version 2>/dev/null); node-media-server $NMS_VERSION"
 } >"$WORK/versions.txt"
 SCEN=("$@")
-[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h)
+[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h 16)
 for s in "${SCEN[@]}"; do
-    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h)"
+    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h 16)"
 done
 for s in "${SCEN[@]}"; do
     log "=== scenario $s"

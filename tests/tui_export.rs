@@ -137,6 +137,7 @@ fn hex_view_rereads_bytes_from_the_capture_file() {
         msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: 4,
         first_byte: 3073,

@@ -499,6 +499,7 @@ fn aggregate_media_counts_in_the_bitrate_series() {
         msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: len,
         first_byte: 0,

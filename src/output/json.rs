@@ -455,6 +455,17 @@ fn message_depth(msg: &Message, chunk_ranges: bool, depth: usize) -> J {
     }
     m.insert("timestamp".into(), J::from(msg.timestamp));
     m.insert("timestamp_delta".into(), J::from(msg.timestamp_delta));
+    if let Some(e) = &msg.timestamp_estimate {
+        // Capture loss (or a chunk stream never anchored by a fmt 0
+        // header): `timestamp` is an estimate within these bounds.
+        m.insert("timestamp_estimated".into(), J::Bool(true));
+        let mut b = Map::new();
+        b.insert("low".into(), J::from(e.low));
+        if let Some(h) = e.high {
+            b.insert("high".into(), J::from(h));
+        }
+        m.insert("timestamp_bound".into(), J::Object(b));
+    }
     m.insert("length".into(), J::from(msg.length));
     m.insert("fmt".into(), J::from(msg.fmt));
     m.insert("chunks".into(), J::from(msg.chunk_count()));

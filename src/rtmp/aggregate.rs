@@ -247,6 +247,13 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
             msid_unknown: parent.msid_unknown,
             timestamp,
             timestamp_delta: delta,
+            timestamp_estimate: parent.timestamp_estimate.map(|e| {
+                let shift = timestamp.wrapping_sub(parent.timestamp);
+                super::message::TimestampEstimate {
+                    low: e.low.wrapping_add(shift),
+                    high: e.high.map(|h| h.wrapping_add(shift)),
+                }
+            }),
             extended_timestamp: parent.extended_timestamp,
             length: len,
             first_byte: loc.locate(hdr as u64),

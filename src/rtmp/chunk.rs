@@ -15,7 +15,7 @@
 //! It never panics.
 
 use crate::rtmp::message::{
-    type_id, Body, ChunkRef, Control, Message, Truncation, TruncationCause,
+    type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
 use crate::time::PacketTime;
 use crate::vocab::{Anomaly, ByteRange, Severity};
@@ -30,6 +30,11 @@ pub const MAX_HEADER_LEN: usize = 18;
 /// partial-bytes cap (its in-memory size), so tiny chunks cannot grow the
 /// chunk list without bound.
 pub const CHUNK_REF_COST: usize = std::mem::size_of::<ChunkRef>();
+/// Most messages a gap is estimated to have swallowed on one chunk stream
+/// (the constant-delta rule; about 10 minutes of 25 fps video).
+pub const MAX_ESTIMATED_LOST_MESSAGES: u64 = 15_000;
+/// Message streams whose last exact timestamp is kept per direction.
+pub const MAX_FLOORS: usize = 64;
 /// Body bytes reserved up front for a new message at most (the rest grows
 /// as bytes arrive).
 const INITIAL_RESERVE: usize = 4096;
@@ -58,6 +63,7 @@ pub enum ChunkOut {
 struct Partial {
     fmt: u8,
     timestamp: u32,
+    estimate: Option<TimestampEstimate>,
     delta: u32,
     ext: bool,
     length: u32,
@@ -100,19 +106,50 @@ pub struct ChunkStream {
     /// A message header (fmt 0/1) set this stream's fields.
     pub seen: bool,
     partial: Option<Partial>,
+    /// Packet time and delta of the last message begun on this stream.
+    last_time: Option<PacketTime>,
+    last_delta: Option<u32>,
+    /// Bytes were lost since the last message begun on this stream: the
+    /// next one may follow messages the gap swallowed.
+    gap: bool,
+    /// `timestamp` rests on an estimate: (how far above the lowest possible
+    /// true value it is, how far below the highest when known). `None`:
+    /// exact (a fmt 0 header anchored it and nothing was lost since).
+    est: Option<(u32, Option<u32>)>,
+    /// Shortest message and largest delta seen on this stream.
+    min_len: u32,
+    max_delta: u32,
+    /// Sum and count of message lengths seen (the typical size).
+    len_sum: u64,
+    len_n: u64,
 }
 
 /// The chunk decoder of one direction.
 #[derive(Debug)]
 pub struct ChunkDecoder {
-    pub chunk_size: u32,
-    pub streams: Vec<ChunkStream>,
-    pub fmt3_ets: Fmt3Ets,
+    chunk_size: u32,
+    streams: Vec<ChunkStream>,
+    fmt3_ets: Fmt3Ets,
     /// The flow ended ([`ChunkDecoder::set_at_end`]).
     at_end: bool,
     /// Accept fmt 1 on a never-seen csid (mid-stream pickup: its message
     /// stream id is unknown and taken as 0).
-    pub lenient: bool,
+    lenient: bool,
+    /// Bytes of this direction were lost ([`ChunkDecoder::note_gap`]): a
+    /// chunk stream first seen after that may have had its fmt 0 header in
+    /// the gap, so its message stream id is unknown, not 0.
+    gapped: bool,
+    /// Body bytes that messages cut by the last gap still owed (they fill
+    /// that much of the bytes between the gap and the resync point).
+    gap_owed: u64,
+    /// Bytes between the last gap and the resync point not owed to cut
+    /// messages: room for the headers and bodies of messages the gap
+    /// swallowed (`None`: unknown).
+    gap_room: Option<u64>,
+    /// Timestamp of the last exactly known message per message stream id
+    /// (media of one message stream is muxed in timestamp order, so a
+    /// message after it is not earlier).
+    floors: Vec<(u32, u32)>,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
@@ -161,11 +198,59 @@ impl ChunkDecoder {
             fmt3_ets: Fmt3Ets::Unknown,
             at_end: false,
             lenient: false,
+            gapped: false,
+            gap_owed: 0,
+            gap_room: None,
+            floors: Vec::new(),
             max_partial_bytes,
             max_streams,
             partial_bytes: 0,
             cur: None,
         }
+    }
+
+    /// Chunk size in force.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+
+    /// Sets the chunk size in force (inferred, not announced).
+    pub fn set_chunk_size(&mut self, size: u32) {
+        self.chunk_size = size.clamp(1, MAX_CHUNK_SIZE);
+    }
+
+    /// Whether fmt 1 is accepted on a never-seen csid (mid-stream rules).
+    pub fn lenient(&self) -> bool {
+        self.lenient
+    }
+
+    /// Accepts fmt 1 on a never-seen csid from now on (mid-stream pickup).
+    pub fn set_lenient(&mut self, lenient: bool) {
+        self.lenient = lenient;
+    }
+
+    /// Bytes of this direction were lost: chunk streams first seen from now
+    /// on have an unknown message stream id.
+    pub fn note_gap(&mut self) {
+        self.gapped = true;
+        for s in &mut self.streams {
+            s.gap = true;
+            if let Some(p) = &s.partial {
+                self.gap_owed += p.length.saturating_sub(p.received) as u64;
+            }
+        }
+        self.gap_room = None;
+    }
+
+    /// Decoding resumes `region` bytes after the first gap since the last
+    /// resync: bounds how many messages the gap can have swallowed.
+    pub fn note_resync(&mut self, region: u64) {
+        self.gap_room = Some(region.saturating_sub(std::mem::take(&mut self.gap_owed)));
+    }
+
+    /// Whether the peer repeats the extended timestamp on fmt 3 chunks.
+    pub fn fmt3_ets(&self) -> Fmt3Ets {
+        self.fmt3_ets
     }
 
     /// Bytes held in partial message bodies.
@@ -439,7 +524,7 @@ impl ChunkDecoder {
         let idx = match idx {
             Some(i) => i,
             None => {
-                if fmt >= 2 || (fmt == 1 && !self.lenient) {
+                if fmt >= 2 {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
                         "rtmp.chunk.unknown_csid",
                         Severity::Error,
@@ -457,6 +542,20 @@ impl ChunkDecoder {
                     )));
                     return Hdr::Desync;
                 }
+                // A fmt 1 header carries all but the message stream id.
+                // Seen from its start, a connection's chunk stream begins at
+                // message stream 0 (rtmpsrv opens its replies this way):
+                // taken as 0, flagged. After a mid-stream pickup the id is
+                // unknown (`msid_unknown`).
+                let assumed = fmt == 1 && !self.lenient && !self.gapped;
+                if assumed {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.chunk.msid_assumed",
+                        Severity::Info,
+                        Some(hdr_range(bl + ml)),
+                        format!("fmt 1 header opens csid {csid}: message stream id taken as 0"),
+                    )));
+                }
                 self.streams.push(ChunkStream {
                     csid,
                     timestamp: 0,
@@ -464,10 +563,21 @@ impl ChunkDecoder {
                     length: 0,
                     type_id: 0,
                     msid: 0,
-                    msid_known: false,
+                    msid_known: assumed,
                     ets: None,
                     seen: false,
                     partial: None,
+                    last_time: None,
+                    last_delta: None,
+                    gap: false,
+                    // Without a fmt 0 header the absolute timestamp is not
+                    // known, unless the connection was seen from its start
+                    // (then the stream starts at 0).
+                    est: (fmt != 0 && !assumed).then_some((0, None)),
+                    min_len: u32::MAX,
+                    max_delta: 0,
+                    len_sum: 0,
+                    len_n: 0,
                 });
                 self.streams.len() - 1
             }
@@ -537,10 +647,9 @@ impl ChunkDecoder {
             }
             // A new message with the previous header.
             let delta = s.ts_field;
-            let ts = s.timestamp.wrapping_add(delta);
             let ext = s.ets.is_some();
-            s.timestamp = ts;
-            self.begin(idx, 3, ts, delta, ext, off, hlen, time, out);
+            let (ts, est) = self.timeline(idx, 3, delta, time, hdr_range(hlen), out);
+            self.begin(idx, 3, ts, delta, ext, est, off, hlen, time, out);
             return Hdr::Ok(hlen);
         }
         // fmt 0/1/2
@@ -574,16 +683,17 @@ impl ChunkDecoder {
             }
         }
         let s = &mut self.streams[idx];
-        let (ts, delta) = if fmt == 0 {
-            let delta = if s.seen {
+        let delta = if fmt == 0 {
+            if s.seen {
                 value.wrapping_sub(s.timestamp)
             } else {
                 0
-            };
-            (value, delta)
+            }
         } else {
-            (s.timestamp.wrapping_add(value), value)
+            value
         };
+        let (ts, est) = self.timeline(idx, fmt, value, time, hdr_range(hlen), out);
+        let s = &mut self.streams[idx];
         if fmt <= 1 {
             s.seen = true;
             s.length = be24(&mh[3..6]);
@@ -593,11 +703,154 @@ impl ChunkDecoder {
             s.msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
             s.msid_known = true;
         }
-        s.timestamp = ts;
         s.ts_field = value;
         s.ets = ets;
-        self.begin(idx, fmt, ts, delta, ext, off, hlen, time, out);
+        self.begin(idx, fmt, ts, delta, ext, est, off, hlen, time, out);
         Hdr::Ok(hlen)
+    }
+
+    /// The absolute timestamp of a new message on stream `idx` whose header
+    /// has format `fmt` and timestamp field `value` (absolute for fmt 0, a
+    /// delta otherwise), and whether it is an estimate. Sets the stream's
+    /// timestamp.
+    ///
+    /// Rules: a fmt 0 header is exact; when the timeline before it was an
+    /// estimate, the difference from what the estimate predicted is
+    /// reported (`rtmp.timestamp_corrected`). A delta after a gap may
+    /// follow messages the gap swallowed: the true value is at least the
+    /// previous timestamp plus this delta (`low`); when the stream has a
+    /// constant delta (this one equals the last one before the gap), the
+    /// number of messages the gap swallowed is estimated from the packet
+    /// time that passed (live media advances with the wall clock), at least
+    /// none. The estimate carries over to later deltas until a fmt 0.
+    fn timeline(
+        &mut self,
+        idx: usize,
+        fmt: u8,
+        value: u32,
+        time: PacketTime,
+        range: ByteRange,
+        out: &mut Vec<ChunkOut>,
+    ) -> (u32, Option<TimestampEstimate>) {
+        let s = &mut self.streams[idx];
+        s.last_time = Some(time);
+        let last_delta = s.last_delta;
+        let gap = std::mem::take(&mut s.gap);
+        if fmt == 0 {
+            if let Some((above, _)) = s.est.take() {
+                // What the estimated timeline predicted for this message.
+                let predicted = s.timestamp.wrapping_add(last_delta.unwrap_or(0));
+                let off_by = value.wrapping_sub(predicted) as i32;
+                if off_by != 0 && s.seen {
+                    out.push(ChunkOut::Anomaly(Anomaly::new(
+                        "rtmp.timestamp_corrected",
+                        Severity::Info,
+                        Some(range),
+                        format!(
+                            "fmt 0 header on csid {}: timestamp {value} exact again; the \
+                             estimated timeline was {} ms {} (estimate {above} ms above \
+                             its lower bound)",
+                            s.csid,
+                            off_by.unsigned_abs(),
+                            if off_by > 0 { "behind" } else { "ahead" }
+                        ),
+                    )));
+                }
+            }
+            s.last_delta = Some(value.wrapping_sub(s.timestamp));
+            s.timestamp = value;
+            let msid = s.msid;
+            self.set_floor(msid, value);
+            return (value, None);
+        }
+        s.last_delta = Some(value);
+        s.max_delta = s.max_delta.max(value);
+        let naive = s.timestamp.wrapping_add(value);
+        if !gap {
+            s.timestamp = naive;
+        } else {
+            // At most this many messages of this stream fit in the bytes
+            // the gap and the resync skipped (each at least a 1-byte
+            // header and half the shortest body seen on the stream).
+            let per = (s.min_len / 2).max(1) as u64 + 1;
+            let n_max = self.gap_room.map(|r| r / per);
+            // When no other stream of the direction can have lost a
+            // message in those bytes, they are this stream's: as many
+            // messages of its typical size (with headers) as fit.
+            let room = self.gap_room;
+            let cs = self.chunk_size.max(1) as u64;
+            let sole = room.is_some_and(|r| {
+                self.streams.iter().enumerate().all(|(i, o)| {
+                    i == idx || o.len_n == 0 || r / ((o.min_len / 2).max(1) as u64 + 1) == 0
+                })
+            });
+            let s = &self.streams[idx];
+            let by_size = match (sole, room) {
+                (true, Some(r)) if s.len_n > 0 => {
+                    let avg = s.len_sum / s.len_n;
+                    let each = avg + 8 + avg.saturating_sub(1) / cs;
+                    Some((r + each / 2) / each.max(1))
+                }
+                _ => None,
+            };
+            let floor = if s.msid_known {
+                let msid = s.msid;
+                self.floors.iter().find(|f| f.0 == msid).map(|f| f.1)
+            } else {
+                None
+            };
+            let s = &mut self.streams[idx];
+            if n_max == Some(0) && s.est.is_none() {
+                // Nothing of this stream was lost: still exact.
+                s.timestamp = naive;
+            } else {
+                // The fewest lost messages (of this delta) that bring the
+                // timestamp up to the last exact one of its message stream.
+                let mut n = by_size.unwrap_or(0);
+                if let Some(f) = floor {
+                    let behind = f.wrapping_sub(naive) as i32;
+                    if behind > 0 && value > 0 {
+                        n = n.max((behind as u64).div_ceil(value as u64));
+                    }
+                }
+                if let Some(m) = n_max {
+                    n = n.min(m);
+                }
+                n = n.min(MAX_ESTIMATED_LOST_MESSAGES);
+                let est = naive.wrapping_add((n as u32).wrapping_mul(value));
+                let high = n_max.map(|m| {
+                    let m = m.min(MAX_ESTIMATED_LOST_MESSAGES) as u32;
+                    naive.saturating_add(m.saturating_mul(s.max_delta.max(value)))
+                });
+                let (above, below) = s.est.unwrap_or((0, Some(0)));
+                let above = above.saturating_add(est.wrapping_sub(naive));
+                let below = match (below, high) {
+                    (Some(b), Some(h)) => Some(b.saturating_add(h.saturating_sub(est))),
+                    _ => None,
+                };
+                s.est = Some((above, below));
+                s.timestamp = est;
+            }
+        }
+        let s = &mut self.streams[idx];
+        let ts = s.timestamp;
+        let estimate = s.est.map(|(above, below)| TimestampEstimate {
+            low: ts.wrapping_sub(above),
+            high: below.map(|b| ts.wrapping_add(b)),
+        });
+        if estimate.is_none() && s.msid_known {
+            let msid = s.msid;
+            self.set_floor(msid, ts);
+        }
+        (ts, estimate)
+    }
+
+    fn set_floor(&mut self, msid: u32, ts: u32) {
+        if let Some(f) = self.floors.iter_mut().find(|f| f.0 == msid) {
+            f.1 = ts;
+        } else if self.floors.len() < MAX_FLOORS {
+            self.floors.push((msid, ts));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -608,6 +861,7 @@ impl ChunkDecoder {
         ts: u32,
         delta: u32,
         ext: bool,
+        estimate: Option<TimestampEstimate>,
         off: u64,
         hlen: usize,
         time: PacketTime,
@@ -615,10 +869,14 @@ impl ChunkDecoder {
     ) {
         let cs = self.chunk_size;
         let s = &mut self.streams[idx];
+        s.min_len = s.min_len.min(s.length);
+        s.len_sum += s.length as u64;
+        s.len_n += 1;
         let pay = off + hlen as u64;
         s.partial = Some(Partial {
             fmt,
             timestamp: ts,
+            estimate,
             delta,
             ext,
             length: s.length,
@@ -677,6 +935,7 @@ fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
         msid_unknown: !p.msid_known,
         timestamp: p.timestamp,
         timestamp_delta: p.delta,
+        timestamp_estimate: p.estimate,
         extended_timestamp: p.ext,
         length: p.length,
         first_byte: p.first_byte,

@@ -98,6 +98,17 @@ pub struct Truncation {
     pub lost: u32,
 }
 
+/// A timestamp that rests on an estimate (capture loss swallowed messages
+/// whose deltas it depends on, or the chunk stream's absolute timestamp was
+/// never seen): bounds on the true value, in ms. `low` always holds (the
+/// lost messages' deltas are not negative); `high` when one is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TimestampEstimate {
+    pub low: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<u32>,
+}
+
 /// Set Peer Bandwidth limit type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -427,6 +438,10 @@ pub struct Message {
     pub timestamp: u32,
     /// Delta from the previous message on this csid.
     pub timestamp_delta: u32,
+    /// `timestamp` is an estimate (after capture loss), with its bounds;
+    /// `None`: exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_estimate: Option<TimestampEstimate>,
     /// An extended timestamp field was used.
     pub extended_timestamp: bool,
     /// Body length from the header.

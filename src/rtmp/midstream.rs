@@ -655,8 +655,8 @@ pub fn judge(buf: &[u8], w: &Walk) -> Judgement {
         return j;
     };
     let mut dec = ChunkDecoder::new(bytes.len() + 4096, SIM_STREAMS * 4);
-    dec.chunk_size = w.chunk_size.max(1);
-    dec.lenient = true;
+    dec.set_chunk_size(w.chunk_size.max(1));
+    dec.set_lenient(true);
     let mut outs = Vec::new();
     let t = PacketTime::default();
     dec.feed(0, bytes, t, &mut outs);
@@ -666,7 +666,7 @@ pub fn judge(buf: &[u8], w: &Walk) -> Judgement {
             break;
         }
         match o {
-            ChunkOut::Message(m, body) => judge_message(&mut j, m, body, dec.chunk_size),
+            ChunkOut::Message(m, body) => judge_message(&mut j, m, body, dec.chunk_size()),
             // (A fmt 3 chunk on a stream whose header preceded the pickup
             // is one of these too: it counts against, but mildly.)
             ChunkOut::Anomaly(a) if a.severity != Severity::Info => {

@@ -17,10 +17,15 @@
 //! RTMPE (C0 0x06/0x08) and flows that are not RTMP are recognised and then
 //! left alone.
 //!
-//! Protocol control handled here: Set Chunk Size and Abort (in the chunk
-//! decoder), Window Ack Size / Acknowledgement (`rtmp.ack.beyond_received`,
+//! This module is the phase machine (start, handshake, probe, chunks,
+//! stopped) and message emission; the handshake assembler is in
+//! `handshake_asm`, the probe (mid-stream and resync inference, with its
+//! work budget) in `probe`, flow control in `flow_control`.
+//!
+//! Protocol control: Set Chunk Size and Abort (in the chunk decoder),
+//! Window Ack Size / Acknowledgement (`rtmp.ack.beyond_received`,
 //! `rtmp.ack.late`), Set Peer Bandwidth (tracked), User Control Ping
-//! Request/Response (paired into `rtt_us`).
+//! Request/Response (paired into `rtt_us`), in `flow_control`.
 
 pub mod aggregate;
 pub mod body;
@@ -28,10 +33,13 @@ pub mod chunk;
 pub mod command;
 pub mod control;
 pub mod data;
+mod flow_control;
 pub mod handshake;
+mod handshake_asm;
 pub mod media;
 pub mod message;
 pub mod midstream;
+mod probe;
 pub(crate) mod reader;
 pub mod shared_object;
 #[cfg(test)]
@@ -41,12 +49,10 @@ pub(crate) mod testutil;
 pub mod user_control;
 
 pub use crate::vocab::PacketRef;
-use std::collections::VecDeque;
 
-use crate::time::PacketTime;
 use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol, Severity};
-use handshake::{HandshakeEvent, HandshakePart};
-use message::{type_id, Body, Control, LimitType, Message, TruncationCause};
+use handshake::HandshakeEvent;
+use message::{LimitType, Message, TruncationCause};
 
 /// Per-connection limits.
 #[derive(Clone, Debug)]
@@ -79,8 +85,7 @@ impl Default for Limits {
 /// (`rtmp.limit.dissector_memory`). `--max-dissector-mem` overrides it.
 pub const DEFAULT_MAX_DISSECTOR_MEMORY: usize = 48 << 20;
 
-/// Pings per direction remembered while waiting for their response.
-pub const MAX_PENDING_PINGS: usize = 16;
+pub use flow_control::MAX_PENDING_PINGS;
 /// (message stream id, type id) pairs tracked per direction for timestamp order.
 pub const MAX_TS_STREAMS: usize = 256;
 /// A flow whose SYN was seen but whose first bytes are neither a handshake
@@ -106,15 +111,11 @@ enum Phase {
     Stopped,
 }
 
+/// One direction's state: the phase machine's own fields, and one group
+/// each for the handshake assembler, the probe and flow control.
 #[derive(Debug)]
 struct Dir {
     phase: Phase,
-    /// Handshake bytes of this direction (up to `HANDSHAKE_TOTAL`).
-    hs: Vec<u8>,
-    hs_base: u64,
-    hs_done: [bool; 3],
-    hs_damaged: [bool; 3],
-    c1_digest: Option<[u8; 32]>,
     /// Unconsumed bytes: an incomplete chunk header, or the probe buffer.
     buf: Vec<u8>,
     buf_off: u64,
@@ -122,57 +123,33 @@ struct Dir {
     /// accepted), with their stream offset. Processed iteratively, never by
     /// recursion.
     replay: Option<(u64, Vec<u8>)>,
-    next_check: usize,
-    /// Progress of the resynchronisation scan over `buf`.
-    scan: midstream::ResyncScan,
     /// Stream offset just past the last byte (or gap) delivered.
     next_off: u64,
     /// Offsets count from the stream start (handshake seen).
     absolute: bool,
     dec: chunk::ChunkDecoder,
-    /// Window Ack Size announced by this direction's sender.
-    window: Option<u32>,
-    /// `next_off` of this direction when the peer last acknowledged.
-    unacked_base: u64,
-    late_reported: bool,
-    /// Set Peer Bandwidth announced by this direction's sender.
-    peer_bandwidth: Option<(u32, LimitType)>,
-    pings: VecDeque<(u32, PacketTime)>,
     ts_streams: Vec<((u32, u8), u32)>,
     messages: u64,
-    /// Highest [`midstream::judge`] score of a chain this direction's
-    /// mid-stream probe found acceptable by its structure.
-    best_evidence: Option<i32>,
-    /// `rtmp.midstream.work_limit` was reported for this direction.
-    work_limit_reported: bool,
+    hs: handshake_asm::HandshakeAsm,
+    probe: probe::ProbeState,
+    flow: flow_control::FlowControl,
 }
 
 impl Dir {
     fn new(limits: &Limits) -> Self {
         Dir {
             phase: Phase::Start,
-            hs: Vec::new(),
-            hs_base: 0,
-            hs_done: [false; 3],
-            hs_damaged: [false; 3],
-            c1_digest: None,
             buf: Vec::new(),
             buf_off: 0,
             replay: None,
-            next_check: FIRST_PROBE_CHECK,
-            scan: midstream::ResyncScan::default(),
             next_off: 0,
             absolute: false,
             dec: chunk::ChunkDecoder::new(limits.max_partial_bytes, limits.max_chunk_streams),
-            window: None,
-            unacked_base: 0,
-            late_reported: false,
-            peer_bandwidth: None,
-            pings: VecDeque::new(),
             ts_streams: Vec::new(),
             messages: 0,
-            best_evidence: None,
-            work_limit_reported: false,
+            hs: handshake_asm::HandshakeAsm::default(),
+            probe: probe::ProbeState::default(),
+            flow: flow_control::FlowControl::default(),
         }
     }
 }
@@ -244,11 +221,6 @@ fn anomaly(
     )
 }
 
-fn be32_at(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at + 4)?;
-    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
 impl Connection {
     /// A new connection. `midstream` is true when reassembly saw no SYN.
     pub fn new(limits: Limits, midstream: bool) -> Self {
@@ -285,7 +257,7 @@ impl Connection {
             low = low.min(*off);
         }
         if st.phase == Phase::Handshake || st.phase == Phase::Start {
-            low = low.min(st.hs_base);
+            low = low.min(st.hs.base);
         }
         low
     }
@@ -348,24 +320,11 @@ impl Connection {
                 self.dirs[d].phase = Phase::Probe(Probe::Midstream);
                 self.reset_probe(d, end);
             }
-            Phase::Handshake if !self.dirs[d].hs_done[0] => {
-                // An RTMPE C0 whose C1 was cut: not shown to be RTMP.
-                self.stop_dir(d);
-            }
+            Phase::Handshake if !self.dirs[d].hs.done[0] => self.handshake_cut(d),
             Phase::Handshake => {
                 let st = &mut self.dirs[d];
-                let have = st.hs.len() as u64;
-                let room = handshake::HANDSHAKE_TOTAL as u64 - have;
-                let fill = len.min(room);
                 // Mark the damaged parts; fill with zeros to keep positions.
-                let a = have;
-                let b = have + fill;
-                for (i, (s, e)) in [(0u64, 1u64), (1, 1537), (1537, 3073)].iter().enumerate() {
-                    if a < *e && b > *s {
-                        st.hs_damaged[i] = true;
-                    }
-                }
-                st.hs.resize(st.hs.len() + fill as usize, 0);
+                let fill = st.hs.gap(len);
                 out.push(anomaly(
                     dir,
                     pkt,
@@ -374,7 +333,7 @@ impl Connection {
                     Some(ByteRange::new(offset, end)),
                     format!("{len} handshake bytes lost"),
                 ));
-                let base = st.hs_base;
+                let base = st.hs.base;
                 let stop = self.handshake_parts(dir, pkt, out);
                 if stop {
                     return;
@@ -393,6 +352,7 @@ impl Connection {
                 self.reset_probe(d, end);
             }
             Phase::Chunks => {
+                self.dirs[d].dec.note_gap();
                 self.truncate_partials(dir, TruncationCause::Gap, Some(offset), pkt, out);
                 let since = self.dirs[d].buf_off;
                 self.dirs[d].phase = Phase::Probe(Probe::Resync(since.min(offset)));
@@ -474,10 +434,7 @@ impl Connection {
                 self.drain_replay(dir, pkt, out);
             }
             match self.dirs[d].phase {
-                Phase::Handshake if !self.dirs[d].hs_done[0] => {
-                    // An RTMPE C0 without its C1: not shown to be RTMP.
-                    self.stop_dir(d);
-                }
+                Phase::Handshake if !self.dirs[d].hs.done[0] => self.handshake_cut(d),
                 Phase::Handshake => {
                     let st = &self.dirs[d];
                     out.push(anomaly(
@@ -485,10 +442,13 @@ impl Connection {
                         pkt,
                         "rtmp.handshake.incomplete",
                         Severity::Warning,
-                        Some(ByteRange::new(st.hs_base, st.hs_base + st.hs.len() as u64)),
+                        Some(ByteRange::new(
+                            st.hs.base,
+                            st.hs.base + st.hs.bytes.len() as u64,
+                        )),
                         format!(
                             "flow ended after {} of {} handshake bytes",
-                            st.hs.len(),
+                            st.hs.bytes.len(),
                             handshake::HANDSHAKE_TOTAL
                         ),
                     ));
@@ -562,13 +522,13 @@ impl Connection {
 
     /// Both C1 and S1 were seen.
     pub fn handshake_both(&self) -> bool {
-        self.dirs[0].hs_done[1] && self.dirs[1].hs_done[1]
+        self.dirs[0].hs.done[1] && self.dirs[1].hs.done[1]
     }
 
     /// Highest [`midstream::judge`] score of a structurally acceptable chain
     /// found by `dir`'s mid-stream probe (`None`: no such chain).
     pub fn best_evidence(&self, dir: Direction) -> Option<i32> {
-        self.dirs[dir.index()].best_evidence
+        self.dirs[dir.index()].probe.best_evidence
     }
 
     /// The flow was classified as another protocol: stop dissecting (what
@@ -584,7 +544,7 @@ impl Connection {
         let st = &mut self.dirs[d];
         st.phase = Phase::Stopped;
         st.buf = Vec::new();
-        st.hs = Vec::new();
+        st.hs.bytes = Vec::new();
         if self.protocol == FlowProtocol::Unknown
             && matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start)
         {
@@ -601,7 +561,7 @@ impl Connection {
             .iter()
             .map(|d| {
                 d.dec.partial_bytes()
-                    + d.hs.capacity()
+                    + d.hs.bytes.capacity()
                     + d.buf.capacity()
                     + d.replay.as_ref().map_or(0, |r| r.1.capacity())
             })
@@ -653,13 +613,13 @@ impl Connection {
 
     /// Chunk size currently in force in `dir`.
     pub fn chunk_size(&self, dir: Direction) -> u32 {
-        self.dirs[dir.index()].dec.chunk_size
+        self.dirs[dir.index()].dec.chunk_size()
     }
 
     /// Window Ack Size and Set Peer Bandwidth announced by `dir`'s sender.
     pub fn window(&self, dir: Direction) -> (Option<u32>, Option<(u32, LimitType)>) {
         let st = &self.dirs[dir.index()];
-        (st.window, st.peer_bandwidth)
+        (st.flow.window, st.flow.peer_bandwidth)
     }
 
     fn stopped(&self) -> bool {
@@ -674,17 +634,9 @@ impl Connection {
         for st in &mut self.dirs {
             st.phase = Phase::Stopped;
             st.buf = Vec::new();
-            st.hs = Vec::new();
+            st.hs.bytes = Vec::new();
             st.dec = chunk::ChunkDecoder::new(0, 0);
         }
-    }
-
-    fn reset_probe(&mut self, d: usize, off: u64) {
-        let st = &mut self.dirs[d];
-        st.buf.clear();
-        st.buf_off = off;
-        st.next_check = FIRST_PROBE_CHECK;
-        st.scan.reset();
     }
 
     fn process(
@@ -724,11 +676,10 @@ impl Connection {
             match self.dirs[d].phase {
                 Phase::Stopped => return,
                 Phase::Start => {
-                    let b0 = data[0];
-                    if !self.midstream && off == 0 && b0 == 3 {
-                        self.begin_handshake(d, off);
-                    } else if !self.midstream && off == 0 && (b0 == 6 || b0 == 8) {
-                        // RTMPE, once a full C1 follows (handshake_parts).
+                    // Plain or RTMPE (RTMPE once a full C1 follows:
+                    // handshake_parts) on a flow seen from its SYN.
+                    let kind = handshake_asm::c0_kind(data[0]);
+                    if !self.midstream && off == 0 && kind != handshake_asm::C0Kind::Other {
                         self.begin_handshake(d, off);
                     } else {
                         self.dirs[d].phase = Phase::Probe(Probe::Midstream);
@@ -737,9 +688,8 @@ impl Connection {
                 }
                 Phase::Handshake => {
                     let st = &mut self.dirs[d];
-                    let room = handshake::HANDSHAKE_TOTAL - st.hs.len();
-                    let n = room.min(data.len());
-                    st.hs.extend_from_slice(&data[..n]);
+                    let n = st.hs.room().min(data.len());
+                    st.hs.bytes.extend_from_slice(&data[..n]);
                     off += n as u64;
                     data = &data[n..];
                     if self.handshake_parts(dir, pkt, out) {
@@ -765,198 +715,6 @@ impl Connection {
                 }
             }
         }
-    }
-
-    fn begin_handshake(&mut self, d: usize, off: u64) {
-        let st = &mut self.dirs[d];
-        st.phase = Phase::Handshake;
-        st.hs_base = off;
-        st.absolute = off == 0;
-        st.hs.clear();
-    }
-
-    /// Emits the handshake parts completed so far. Returns true when the
-    /// connection stopped (RTMPE).
-    fn handshake_parts(
-        &mut self,
-        dir: Direction,
-        pkt: PacketRef,
-        out: &mut Vec<RtmpEvent>,
-    ) -> bool {
-        use handshake::{HANDSHAKE_SIZE as HS, HANDSHAKE_TOTAL};
-        let d = dir.index();
-        let client = dir == Direction::ToServer;
-        let base = self.dirs[d].hs_base;
-        let have = self.dirs[d].hs.len();
-        if !self.dirs[d].hs_done[0] && have >= 1 {
-            let v = self.dirs[d].hs[0];
-            if (v == 6 || v == 8) && have <= HS {
-                // RTMPE is C0 followed by 1536 bytes: wait for them.
-                return false;
-            }
-            self.dirs[d].hs_done[0] = true;
-            out.push(ev(
-                dir,
-                pkt,
-                RtmpEventKind::Handshake(HandshakeEvent {
-                    part: part_for(dir, 0),
-                    range: ByteRange::new(base, base + 1),
-                    version_byte: Some(v),
-                    time: None,
-                    peer_version: None,
-                    kind: None,
-                    digest: None,
-                    echo_ok: None,
-                }),
-            ));
-            if v == 6 || v == 8 {
-                out.push(anomaly(
-                    dir,
-                    pkt,
-                    "rtmp.encrypted",
-                    Severity::Info,
-                    Some(ByteRange::new(base, base + 1)),
-                    format!("RTMPE (version byte {v:#04x}): not dissected"),
-                ));
-                self.stop(FlowProtocol::RtmpEncrypted);
-                return true;
-            } else if v != 3 {
-                out.push(anomaly(
-                    dir,
-                    pkt,
-                    "rtmp.handshake.bad_version",
-                    Severity::Warning,
-                    Some(ByteRange::new(base, base + 1)),
-                    format!("version byte {v:#04x}"),
-                ));
-            }
-        }
-        if !self.dirs[d].hs_done[1] && have > HS {
-            self.dirs[d].hs_done[1] = true;
-            let range = ByteRange::new(base + 1, base + 1 + HS as u64);
-            let damaged = self.dirs[d].hs_damaged[1];
-            let a = handshake::analyse_c1(&self.dirs[d].hs[1..1 + HS], client);
-            let (digest, kind) = if damaged {
-                (None, None)
-            } else {
-                (a.digest, Some(a.kind))
-            };
-            if let Some(dg) = digest.filter(|g| !g.valid) {
-                out.push(anomaly(
-                    dir,
-                    pkt,
-                    "rtmp.handshake.bad_digest",
-                    Severity::Warning,
-                    Some(ByteRange::new(
-                        range.start + dg.offset as u64,
-                        range.start + dg.offset as u64 + 32,
-                    )),
-                    format!(
-                        "{} has version {} but no valid digest under either scheme",
-                        if client { "C1" } else { "S1" },
-                        a.version.as_deref().unwrap_or("?")
-                    ),
-                ));
-            }
-            self.dirs[d].c1_digest = if damaged { None } else { a.digest_bytes };
-            if self.protocol == FlowProtocol::Unknown {
-                self.protocol = FlowProtocol::Rtmp;
-            }
-            out.push(ev(
-                dir,
-                pkt,
-                RtmpEventKind::Handshake(HandshakeEvent {
-                    part: part_for(dir, 1),
-                    range,
-                    version_byte: None,
-                    time: a.time,
-                    peer_version: a.version,
-                    kind,
-                    digest,
-                    echo_ok: None,
-                }),
-            ));
-        }
-        if !self.dirs[d].hs_done[2] && have >= HANDSHAKE_TOTAL {
-            self.dirs[d].hs_done[2] = true;
-            let range = ByteRange::new(base + 1 + HS as u64, base + HANDSHAKE_TOTAL as u64);
-            let peer = &self.dirs[1 - d];
-            let mine = &self.dirs[d].hs[1 + HS..HANDSHAKE_TOTAL];
-            let time = be32_at(mine, 0);
-            let (echo_ok, problem) = if self.dirs[d].hs_damaged[2] {
-                (None, Some("bytes lost to a gap".to_string()))
-            } else if peer.hs.len() <= HS || peer.hs_damaged[1] {
-                (
-                    None,
-                    Some(format!("{} not seen", if client { "S1" } else { "C1" })),
-                )
-            } else {
-                match handshake::check_response(
-                    mine,
-                    &peer.hs[1..1 + HS],
-                    peer.c1_digest.as_ref(),
-                    client,
-                ) {
-                    handshake::EchoCheck::Echo | handshake::EchoCheck::DigestOk => {
-                        (Some(true), None)
-                    }
-                    handshake::EchoCheck::Bad => (Some(false), None),
-                    handshake::EchoCheck::Unverifiable => (
-                        None,
-                        Some(
-                            "not an echo, and the peer's digest is unknown so the \
-                             digest response cannot be verified"
-                                .to_string(),
-                        ),
-                    ),
-                }
-            };
-            let name = if client { "C2" } else { "S2" };
-            if echo_ok == Some(false) {
-                out.push(anomaly(
-                    dir,
-                    pkt,
-                    "rtmp.handshake.bad_echo",
-                    Severity::Warning,
-                    Some(range),
-                    format!("{name} neither echoes the peer nor carries a valid digest response"),
-                ));
-            }
-            if let Some(p) = problem {
-                out.push(anomaly(
-                    dir,
-                    pkt,
-                    "rtmp.handshake.echo_unverified",
-                    Severity::Info,
-                    Some(range),
-                    format!("{name} echo not checked: {p}"),
-                ));
-            }
-            out.push(ev(
-                dir,
-                pkt,
-                RtmpEventKind::Handshake(HandshakeEvent {
-                    part: part_for(dir, 2),
-                    range,
-                    version_byte: None,
-                    time,
-                    peer_version: None,
-                    kind: None,
-                    digest: None,
-                    echo_ok,
-                }),
-            ));
-            let st = &mut self.dirs[d];
-            st.phase = Phase::Chunks;
-            st.buf.clear();
-            st.buf_off = base + HANDSHAKE_TOTAL as u64;
-            // Both sides done: the handshake bytes are no longer needed.
-            if self.dirs[1 - d].hs_done[2] {
-                self.dirs[0].hs = Vec::new();
-                self.dirs[1].hs = Vec::new();
-            }
-        }
-        false
     }
 
     /// Feeds the chunk decoder; returns how many bytes of `data` were taken.
@@ -1016,245 +774,13 @@ impl Connection {
             let since = self.dirs[d].buf_off.saturating_sub(1);
             let st = &mut self.dirs[d];
             st.phase = Phase::Probe(Probe::Resync(since));
-            st.next_check = FIRST_PROBE_CHECK;
-            st.scan.reset();
+            st.probe.next_check = FIRST_PROBE_CHECK;
+            st.probe.scan.reset();
             if !st.buf.is_empty() {
                 self.try_probe(dir, Probe::Resync(since), false, pkt, out);
             }
         }
         taken
-    }
-
-    /// Runs inference on the probe buffer when it is worth it; switches to
-    /// the chunk phase (feeding the buffered bytes) when a chain is found.
-    fn try_probe(
-        &mut self,
-        dir: Direction,
-        kind: Probe,
-        fin: bool,
-        pkt: PacketRef,
-        out: &mut Vec<RtmpEvent>,
-    ) {
-        let d = dir.index();
-        let len = self.dirs[d].buf.len();
-        if len == 0 {
-            return;
-        }
-        let full = len >= midstream::PROBE_BYTES;
-        // Handshake hypothesis for a mid-stream flow starting with 0x03 at offset 0.
-        if kind == Probe::Midstream && self.dirs[d].buf_off == 0 && self.dirs[d].buf[0] == 3 {
-            let hs_end = handshake::HANDSHAKE_TOTAL;
-            if len >= hs_end + 16 || (fin && len >= hs_end) {
-                let w = midstream::walk(&self.dirs[d].buf, hs_end, 128, &[], false);
-                if (!w.failed && w.strong >= 1) || (fin && len == hs_end) {
-                    let buf = std::mem::take(&mut self.dirs[d].buf);
-                    self.begin_handshake(d, 0);
-                    self.dirs[d].replay = Some((0, buf));
-                    return;
-                }
-            } else if !fin && !full {
-                return;
-            }
-        }
-        // Inference without a chunk size runs at doublings of the buffer;
-        // a resync scan is incremental and runs on every new packet.
-        if matches!(kind, Probe::Midstream) && !(fin || full || len >= self.dirs[d].next_check) {
-            return;
-        }
-        while self.dirs[d].next_check <= len {
-            self.dirs[d].next_check *= 2;
-        }
-        let st = &self.dirs[d];
-        let best = match kind {
-            Probe::Midstream => {
-                let mut sizes: Vec<u32> = midstream::CANDIDATE_SIZES.to_vec();
-                let other = self.dirs[1 - d].dec.chunk_size;
-                if !sizes.contains(&other) {
-                    sizes.push(other);
-                }
-                let (best, work, exhausted) =
-                    midstream::infer_counted(&st.buf, st.buf.len(), &sizes, &[], true);
-                if exhausted && !self.dirs[d].work_limit_reported {
-                    self.dirs[d].work_limit_reported = true;
-                    let off = self.dirs[d].buf_off;
-                    out.push(anomaly(
-                        dir,
-                        pkt,
-                        "rtmp.midstream.work_limit",
-                        Severity::Info,
-                        Some(ByteRange::new(off, off + len as u64)),
-                        format!(
-                            "mid-stream inference stopped after {work} header steps (budget {}); best chain so far kept",
-                            midstream::MAX_INFER_WORK
-                        ),
-                    ));
-                }
-                best
-            }
-            Probe::Resync(_) => {
-                // The chunk size is known: only it is tried, starts in
-                // order, the first acceptable chain wins, and the scan
-                // resumes where it stopped on the next packet.
-                let known = st.dec.known_streams();
-                let sizes = [st.dec.chunk_size];
-                let lenient = st.dec.lenient;
-                let st = &mut self.dirs[d];
-                let mut scan = std::mem::take(&mut st.scan);
-                let found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
-                    resync_acceptable(w, fin || full)
-                });
-                st.scan = scan;
-                found
-            }
-        };
-        let st = &self.dirs[d];
-        // A flow whose SYN was seen and whose first byte is not a handshake
-        // must start with chunks right away to count as RTMP.
-        let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
-        // At the end of a flow, a short direction (one or a few whole
-        // command messages, e.g. a lone onStatus or deleteStream) never
-        // builds a long chain; accept it when it decodes exactly.
-        let best = match best {
-            Some(w) if w.headers >= 2 && !w.failed => Some(w),
-            _ if fin && !strict && st.buf.len() < midstream::START_WINDOW => {
-                let sizes = match kind {
-                    Probe::Midstream => {
-                        let mut sizes = vec![self.dirs[1 - d].dec.chunk_size];
-                        sizes.extend(midstream::CANDIDATE_SIZES);
-                        sizes
-                    }
-                    Probe::Resync(_) => vec![st.dec.chunk_size],
-                };
-                midstream::exact_commands(&st.buf, st.buf.len(), &sizes, true)
-                    .map(|w| midstream::Walk {
-                        score: w.score.max(3 * midstream::MIN_SCORE),
-                        ..w
-                    })
-                    .or(best)
-            }
-            other => other,
-        };
-        let accept = best.filter(|w| {
-            if strict && (w.start != 0 || w.failed || w.strong < 2) {
-                return false;
-            }
-            resync_acceptable(w, fin || full)
-        });
-        // A mid-stream chain must also prove itself by what its messages
-        // decode to, unless the other direction already did.
-        let accept = match (kind, accept) {
-            (Probe::Midstream, Some(w)) if !self.is_rtmp() => {
-                let st = &mut self.dirs[d];
-                let j = midstream::judge(&st.buf, &w);
-                st.best_evidence = Some(st.best_evidence.map_or(j.score, |b| b.max(j.score)));
-                if j.score >= self.limits.midstream_accept {
-                    Some(w)
-                } else {
-                    let from = st.buf_off + w.start as u64;
-                    self.doubt = Some((
-                        dir,
-                        ByteRange::new(from, st.buf_off + st.buf.len() as u64),
-                        format!(
-                            "bytes at offset {from} parse as RTMP chunks (chunk size {}, {} \
-                             headers) but their messages do not prove it (evidence score {}, \
-                             {} clean of {} messages, {} bad): not dissected",
-                            w.chunk_size, w.headers, j.score, j.clean, j.messages, j.bad
-                        ),
-                    ));
-                    None
-                }
-            }
-            (_, a) => a,
-        };
-        let st = &mut self.dirs[d];
-        if let Some(w) = accept {
-            let start_off = st.buf_off + w.start as u64;
-            match kind {
-                Probe::Midstream => {
-                    st.dec.chunk_size = w.chunk_size;
-                    st.dec.lenient = true;
-                    if self.protocol == FlowProtocol::Unknown {
-                        self.protocol = FlowProtocol::RtmpMidstream;
-                    }
-                    out.push(anomaly(
-                        dir,
-                        pkt,
-                        "rtmp.midstream.inferred",
-                        Severity::Info,
-                        Some(ByteRange::new(self.dirs[d].buf_off, start_off)),
-                        format!(
-                            "chunks start at offset {start_off}; chunk size {} inferred \
-                             (score {}, {} headers, {} with type and length)",
-                            w.chunk_size, w.score, w.headers, w.strong
-                        ),
-                    ));
-                }
-                Probe::Resync(since) => {
-                    out.push(anomaly(
-                        dir,
-                        pkt,
-                        "rtmp.resync",
-                        Severity::Info,
-                        Some(ByteRange::new(since, start_off)),
-                        format!(
-                            "resynchronised at offset {start_off}: {} bytes skipped \
-                             (score {}, {} headers)",
-                            start_off.saturating_sub(since),
-                            w.score,
-                            w.headers
-                        ),
-                    ));
-                }
-            }
-            let st = &mut self.dirs[d];
-            let mut buf = std::mem::take(&mut st.buf);
-            st.phase = Phase::Chunks;
-            st.buf_off = start_off;
-            buf.drain(..w.start.min(buf.len()));
-            st.replay = Some((start_off, buf));
-            return;
-        }
-        // Nothing plausible.
-        let give_up = fin
-            || full
-            || (kind == Probe::Midstream && !self.midstream && len >= NOT_RTMP_DECIDE_BYTES);
-        if !give_up {
-            return;
-        }
-        if kind == Probe::Midstream && self.protocol == FlowProtocol::Unknown {
-            // This direction is not RTMP; the flow is not either once the
-            // other direction has nothing better.
-            let st = &mut self.dirs[d];
-            st.phase = Phase::Stopped;
-            st.buf = Vec::new();
-            if matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start) {
-                self.stop(FlowProtocol::NotRtmp);
-            }
-            return;
-        }
-        if fin {
-            let st = &mut self.dirs[d];
-            out.push(anomaly(
-                dir,
-                pkt,
-                "rtmp.resync_failed",
-                Severity::Warning,
-                Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
-                format!(
-                    "{} bytes at end of flow not decodable as chunks",
-                    st.buf.len()
-                ),
-            ));
-            st.buf.clear();
-            return;
-        }
-        // Full and nothing found: drop the first half and keep looking.
-        let st = &mut self.dirs[d];
-        let half = st.buf.len() / 2;
-        st.buf.drain(..half);
-        st.buf_off += half as u64;
-        st.scan.shift(half);
-        st.next_check = st.buf.len() + 1;
     }
 
     fn chunk_out(
@@ -1291,81 +817,6 @@ impl Connection {
         }
         self.dirs[d].messages += 1;
         out.push(ev(dir, pkt, RtmpEventKind::Message(m)));
-    }
-
-    fn control_effects(
-        &mut self,
-        dir: Direction,
-        m: &mut Message,
-        pkt: PacketRef,
-        out: &mut Vec<RtmpEvent>,
-    ) {
-        let d = dir.index();
-        let o = 1 - d;
-        let range = Some(ByteRange::new(m.first_byte, m.last_byte + 1));
-        match m.type_id {
-            type_id::ACKNOWLEDGEMENT => {
-                let Body::Control(Control::Acknowledgement { sequence: seq }) = m.body else {
-                    return;
-                };
-                let received = self.dirs[o].next_off;
-                if self.dirs[o].absolute && (seq.wrapping_sub(received as u32) as i32) > 0 {
-                    out.push(anomaly(
-                        dir,
-                        pkt,
-                        "rtmp.ack.beyond_received",
-                        Severity::Warning,
-                        range,
-                        format!(
-                            "acknowledgement {seq} but only {received} bytes were sent the other way"
-                        ),
-                    ));
-                }
-                let st = &mut self.dirs[o];
-                st.unacked_base = st.next_off;
-                st.late_reported = false;
-            }
-            type_id::WINDOW_ACK_SIZE => {
-                if let Body::Control(Control::WindowAckSize { size: w }) = m.body {
-                    let st = &mut self.dirs[d];
-                    if st.window.is_none() {
-                        st.unacked_base = st.next_off;
-                    }
-                    st.window = Some(w);
-                }
-            }
-            type_id::SET_PEER_BANDWIDTH => {
-                if let Body::Control(Control::SetPeerBandwidth { size, limit_type }) = m.body {
-                    self.dirs[d].peer_bandwidth = Some((size, limit_type));
-                }
-            }
-            type_id::USER_CONTROL => {
-                let (event, ts) = match &m.body {
-                    Body::UserControl(u) => match u.timestamp {
-                        Some(ts) => (u.event_type, ts),
-                        None => return,
-                    },
-                    _ => return,
-                };
-                if event == 6 {
-                    let q = &mut self.dirs[d].pings;
-                    if q.len() >= MAX_PENDING_PINGS {
-                        q.pop_front();
-                    }
-                    q.push_back((ts, pkt.time));
-                } else if event == 7 {
-                    let q = &mut self.dirs[o].pings;
-                    if let Some(i) = q.iter().position(|&(t, _)| t == ts) {
-                        let (_, sent) = q.remove(i).unwrap_or((ts, pkt.time));
-                        let rtt = pkt.time.nanos_since(sent).max(0) / 1000;
-                        if let Body::UserControl(u) = &mut m.body {
-                            u.rtt_us = Some(rtt.min(u64::MAX as i128) as u64);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 
     fn check_timestamp(
@@ -1406,52 +857,5 @@ impl Connection {
                 }
             }
         }
-    }
-
-    /// `rtmp.ack.late`: the receiver of `dir` got more than its window
-    /// (plus half a window of slack for acks in flight) without acknowledging.
-    fn check_late(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
-        let st = &mut self.dirs[dir.index()];
-        let Some(w) = st.window else { return };
-        if st.late_reported || w == 0 {
-            return;
-        }
-        let limit = w as u64 + w as u64 / 2;
-        if st.next_off.saturating_sub(st.unacked_base) > limit {
-            st.late_reported = true;
-            let from = st.unacked_base + w as u64;
-            let to = st.next_off;
-            out.push(anomaly(
-                dir,
-                pkt,
-                "rtmp.ack.late",
-                Severity::Warning,
-                Some(ByteRange::new(from, to)),
-                format!(
-                    "peer received {} bytes since its last acknowledgement; window is {w}",
-                    to - st.unacked_base
-                ),
-            ));
-        }
-    }
-}
-
-/// Whether a chain is good enough to take: long and clean, or clean to the
-/// end of the buffer with a high score, or (`last`: end of flow or probe
-/// buffer full) at least two headers with a decent score.
-fn resync_acceptable(w: &midstream::Walk, last: bool) -> bool {
-    (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
-        || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
-        || (last && !w.failed && w.headers >= 2 && w.strong >= 1 && w.score >= midstream::MIN_SCORE)
-}
-
-fn part_for(dir: Direction, i: usize) -> HandshakePart {
-    match (dir, i) {
-        (Direction::ToServer, 0) => HandshakePart::C0,
-        (Direction::ToServer, 1) => HandshakePart::C1,
-        (Direction::ToServer, _) => HandshakePart::C2,
-        (Direction::ToClient, 0) => HandshakePart::S0,
-        (Direction::ToClient, 1) => HandshakePart::S1,
-        (Direction::ToClient, _) => HandshakePart::S2,
     }
 }

@@ -3,7 +3,7 @@
 //! property test of chunking/reassembly.
 
 use super::handshake::{self, DigestScheme, HandshakePart, HANDSHAKE_SIZE};
-use super::message::{Body, Message, TruncationCause, UserControl};
+use super::message::{Body, Control, Message, TruncationCause, UserControl};
 use super::*;
 use crate::time::PacketTime;
 use crate::vocab::{Anomaly, Direction, FlowProtocol, PacketRef};
@@ -754,6 +754,7 @@ fn ping_request_response_rtt() {
         msid_unknown: false,
         timestamp: 0,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: 6,
         first_byte: base,
@@ -1255,4 +1256,257 @@ fn rtmpe_needs_a_full_c1() {
         .iter()
         .any(|e| matches!(&e.kind, RtmpEventKind::Anomaly(_))));
     assert_eq!(c.protocol(), FlowProtocol::NotRtmp);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 11: chunk streams that start without a full header; capture loss.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fmt1_opening_a_chunk_stream_takes_msid_0_and_says_so() {
+    // rtmpsrv's replies: fmt 1 on never-seen csid 3, then fmt 1 on csid 2
+    // and a fmt 3 continuing it.
+    let (mut c, base) = after_handshake();
+    let body = b"\x02\x00\x07_result\x00\x3f\xf0\x00\x00\x00\x00\x00\x00\x05";
+    let mut s = header(1, 3, 0, body.len() as u32, 20, 0);
+    s.extend_from_slice(body);
+    s.extend(header(1, 2, 0, 6, 4, 0));
+    s.extend_from_slice(&[0, 0, 0, 0, 0, 1]);
+    s.extend(basic(3, 2));
+    s.extend_from_slice(&[0, 1, 0, 0, 0, 1]);
+    let mut ev = feed(&mut c, TC, base, &s, 7, 10);
+    c.finish(pkt(99), &mut ev);
+    let m = messages(&ev);
+    assert_eq!(m.len(), 3, "{ev:?}");
+    assert!(m
+        .iter()
+        .all(|m| m.msid == 0 && !m.msid_unknown && m.truncated.is_none()));
+    assert_eq!(anomalies(&ev, "rtmp.chunk.msid_assumed").len(), 2);
+    assert!(anomalies(&ev, "rtmp.chunk.unknown_csid").is_empty());
+    assert!(anomalies(&ev, "rtmp.resync_failed").is_empty());
+}
+
+/// A fmt 1 message (first chunk fmt 1, the rest fmt 3) with chunk size `cs`.
+fn msg1(csid: u32, delta: u32, t: u8, body: &[u8], cs: usize) -> Vec<u8> {
+    chunks(
+        header(1, csid, delta, body.len() as u32, t, 0),
+        csid,
+        body,
+        cs,
+        None,
+    )
+    .concat()
+}
+
+fn media(t: u8, len: usize, k: usize) -> Vec<u8> {
+    let mut b = vec![if t == 8 { 0xAF } else { 0x27 }, 1];
+    b.extend((0..len.saturating_sub(2)).map(|i| (i * 31 + k * 7) as u8));
+    b
+}
+
+/// Feeds `parts` in order, leaving out those whose index is in `lost` (a
+/// gap of their bytes); returns the events and the stream offset of each part.
+fn feed_with_loss(
+    c: &mut Connection,
+    base: u64,
+    parts: &[Vec<u8>],
+    lost: &[usize],
+) -> (Vec<RtmpEvent>, Vec<u64>) {
+    let mut ev = Vec::new();
+    let mut off = base;
+    let mut offs = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        offs.push(off);
+        if !lost.contains(&i) {
+            c.handle_data(TS, off, p, pkt(10 + i as u64), &mut ev);
+        }
+        off += p.len() as u64;
+    }
+    c.finish(pkt(999), &mut ev);
+    (ev, offs)
+}
+
+fn by_offset(ev: &[RtmpEvent], off: u64) -> Option<&Message> {
+    messages(ev)
+        .into_iter()
+        .find(|m| m.first_byte == off && m.truncated.is_none())
+}
+
+fn holds(m: &Message, truth: u32) -> bool {
+    m.timestamp == truth
+        || m.timestamp_estimate
+            .is_some_and(|e| e.low <= truth && e.high.is_none_or(|h| truth <= h))
+}
+
+#[test]
+fn loss_neighbour_floor_and_byte_bound() {
+    // Audio (csid 4, 180 bytes, delta 23) and video (csid 6, 3000 bytes,
+    // delta 40) of message stream 1, muxed in timestamp order; the gap
+    // swallows exactly one audio message.
+    let (mut c, base) = after_handshake();
+    let cs = 4096;
+    let mut parts = vec![msg0(2, 0, 1, 0, &4096u32.to_be_bytes(), 128)];
+    let mut truth = vec![0];
+    parts.push(msg0(4, 0, 8, 1, &media(8, 180, 0), cs));
+    truth.push(0);
+    parts.push(msg0(6, 0, 9, 1, &media(9, 3000, 0), cs));
+    truth.push(0);
+    let (mut a, mut v) = (0u32, 0u32);
+    for k in 1..16 {
+        v += 40;
+        while a + 23 <= v {
+            a += 23;
+            parts.push(msg1(4, 23, 8, &media(8, 180, k), cs));
+            truth.push(a);
+        }
+        parts.push(msg1(6, 40, 9, &media(9, 3000, k), cs));
+        truth.push(v);
+    }
+    // The third audio message after the anchors (ts 69) is lost.
+    let lost = truth.iter().position(|&t| t == 69).unwrap();
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[lost]);
+    let mut after = 0;
+    for (i, &t) in truth.iter().enumerate().skip(lost + 1) {
+        let m = by_offset(&ev, offs[i]).unwrap_or_else(|| panic!("part {i} lost: {ev:?}"));
+        assert!(
+            holds(m, t),
+            "part {i}: {} vs true {t} {:?}",
+            m.timestamp,
+            m.timestamp_estimate
+        );
+        if m.csid == 6 {
+            // Video cannot have lost a message in 188 bytes: exact.
+            assert_eq!((m.timestamp, m.timestamp_estimate), (t, None), "video {i}");
+        } else {
+            // Audio is estimated; the video before it (80) puts it at 92.
+            assert!(m.timestamp_estimate.is_some());
+            assert_eq!(m.timestamp, t, "audio {i} estimated right");
+        }
+        after += 1;
+    }
+    assert!(after > 10);
+}
+
+#[test]
+fn loss_constant_delta_from_the_bytes_lost() {
+    // One audio stream, constant size and delta: the gap's bytes hold
+    // exactly two of its messages.
+    let (mut c, base) = after_handshake();
+    let mut parts = vec![msg0(4, 1000, 8, 1, &media(8, 100, 0), 128)];
+    let mut truth = vec![1000];
+    for k in 1..30u32 {
+        parts.push(msg1(4, 23, 8, &media(8, 100, k as usize), 128));
+        truth.push(1000 + 23 * k);
+    }
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[10, 11]);
+    for i in 12..parts.len() {
+        let m = by_offset(&ev, offs[i]).unwrap_or_else(|| panic!("part {i} lost"));
+        assert_eq!(m.timestamp, truth[i], "part {i}");
+        let e = m.timestamp_estimate.expect("marked estimated");
+        assert!(e.low <= truth[i] && e.high.is_none_or(|h| truth[i] <= h));
+    }
+}
+
+#[test]
+fn loss_fmt0_reanchors_and_reports_the_correction() {
+    // Audio of varying size: the two lost messages are bigger than the
+    // typical one, so the byte count over-estimates how many were lost; the
+    // next fmt 0 header corrects it.
+    let (mut c, base) = after_handshake();
+    let mut parts = vec![msg0(4, 0, 8, 1, &media(8, 60, 0), 128)];
+    let mut truth = vec![0];
+    for k in 1..40u32 {
+        let len = if k == 10 || k == 11 { 120 } else { 60 };
+        let ts = 23 * k;
+        if k == 25 {
+            parts.push(msg0(4, ts, 8, 1, &media(8, len, k as usize), 128));
+        } else {
+            parts.push(msg1(4, 23, 8, &media(8, len, k as usize), 128));
+        }
+        truth.push(ts);
+    }
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[10, 11]);
+    let corrected = anomalies(&ev, "rtmp.timestamp_corrected");
+    assert_eq!(corrected.len(), 1, "{ev:?}");
+    for i in 12..parts.len() {
+        let m = by_offset(&ev, offs[i]).unwrap_or_else(|| panic!("part {i} lost"));
+        assert!(
+            holds(m, truth[i]),
+            "part {i}: {} vs {}",
+            m.timestamp,
+            truth[i]
+        );
+        if i < 25 {
+            assert!(m.timestamp_estimate.is_some(), "part {i} must be marked");
+        } else {
+            assert_eq!(
+                (m.timestamp, m.timestamp_estimate),
+                (truth[i], None),
+                "part {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn loss_gap_across_set_chunk_size_infers_the_size() {
+    // The Set Chunk Size (4096) is lost; the later messages, 3000 bytes in
+    // one chunk each, do not chain with 128.
+    let (mut c, base) = after_handshake();
+    let mut parts = vec![msg0(6, 0, 9, 1, &media(9, 100, 0), 128)];
+    parts.push(msg0(2, 0, 1, 0, &4096u32.to_be_bytes(), 128));
+    for k in 1..20u32 {
+        parts.push(msg0(6, 40 * k, 9, 1, &media(9, 3000, k as usize), 4096));
+    }
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[1]);
+    assert_eq!(
+        anomalies(&ev, "rtmp.chunk_size_inferred").len(),
+        1,
+        "{ev:?}"
+    );
+    assert_eq!(c.chunk_size(TS), 4096);
+    let recovered = (2..parts.len())
+        .filter(|&i| by_offset(&ev, offs[i]).is_some_and(|m| m.timestamp == 40 * (i as u32 - 1)))
+        .count();
+    // Every message after the next intact header.
+    assert!(
+        recovered >= parts.len() - 3,
+        "{recovered} of {}",
+        parts.len() - 2
+    );
+}
+
+#[test]
+fn loss_gap_inside_an_extended_timestamp() {
+    // fmt 0 headers with extended timestamps; the gap starts inside one
+    // header's extended timestamp and ends inside its body.
+    let (mut c, base) = after_handshake();
+    let t0 = 0x0100_0000u32;
+    let mut stream = Vec::new();
+    let mut starts = Vec::new();
+    for k in 0..24u32 {
+        starts.push(base + stream.len() as u64);
+        stream.extend(msg0(4, t0 + 23 * k, 8, 1, &media(8, 90, k as usize), 128));
+    }
+    // Message 8's header: 1 basic + 11 + 4 extended; cut from its 14th byte.
+    let cut_from = (starts[8] - base) as usize + 14;
+    let cut_to = (starts[8] - base) as usize + 40;
+    let mut ev = Vec::new();
+    c.handle_data(TS, base, &stream[..cut_from], pkt(10), &mut ev);
+    c.handle_data(
+        TS,
+        base + cut_to as u64,
+        &stream[cut_to..],
+        pkt(11),
+        &mut ev,
+    );
+    c.finish(pkt(99), &mut ev);
+    for (k, &s) in starts.iter().enumerate().skip(9) {
+        let m = by_offset(&ev, s).unwrap_or_else(|| panic!("message {k} lost: {ev:?}"));
+        assert_eq!(
+            (m.timestamp, m.timestamp_estimate),
+            (t0 + 23 * k as u32, None)
+        );
+        assert!(m.extended_timestamp);
+    }
 }

@@ -13,6 +13,7 @@ pub(crate) fn msg(type_id: u8, len: usize) -> Message {
         msid_unknown: false,
         timestamp: 1000,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: len as u32,
         first_byte: 0,

@@ -62,6 +62,7 @@ pub fn write_ndjson(
                     msid_unknown: false,
                     timestamp: r.timestamp,
                     timestamp_delta: 0,
+                    timestamp_estimate: None,
                     extended_timestamp: false,
                     length: r.length,
                     first_byte: r.first_byte,

@@ -59,6 +59,8 @@ pub struct MsgRow {
     /// The message stream id was never on the wire (mid-stream pickup).
     pub msid_unknown: bool,
     pub timestamp: u32,
+    /// The timestamp is an estimate (capture loss; `~` in the list).
+    pub ts_estimated: bool,
     pub length: u32,
     pub chunks: u32,
     pub anomalies: u16,
@@ -732,6 +734,7 @@ impl Model {
             msid: m.msid,
             msid_unknown: m.msid_unknown,
             timestamp: m.timestamp,
+            ts_estimated: m.timestamp_estimate.is_some(),
             length: m.length,
             chunks: m.chunk_count(),
             anomalies: 0,

@@ -168,8 +168,16 @@ impl Tree {
         self.push(
             d + 1,
             format!(
-                "timestamp: {} (delta {}){}",
+                "timestamp: {}{} (delta {}){}",
                 m.timestamp,
+                match m.timestamp_estimate {
+                    Some(e) => format!(
+                        " ~estimated, true value {}..{}",
+                        e.low,
+                        e.high.map_or("?".to_string(), |h| h.to_string())
+                    ),
+                    None => String::new(),
+                },
                 m.timestamp_delta,
                 if m.extended_timestamp {
                     " extended"
@@ -823,6 +831,7 @@ mod tests {
             msid_unknown: false,
             timestamp: 0,
             timestamp_delta: 0,
+            timestamp_estimate: None,
             extended_timestamp: false,
             length: len,
             first_byte: 100,

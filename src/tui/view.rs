@@ -530,6 +530,10 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
         }));
         cells.push(Cell::from(r.length.to_string()));
         let mut summ = app.model.summary(r);
+        if r.ts_estimated {
+            // Capture loss: the RTMP timestamp is an estimate.
+            summ.push_str(" ~ts");
+        }
         if r.anomalies > 0 {
             summ.push_str(&format!(" ⚠{}", r.anomalies));
         }

@@ -58,6 +58,7 @@ pub fn message(csid: u32, type_id: u8, msid: u32, ts: u32, len: u32, body: Body)
         msid_unknown: false,
         timestamp: ts,
         timestamp_delta: 0,
+        timestamp_estimate: None,
         extended_timestamp: false,
         length: len,
         first_byte: 3073,

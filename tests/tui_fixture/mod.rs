@@ -173,6 +173,7 @@ impl Fx {
             msid_unknown: false,
             timestamp: ts,
             timestamp_delta: 0,
+            timestamp_estimate: None,
             extended_timestamp: false,
             length: body.len() as u32,
             first_byte: first,

@@ -1,0 +1,346 @@
+//! The probe of one direction: finds where chunks start and the chunk size
+//! when no handshake was seen (mid-stream pickup, [`midstream::infer`] at
+//! doublings of the probe buffer, within [`midstream::MAX_INFER_WORK`]
+//! header steps, reported once as `rtmp.midstream.work_limit`), and the next
+//! plausible chunk header chain after a gap or a desync (the incremental
+//! [`midstream::ResyncScan`], with the chunk size in force). A mid-stream
+//! chain must also prove itself by what its messages decode to
+//! ([`midstream::judge`]) unless the other direction already did; a chain
+//! that parses but proves nothing is remembered as doubt
+//! (`rtmp.detection_uncertain`). The probe buffer holds at most
+//! [`midstream::PROBE_BYTES`].
+
+use super::{
+    anomaly, handshake, midstream, Connection, Phase, Probe, RtmpEvent, FIRST_PROBE_CHECK,
+    NOT_RTMP_DECIDE_BYTES,
+};
+use crate::vocab::{ByteRange, Direction, FlowProtocol, PacketRef, Severity};
+
+/// Probe progress of one direction.
+#[derive(Debug)]
+pub(super) struct ProbeState {
+    /// Probe-buffer size at which mid-stream inference runs next.
+    pub(super) next_check: usize,
+    /// Progress of the resynchronisation scan over the probe buffer.
+    pub(super) scan: midstream::ResyncScan,
+    /// Highest [`midstream::judge`] score of a chain this direction's
+    /// mid-stream probe found acceptable by its structure.
+    pub(super) best_evidence: Option<i32>,
+    /// `rtmp.midstream.work_limit` was reported for this direction.
+    pub(super) work_limit_reported: bool,
+    /// The resync scan tries the candidate chunk sizes too.
+    pub(super) wide: bool,
+}
+
+/// Probe bytes after which a resync that found nothing with the chunk size
+/// in force also tries the other candidate sizes.
+pub const RESYNC_WIDEN_BYTES: usize = 8 * 1024;
+
+impl Default for ProbeState {
+    fn default() -> Self {
+        ProbeState {
+            next_check: FIRST_PROBE_CHECK,
+            scan: midstream::ResyncScan::default(),
+            best_evidence: None,
+            work_limit_reported: false,
+            wide: false,
+        }
+    }
+}
+
+impl Connection {
+    pub(super) fn reset_probe(&mut self, d: usize, off: u64) {
+        let st = &mut self.dirs[d];
+        st.buf.clear();
+        st.buf_off = off;
+        st.probe.next_check = FIRST_PROBE_CHECK;
+        st.probe.scan.reset();
+        st.probe.wide = false;
+    }
+
+    /// Runs inference on the probe buffer when it is worth it; switches to
+    /// the chunk phase (feeding the buffered bytes) when a chain is found.
+    pub(super) fn try_probe(
+        &mut self,
+        dir: Direction,
+        kind: Probe,
+        fin: bool,
+        pkt: PacketRef,
+        out: &mut Vec<RtmpEvent>,
+    ) {
+        let d = dir.index();
+        let len = self.dirs[d].buf.len();
+        if len == 0 {
+            return;
+        }
+        let full = len >= midstream::PROBE_BYTES;
+        // Handshake hypothesis for a mid-stream flow starting with 0x03 at offset 0.
+        if kind == Probe::Midstream && self.dirs[d].buf_off == 0 && self.dirs[d].buf[0] == 3 {
+            let hs_end = handshake::HANDSHAKE_TOTAL;
+            if len >= hs_end + 16 || (fin && len >= hs_end) {
+                let w = midstream::walk(&self.dirs[d].buf, hs_end, 128, &[], false);
+                if (!w.failed && w.strong >= 1) || (fin && len == hs_end) {
+                    let buf = std::mem::take(&mut self.dirs[d].buf);
+                    self.begin_handshake(d, 0);
+                    self.dirs[d].replay = Some((0, buf));
+                    return;
+                }
+            } else if !fin && !full {
+                return;
+            }
+        }
+        // Inference without a chunk size runs at doublings of the buffer;
+        // a resync scan is incremental and runs on every new packet.
+        if matches!(kind, Probe::Midstream)
+            && !(fin || full || len >= self.dirs[d].probe.next_check)
+        {
+            return;
+        }
+        while self.dirs[d].probe.next_check <= len {
+            self.dirs[d].probe.next_check *= 2;
+        }
+        let st = &self.dirs[d];
+        let best = match kind {
+            Probe::Midstream => {
+                let mut sizes: Vec<u32> = midstream::CANDIDATE_SIZES.to_vec();
+                let other = self.dirs[1 - d].dec.chunk_size();
+                if !sizes.contains(&other) {
+                    sizes.push(other);
+                }
+                let (best, work, exhausted) =
+                    midstream::infer_counted(&st.buf, st.buf.len(), &sizes, &[], true);
+                if exhausted && !self.dirs[d].probe.work_limit_reported {
+                    self.dirs[d].probe.work_limit_reported = true;
+                    let off = self.dirs[d].buf_off;
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.midstream.work_limit",
+                        Severity::Info,
+                        Some(ByteRange::new(off, off + len as u64)),
+                        format!(
+                            "mid-stream inference stopped after {work} header steps (budget {}); best chain so far kept",
+                            midstream::MAX_INFER_WORK
+                        ),
+                    ));
+                }
+                best
+            }
+            Probe::Resync(_) => {
+                // The chunk size in force is tried first: starts in order,
+                // the first acceptable chain wins, and the scan resumes
+                // where it stopped on the next packet. The gap may have
+                // swallowed a Set Chunk Size: when nothing holds with the
+                // size in force over RESYNC_WIDEN_BYTES, the scan starts
+                // again with the candidate sizes too (as mid-stream).
+                let known = st.dec.known_streams();
+                let mut sizes = vec![st.dec.chunk_size()];
+                let lenient = st.dec.lenient();
+                let wide = st.probe.wide;
+                if wide {
+                    for c in midstream::CANDIDATE_SIZES {
+                        if !sizes.contains(&c) {
+                            sizes.push(c);
+                        }
+                    }
+                }
+                let st = &mut self.dirs[d];
+                let mut scan = std::mem::take(&mut st.probe.scan);
+                let mut found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
+                    resync_acceptable(w, fin || full)
+                });
+                if found.is_none() && !wide && (st.buf.len() >= RESYNC_WIDEN_BYTES || fin || full) {
+                    st.probe.wide = true;
+                    scan.reset();
+                    for c in midstream::CANDIDATE_SIZES {
+                        if !sizes.contains(&c) {
+                            sizes.push(c);
+                        }
+                    }
+                    found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
+                        resync_acceptable(w, fin || full)
+                    });
+                }
+                st.probe.scan = scan;
+                found
+            }
+        };
+        let st = &self.dirs[d];
+        // A flow whose SYN was seen and whose first byte is not a handshake
+        // must start with chunks right away to count as RTMP.
+        let strict = kind == Probe::Midstream && !self.midstream && st.buf_off == 0;
+        // At the end of a flow, a short direction (one or a few whole
+        // command messages, e.g. a lone onStatus or deleteStream) never
+        // builds a long chain; accept it when it decodes exactly.
+        let best = match best {
+            Some(w) if w.headers >= 2 && !w.failed => Some(w),
+            _ if fin && !strict && st.buf.len() < midstream::START_WINDOW => {
+                let sizes = match kind {
+                    Probe::Midstream => {
+                        let mut sizes = vec![self.dirs[1 - d].dec.chunk_size()];
+                        sizes.extend(midstream::CANDIDATE_SIZES);
+                        sizes
+                    }
+                    Probe::Resync(_) => vec![st.dec.chunk_size()],
+                };
+                midstream::exact_commands(&st.buf, st.buf.len(), &sizes, true)
+                    .map(|w| midstream::Walk {
+                        score: w.score.max(3 * midstream::MIN_SCORE),
+                        ..w
+                    })
+                    .or(best)
+            }
+            other => other,
+        };
+        let accept = best.filter(|w| {
+            if strict && (w.start != 0 || w.failed || w.strong < 2) {
+                return false;
+            }
+            resync_acceptable(w, fin || full)
+        });
+        // A mid-stream chain must also prove itself by what its messages
+        // decode to, unless the other direction already did.
+        let accept = match (kind, accept) {
+            (Probe::Midstream, Some(w)) if !self.is_rtmp() => {
+                let st = &mut self.dirs[d];
+                let j = midstream::judge(&st.buf, &w);
+                st.probe.best_evidence =
+                    Some(st.probe.best_evidence.map_or(j.score, |b| b.max(j.score)));
+                if j.score >= self.limits.midstream_accept {
+                    Some(w)
+                } else {
+                    let from = st.buf_off + w.start as u64;
+                    self.doubt = Some((
+                        dir,
+                        ByteRange::new(from, st.buf_off + st.buf.len() as u64),
+                        format!(
+                            "bytes at offset {from} parse as RTMP chunks (chunk size {}, {} \
+                             headers) but their messages do not prove it (evidence score {}, \
+                             {} clean of {} messages, {} bad): not dissected",
+                            w.chunk_size, w.headers, j.score, j.clean, j.messages, j.bad
+                        ),
+                    ));
+                    None
+                }
+            }
+            (_, a) => a,
+        };
+        let st = &mut self.dirs[d];
+        if let Some(w) = accept {
+            let start_off = st.buf_off + w.start as u64;
+            match kind {
+                Probe::Midstream => {
+                    st.dec.set_chunk_size(w.chunk_size);
+                    st.dec.set_lenient(true);
+                    if self.protocol == FlowProtocol::Unknown {
+                        self.protocol = FlowProtocol::RtmpMidstream;
+                    }
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.midstream.inferred",
+                        Severity::Info,
+                        Some(ByteRange::new(self.dirs[d].buf_off, start_off)),
+                        format!(
+                            "chunks start at offset {start_off}; chunk size {} inferred \
+                             (score {}, {} headers, {} with type and length)",
+                            w.chunk_size, w.score, w.headers, w.strong
+                        ),
+                    ));
+                }
+                Probe::Resync(since) => {
+                    self.dirs[d]
+                        .dec
+                        .note_resync(start_off.saturating_sub(since));
+                    let was = self.dirs[d].dec.chunk_size();
+                    if w.chunk_size != was {
+                        self.dirs[d].dec.set_chunk_size(w.chunk_size);
+                        out.push(anomaly(
+                            dir,
+                            pkt,
+                            "rtmp.chunk_size_inferred",
+                            Severity::Warning,
+                            Some(ByteRange::new(since, start_off)),
+                            format!(
+                                "after the gap no chunk chain holds with chunk size {was}: \
+                                 chunk size {} inferred (a Set Chunk Size was probably lost)",
+                                w.chunk_size
+                            ),
+                        ));
+                    }
+                    out.push(anomaly(
+                        dir,
+                        pkt,
+                        "rtmp.resync",
+                        Severity::Info,
+                        Some(ByteRange::new(since, start_off)),
+                        format!(
+                            "resynchronised at offset {start_off}: {} bytes skipped \
+                             (score {}, {} headers)",
+                            start_off.saturating_sub(since),
+                            w.score,
+                            w.headers
+                        ),
+                    ));
+                }
+            }
+            let st = &mut self.dirs[d];
+            let mut buf = std::mem::take(&mut st.buf);
+            st.phase = Phase::Chunks;
+            st.buf_off = start_off;
+            buf.drain(..w.start.min(buf.len()));
+            st.replay = Some((start_off, buf));
+            return;
+        }
+        // Nothing plausible.
+        let give_up = fin
+            || full
+            || (kind == Probe::Midstream && !self.midstream && len >= NOT_RTMP_DECIDE_BYTES);
+        if !give_up {
+            return;
+        }
+        if kind == Probe::Midstream && self.protocol == FlowProtocol::Unknown {
+            // This direction is not RTMP; the flow is not either once the
+            // other direction has nothing better.
+            let st = &mut self.dirs[d];
+            st.phase = Phase::Stopped;
+            st.buf = Vec::new();
+            if matches!(self.dirs[1 - d].phase, Phase::Stopped | Phase::Start) {
+                self.stop(FlowProtocol::NotRtmp);
+            }
+            return;
+        }
+        if fin {
+            let st = &mut self.dirs[d];
+            out.push(anomaly(
+                dir,
+                pkt,
+                "rtmp.resync_failed",
+                Severity::Warning,
+                Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
+                format!(
+                    "{} bytes at end of flow not decodable as chunks",
+                    st.buf.len()
+                ),
+            ));
+            st.buf.clear();
+            return;
+        }
+        // Full and nothing found: drop the first half and keep looking.
+        let st = &mut self.dirs[d];
+        let half = st.buf.len() / 2;
+        st.buf.drain(..half);
+        st.buf_off += half as u64;
+        st.probe.scan.shift(half);
+        st.probe.next_check = st.buf.len() + 1;
+    }
+}
+
+/// Whether a chain is good enough to take: long and clean, or clean to the
+/// end of the buffer with a high score, or (`last`: end of flow or probe
+/// buffer full) at least two headers with a decent score.
+pub(super) fn resync_acceptable(w: &midstream::Walk, last: bool) -> bool {
+    (!w.failed && w.headers >= midstream::CONFIDENT_HEADERS)
+        || (!w.failed && w.reached_end && w.score >= 3 * midstream::MIN_SCORE)
+        || (last && !w.failed && w.headers >= 2 && w.strong >= 1 && w.score >= midstream::MIN_SCORE)
+}
