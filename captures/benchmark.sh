@@ -12,6 +12,10 @@
 #                       messages per MB (used by benches/tui_responsiveness.sh)
 #        MEASURE=0      only make the capture
 #        PORT=19390     nginx-rtmp port
+#        MTU=1500       publish over a veth pair into a private network namespace with this
+#                       MTU and one segment per packet (gso_max_segs 1), like a real NIC, instead
+#                       of loopback (MTU 65536: few, huge packets). Needs root and iproute2;
+#                       the namespace and veth pair are named after PORT and removed at the end.
 # Measures with /usr/bin/time -v (wall time, throughput in MB/s of capture file, peak RSS):
 #   1. rtmpscope json -r BIG > /dev/null              (skipped if no binary is given)
 #   2. tshark per-message fields (rtmpt, max_packet_size 16 MiB)
@@ -44,9 +48,12 @@ stop_pid() {
     wait "$pid" 2>/dev/null
     return 0
 }
+NS="" VETH=""
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    [ -n "$VETH" ] && ip link del "$VETH" 2>/dev/null
+    [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
     rm -rf "$WORK"
     if [ "${KEEP:-0}" != 1 ]; then rm -f "$BIG"; else log "capture kept: $BIG"; fi
 }
@@ -78,6 +85,20 @@ timeout 300 ffmpeg -nostdin -hide_banner -loglevel error -y \
 fi
 
 # ------------------------------------------------------------ nginx + capture
+ADDR=127.0.0.1 IFACE=lo RUN_PUB=()
+if [ -n "${MTU:-}" ]; then
+    # veth pair: nginx on the host side, publishers in the namespace.
+    NS="rtmpscope-bench-$PORT" VETH="rsb$PORT"
+    ADDR="10.$((PORT % 250)).$((PORT / 250 % 250)).1"
+    PEER="${ADDR%.1}.2"
+    ip netns add "$NS" && ip link add "$VETH" type veth peer name "${VETH}p" &&
+    ip link set "${VETH}p" netns "$NS" &&
+    ip addr add "$ADDR/24" dev "$VETH" && ip link set "$VETH" mtu "$MTU" gso_max_segs 1 up &&
+    ip netns exec "$NS" ip addr add "$PEER/24" dev "${VETH}p" &&
+    ip netns exec "$NS" ip link set "${VETH}p" mtu "$MTU" gso_max_segs 1 up &&
+    ip netns exec "$NS" ip link set lo up || { log "veth/netns setup failed (root and iproute2 needed)"; exit 1; }
+    IFACE="$VETH" RUN_PUB=(ip netns exec "$NS")
+fi
 mkdir -p "$WORK/ngx/logs"
 cat >"$WORK/ngx/nginx.conf" <<EOF
 load_module $MODULE;
@@ -85,21 +106,21 @@ $( [ "$(id -u)" = 0 ] && echo "user root;" )
 worker_processes 1;
 error_log $WORK/ngx/logs/error.log warn;
 events { worker_connections 256; }
-rtmp { server { listen 127.0.0.1:$PORT; chunk_size 4096; application live { live on; } } }
+rtmp { server { listen $ADDR:$PORT; chunk_size 4096; application live { live on; } } }
 EOF
 nginx -p "$WORK/ngx" -c "$WORK/ngx/nginx.conf" -g "daemon off; pid $WORK/ngx/nginx.pid;" >"$WORK/ngx/out.log" 2>&1 &
 NGX=$!; PIDS+=("$NGX")
-timeout 15 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do sleep 0.1; done" || { log "nginx did not start"; exit 1; }
+timeout 15 bash -c "until (exec 3<>/dev/tcp/$ADDR/$PORT) 2>/dev/null; do sleep 0.1; done" || { log "nginx did not start"; exit 1; }
 rm -f "$BIG"
-tcpdump -i lo -s 262144 -B 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
+tcpdump -i "$IFACE" -s 262144 -B 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
 TCPD=$!; PIDS+=("$TCPD")
 timeout 10 bash -c "until grep -q 'listening on' '$WORK/tcpdump.log'; do sleep 0.1; done" || { log "tcpdump did not start"; exit 1; }
 
 log "publishing $STREAMS streams (-readrate $READRATE) until the capture reaches $SIZE_MB MB"
 PUBS=()
 for i in $(seq 1 "$STREAMS"); do
-    timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -readrate "$READRATE" -stream_loop -1 -i "$WORK/src.flv" -c copy \
-        -f flv "rtmp://127.0.0.1:$PORT/live/bench$i" >"$WORK/pub$i.log" 2>&1 &
+    "${RUN_PUB[@]}" timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -readrate "$READRATE" -stream_loop -1 -i "$WORK/src.flv" -c copy \
+        -f flv "rtmp://$ADDR:$PORT/live/bench$i" >"$WORK/pub$i.log" 2>&1 &
     PUBS+=("$!"); PIDS+=("$!")
 done
 LIMIT=$((SIZE_MB * 1024 * 1024))

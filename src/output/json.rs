@@ -73,10 +73,12 @@ use std::io::{self, Write};
 use serde_json::{json, Map, Value as J};
 
 use crate::amf::{AmfStr, Property, Value, ValueKind};
-use crate::event::{Direction, Event, EventKind, FlowEnd, FlowId, FlowInfo};
+use crate::event::{Event, EventKind, FlowEnd, FlowId, FlowInfo};
 use crate::redact::Redactor;
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
 use crate::session::{Session, SessionTracker};
+
+use super::direct::{self, Obj, TimeCache};
 
 /// Version of the NDJSON schema (`schema/rtmpscope-events.schema.json`).
 /// Bumped on any incompatible change to the line format.
@@ -436,6 +438,13 @@ fn audio_to_json(a: &Audio) -> J {
     J::Object(m)
 }
 
+/// Appends the `rtmp` object of one message as JSON text to `out`: the
+/// same bytes as `serde_json::to_writer` of [`message_to_json`], written
+/// directly (the writer's hot path).
+pub fn write_message_json(out: &mut Vec<u8>, msg: &Message, chunk_ranges: bool) {
+    direct::message(out, msg, chunk_ranges, 0);
+}
+
 /// Maps one message (without the EVE envelope) to the `rtmp` object.
 pub fn message_to_json(msg: &Message, chunk_ranges: bool) -> J {
     message_depth(msg, chunk_ranges, 0)
@@ -715,7 +724,14 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
     J::Object(m)
 }
 
+/// Output bytes collected before they are handed to the underlying writer.
+const WRITE_CHUNK: usize = 64 << 10;
+
 /// Streaming NDJSON writer. See the module documentation for the format.
+///
+/// Lines are encoded straight into an internal buffer ([`super::direct`]):
+/// no Value tree for the hot event kinds; the buffer goes to the underlying
+/// writer in blocks of [`WRITE_CHUNK`] bytes and on [`JsonWriter::flush`].
 pub struct JsonWriter<W: Write> {
     w: W,
     opts: JsonOptions,
@@ -723,6 +739,8 @@ pub struct JsonWriter<W: Write> {
     flows: BTreeMap<FlowId, (FlowInfo, String, String)>,
     redactor: Redactor,
     sessions: Option<SessionTracker>,
+    buf: Vec<u8>,
+    times: TimeCache,
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -734,12 +752,24 @@ impl<W: Write> JsonWriter<W> {
             flows: BTreeMap::new(),
             redactor: Redactor::new(),
             sessions,
+            buf: Vec::with_capacity(WRITE_CHUNK + (4 << 10)),
+            times: TimeCache::default(),
         }
     }
 
+    /// Hands the buffer to the writer once it holds a block.
+    fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= WRITE_CHUNK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
     fn line(&mut self, v: &J) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, v).map_err(io::Error::from)?;
-        self.w.write_all(b"\n")
+        direct::put(&mut self.buf, v);
+        self.buf.push(b'\n');
+        self.spill()
     }
 
     /// Writes the `meta` line (call first).
@@ -752,6 +782,14 @@ impl<W: Write> JsonWriter<W> {
     /// table and redactor state like [`JsonWriter::write_event`]; does not
     /// feed the session tracker).
     pub fn event_to_json(&mut self, ev: &Event) -> Option<J> {
+        let mut b = Vec::new();
+        self.encode(ev, &mut b);
+        serde_json::from_slice(&b).ok()
+    }
+
+    /// Appends the JSON text of `ev` (without newline) to `out`; updates
+    /// the flow table and the redactor.
+    fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
         let redacted;
         let ev = if self.opts.redact && Redactor::may_change(ev) {
             redacted = self.redactor.redact_event(ev);
@@ -763,81 +801,58 @@ impl<W: Write> JsonWriter<W> {
             let (c, s) = (info.client_ip.to_string(), info.server_ip.to_string());
             self.flows.insert(info.flow_id, (info.clone(), c, s));
         }
-        let (etype, data) = match &ev.kind {
-            EventKind::FlowStart(info) => {
-                let mut m = Map::new();
-                m.insert("midstream".into(), J::Bool(info.midstream));
-                m.insert(
-                    "client_by".into(),
-                    serde_json::to_value(info.client_by).unwrap_or(J::Null),
-                );
-                m.insert("community_id".into(), J::from(info.community_id.clone()));
-                if !info.vlan.is_empty() {
-                    m.insert("vlan".into(), J::from(info.vlan.clone()));
-                }
-                ("flow_start", J::Object(m))
-            }
-            EventKind::Handshake(h) => ("handshake", serde_json::to_value(h).unwrap_or(J::Null)),
-            EventKind::Message(msg) => ("rtmp", message_to_json(msg, self.opts.chunk_ranges)),
-            EventKind::Gap(g) => ("gap", json!({"offset": g.offset, "len": g.len})),
-            EventKind::Anomaly(a) => ("anomaly", serde_json::to_value(a).unwrap_or(J::Null)),
-            EventKind::FlowEnd(end) => {
-                let info = ev.flow_id.and_then(|f| self.flows.get(&f)).map(|x| &x.0);
-                ("flow", flow_to_json(info, end))
-            }
-            EventKind::Stats(s) => {
-                let mut v = serde_json::to_value(s).unwrap_or(J::Null);
-                if let J::Object(m) = &mut v {
-                    let an: Map<String, J> = s
-                        .anomalies
-                        .iter()
-                        .map(|(k, n)| (k.clone(), J::from(*n)))
-                        .collect();
-                    m.insert("anomalies".into(), J::Object(an));
-                }
-                ("stats", v)
-            }
+        let etype = match &ev.kind {
+            EventKind::FlowStart(_) => "flow_start",
+            EventKind::Handshake(_) => "handshake",
+            EventKind::Message(_) => "rtmp",
+            EventKind::Gap(_) => "gap",
+            EventKind::Anomaly(_) => "anomaly",
+            EventKind::FlowEnd(_) => "flow",
+            EventKind::Stats(_) => "stats",
         };
-        let mut m = self.envelope(ev, etype);
-        m.insert(etype.into(), data);
+        let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
+        let time = self.times.get(ev.time);
+        let mut o = Obj::open(out);
+        direct::envelope(&mut o, ev, etype, time, flow);
+        if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
+            let data = match &ev.kind {
+                EventKind::FlowStart(info) => {
+                    let mut m = Map::new();
+                    m.insert("midstream".into(), J::Bool(info.midstream));
+                    m.insert(
+                        "client_by".into(),
+                        serde_json::to_value(info.client_by).unwrap_or(J::Null),
+                    );
+                    m.insert("community_id".into(), J::from(info.community_id.clone()));
+                    if !info.vlan.is_empty() {
+                        m.insert("vlan".into(), J::from(info.vlan.clone()));
+                    }
+                    J::Object(m)
+                }
+                EventKind::FlowEnd(end) => flow_to_json(flow.map(|x| &x.0), end),
+                EventKind::Stats(s) => {
+                    let mut v = serde_json::to_value(s).unwrap_or(J::Null);
+                    if let J::Object(m) = &mut v {
+                        let an: Map<String, J> = s
+                            .anomalies
+                            .iter()
+                            .map(|(k, n)| (k.clone(), J::from(*n)))
+                            .collect();
+                        m.insert("anomalies".into(), J::Object(an));
+                    }
+                    v
+                }
+                // Written by encode_event_body.
+                _ => J::Null,
+            };
+            o.val(etype, &data);
+        }
+        o.close();
         if let EventKind::FlowEnd(_) = &ev.kind {
             if let Some(f) = ev.flow_id {
                 self.flows.remove(&f);
             }
         }
-        Some(J::Object(m))
-    }
-
-    fn envelope(&self, ev: &Event, etype: &str) -> Map<String, J> {
-        let mut m = Map::new();
-        m.insert("timestamp".into(), J::from(ev.time.rfc3339_micros()));
-        if let Some(f) = ev.flow_id {
-            m.insert("flow_id".into(), J::from(f));
-        }
-        if ev.pcap_cnt > 0 {
-            m.insert("pcap_cnt".into(), J::from(ev.pcap_cnt));
-        }
-        m.insert("event_type".into(), J::from(etype));
-        if let Some((info, cip, sip)) = ev.flow_id.and_then(|f| self.flows.get(&f)) {
-            let client = (cip.as_str(), info.client_port);
-            let server = (sip.as_str(), info.server_port);
-            let (src, dst) = match ev.direction {
-                Some(Direction::ToClient) => (server, client),
-                _ => (client, server),
-            };
-            m.insert("src_ip".into(), J::from(src.0));
-            m.insert("src_port".into(), J::from(src.1));
-            m.insert("dest_ip".into(), J::from(dst.0));
-            m.insert("dest_port".into(), J::from(dst.1));
-            if let Some(t) = &info.tunnel {
-                m.insert("transport".into(), J::from(t.transport.as_str()));
-                m.insert("tunnel_sid".into(), J::from(t.sid.clone()));
-            }
-        }
-        if let Some(d) = ev.direction {
-            m.insert("direction".into(), J::from(d.as_str()));
-        }
-        m
     }
 
     /// Writes one event (a FlowStart also opens the flow's address entry).
@@ -857,9 +872,11 @@ impl<W: Write> JsonWriter<W> {
                 self.write_session(&s)?;
             }
         }
-        if let Some(v) = self.event_to_json(ev) {
-            self.line(&v)?;
-        }
+        let mut b = std::mem::take(&mut self.buf);
+        self.encode(ev, &mut b);
+        b.push(b'\n');
+        self.buf = b;
+        self.spill()?;
         if !is_stats {
             let done = match &mut self.sessions {
                 Some(t) => t.take_finished(),
@@ -874,12 +891,11 @@ impl<W: Write> JsonWriter<W> {
 
     /// Writes a `session` line (redacted when the writer redacts).
     pub fn write_session(&mut self, s: &Session) -> io::Result<()> {
-        let s = if self.opts.redact {
-            s.redacted(&mut self.redactor)
+        let v = if self.opts.redact {
+            session_line(&s.redacted(&mut self.redactor))
         } else {
-            s.clone()
+            session_line(s)
         };
-        let v = session_line(&s);
         self.line(&v)
     }
 
@@ -899,12 +915,14 @@ impl<W: Write> JsonWriter<W> {
 
     /// Flushes the underlying writer (live captures flush per packet).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
         self.w.flush()
     }
 
     /// Flushes and returns the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.w.flush()?;
+        self.flush()?;
         Ok(self.w)
     }
 }
