@@ -19,7 +19,9 @@
 //! as virtual flows (ids from the same sequence as TCP flows) whose RTMP goes
 //! through the same dissector.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fasthash::FastMap;
 
 use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
@@ -46,7 +48,7 @@ type NameCounts = BTreeMap<&'static str, (u64, u64, u64)>;
 #[derive(Debug, Default)]
 struct RateLimiter {
     /// `None` = events outside any flow (link-layer anomalies).
-    seen: HashMap<Option<FlowId>, NameCounts>,
+    seen: FastMap<Option<FlowId>, NameCounts>,
 }
 
 impl RateLimiter {
@@ -263,7 +265,7 @@ impl FlowState {
 #[derive(Debug)]
 pub struct Analyzer {
     reasm: Reassembler,
-    flows: HashMap<FlowId, FlowState>,
+    flows: FastMap<FlowId, FlowState>,
     rtmpt: rtmpt::Layer,
     totals: Totals,
     limiter: RateLimiter,
@@ -307,7 +309,7 @@ impl Default for Analyzer {
 
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
-    flows: &'a mut HashMap<FlowId, FlowState>,
+    flows: &'a mut FastMap<FlowId, FlowState>,
     rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
     limiter: &'a mut RateLimiter,
@@ -601,7 +603,7 @@ impl Analyzer {
         let rtmpt = rtmpt::Layer::new(reasm.flow_ids());
         Analyzer {
             reasm,
-            flows: HashMap::new(),
+            flows: crate::fasthash::map(),
             rtmpt,
             totals: Totals {
                 dissector_mem_cap: config

@@ -56,7 +56,9 @@
 //! `evicted`), each holding at most [`MAX_REORDER_BYTES`] of out-of-order
 //! bodies; HTTP limits are those of [`crate::http`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fasthash::FastMap;
 
 use serde::Serialize;
 
@@ -280,8 +282,8 @@ struct Carrier {
 #[derive(Debug)]
 pub struct Layer {
     ids: FlowIdAllocator,
-    carriers: HashMap<FlowId, Carrier>,
-    tunnels: HashMap<String, Tunnel>,
+    carriers: FastMap<FlowId, Carrier>,
+    tunnels: FastMap<String, Tunnel>,
     closed_sids: std::collections::VecDeque<String>,
     created: u64,
     scratch: Vec<HttpEvent>,
@@ -536,8 +538,8 @@ impl Layer {
     pub fn new(ids: FlowIdAllocator) -> Self {
         Layer {
             ids,
-            carriers: HashMap::new(),
-            tunnels: HashMap::new(),
+            carriers: crate::fasthash::map(),
+            tunnels: crate::fasthash::map(),
             closed_sids: std::collections::VecDeque::new(),
             created: 0,
             scratch: Vec::new(),

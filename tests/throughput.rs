@@ -66,3 +66,57 @@ fn direct_encoding_equals_value_tree() {
     }
     assert!(checked > 5_000, "{checked} messages");
 }
+
+/// stdout of `rtmpscope --threads N CMD -r CAP`.
+fn run_cli(threads: u32, cmd: &str, cap: &Path) -> Vec<u8> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--threads", &threads.to_string(), cmd, "-r"])
+        .arg(cap)
+        .output()
+        .expect("run rtmpscope");
+    assert!(
+        out.status.code().is_some_and(|c| c == 0 || c == 1),
+        "{cmd} {}: {:?} {}",
+        cap.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    for cap in corpus() {
+        let rel = cap
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .expect("in the crate")
+            .to_path_buf();
+        for cmd in ["json", "summary"] {
+            let one = run_cli(1, cmd, &rel);
+            assert!(one.len() > 100, "{cmd} {}: output", rel.display());
+            for n in [2, 4] {
+                let many = run_cli(n, cmd, &rel);
+                assert!(
+                    one == many,
+                    "{cmd} {}: --threads {n} differs from --threads 1",
+                    rel.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn threads_option_is_checked() {
+    let cap = Path::new("captures/01-ffmpeg-nginx-publish-play.pcap");
+    for bad in ["0", "65", "x"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--threads", bad, "json", "-r"])
+            .arg(cap)
+            .output()
+            .expect("run rtmpscope");
+        assert_eq!(out.status.code(), Some(2), "--threads {bad}");
+    }
+}

@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::event::{Direction, Event, EventKind, FlowInfo};
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
-use crate::time::PacketTime;
 
 /// Appends `v` as JSON (serde_json's formatting and escaping).
 #[inline]
@@ -75,32 +74,19 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Cached RFC 3339 text of the last packet time written (the events of one
-/// packet share it).
-#[derive(Debug, Default)]
-pub(crate) struct TimeCache {
-    last: Option<(PacketTime, String)>,
-}
-
-impl TimeCache {
-    pub(crate) fn get(&mut self, t: PacketTime) -> &str {
-        if self.last.as_ref().is_none_or(|(lt, _)| *lt != t) {
-            self.last = Some((t, t.rfc3339_micros()));
-        }
-        self.last.as_ref().map_or("", |(_, s)| s.as_str())
-    }
-}
-
 /// The envelope members of `ev` (`timestamp` .. `direction`); `flow` holds
 /// the flow's identity and formatted client/server addresses when open.
 pub(crate) fn envelope(
     o: &mut Obj<'_>,
     ev: &Event,
     etype: &str,
-    time: &str,
     flow: Option<&(FlowInfo, String, String)>,
 ) {
-    o.val("timestamp", time);
+    // RFC 3339 text is plain ASCII: no escaping.
+    let b = o.key("timestamp");
+    b.push(b'"');
+    ev.time.write_rfc3339_micros(b);
+    b.push(b'"');
     if let Some(f) = ev.flow_id {
         o.uint("flow_id", f);
     }

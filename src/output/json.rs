@@ -78,7 +78,7 @@ use crate::redact::Redactor;
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
 use crate::session::{Session, SessionTracker};
 
-use super::direct::{self, Obj, TimeCache};
+use super::direct::{self, Obj};
 
 /// Version of the NDJSON schema (`schema/rtmpscope-events.schema.json`).
 /// Bumped on any incompatible change to the line format.
@@ -740,7 +740,6 @@ pub struct JsonWriter<W: Write> {
     redactor: Redactor,
     sessions: Option<SessionTracker>,
     buf: Vec<u8>,
-    times: TimeCache,
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -753,7 +752,6 @@ impl<W: Write> JsonWriter<W> {
             redactor: Redactor::new(),
             sessions,
             buf: Vec::with_capacity(WRITE_CHUNK + (4 << 10)),
-            times: TimeCache::default(),
         }
     }
 
@@ -811,9 +809,8 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Stats(_) => "stats",
         };
         let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
-        let time = self.times.get(ev.time);
         let mut o = Obj::open(out);
-        direct::envelope(&mut o, ev, etype, time, flow);
+        direct::envelope(&mut o, ev, etype, flow);
         if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
             let data = match &ev.kind {
                 EventKind::FlowStart(info) => {

@@ -107,6 +107,8 @@ pub struct ChunkStream {
 pub struct ChunkDecoder {
     pub chunk_size: u32,
     pub streams: Vec<ChunkStream>,
+    /// csid -> index in `streams`, used beyond [`SCAN_STREAMS`] streams.
+    index: crate::fasthash::FastMap<u32, usize>,
     pub fmt3_ets: Fmt3Ets,
     /// The flow ended ([`ChunkDecoder::set_at_end`]).
     at_end: bool,
@@ -127,6 +129,10 @@ fn be24(b: &[u8]) -> u32 {
 fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
+
+/// Chunk streams looked up by a linear scan (a connection uses a handful);
+/// beyond, a hash index (up to `Limits::max_chunk_streams` of a crafted flow).
+const SCAN_STREAMS: usize = 8;
 
 /// Parsed basic header: (fmt, csid, length in bytes).
 pub fn basic_header(d: &[u8]) -> Option<(u8, u32, usize)> {
@@ -158,6 +164,7 @@ impl ChunkDecoder {
         ChunkDecoder {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: Vec::new(),
+            index: crate::fasthash::map(),
             fmt3_ets: Fmt3Ets::Unknown,
             at_end: false,
             lenient: false,
@@ -190,7 +197,11 @@ impl ChunkDecoder {
     }
 
     fn find(&self, csid: u32) -> Option<usize> {
-        self.streams.iter().position(|s| s.csid == csid)
+        if self.streams.len() <= SCAN_STREAMS {
+            self.streams.iter().position(|s| s.csid == csid)
+        } else {
+            self.index.get(&csid).copied()
+        }
     }
 
     /// Ends every partial message as truncated with `cause` (gap, end of
@@ -457,6 +468,7 @@ impl ChunkDecoder {
                     )));
                     return Hdr::Desync;
                 }
+                self.index.insert(csid, self.streams.len());
                 self.streams.push(ChunkStream {
                     csid,
                     timestamp: 0,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::event::ClientBy;
 use crate::output::json::message_to_json;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 const TS: Direction = Direction::ToServer;
