@@ -41,4 +41,5 @@ pub mod sanitize;
 pub mod session;
 pub mod time;
 pub mod tui;
+pub mod tunnel;
 pub mod vocab;

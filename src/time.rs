@@ -76,6 +76,14 @@ impl PacketTime {
         out.extend_from_slice(&b);
     }
 
+    /// Sets `s` to [`PacketTime::rfc3339_micros`], reusing its allocation.
+    pub fn set_rfc3339_micros(&self, s: &mut String) {
+        let mut v = std::mem::take(s).into_bytes();
+        v.clear();
+        self.write_rfc3339_micros(&mut v);
+        *s = String::from_utf8(v).unwrap_or_default();
+    }
+
     /// The general form (years outside 0..=9999, unnormalised `nsec`).
     fn rfc3339_micros_fmt(&self, y: i64, m: u32, d: u32, secs_of_day: u32) -> String {
         format!(
