@@ -119,8 +119,9 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
     /// Threads of a file or live analysis (`json`, `summary`, `diff`):
-    /// reading, analysis and output each on its own thread from 2 on;
-    /// 1 runs everything on one thread. Default: the number of cores. The
+    /// 2 reads on one thread and analyses and writes on another, 3 or more
+    /// also put analysis and output on threads of their own; 1 runs
+    /// everything on one thread. Default: the number of cores. The
     /// output is the same whatever the count.
     #[arg(long = "threads", value_name = "N", global = true,
           value_parser = parse_threads)]
@@ -1102,7 +1103,8 @@ where
             handle.stop();
         });
     }
-    let (read, mut events) = if threads(input) <= 1 {
+    let threads = threads(input);
+    let (read, mut events) = if threads <= 1 {
         let mut events = Vec::new();
         let read = read_input(src, &limits, &timer_fired, |pkt| {
             analyzer.handle_packet(pkt, &mut events);
@@ -1118,6 +1120,7 @@ where
         let timer = &timer_fired;
         let limits = &limits;
         let r = crate::parallel::run(
+            threads,
             analyzer,
             move |tx: &mut crate::parallel::BatchSender| {
                 read_input(src, limits, timer, |pkt| {

@@ -1,6 +1,9 @@
-//! The multi-threaded run of one input: reading on one thread, analysis on
-//! another, output on the caller's thread, joined by bounded queues of
-//! batches (`--threads N`, N >= 2).
+//! The multi-threaded run of one input (`--threads N`, N >= 2): reading on
+//! one thread; with N = 2 analysis and output on the caller's thread, with
+//! N >= 3 analysis on a thread of its own and output on the caller's;
+//! stages joined by bounded queues of batches. (Handing events to another
+//! thread costs more than it gains on two cores: the events' allocations
+//! are then freed on another thread than the one that made them.)
 //!
 //! Contract: the caller sees exactly the events, in exactly the order, of
 //! the single-threaded run ([`crate::pipeline::Analyzer`] fed packet by
@@ -169,6 +172,31 @@ fn analyze(
     Some(analyzer)
 }
 
+/// The analyzer on the caller's thread: like [`analyze`], handing each
+/// event batch to `consume` (false: stop), reusing one event batch.
+fn analyze_inline(
+    mut analyzer: Analyzer,
+    rx: Receiver<PacketBatch>,
+    free: mpsc::Sender<PacketBatch>,
+    mut consume: impl FnMut(&EventBatch) -> bool,
+) -> Option<Analyzer> {
+    let mut eb = EventBatch::default();
+    for mut batch in rx {
+        eb.events.clear();
+        eb.bounds.clear();
+        for p in batch.packets() {
+            analyzer.handle_packet(&p, &mut eb.events);
+            eb.bounds.push((eb.events.len(), p.data.len()));
+        }
+        batch.clear();
+        let _ = free.send(batch);
+        if !consume(&eb) {
+            return None;
+        }
+    }
+    Some(analyzer)
+}
+
 /// Runs `read` (which feeds a [`BatchSender`] and returns its result) on
 /// a reader thread, the analyzer on a second thread, and `consume` on the
 /// caller's thread for every event batch, in order. After the input ends,
@@ -176,6 +204,7 @@ fn analyze(
 /// events go to `consume_final`. A consumer error stops the run and is
 /// returned.
 pub fn run<R, E, Read, Fin, Con>(
+    threads: usize,
     analyzer: Analyzer,
     read: Read,
     finish: Fin,
@@ -201,20 +230,31 @@ where
             sender.send();
             r
         });
-        let worker = s.spawn(move || analyze(analyzer, prx, free_tx, &etx));
         let mut failed = None;
-        for eb in erx.iter() {
-            if let Err(e) = consume(&eb) {
-                failed = Some(e);
-                break;
+        let analyzer = if threads >= 3 {
+            let worker = s.spawn(move || analyze(analyzer, prx, free_tx, &etx));
+            for eb in erx.iter() {
+                if let Err(e) = consume(&eb) {
+                    failed = Some(e);
+                    break;
+                }
             }
-        }
-        // Closing the event queue stops the analyzer, whose end closes
-        // the packet queue and stops the reader.
-        drop(erx);
-        let analyzer = worker
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            // Closing the event queue stops the analyzer, whose end closes
+            // the packet queue and stops the reader.
+            drop(erx);
+            worker
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        } else {
+            drop((etx, erx));
+            analyze_inline(analyzer, prx, free_tx, |eb| match consume(eb) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+        };
         let r = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
