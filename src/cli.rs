@@ -1211,18 +1211,23 @@ fn read_input<E>(
             autostop = Some(format!("packets:{n}"));
             break;
         }
-        match src.next_packet() {
-            Ok(Some(pkt)) => {
-                if let (Some(d), false) = (limits.duration, live) {
-                    let t0 = *first_time.get_or_insert(pkt.time);
-                    if pkt.time.nanos_since(t0) >= i128::from(d) * 1_000_000_000 {
-                        autostop = Some(format!("duration:{d}"));
-                        break;
-                    }
+        // The packet is handed over in the reader's buffer (no copy).
+        let step = src.with_next_packet(|pkt| {
+            if let (Some(d), false) = (limits.duration, live) {
+                let t0 = *first_time.get_or_insert(pkt.time);
+                if pkt.time.nanos_since(t0) >= i128::from(d) * 1_000_000_000 {
+                    return Err(None);
                 }
-                packets += 1;
-                each(&pkt)?;
             }
+            each(pkt).map_err(Some)
+        });
+        match step {
+            Ok(Some(Ok(()))) => packets += 1,
+            Ok(Some(Err(None))) => {
+                autostop = limits.duration.map(|d| format!("duration:{d}"));
+                break;
+            }
+            Ok(Some(Err(Some(e)))) => return Err(e),
             Ok(None) => {
                 if src.is_idle() {
                     continue;
