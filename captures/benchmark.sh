@@ -5,7 +5,8 @@
 # env:   CAPTURE=FILE   measure this existing capture instead of making one (kept)
 #        THREADS=N      the N of the "tN" rows (default: number of cores)
 #        BASELINE=BIN   another rtmpscope binary measured alongside (before/after rows)
-#        RUNS=3         runs per reader; the table shows the fastest (wall) run
+#        RUNS=3         runs per reader; the table shows the fastest (wall) run (tshark: 1 run)
+#        TSHARK=0       leave tshark out
 #        SIZE_MB=1024   capture size to reach (the real benchmark is >= 1 GB; test with SIZE_MB=50)
 #        STREAMS=4      concurrent ffmpeg publishers (high-bitrate 1280x720 H.264, -c copy)
 #        READRATE=8     ffmpeg -readrate (x real time) per publisher: without a limit tcpdump
@@ -187,15 +188,19 @@ if [ -n "${BASELINE:-}" ]; then
     measure base_json "$BASELINE" json -r "$BIG"; NAMES+=(base_json)
     measure base_summary "$BASELINE" summary -r "$BIG"; NAMES+=(base_summary)
 fi
-RUNS=1 measure tshark tshark -r "$BIG" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
-    -e rtmpt.header.typeid -e rtmpt.header.bodysize -Y rtmpt; NAMES+=(tshark)
+if [ "${TSHARK:-1}" != 0 ]; then
+    RUNS=1 measure tshark tshark -r "$BIG" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
+        -e rtmpt.header.typeid -e rtmpt.header.bodysize -Y rtmpt
+    NAMES+=(tshark)
+fi
 
 echo
 echo "capture: $BIG, $MB MB ($BYTES bytes), messages: ${MESSAGES:-?}, cores: $(nproc), N = $THREADS, best of $RUNS"
 printf '%-14s %4s %8s %8s %9s %11s %9s %9s %9s %6s\n' reader exit wall_s cpu_s MB/s msgs/s peakRSS_MB x_floor x_tshark load
 for n in "${NAMES[@]}"; do
     awk -v n="$n" -v rc="${RC[$n]}" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v mb="$MB" \
-        -v msg="${MESSAGES:-0}" -v f="${WALL[tcpdump]}" -v t="${WALL[tshark]}" -v l="${LOAD[$n]}" 'BEGIN{
+        -v msg="${MESSAGES:-0}" -v f="${WALL[tcpdump]}" -v t="${WALL[tshark]:-0}" -v l="${LOAD[$n]}" 'BEGIN{
         ws = (w > 0 ? w : 0.01);
-        printf "%-14s %4s %8.2f %8.2f %9.1f %11.0f %9.1f %9.2f %9.3f %6s\n", n, rc, w, c, mb/ws, msg/ws, r, ws/(f>0?f:0.01), ws/(t>0?t:0.01), l }'
+        xt = (t > 0 ? sprintf("%.3f", ws/t) : "-");
+        printf "%-14s %4s %8.2f %8.2f %9.1f %11.0f %9.1f %9.2f %9s %6s\n", n, rc, w, c, mb/ws, msg/ws, r, ws/(f>0?f:0.01), xt, l }'
 done
