@@ -74,13 +74,16 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// The envelope members of `ev` (`timestamp` .. `direction`); `flow` holds
-/// the flow's identity and formatted client/server addresses when open.
+/// The envelope members of `ev` (`timestamp` .. `direction`, then
+/// `transport: rtmps` for the RTMP-layer events of a TLS flow); `flow`
+/// holds the flow's identity and formatted client/server addresses when
+/// open.
 pub(crate) fn envelope(
     o: &mut Obj<'_>,
     ev: &Event,
     etype: &str,
     flow: Option<&(FlowInfo, String, String)>,
+    rtmps: bool,
 ) {
     // RFC 3339 text is plain ASCII: no escaping.
     let b = o.key("timestamp");
@@ -106,12 +109,19 @@ pub(crate) fn envelope(
         o.val("dest_ip", dst.0);
         o.uint("dest_port", dst.1.into());
         if let Some(t) = &info.tunnel {
-            o.val("transport", t.transport.as_str());
+            // (`rtmps` replaces the tunnel's transport in place.)
+            o.val(
+                "transport",
+                if rtmps { "rtmps" } else { t.transport.as_str() },
+            );
             o.val("tunnel_sid", &t.sid);
         }
     }
     if let Some(d) = ev.direction {
         o.val("direction", d.as_str());
+    }
+    if rtmps && flow.is_none_or(|(info, _, _)| info.tunnel.is_none()) {
+        o.val("transport", "rtmps");
     }
 }
 

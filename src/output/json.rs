@@ -24,7 +24,8 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan`; on a tunnel's virtual flow `transport` and `tunnel` ([`crate::rtmpt::TunnelFacts`]: sid, carrier flows, requests by kind, intervals, HTTP vs RTMP bytes, latency, seq faults) |
+//! | `tls` | a TLS flow's handshake as seen in the clear ([`crate::tls::TlsInfo`]); the flow's `handshake`, `rtmp` and RTMP-layer `anomaly` lines then carry `"transport": "rtmps"` (offsets in the plaintext stream) |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan`; on a tunnel's virtual flow `transport` and `tunnel` ([`crate::rtmpt::TunnelFacts`]: sid, carrier flows, requests by kind, intervals, HTTP vs RTMP bytes, latency, seq faults), `tls` (TLS flows) |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!
@@ -542,6 +543,19 @@ pub struct JsonWriter<W: Write> {
     redactor: Redactor,
     sessions: Option<SessionTracker>,
     buf: Vec<u8>,
+    /// Open flows that are TLS (a `tls` event was seen): their RTMP events
+    /// carry `"transport": "rtmps"`.
+    tls_flows: std::collections::BTreeSet<FlowId>,
+}
+
+/// The TLS facts as JSON; with `redact`, the SNI goes through the redactor
+/// (a stream key embedded in a server name is replaced like elsewhere).
+pub fn tls_to_json(t: &crate::tls::TlsInfo, redactor: Option<&Redactor>) -> J {
+    let mut v = serde_json::to_value(t).unwrap_or(J::Null);
+    if let (Some(r), J::Object(m), Some(sni)) = (redactor, &mut v, &t.sni) {
+        m.insert("sni".into(), J::from(r.redact_str(sni)));
+    }
+    v
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -554,6 +568,7 @@ impl<W: Write> JsonWriter<W> {
             redactor: Redactor::new(),
             sessions,
             buf: Vec::with_capacity(WRITE_CHUNK + (4 << 10)),
+            tls_flows: std::collections::BTreeSet::new(),
         }
     }
 
@@ -608,11 +623,22 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Gap(_) => "gap",
             EventKind::Anomaly(_) => "anomaly",
             EventKind::FlowEnd(_) => "flow",
+            EventKind::Tls(_) => "tls",
             EventKind::Stats(_) => "stats",
         };
+        if let (EventKind::Tls(_), Some(f)) = (&ev.kind, ev.flow_id) {
+            self.tls_flows.insert(f);
+        }
+        // RTMP-layer events of a TLS flow carry `"transport": "rtmps"`.
+        let rtmp_layer = match &ev.kind {
+            EventKind::Handshake(_) | EventKind::Message(_) => true,
+            EventKind::Anomaly(a) => !a.name.starts_with("tls.") && !a.name.starts_with("tcp."),
+            _ => false,
+        };
+        let rtmps = rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
         let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
         let mut o = Obj::open(out);
-        direct::envelope(&mut o, ev, etype, flow);
+        direct::envelope(&mut o, ev, etype, flow, rtmps);
         if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
             let data = match &ev.kind {
                 EventKind::FlowStart(info) => {
@@ -628,7 +654,18 @@ impl<W: Write> JsonWriter<W> {
                     }
                     J::Object(m)
                 }
-                EventKind::FlowEnd(end) => flow_to_json(flow.map(|x| &x.0), end),
+                EventKind::FlowEnd(end) => {
+                    let mut v = flow_to_json(flow.map(|x| &x.0), end);
+                    if let (Some(t), J::Object(m)) = (&end.tls, &mut v) {
+                        let r = self.opts.redact.then_some(&self.redactor);
+                        m.insert("tls".into(), tls_to_json(t, r));
+                    }
+                    v
+                }
+                EventKind::Tls(t) => {
+                    let r = self.opts.redact.then_some(&self.redactor);
+                    tls_to_json(t, r)
+                }
                 EventKind::Stats(s) => {
                     let mut v = serde_json::to_value(s).unwrap_or(J::Null);
                     if let J::Object(m) = &mut v {
@@ -650,6 +687,7 @@ impl<W: Write> JsonWriter<W> {
         if let EventKind::FlowEnd(_) = &ev.kind {
             if let Some(f) = ev.flow_id {
                 self.flows.remove(&f);
+                self.tls_flows.remove(&f);
             }
         }
     }
