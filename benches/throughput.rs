@@ -4,11 +4,26 @@
 //!
 //! usage: `cargo bench --bench throughput -- FILE [FILE...]`
 //! (default: every capture in `captures/`). Prints MB/s of capture file per
-//! stage and the dissector's share. Figures are for comparison within one
+//! stage, packets, events, and the heap allocations per packet of the
+//! dissect and json stages (a counting global allocator), so allocation on
+//! the hot path shows up as a number. Figures are for comparison within one
 //! run on one machine; `captures/benchmark.sh` compares against tshark.
 
+use std::alloc::System;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+
+/// The system allocator, counting allocations (`stats_alloc`).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations (and reallocations) so far.
+fn allocs() -> u64 {
+    let s = GLOBAL.stats();
+    (s.allocations + s.reallocations) as u64
+}
 
 use rtmpscope::capture::{PacketSource, SourceOptions};
 use rtmpscope::output::json::{JsonOptions, JsonWriter};
@@ -21,15 +36,26 @@ enum Stage {
     Json,
 }
 
-/// Runs one stage over `path`; returns (seconds, events).
-fn run(path: &Path, stage: Stage) -> (f64, u64) {
+/// One stage's run: seconds, events, packets, allocations.
+struct Run {
+    secs: f64,
+    events: u64,
+    packets: u64,
+    allocs: u64,
+}
+
+/// Runs one stage over `path`.
+fn run(path: &Path, stage: Stage) -> Run {
     let t0 = Instant::now();
+    let a0 = allocs();
+    let mut packets = 0u64;
     let mut src = PacketSource::open_file(path, &SourceOptions::default()).expect("open");
     let mut an = Analyzer::new(Config::default());
     let mut writer = JsonWriter::new(std::io::sink(), JsonOptions::default());
     let mut events = Vec::new();
     let mut n = 0u64;
     while let Some(pkt) = src.next_packet().expect("read") {
+        packets += 1;
         match stage {
             Stage::Read => n += pkt.data.len() as u64 & 1,
             Stage::Dissect | Stage::Json => an.handle_packet(&pkt, &mut events),
@@ -46,7 +72,12 @@ fn run(path: &Path, stage: Stage) -> (f64, u64) {
         an.finish(None, &mut events);
         n += events.len() as u64;
     }
-    (t0.elapsed().as_secs_f64(), n)
+    Run {
+        secs: t0.elapsed().as_secs_f64(),
+        events: n,
+        packets,
+        allocs: allocs() - a0,
+    }
 }
 
 fn main() {
@@ -65,8 +96,16 @@ fn main() {
         files.sort();
     }
     println!(
-        "{:<48} {:>9} {:>10} {:>10} {:>10} {:>8}",
-        "capture", "MB", "read MB/s", "dissect", "json", "events"
+        "{:<48} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>11} {:>11}",
+        "capture",
+        "MB",
+        "read MB/s",
+        "dissect",
+        "json",
+        "packets",
+        "events",
+        "alloc/pkt d",
+        "alloc/pkt j"
     );
     for f in &files {
         let mb = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
@@ -75,21 +114,25 @@ fn main() {
         let best = |s| {
             (0..3)
                 .map(|_| run(f, s))
-                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .min_by(|a, b| a.secs.total_cmp(&b.secs))
                 .expect("3 runs")
         };
-        let (r, _) = best(Stage::Read);
-        let (d, _) = best(Stage::Dissect);
-        let (j, ev) = best(Stage::Json);
+        let r = best(Stage::Read);
+        let d = best(Stage::Dissect);
+        let j = best(Stage::Json);
+        let per = |x: &Run| x.allocs as f64 / x.packets.max(1) as f64;
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("?");
         println!(
-            "{:<48} {:>9.1} {:>10.0} {:>10.0} {:>10.0} {:>8}",
+            "{:<48} {:>7.1} {:>9.0} {:>9.0} {:>9.0} {:>9} {:>8} {:>11.2} {:>11.2}",
             name,
             mb,
-            mb / r,
-            mb / d,
-            mb / j,
-            ev
+            mb / r.secs,
+            mb / d.secs,
+            mb / j.secs,
+            j.packets,
+            j.events,
+            per(&d),
+            per(&j)
         );
     }
     tls_section();

@@ -2,7 +2,12 @@
 # Throughput benchmark: make a big RTMP capture OUTSIDE the repo, then time readers on it.
 #
 # usage: bash captures/benchmark.sh [PATH_TO_RTMPSCOPE_BINARY]
-# env:   SIZE_MB=1024   capture size to reach (the real benchmark is >= 1 GB; test with SIZE_MB=50)
+# env:   CAPTURE=FILE   measure this existing capture instead of making one (kept)
+#        THREADS=N      the N of the "tN" rows (default: number of cores)
+#        BASELINE=BIN   another rtmpscope binary measured alongside (before/after rows)
+#        RUNS=3         runs per reader; the table shows the fastest (wall) run (tshark: 1 run)
+#        TSHARK=0       leave tshark out
+#        SIZE_MB=1024   capture size to reach (the real benchmark is >= 1 GB; test with SIZE_MB=50)
 #        STREAMS=4      concurrent ffmpeg publishers (high-bitrate 1280x720 H.264, -c copy)
 #        READRATE=8     ffmpeg -readrate (x real time) per publisher: without a limit tcpdump
 #                       drops about half of the loopback traffic and the capture is lossy
@@ -12,11 +17,16 @@
 #                       messages per MB (used by benches/tui_responsiveness.sh)
 #        MEASURE=0      only make the capture
 #        PORT=19390     nginx-rtmp port
-# Measures with /usr/bin/time -v (wall time, throughput in MB/s of capture file, peak RSS):
-#   1. rtmpscope json -r BIG > /dev/null              (skipped if no binary is given)
-#   2. tshark per-message fields (rtmpt, max_packet_size 16 MiB)
-#   3. read floor: tcpdump -r BIG -w /dev/null
-# and prints each reader's time relative to the tcpdump floor and to tshark.
+#        MTU=1500       publish over a veth pair into a private network namespace with this
+#                       MTU and one segment per packet (gso_max_segs 1), like a real NIC, instead
+#                       of loopback (MTU 65536: few, huge packets). Needs root and iproute2;
+#                       the namespace and veth pair are named after PORT and removed at the end.
+# Measures with /usr/bin/time -v, side by side on the same file (best of RUNS):
+#   tcpdump -r BIG -w /dev/null (the read floor), rtmpscope json and summary at --threads 1
+#   and --threads N (and BASELINE json/summary), tshark's per-message export
+# and prints wall time, CPU time (user+sys: the robust figure on a busy machine), MB/s,
+# messages/s (messages from the json run's stats line), peak RSS, ratio to the floor and
+# to tshark, and the load average during the runs.
 # Runs unattended; stops everything it started by PID; every wait is bounded.
 set -uo pipefail
 exec </dev/null
@@ -44,9 +54,12 @@ stop_pid() {
     wait "$pid" 2>/dev/null
     return 0
 }
+NS="" VETH=""
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    [ -n "$VETH" ] && ip link del "$VETH" 2>/dev/null
+    [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
     rm -rf "$WORK"
     if [ "${KEEP:-0}" != 1 ]; then rm -f "$BIG"; else log "capture kept: $BIG"; fi
 }
@@ -61,6 +74,10 @@ done
 MODULE="$(dpkg -L libnginx-mod-rtmp 2>/dev/null | grep 'ngx_rtmp_module\.so$' | head -1)"
 MODULE="${MODULE:-/usr/lib/nginx/modules/ngx_rtmp_module.so}"
 
+if [ -n "${CAPTURE:-}" ]; then
+    BIG="$(realpath "$CAPTURE")"; KEEP=1
+    [ -f "$BIG" ] || { log "no such capture: $CAPTURE"; exit 2; }
+else
 # ------------------------------------------------------------ source (about 12 Mbit/s, 10 s)
 log "making source"
 if [ "${SOURCE:-big}" = small ]; then
@@ -78,6 +95,20 @@ timeout 300 ffmpeg -nostdin -hide_banner -loglevel error -y \
 fi
 
 # ------------------------------------------------------------ nginx + capture
+ADDR=127.0.0.1 IFACE=lo RUN_PUB=()
+if [ -n "${MTU:-}" ]; then
+    # veth pair: nginx on the host side, publishers in the namespace.
+    NS="rtmpscope-bench-$PORT" VETH="rsb$PORT"
+    ADDR="10.$((PORT % 250)).$((PORT / 250 % 250)).1"
+    PEER="${ADDR%.1}.2"
+    ip netns add "$NS" && ip link add "$VETH" type veth peer name "${VETH}p" &&
+    ip link set "${VETH}p" netns "$NS" &&
+    ip addr add "$ADDR/24" dev "$VETH" && ip link set "$VETH" mtu "$MTU" gso_max_segs 1 up &&
+    ip netns exec "$NS" ip addr add "$PEER/24" dev "${VETH}p" &&
+    ip netns exec "$NS" ip link set "${VETH}p" mtu "$MTU" gso_max_segs 1 up &&
+    ip netns exec "$NS" ip link set lo up || { log "veth/netns setup failed (root and iproute2 needed)"; exit 1; }
+    IFACE="$VETH" RUN_PUB=(ip netns exec "$NS")
+fi
 mkdir -p "$WORK/ngx/logs"
 cat >"$WORK/ngx/nginx.conf" <<EOF
 load_module $MODULE;
@@ -85,21 +116,21 @@ $( [ "$(id -u)" = 0 ] && echo "user root;" )
 worker_processes 1;
 error_log $WORK/ngx/logs/error.log warn;
 events { worker_connections 256; }
-rtmp { server { listen 127.0.0.1:$PORT; chunk_size 4096; application live { live on; } } }
+rtmp { server { listen $ADDR:$PORT; chunk_size 4096; application live { live on; } } }
 EOF
 nginx -p "$WORK/ngx" -c "$WORK/ngx/nginx.conf" -g "daemon off; pid $WORK/ngx/nginx.pid;" >"$WORK/ngx/out.log" 2>&1 &
 NGX=$!; PIDS+=("$NGX")
-timeout 15 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do sleep 0.1; done" || { log "nginx did not start"; exit 1; }
+timeout 15 bash -c "until (exec 3<>/dev/tcp/$ADDR/$PORT) 2>/dev/null; do sleep 0.1; done" || { log "nginx did not start"; exit 1; }
 rm -f "$BIG"
-tcpdump -i lo -s 262144 -B 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
+tcpdump -i "$IFACE" -s 262144 -B 262144 -U -w "$BIG" "tcp port $PORT" >"$WORK/tcpdump.log" 2>&1 &
 TCPD=$!; PIDS+=("$TCPD")
 timeout 10 bash -c "until grep -q 'listening on' '$WORK/tcpdump.log'; do sleep 0.1; done" || { log "tcpdump did not start"; exit 1; }
 
 log "publishing $STREAMS streams (-readrate $READRATE) until the capture reaches $SIZE_MB MB"
 PUBS=()
 for i in $(seq 1 "$STREAMS"); do
-    timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -readrate "$READRATE" -stream_loop -1 -i "$WORK/src.flv" -c copy \
-        -f flv "rtmp://127.0.0.1:$PORT/live/bench$i" >"$WORK/pub$i.log" 2>&1 &
+    "${RUN_PUB[@]}" timeout 3600 ffmpeg -nostdin -hide_banner -loglevel error -readrate "$READRATE" -stream_loop -1 -i "$WORK/src.flv" -c copy \
+        -f flv "rtmp://$ADDR:$PORT/live/bench$i" >"$WORK/pub$i.log" 2>&1 &
     PUBS+=("$!"); PIDS+=("$!")
 done
 LIMIT=$((SIZE_MB * 1024 * 1024))
@@ -114,35 +145,62 @@ BYTES=$(stat -c %s "$BIG")
 MB=$(awk -v b="$BYTES" 'BEGIN{printf "%.1f", b/1048576}')
 log "capture: $BIG, $MB MB, $(capinfos -c -M "$BIG" 2>/dev/null | awk -F: '/Number of packets/{gsub(/ /,"",$2); print $2}') packets"
 
+fi
 # ------------------------------------------------------------ measurements
 [ "${MEASURE:-1}" = 0 ] && exit 0
-declare -A WALL RSS RC
-measure() { # measure NAME CMD...
+BYTES=$(stat -c %s "$BIG")
+MB=$(awk -v b="$BYTES" 'BEGIN{printf "%.1f", b/1048576}')
+THREADS="${THREADS:-$(nproc)}"
+RUNS="${RUNS:-3}"
+declare -A WALL CPU RSS RC LOAD
+measure() { # measure NAME CMD...  (fastest of RUNS runs)
     local name="$1"; shift
-    local tv="$WORK/time.$name"
-    /usr/bin/time -v -o "$tv" "$@" >/dev/null 2>"$WORK/err.$name"
-    RC[$name]=$?
-    local el
-    el=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tv")
-    WALL[$name]=$(awk -v t="$el" 'BEGIN{n=split(t,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}')
-    RSS[$name]=$(awk -F': ' '/Maximum resident set size/{printf "%.1f", $2/1024}' "$tv")
-    log "$name: exit ${RC[$name]}, ${WALL[$name]} s, peak RSS ${RSS[$name]} MB"
+    local tv="$WORK/time.$name" r el w c
+    WALL[$name]=""
+    for r in $(seq 1 "$RUNS"); do
+        /usr/bin/time -v -o "$tv" "$@" >/dev/null 2>"$WORK/err.$name"
+        RC[$name]=$?
+        el=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tv")
+        w=$(awk -v t="$el" 'BEGIN{n=split(t,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}')
+        c=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.2f", u+s}' "$tv")
+        if [ -z "${WALL[$name]}" ] || awk -v a="$w" -v b="${WALL[$name]}" 'BEGIN{exit !(a<b)}'; then
+            WALL[$name]=$w; CPU[$name]=$c
+            RSS[$name]=$(awk -F': ' '/Maximum resident set size/{printf "%.1f", $2/1024}' "$tv")
+        fi
+    done
+    LOAD[$name]=$(cut -d' ' -f1 /proc/loadavg)
+    log "$name: exit ${RC[$name]}, ${WALL[$name]} s (cpu ${CPU[$name]} s), peak RSS ${RSS[$name]} MB"
 }
+cat "$BIG" >/dev/null   # page cache warm for every reader
 NAMES=()
-if [ -n "$RTMPSCOPE" ]; then
-    measure rtmpscope "$RTMPSCOPE" json -r "$BIG"; NAMES+=(rtmpscope)
-    [ "${RC[rtmpscope]}" = 0 ] || log "rtmpscope failed: $(tail -3 "$WORK/err.rtmpscope")"
-fi
-measure tshark tshark -r "$BIG" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
-    -e rtmpt.header.typeid -e rtmpt.header.bodysize -Y rtmpt; NAMES+=(tshark)
+MESSAGES=""
 measure tcpdump tcpdump -r "$BIG" -w /dev/null; NAMES+=(tcpdump)
+if [ -n "$RTMPSCOPE" ]; then
+    MESSAGES=$("$RTMPSCOPE" json -r "$BIG" 2>/dev/null | tail -1 | sed -n 's/.*"messages":\([0-9]*\).*/\1/p')
+    for t in 1 "$THREADS"; do
+        measure "json_t$t" "$RTMPSCOPE" --threads "$t" json -r "$BIG"; NAMES+=("json_t$t")
+        measure "summary_t$t" "$RTMPSCOPE" --threads "$t" summary -r "$BIG"; NAMES+=("summary_t$t")
+        [ "$t" = 1 ] && [ "$THREADS" = 1 ] && break
+    done
+    [ "${RC[json_t1]}" = 0 ] || log "rtmpscope failed: $(tail -3 "$WORK/err.json_t1")"
+fi
+if [ -n "${BASELINE:-}" ]; then
+    measure base_json "$BASELINE" json -r "$BIG"; NAMES+=(base_json)
+    measure base_summary "$BASELINE" summary -r "$BIG"; NAMES+=(base_summary)
+fi
+if [ "${TSHARK:-1}" != 0 ]; then
+    RUNS=1 measure tshark tshark -r "$BIG" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
+        -e rtmpt.header.typeid -e rtmpt.header.bodysize -Y rtmpt
+    NAMES+=(tshark)
+fi
 
 echo
-echo "capture: $MB MB ($BYTES bytes), $STREAMS streams"
-printf '%-10s %5s %10s %10s %12s %12s %12s\n' reader exit wall_s MB/s peakRSS_MB x_tcpdump x_tshark
+echo "capture: $BIG, $MB MB ($BYTES bytes), messages: ${MESSAGES:-?}, cores: $(nproc), N = $THREADS, best of $RUNS"
+printf '%-14s %4s %8s %8s %9s %11s %9s %9s %9s %6s\n' reader exit wall_s cpu_s MB/s msgs/s peakRSS_MB x_floor x_tshark load
 for n in "${NAMES[@]}"; do
-    awk -v n="$n" -v rc="${RC[$n]}" -v w="${WALL[$n]}" -v r="${RSS[$n]}" -v mb="$MB" \
-        -v f="${WALL[tcpdump]}" -v t="${WALL[tshark]}" 'BEGIN{
+    awk -v n="$n" -v rc="${RC[$n]}" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v mb="$MB" \
+        -v msg="${MESSAGES:-0}" -v f="${WALL[tcpdump]}" -v t="${WALL[tshark]:-0}" -v l="${LOAD[$n]}" 'BEGIN{
         ws = (w > 0 ? w : 0.01);
-        printf "%-10s %5s %10.2f %10.1f %12.1f %12.2f %12.2f\n", n, rc, w, mb/ws, r, ws/(f>0?f:0.01), ws/(t>0?t:0.01) }'
+        xt = (t > 0 ? sprintf("%.3f", ws/t) : "-");
+        printf "%-14s %4s %8.2f %8.2f %9.1f %11.0f %9.1f %9.2f %9s %6s\n", n, rc, w, c, mb/ws, msg/ws, r, ws/(f>0?f:0.01), xt, l }'
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Module import graph of src/ and its cycles.
 
-Usage: scripts/import_graph.py [--depth N] [--allow A->B ...]
+Usage: scripts/import_graph.py [--depth N] [--allow A->B ...] [--root DIR]
 
 Reads every src/**/*.rs, maps it to its module path (src/rtmp/media/video.rs ->
 rtmp::media::video, mod.rs/lib.rs -> their directory's module), and collects
@@ -39,11 +39,15 @@ def strip_comments(text):
 
 
 def main():
+    global ROOT
     allow = set()
     args = sys.argv[1:]
     while args:
         if args[0] == "--depth" and len(args) > 1:
             DEPTH[0] = int(args[1])
+            args = args[2:]
+        elif args[0] == "--root" and len(args) > 1:
+            ROOT = args[1]
             args = args[2:]
         elif args[0] == "--allow" and len(args) > 1:
             allow.add(tuple(args[1].split("->")))

@@ -110,6 +110,35 @@ pub enum Evidence {
     NoRtmpStructure,
 }
 
+impl Evidence {
+    /// Snake-case name as used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::None => "none",
+            Evidence::RtmpHandshake => "rtmp_handshake",
+            Evidence::RtmpeHandshake => "rtmpe_handshake",
+            Evidence::RtmpChunks => "rtmp_chunks",
+            Evidence::WeakRtmpChunks => "weak_rtmp_chunks",
+            Evidence::TlsRecord => "tls_record",
+            Evidence::HttpRequest => "http_request",
+            Evidence::HttpResponse => "http_response",
+            Evidence::SshBanner => "ssh_banner",
+            Evidence::BgpMarker => "bgp_marker",
+            Evidence::DnsHeader => "dns_header",
+            Evidence::SmbHeader => "smb_header",
+            Evidence::TpktHeader => "tpkt_header",
+            Evidence::Text => "text",
+            Evidence::NoRtmpStructure => "no_rtmp_structure",
+        }
+    }
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How sure the classification is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +149,23 @@ pub enum Confidence {
     Medium,
     /// Both directions agree, or many decoded messages.
     High,
+}
+
+impl Confidence {
+    /// Snake-case name as used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A flow's classification.

@@ -118,6 +118,14 @@ pub struct InputArgs {
     /// Stop after COUNT packets (like tcpdump -c).
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
+    /// Threads of a file or live analysis (`json`, `summary`, `diff`):
+    /// 2 reads on one thread and analyses and writes on another, 3 or more
+    /// also put analysis and output on threads of their own; 1 runs
+    /// everything on one thread. Default: the number of cores. The
+    /// output is the same whatever the count.
+    #[arg(long = "threads", value_name = "N", global = true,
+          value_parser = parse_threads)]
+    pub threads: Option<usize>,
     /// Stop when a condition is met (like tshark -a): `duration:SECONDS`
     /// (wall clock for a live capture, packet time for files) or
     /// `packets:N`. Repeatable: the first condition met stops the run.
@@ -341,6 +349,17 @@ pub struct TuiArgs {
     pub redact: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// Most threads `--threads` accepts.
+pub const MAX_THREADS: usize = 64;
+
+/// `--threads N`: 1..=[`MAX_THREADS`].
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from 1 to {MAX_THREADS}")),
+    }
 }
 
 /// Parses `"64M"`-style sizes (K, M, G: powers of 1024; optional `B`/`iB`).
@@ -1117,9 +1136,7 @@ where
     F: FnMut(&[Event], Option<usize>) -> io::Result<()>,
 {
     let mut analyzer = Analyzer::new(pipeline_config(input));
-    let mut events = Vec::new();
     let mut end = InputEnd::default();
-    let mut read_error = None;
     let limits = Limits::of(input);
     let live = src.is_live();
     // A live duration is wall-clock time: a timer stops the capture even
@@ -1133,57 +1150,57 @@ where
             handle.stop();
         });
     }
-    let mut first_time: Option<PacketTime> = None;
-    let mut packets = 0u64;
-    let mut autostop = None;
-    loop {
-        if let Some(n) = limits.packets.filter(|&n| packets >= n) {
-            autostop = Some(format!("packets:{n}"));
-            break;
-        }
-        let len = match src.next_packet() {
-            Ok(Some(pkt)) => {
-                if let (Some(d), false) = (limits.duration, live) {
-                    let t0 = *first_time.get_or_insert(pkt.time);
-                    if pkt.time.nanos_since(t0) >= i128::from(d) * 1_000_000_000 {
-                        autostop = Some(format!("duration:{d}"));
-                        break;
+    let threads = threads(input);
+    let (read, mut events) = if threads <= 1 {
+        let mut events = Vec::new();
+        let read = read_input(src, &limits, &timer_fired, |pkt| {
+            analyzer.handle_packet(pkt, &mut events);
+            end.worst = worst(&events, end.worst);
+            let r = sink(&events, Some(pkt.data.len())).map_err(DriveError::Output);
+            events.clear();
+            r
+        })?;
+        analyzer.finish_run(read.kernel, &read.run_end, &mut events);
+        (read, events)
+    } else {
+        // Reader thread | analyzer thread | output here (crate::parallel).
+        let timer = &timer_fired;
+        let limits = &limits;
+        let r = crate::parallel::run(
+            threads,
+            analyzer,
+            move |tx: &mut crate::parallel::BatchSender| {
+                read_input(src, limits, timer, |pkt| {
+                    if tx.push(pkt, live) {
+                        Ok(())
+                    } else {
+                        Err(())
                     }
+                })
+                .ok()
+            },
+            |an: &mut Analyzer, read: &Option<ReadEnd>| {
+                let mut evs = Vec::new();
+                if let Some(read) = read {
+                    an.finish_run(read.kernel, &read.run_end, &mut evs);
                 }
-                packets += 1;
-                analyzer.handle_packet(&pkt, &mut events);
-                pkt.data.len()
-            }
-            Ok(None) => {
-                if src.is_idle() {
-                    continue;
+                evs
+            },
+            |eb: &crate::parallel::EventBatch| {
+                for (evs, len) in eb.per_packet() {
+                    end.worst = worst(evs, end.worst);
+                    sink(evs, Some(len)).map_err(DriveError::Output)?;
                 }
-                break;
-            }
-            Err(e) => {
-                read_error = Some(e);
-                break;
-            }
-        };
-        end.worst = worst(&events, end.worst);
-        sink(&events, Some(len)).map_err(DriveError::Output)?;
-        events.clear();
-    }
-    end.signal = src.stop_handle().signal();
-    if end.signal.is_none() && timer_fired.load(Ordering::SeqCst) {
-        autostop = limits.duration.map(|d| format!("duration:{d}"));
-    }
-    let kernel = src.stats();
-    let run_end = RunEnd {
-        interrupted: end.signal.map(signal_name),
-        autostop,
-        truncated: read_error
-            .as_ref()
-            .and_then(|e| e.truncation())
-            .map(|(what, off)| (what.to_owned(), off)),
-        fallback_time: Some(now()),
+                Ok(())
+            },
+        )?;
+        match r {
+            (Some(read), events) => (read, events),
+            // The analyzer stopped without an output error: cannot happen.
+            (None, _) => return Err(DriveError::Output(io::Error::other("pipeline stopped"))),
+        }
     };
-    analyzer.finish_run(kernel, &run_end, &mut events);
+    end.signal = read.signal;
     end.worst = worst(&events, end.worst);
     end.rtmp_flows = events
         .iter()
@@ -1193,7 +1210,8 @@ where
         })
         .unwrap_or(0);
     sink(&events, None).map_err(DriveError::Output)?;
-    if let Some(e) = read_error {
+    events.clear();
+    if let Some(e) = read.read_error {
         if e.is_truncation() {
             eprintln!(
                 "rtmpscope: warning: {}",
@@ -1205,6 +1223,91 @@ where
     }
     Ok(end)
 }
+
+/// Worker threads of a run: `--threads`, else the number of cores.
+fn threads(input: &InputArgs) -> usize {
+    input.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    })
+}
+
+/// How reading the input ended.
+struct ReadEnd {
+    run_end: RunEnd,
+    kernel: Option<crate::capture::KernelStats>,
+    signal: Option<i32>,
+    read_error: Option<CaptureError>,
+}
+
+/// Reads every packet of `src` into `each` until end of input, a signal,
+/// an autostop limit (`-c`, `-a`) or a read error; `Err` when `each` asks
+/// to stop (its error).
+fn read_input<E>(
+    src: &mut PacketSource,
+    limits: &Limits,
+    timer_fired: &AtomicBool,
+    mut each: impl FnMut(&crate::capture::RawPacket<'_>) -> Result<(), E>,
+) -> Result<ReadEnd, E> {
+    let live = src.is_live();
+    let mut first_time: Option<PacketTime> = None;
+    let mut packets = 0u64;
+    let mut autostop = None;
+    let mut read_error = None;
+    loop {
+        if let Some(n) = limits.packets.filter(|&n| packets >= n) {
+            autostop = Some(format!("packets:{n}"));
+            break;
+        }
+        // The packet is handed over in the reader's buffer (no copy).
+        let step = src.with_next_packet(|pkt| {
+            if let (Some(d), false) = (limits.duration, live) {
+                let t0 = *first_time.get_or_insert(pkt.time);
+                if pkt.time.nanos_since(t0) >= i128::from(d) * 1_000_000_000 {
+                    return Err(None);
+                }
+            }
+            each(pkt).map_err(Some)
+        });
+        match step {
+            Ok(Some(Ok(()))) => packets += 1,
+            Ok(Some(Err(None))) => {
+                autostop = limits.duration.map(|d| format!("duration:{d}"));
+                break;
+            }
+            Ok(Some(Err(Some(e)))) => return Err(e),
+            Ok(None) => {
+                if src.is_idle() {
+                    continue;
+                }
+                break;
+            }
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+    }
+    let signal = src.stop_handle().signal();
+    if signal.is_none() && timer_fired.load(Ordering::SeqCst) {
+        autostop = limits.duration.map(|d| format!("duration:{d}"));
+    }
+    let kernel = src.stats();
+    Ok(ReadEnd {
+        run_end: RunEnd {
+            interrupted: signal.map(signal_name),
+            autostop,
+            truncated: read_error
+                .as_ref()
+                .and_then(|e| e.truncation())
+                .map(|(what, off)| (what.to_owned(), off)),
+            fallback_time: Some(now()),
+        },
+        kernel,
+        signal,
+        read_error,
+    })
+}
+
 /// Highest anomaly severity among `events`.
 fn worst(events: &[Event], acc: Option<Severity>) -> Option<Severity> {
     events

@@ -73,6 +73,12 @@ impl Transport {
     }
 }
 
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Identity of a tunnel carrying a virtual flow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TunnelRef {
@@ -98,6 +104,27 @@ pub enum EndReason {
     /// The run was interrupted (signal or autostop) with the flow still
     /// open: the flow did not end, the capture did.
     Interrupted,
+}
+
+impl EndReason {
+    /// Snake-case name as used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Timeout => "timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::PortReuse => "port_reuse",
+            EndReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Per-direction counters, index 0 = to_server, 1 = to_client.
@@ -129,7 +156,7 @@ pub struct FlowEnd {
     pub first_seen: PacketTime,
     pub last_seen: PacketTime,
     /// On a tunnel's virtual flow: what the tunnel did.
-    pub tunnel: Option<Box<crate::rtmpt::TunnelFacts>>,
+    pub tunnel: Option<Box<crate::tunnel::TunnelFacts>>,
     /// TLS facts of a TLS flow (`protocol` `rtmps` or `tls`).
     pub tls: Option<Box<crate::tls::TlsInfo>>,
 }

@@ -34,7 +34,7 @@
 
 use std::collections::VecDeque;
 
-use crate::event::{Anomaly, ByteRange, Direction, PacketRef, Severity};
+use crate::vocab::{Anomaly, ByteRange, Direction, PacketRef, Severity};
 
 /// Longest request/status line plus header block kept while parsing.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;

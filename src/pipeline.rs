@@ -19,7 +19,9 @@
 //! as virtual flows (ids from the same sequence as TCP flows) whose RTMP goes
 //! through the same dissector.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fasthash::FastMap;
 
 use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
@@ -46,7 +48,7 @@ type NameCounts = BTreeMap<&'static str, (u64, u64, u64)>;
 #[derive(Debug, Default)]
 struct RateLimiter {
     /// `None` = events outside any flow (link-layer anomalies).
-    seen: HashMap<Option<FlowId>, NameCounts>,
+    seen: FastMap<Option<FlowId>, NameCounts>,
 }
 
 impl RateLimiter {
@@ -288,7 +290,7 @@ impl FlowState {
 pub struct Analyzer {
     keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
     reasm: Reassembler,
-    flows: HashMap<FlowId, FlowState>,
+    flows: FastMap<FlowId, FlowState>,
     rtmpt: rtmpt::Layer,
     totals: Totals,
     limiter: RateLimiter,
@@ -333,7 +335,7 @@ impl Default for Analyzer {
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
     keylog: &'a Option<std::sync::Arc<crate::tls::KeyLog>>,
-    flows: &'a mut HashMap<FlowId, FlowState>,
+    flows: &'a mut FastMap<FlowId, FlowState>,
     rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
     limiter: &'a mut RateLimiter,
@@ -739,7 +741,7 @@ impl Analyzer {
         Analyzer {
             reasm,
             keylog: config.tls_keylog.clone(),
-            flows: HashMap::new(),
+            flows: crate::fasthash::map(),
             rtmpt,
             totals: Totals {
                 dissector_mem_cap: config

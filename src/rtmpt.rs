@@ -56,9 +56,9 @@
 //! `evicted`), each holding at most [`MAX_REORDER_BYTES`] of out-of-order
 //! bodies; HTTP limits are those of [`crate::http`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use serde::Serialize;
+use crate::fasthash::FastMap;
 
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowCounters, FlowEnd, FlowId,
@@ -67,8 +67,9 @@ use crate::event::{
 use crate::http::{self, HttpConn, HttpEvent, HttpMessage, RequestRef, StartLine};
 use crate::reassembly::FlowIdAllocator;
 use crate::rtmp;
-use crate::session::PerDir;
 use crate::time::PacketTime;
+pub use crate::tunnel::{Latency, RequestCounts, TunnelFacts};
+use crate::vocab::PerDir;
 
 /// Most tunnels tracked at once.
 pub const MAX_TUNNELS: usize = 4096;
@@ -139,83 +140,6 @@ impl Request {
     }
 }
 
-/// Requests by kind.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RequestCounts {
-    pub ident2: u64,
-    pub open: u64,
-    pub idle: u64,
-    pub send: u64,
-    pub close: u64,
-}
-
-/// Request-to-response latency: from the packet that completed a request
-/// to the packet carrying the first byte of its response.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Latency {
-    pub count: u64,
-    pub min_us: Option<u64>,
-    pub max_us: Option<u64>,
-    pub avg_us: Option<u64>,
-    #[serde(skip)]
-    sum: u128,
-}
-
-impl Latency {
-    fn merge(&mut self, o: &Latency) {
-        if o.count == 0 {
-            return;
-        }
-        self.count += o.count;
-        self.sum += o.sum;
-        self.min_us = self.min_us.min(o.min_us).or(self.min_us.or(o.min_us));
-        self.max_us = self.max_us.max(o.max_us);
-        self.avg_us = Some((self.sum / self.count as u128) as u64);
-    }
-    fn add(&mut self, us: u64) {
-        self.count += 1;
-        self.sum += us as u128;
-        self.min_us = Some(self.min_us.map_or(us, |m| m.min(us)));
-        self.max_us = Some(self.max_us.map_or(us, |m| m.max(us)));
-        self.avg_us = Some((self.sum / self.count as u128) as u64);
-    }
-}
-
-/// What one tunnel did (the `tunnel` object of the virtual flow's `flow`
-/// record and of its `session`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct TunnelFacts {
-    pub transport: &'static str,
-    pub sid: String,
-    /// TCP flows that carried the tunnel's requests, in first-use order
-    /// (at most [`MAX_CARRIERS_LISTED`]).
-    pub carriers: Vec<FlowId>,
-    pub carrier_count: u64,
-    pub requests: RequestCounts,
-    /// Idle polls answered with no RTMP bytes.
-    pub empty_polls: u64,
-    /// Polling intervals the server asked for: interval byte -> answers.
-    pub intervals: BTreeMap<u8, u64>,
-    /// HTTP bytes on the wire (heads, framing, bodies) per direction.
-    pub http_bytes: PerDir<u64>,
-    /// RTMP bytes carried per direction.
-    pub rtmp_bytes: PerDir<u64>,
-    /// `http_bytes - rtmp_bytes`: what the tunnel cost.
-    pub overhead_bytes: PerDir<u64>,
-    /// Answers with status >= 400 (ident2's expected 404 excluded).
-    pub http_errors: u64,
-    pub latency: Latency,
-    pub duplicate_seqs: u64,
-    pub missing_seqs: u64,
-    pub lost_responses: u64,
-    /// The tunnelled RTMP is RTMPE (RTMPTE).
-    pub encrypted: bool,
-    /// The `/open/1` exchange was not seen (the capture began inside the
-    /// tunnel).
-    pub midstream: bool,
-    pub closed: bool,
-}
-
 /// Most delivered runs held for the data tap between two drains.
 pub const MAX_TAPPED: usize = 4096;
 
@@ -280,8 +204,8 @@ struct Carrier {
 #[derive(Debug)]
 pub struct Layer {
     ids: FlowIdAllocator,
-    carriers: HashMap<FlowId, Carrier>,
-    tunnels: HashMap<String, Tunnel>,
+    carriers: FastMap<FlowId, Carrier>,
+    tunnels: FastMap<String, Tunnel>,
     closed_sids: std::collections::VecDeque<String>,
     created: u64,
     scratch: Vec<HttpEvent>,
@@ -536,8 +460,8 @@ impl Layer {
     pub fn new(ids: FlowIdAllocator) -> Self {
         Layer {
             ids,
-            carriers: HashMap::new(),
-            tunnels: HashMap::new(),
+            carriers: crate::fasthash::map(),
+            tunnels: crate::fasthash::map(),
             closed_sids: std::collections::VecDeque::new(),
             created: 0,
             scratch: Vec::new(),

@@ -12,6 +12,12 @@
 //! drains finished sessions, [`SessionTracker::finish`] closes all at end of
 //! input, [`SessionTracker::snapshot`] copies the current state (live / TUI).
 //! Only flows that showed RTMP (a handshake or a message) produce sessions.
+//! The model keeps the values themselves (AMF values, the flow's enums,
+//! [`crate::tunnel::TunnelFacts`]); it renders nothing. Outputs render it:
+//! the `session` JSON line through its `Serialize` impl (the metadata's AMF
+//! value through [`crate::amf::json`]), summary and TUI through `as_str`.
+//! It imports no output module.
+//!
 //! Memory: per open flow, bounded lists ([`MAX_STREAMS`], [`MAX_STATUS`],
 //! [`MAX_PENDING`]).
 //!
@@ -25,10 +31,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value as J;
 
+use crate::amf::json::{is_plain_object, json_number, json_object_get};
 use crate::amf::{AmfStr, Value, ValueKind};
-use crate::event::{Direction, Event, EventKind, FlowId};
+use crate::classify::{Confidence, Evidence};
+use crate::event::{Direction, EndReason, Event, EventKind, FlowId, FlowProtocol, Transport};
 use crate::health::MediaSample;
 use crate::redact::{redact_url, Redactor};
 use crate::rtmp::handshake::HandshakePart;
@@ -48,21 +55,7 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// A value per direction.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct PerDir<T> {
-    pub to_server: T,
-    pub to_client: T,
-}
-
-impl<T> PerDir<T> {
-    pub fn get_mut(&mut self, d: Direction) -> &mut T {
-        match d {
-            Direction::ToServer => &mut self.to_server,
-            Direction::ToClient => &mut self.to_client,
-        }
-    }
-}
+pub use crate::vocab::PerDir;
 
 /// What the handshake showed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -188,8 +181,10 @@ pub struct StreamInfo {
     pub video: MediaStats,
     pub data_messages: u64,
     pub data_bytes: u64,
-    /// The onMetaData object (JSON form of the AMF value).
-    pub metadata: Option<J>,
+    /// The onMetaData object (the AMF value; written in its JSON form,
+    /// [`crate::amf::json`]).
+    #[serde(serialize_with = "crate::amf::json::serialize_opt")]
+    pub metadata: Option<Value>,
     /// Other message stream ids whose media was attributed to this stream.
     pub media_msids: Vec<u32>,
     /// Stream health over media time (streams that carried audio/video).
@@ -290,23 +285,23 @@ pub struct Session {
     /// The transport under the RTMP when it is not a TCP connection of its
     /// own: `rtmpt` (RTMP in HTTP). Absent for plain RTMP.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transport: Option<String>,
+    pub transport: Option<Transport>,
     /// The tunnel's session id (with `transport`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel_sid: Option<String>,
     /// What the tunnel did (set when the tunnel ends).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tunnel: Option<crate::rtmpt::TunnelFacts>,
+    pub tunnel: Option<crate::tunnel::TunnelFacts>,
     /// Packet times (RFC 3339) of the first and last event seen.
     pub start: String,
     pub end: String,
     /// Flow end reason, absent while open.
-    pub end_reason: Option<String>,
-    pub protocol: Option<String>,
+    pub end_reason: Option<EndReason>,
+    pub protocol: Option<FlowProtocol>,
     /// What `protocol` rests on and how sure it is (the `flow` record's
     /// `evidence` and `confidence`), absent while open.
-    pub evidence: Option<String>,
-    pub confidence: Option<String>,
+    pub evidence: Option<Evidence>,
+    pub confidence: Option<Confidence>,
     pub handshake: HandshakeInfo,
     pub app: Option<String>,
     pub tc_url: Option<String>,
@@ -540,11 +535,13 @@ impl MediaStats {
 
 /// Codec named by an onMetaData `videocodecid` / `audiocodecid`: a legacy
 /// FLV codec id, or (E-RTMP) a FourCC as a number or a string.
-pub fn codec_from_metadata(v: &J, video: bool) -> Option<String> {
-    if let Some(s) = v.as_str() {
+/// Read as in the `session` line's `metadata` ([`crate::amf::json`]): a UTF-8
+/// string or a plain JSON number.
+pub fn codec_from_metadata(v: &Value, video: bool) -> Option<String> {
+    if let Some(AmfStr::Text(s)) = v.as_str() {
         return Some(s.to_owned());
     }
-    let n = v.as_f64()?;
+    let n = json_number(v)?;
     if !(0.0..=u32::MAX as f64).contains(&n) || n.fract() != 0.0 {
         return None;
     }
@@ -604,13 +601,11 @@ impl Session {
             }
             if let Some(m) = &s.metadata {
                 if s.video.codec.is_none() {
-                    s.video.codec = m
-                        .get("videocodecid")
+                    s.video.codec = json_object_get(m, "videocodecid")
                         .and_then(|v| codec_from_metadata(v, true));
                 }
                 if s.audio.codec.is_none() {
-                    s.audio.codec = m
-                        .get("audiocodecid")
+                    s.audio.codec = json_object_get(m, "audiocodecid")
                         .and_then(|v| codec_from_metadata(v, false));
                 }
             }
@@ -755,7 +750,7 @@ impl Session {
                 st.name = Some(r.redact_name(n));
             }
             if let Some(m) = &mut st.metadata {
-                redact_json(r, m);
+                redact_metadata(r, m, 0);
             }
         }
         s.tc_url = s.tc_url.as_deref().map(|u| r.redact_str(&redact_url(u)));
@@ -845,11 +840,53 @@ impl Session {
     }
 }
 
-fn redact_json(r: &Redactor, v: &mut J) {
-    match v {
-        J::String(s) => *s = r.redact_str(s),
-        J::Array(a) => a.iter_mut().for_each(|x| redact_json(r, x)),
-        J::Object(m) => m.values_mut().for_each(|x| redact_json(r, x)),
+/// Redacts the metadata's text the way the `session` line always has: every
+/// UTF-8 string of its JSON form through [`Redactor::redact_str`] (values,
+/// and the keys and class names that the tagged forms write as strings).
+fn redact_metadata(r: &Redactor, v: &mut Value, depth: usize) {
+    if depth > crate::amf::MAX_DEPTH * 4 {
+        return;
+    }
+    let text = |s: &mut AmfStr| {
+        if let AmfStr::Text(t) = s {
+            *t = r.redact_str(t);
+        }
+    };
+    let keys_are_json_strings = !is_plain_object(v);
+    let props = |ps: &mut Vec<crate::amf::Property>| {
+        for p in ps.iter_mut() {
+            if keys_are_json_strings {
+                text(&mut p.key);
+            }
+            redact_metadata(r, &mut p.value, depth + 1);
+        }
+    };
+    match &mut v.kind {
+        ValueKind::String(s) | ValueKind::Xml(s) => text(s),
+        ValueKind::Object { class, properties } => {
+            if let Some(c) = class {
+                text(c);
+            }
+            props(properties)
+        }
+        ValueKind::EcmaArray { properties, .. } => props(properties),
+        ValueKind::Array { associative, dense } => {
+            props(associative);
+            dense
+                .iter_mut()
+                .for_each(|x| redact_metadata(r, x, depth + 1));
+        }
+        ValueKind::StrictArray(items) | ValueKind::Vector { items, .. } => items
+            .iter_mut()
+            .for_each(|x| redact_metadata(r, x, depth + 1)),
+        ValueKind::Dictionary { entries, .. } => entries.iter_mut().for_each(|(k, x)| {
+            redact_metadata(r, k, depth + 1);
+            redact_metadata(r, x, depth + 1);
+        }),
+        ValueKind::Externalizable { class, .. } => text(class),
+        ValueKind::Reference {
+            resolved: Some(x), ..
+        } => redact_metadata(r, x, depth + 1),
         _ => {}
     }
 }
@@ -857,31 +894,107 @@ fn redact_json(r: &Redactor, v: &mut J) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn num(x: f64) -> Value {
+        Value::new(crate::amf::Span::new(0, 0), ValueKind::Number(x))
+    }
+
+    /// Summary and TUI print `as_str`; JSON writes serde's name: one name.
+    #[test]
+    fn enum_names_are_their_json_names() {
+        use crate::classify::{Confidence as C, Evidence as E};
+        use crate::event::{EndReason as R, FlowProtocol as P};
+        fn same<T: Serialize + std::fmt::Display>(v: T) {
+            assert_eq!(serde_json::to_value(&v).unwrap(), v.to_string());
+        }
+        for r in [
+            R::Fin,
+            R::Rst,
+            R::Timeout,
+            R::Evicted,
+            R::EndOfInput,
+            R::PortReuse,
+        ] {
+            same(r);
+        }
+        same(R::Interrupted);
+        for p in [
+            P::Unknown,
+            P::Rtmp,
+            P::RtmpMidstream,
+            P::Rtmpt,
+            P::RtmpEncrypted,
+            P::NotRtmp,
+        ] {
+            same(p);
+        }
+        for p in [P::Tls, P::Http, P::Ssh, P::Bgp, P::Dns, P::Smb] {
+            same(p);
+        }
+        for e in [E::None, E::RtmpHandshake, E::RtmpeHandshake, E::RtmpChunks] {
+            same(e);
+        }
+        for e in [
+            E::WeakRtmpChunks,
+            E::TlsRecord,
+            E::HttpRequest,
+            E::HttpResponse,
+        ] {
+            same(e);
+        }
+        for e in [
+            E::SshBanner,
+            E::BgpMarker,
+            E::DnsHeader,
+            E::SmbHeader,
+            E::TpktHeader,
+        ] {
+            same(e);
+        }
+        for e in [E::Text, E::NoRtmpStructure] {
+            same(e);
+        }
+        for c in [C::Low, C::Medium, C::High] {
+            same(c);
+        }
+        same(crate::event::Transport::Rtmpt);
+    }
 
     #[test]
     fn metadata_codecs() {
         assert_eq!(
-            codec_from_metadata(&json!(7), true).as_deref(),
+            codec_from_metadata(&num(7.0), true).as_deref(),
             Some("avc1")
         );
         assert_eq!(
-            codec_from_metadata(&json!(10), false).as_deref(),
+            codec_from_metadata(&num(10.0), false).as_deref(),
             Some("mp4a")
         );
         // E-RTMP: FourCC 'hvc1' as a number.
         let hvc1 = u32::from_be_bytes(*b"hvc1");
         assert_eq!(
-            codec_from_metadata(&json!(hvc1), true).as_deref(),
+            codec_from_metadata(&num(hvc1 as f64), true).as_deref(),
             Some("hvc1")
         );
         assert_eq!(
-            codec_from_metadata(&json!("av01"), true).as_deref(),
+            codec_from_metadata(
+                &Value::new(
+                    crate::amf::Span::new(0, 0),
+                    ValueKind::String(AmfStr::Text("av01".into()))
+                ),
+                true
+            )
+            .as_deref(),
             Some("av01")
         );
-        assert_eq!(codec_from_metadata(&json!(99), true), None);
-        assert_eq!(codec_from_metadata(&json!(-1), true), None);
-        assert_eq!(codec_from_metadata(&json!(1.5), true), None);
+        assert_eq!(codec_from_metadata(&num(99.0), true), None);
+        assert_eq!(codec_from_metadata(&num(-1.0), true), None);
+        assert_eq!(codec_from_metadata(&num(1.5), true), None);
+        // Read as the JSON form reads: -0, NaN and AMF3 integers are tagged.
+        assert_eq!(codec_from_metadata(&num(-0.0), false), None);
+        assert_eq!(codec_from_metadata(&num(f64::NAN), true), None);
+        let int7 = Value::new(crate::amf::Span::new(0, 0), ValueKind::Integer(7));
+        assert_eq!(codec_from_metadata(&int7, true), None);
     }
 }
 
@@ -900,6 +1013,8 @@ pub struct SessionTracker {
     finished: Vec<Session>,
     /// Sessions numbered so far (see [`Session::session_id`]).
     numbered: u64,
+    /// RFC 3339 text of the current event's time (buffer reused per event).
+    ts: String,
 }
 
 impl SessionTracker {
@@ -910,7 +1025,8 @@ impl SessionTracker {
     /// Feeds one event.
     pub fn handle(&mut self, ev: &Event) {
         let Some(fid) = ev.flow_id else { return };
-        let ts = ev.time.rfc3339_micros();
+        ev.time.set_rfc3339_micros(&mut self.ts);
+        let ts = &self.ts;
         let st = self.open.entry(fid).or_insert_with(|| FlowState {
             session: Session {
                 flow_id: fid,
@@ -919,7 +1035,8 @@ impl SessionTracker {
             },
             ..Default::default()
         });
-        st.session.end = ts.clone();
+        // clone_from reuses the allocation of the previous end.
+        st.session.end.clone_from(ts);
         let shows_session = match &ev.kind {
             EventKind::Handshake(_) | EventKind::Message(_) | EventKind::Tls(_) => true,
             EventKind::FlowEnd(end) => end.tls.is_some(),
@@ -943,7 +1060,7 @@ impl SessionTracker {
                 s.community_id = Some(info.community_id.clone());
                 s.midstream = info.midstream;
                 if let Some(t) = &info.tunnel {
-                    s.transport = Some(t.transport.as_str().to_owned());
+                    s.transport = Some(t.transport);
                     s.tunnel_sid = Some(t.sid.clone());
                 }
             }
@@ -970,7 +1087,7 @@ impl SessionTracker {
                 st.rtmp = true;
                 let d = ev.direction.unwrap_or(Direction::ToServer);
                 *st.session.messages.get_mut(d) += 1;
-                handle_message(st, m, d, &ts, 0);
+                handle_message(st, m, d, ts, 0);
             }
             EventKind::Gap(g) => {
                 st.session.gaps.count += 1;
@@ -1013,15 +1130,10 @@ impl SessionTracker {
                 }
             }
             EventKind::FlowEnd(end) => {
-                let reason = serde_json::to_value(end.reason).ok();
-                let proto = serde_json::to_value(end.protocol).ok();
-                st.session.end_reason = reason.and_then(|v| v.as_str().map(str::to_owned));
-                st.session.protocol = proto.and_then(|v| v.as_str().map(str::to_owned));
-                let name = |v: serde_json::Result<serde_json::Value>| {
-                    v.ok().and_then(|v| v.as_str().map(str::to_owned))
-                };
-                st.session.evidence = name(serde_json::to_value(end.evidence));
-                st.session.confidence = name(serde_json::to_value(end.confidence));
+                st.session.end_reason = Some(end.reason);
+                st.session.protocol = Some(end.protocol);
+                st.session.evidence = Some(end.evidence);
+                st.session.confidence = Some(end.confidence);
                 if let Some(t) = &end.tunnel {
                     st.session.tunnel = Some((**t).clone());
                 }
@@ -1248,7 +1360,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             stream.data_messages += 1;
             stream.data_bytes += m.length as u64;
             if let Some(v) = meta {
-                stream.metadata = Some(crate::output::json::amf_to_json(v));
+                stream.metadata = Some(v.clone());
             }
         }
         Body::Command(c) => handle_command(st, m, c, d, ts),

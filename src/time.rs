@@ -42,9 +42,50 @@ impl PacketTime {
 
     /// RFC 3339 UTC with microseconds, e.g. `2026-11-21T12:00:00.123456Z`.
     pub fn rfc3339_micros(&self) -> String {
+        let mut v = Vec::with_capacity(RFC3339_MICROS_LEN);
+        self.write_rfc3339_micros(&mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    /// Appends [`PacketTime::rfc3339_micros`] to `out` (digits written in
+    /// place, no formatting machinery: the JSON writer's hot path).
+    pub fn write_rfc3339_micros(&self, out: &mut Vec<u8>) {
         let days = self.sec.div_euclid(86_400);
-        let secs_of_day = self.sec.rem_euclid(86_400);
+        let secs_of_day = self.sec.rem_euclid(86_400) as u32;
         let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) || self.nsec >= 1_000_000_000 {
+            out.extend_from_slice(self.rfc3339_micros_fmt(y, m, d, secs_of_day).as_bytes());
+            return;
+        }
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                if let Some(c) = b.get_mut(i) {
+                    *c = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, y as u32);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, secs_of_day / 3600);
+        put(14, 2, (secs_of_day / 60) % 60);
+        put(17, 2, secs_of_day % 60);
+        put(20, 6, self.nsec / 1000);
+        out.extend_from_slice(&b);
+    }
+
+    /// Sets `s` to [`PacketTime::rfc3339_micros`], reusing its allocation.
+    pub fn set_rfc3339_micros(&self, s: &mut String) {
+        let mut v = std::mem::take(s).into_bytes();
+        v.clear();
+        self.write_rfc3339_micros(&mut v);
+        *s = String::from_utf8(v).unwrap_or_default();
+    }
+
+    /// The general form (years outside 0..=9999, unnormalised `nsec`).
+    fn rfc3339_micros_fmt(&self, y: i64, m: u32, d: u32, secs_of_day: u32) -> String {
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
             y,
@@ -57,6 +98,9 @@ impl PacketTime {
         )
     }
 }
+
+/// Length of [`PacketTime::rfc3339_micros`] for years 0..=9999.
+const RFC3339_MICROS_LEN: usize = 27;
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's public-domain algorithm.
@@ -76,6 +120,40 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_fast_path_equals_the_formatted_form() {
+        let mut secs: Vec<i64> = vec![0, -1, 1, 86_399, 86_400, 951_782_400, 1_700_000_000];
+        secs.extend([
+            253_402_300_799,
+            253_402_300_800,
+            -62_167_219_200,
+            -62_167_219_201,
+        ]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            secs.push((x % 300_000_000_000) as i64 - 70_000_000_000);
+        }
+        for (i, &sec) in secs.iter().enumerate() {
+            for nsec in [
+                0,
+                999,
+                1000,
+                123_456_789,
+                999_999_999,
+                1_000_000_000 + i as u32,
+            ] {
+                let t = PacketTime { sec, nsec };
+                let days = sec.div_euclid(86_400);
+                let (y, m, d) = civil_from_days(days);
+                let want = t.rfc3339_micros_fmt(y, m, d, sec.rem_euclid(86_400) as u32);
+                assert_eq!(t.rfc3339_micros(), want, "{sec} {nsec}");
+            }
+        }
+    }
 
     #[test]
     fn rfc3339_known_instants() {

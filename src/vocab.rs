@@ -187,3 +187,46 @@ pub enum FlowProtocol {
     /// SMB / NetBIOS session service.
     Smb,
 }
+
+impl FlowProtocol {
+    /// Snake-case name as used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowProtocol::Unknown => "unknown",
+            FlowProtocol::Rtmp => "rtmp",
+            FlowProtocol::RtmpMidstream => "rtmp_midstream",
+            FlowProtocol::Rtmpt => "rtmpt",
+            FlowProtocol::RtmpEncrypted => "rtmp_encrypted",
+            FlowProtocol::NotRtmp => "not_rtmp",
+            FlowProtocol::Rtmps => "rtmps",
+            FlowProtocol::Tls => "tls",
+            FlowProtocol::Http => "http",
+            FlowProtocol::Ssh => "ssh",
+            FlowProtocol::Bgp => "bgp",
+            FlowProtocol::Dns => "dns",
+            FlowProtocol::Smb => "smb",
+        }
+    }
+}
+
+impl std::fmt::Display for FlowProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value per direction.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PerDir<T> {
+    pub to_server: T,
+    pub to_client: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn get_mut(&mut self, d: Direction) -> &mut T {
+        match d {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
+        }
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod amf0;
 pub mod amf3;
+pub mod json;
 mod state;
 
 use serde::Serialize;

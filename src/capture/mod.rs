@@ -301,6 +301,64 @@ struct LibpcapFile {
     next_record: u64,
 }
 
+/// One step of a libpcap file read.
+enum FileStep<R> {
+    Packet(R),
+    /// The packet did not pass the filter.
+    Filtered,
+    End,
+    Err(CaptureError),
+    /// libpcap refused the rest of a pcapng file: continue with the
+    /// pure-Rust reader (libpcap's message).
+    FallBack(String),
+}
+
+impl LibpcapFile {
+    /// Reads one record; a packet that passes the filter goes to `f` with
+    /// its metadata, in libpcap's buffer.
+    fn next<R>(&mut self, count: &mut u64, f: impl FnOnce(&[u8], Meta, u64) -> R) -> FileStep<R> {
+        let p = match self.cap.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => return FileStep::End,
+            // libpcap refuses a pcapng file only when it meets an interface
+            // with another link type: continue with the pure-Rust reader
+            // after the packets already read.
+            Err(e) if self.kind == "pcapng" => return FileStep::FallBack(pcap_msg(&e)),
+            Err(e) => {
+                let detail = pcap_msg(&e);
+                let what = self.path.display().to_string();
+                return FileStep::Err(if detail.contains("truncated") {
+                    let offset = if self.kind == "pcap" {
+                        Some(self.next_record)
+                    } else {
+                        truncation_offset(&self.path)
+                    };
+                    CaptureError::Truncated {
+                        what,
+                        detail,
+                        offset,
+                    }
+                } else {
+                    CaptureError::Corrupt { what, detail }
+                });
+            }
+        };
+        self.next_record += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
+        *count += 1;
+        if let Some(prog) = &self.filter {
+            if !prog.filter(p.data) {
+                return FileStep::Filtered;
+            }
+        }
+        let meta = Meta {
+            time: pcap_time(p.header, true),
+            linktype: self.linktype,
+            origlen: p.header.len,
+        };
+        FileStep::Packet(f(p.data, meta, *count))
+    }
+}
+
 struct LiveCapture {
     cap: Capture<Active>,
     linktype: u32,
@@ -711,6 +769,50 @@ impl PacketSource {
         }))
     }
 
+    /// Like [`PacketSource::next_packet`], but hands the packet to `f`
+    /// instead of returning it: a file read by libpcap is then not copied
+    /// out of libpcap's buffer first (`f` sees it in place).
+    pub fn with_next_packet<R>(
+        &mut self,
+        f: impl FnOnce(&RawPacket<'_>) -> R,
+    ) -> Result<Option<R>, CaptureError> {
+        self.idle = false;
+        let mut f = Some(f);
+        loop {
+            if self.stop.is_stopped() {
+                return Ok(None);
+            }
+            let Inner::File(file) = &mut self.inner else {
+                break;
+            };
+            let step = file.next(&mut self.count, |data, meta, pcap_cnt| {
+                f.take().map(|g| {
+                    g(&RawPacket {
+                        pcap_cnt,
+                        time: meta.time,
+                        linktype: meta.linktype,
+                        origlen: meta.origlen.max(data.len() as u32),
+                        data,
+                    })
+                })
+            });
+            match step {
+                FileStep::Packet(r) => return Ok(r),
+                FileStep::Filtered => continue,
+                FileStep::End => return Ok(None),
+                FileStep::Err(e) => return Err(e),
+                FileStep::FallBack(detail) => {
+                    let path = file.path.clone();
+                    self.fall_back(&path, &detail)?;
+                }
+            }
+        }
+        let Some(f) = f.take() else {
+            return Ok(None);
+        };
+        Ok(self.next_packet()?.map(|p| f(&p)))
+    }
+
     /// Reads the next packet that passes the filter into `self.buf`.
     fn fill(&mut self) -> Result<Option<Meta>, CaptureError> {
         loop {
@@ -719,52 +821,22 @@ impl PacketSource {
             }
             match &mut self.inner {
                 Inner::File(f) => {
-                    let p = match f.cap.next_packet() {
-                        Ok(p) => p,
-                        Err(pcap::Error::NoMorePackets) => return Ok(None),
-                        Err(e) if f.kind == "pcapng" => {
-                            // libpcap refuses a pcapng file only when it meets
-                            // an interface with another link type: continue
-                            // with the pure-Rust reader after the packets
-                            // already read.
-                            let detail = pcap_msg(&e);
+                    let buf = &mut self.buf;
+                    match f.next(&mut self.count, |data, meta, _| {
+                        buf.clear();
+                        buf.extend_from_slice(data);
+                        meta
+                    }) {
+                        FileStep::Packet(meta) => return Ok(Some(meta)),
+                        FileStep::Filtered => continue,
+                        FileStep::End => return Ok(None),
+                        FileStep::Err(e) => return Err(e),
+                        FileStep::FallBack(detail) => {
                             let path = f.path.clone();
                             self.fall_back(&path, &detail)?;
                             continue;
                         }
-                        Err(e) => {
-                            let detail = pcap_msg(&e);
-                            let what = f.path.display().to_string();
-                            return Err(if detail.contains("truncated") {
-                                let offset = if f.kind == "pcap" {
-                                    Some(f.next_record)
-                                } else {
-                                    truncation_offset(&f.path)
-                                };
-                                CaptureError::Truncated {
-                                    what,
-                                    detail,
-                                    offset,
-                                }
-                            } else {
-                                CaptureError::Corrupt { what, detail }
-                            });
-                        }
-                    };
-                    f.next_record += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
-                    self.count += 1;
-                    if let Some(prog) = &f.filter {
-                        if !prog.filter(p.data) {
-                            continue;
-                        }
                     }
-                    self.buf.clear();
-                    self.buf.extend_from_slice(p.data);
-                    return Ok(Some(Meta {
-                        time: pcap_time(p.header, true),
-                        linktype: f.linktype,
-                        origlen: p.header.len,
-                    }));
                 }
                 Inner::Live(l) => {
                     let p = match l.cap.next_packet() {

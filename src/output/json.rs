@@ -31,36 +31,8 @@
 //!
 //! # AMF values
 //!
-//! Values map without loss; plain JSON where JSON can say it, otherwise a
-//! *tagged form*: an object with exactly ONE key from the tag set below.
-//!
-//! | AMF | JSON |
-//! |---|---|
-//! | number (finite) | number (integral values without a fraction) |
-//! | number NaN / +inf / -inf / -0 | `{"number":"NaN"}`, `{"number":"Infinity"}`, `{"number":"-Infinity"}`, `{"number":"-0"}` |
-//! | AMF3 integer | `{"integer": n}` |
-//! | boolean, null | `true`/`false`, `null` |
-//! | undefined | `{"undefined": null}` |
-//! | string (UTF-8) | string |
-//! | string (not UTF-8) | `{"bytes": "<base64>"}` (ripgrep convention) |
-//! | object / ECMA array with unique UTF-8 keys, no class name, and not a single tag-named key | JSON object in wire order |
-//! | any other object (typed, repeated or non-UTF-8 keys) | `{"object": {"class"?: s, "properties": [[key, value], ...]}}` |
-//! | ECMA array that cannot be a plain object | `{"ecma_array": {"count": n, "properties": [[key, value], ...]}}` |
-//! | strict array, AMF3 dense-only array | JSON array |
-//! | AMF3 array with associative part | `{"array": {"associative": [[k, v]...], "dense": [...]}}` |
-//! | date | `{"date": {"ms": n, "timezone"?: n}}` |
-//! | XML | `{"xml": s}` |
-//! | AMF3 ByteArray | `{"bytearray": {"length": n}}` (bytes stay in the capture) |
-//! | reference | `{"reference": {"index": n, "value"?: v}}` (`value` absent for a cycle) |
-//! | AMF3 vector | `{"vector": {"kind", "fixed", "class"?, "items"}}` |
-//! | AMF3 dictionary | `{"dictionary": {"weak_keys", "entries": [[k, v], ...]}}` |
-//! | AMF3 externalizable | `{"externalizable": {"class": s, "length": n}}` |
-//! | movieclip / unsupported / recordset | `{"movieclip": null}`, `{"unsupported": null}`, `{"recordset": null}` |
-//! | undecodable | `{"invalid": {"marker": n}}` |
-//!
-//! Keys in the pair lists are strings or `{"bytes": ...}`. The plain-object form
-//! does not keep the AMF0 marker difference between an anonymous object and an
-//! ECMA array (nor the ECMA count hint).
+//! AMF values map to JSON as [`crate::amf::json`] says (plain JSON where
+//! JSON can say it, otherwise a tagged form).
 //!
 //! # Properties
 //!
@@ -73,37 +45,18 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value as J};
 
-use crate::amf::{AmfStr, Property, Value, ValueKind};
-use crate::event::{Direction, Event, EventKind, FlowEnd, FlowId, FlowInfo};
+pub use crate::amf::json::{amf_to_json, amfstr_to_json, number_to_json, AMF_TAGS};
+use crate::amf::AmfStr;
+use crate::event::{Event, EventKind, FlowEnd, FlowId, FlowInfo};
 use crate::redact::Redactor;
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
 use crate::session::{Session, SessionTracker};
 
+use super::direct::{self, Obj};
+
 /// Version of the NDJSON schema (`schema/rtmpscope-events.schema.json`).
 /// Bumped on any incompatible change to the line format.
 pub const SCHEMA_VERSION: &str = "1";
-
-/// Single-key object keys that mark a tagged AMF value.
-pub const AMF_TAGS: &[&str] = &[
-    "number",
-    "integer",
-    "undefined",
-    "bytes",
-    "object",
-    "ecma_array",
-    "array",
-    "date",
-    "xml",
-    "bytearray",
-    "reference",
-    "vector",
-    "dictionary",
-    "externalizable",
-    "movieclip",
-    "unsupported",
-    "recordset",
-    "invalid",
-];
 
 /// Writer options.
 #[derive(Clone, Debug)]
@@ -147,157 +100,8 @@ impl Meta {
     }
 }
 
-/// Maps an f64 to JSON: integral values without a fraction, NaN/inf/-0 tagged.
-pub fn number_to_json(n: f64) -> J {
-    if n.is_nan() {
-        json!({"number": "NaN"})
-    } else if n.is_infinite() {
-        json!({"number": if n > 0.0 { "Infinity" } else { "-Infinity" }})
-    } else if n == 0.0 && n.is_sign_negative() {
-        json!({"number": "-0"})
-    } else if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        J::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(J::Null, J::Number)
-    }
-}
-
-/// A wire string: JSON string, or `{"bytes": base64}` when not UTF-8.
-pub fn amfstr_to_json(s: &AmfStr) -> J {
-    use base64::Engine;
-    match s {
-        AmfStr::Text(t) => J::String(t.clone()),
-        AmfStr::Bytes(b) => {
-            json!({"bytes": base64::engine::general_purpose::STANDARD.encode(b)})
-        }
-    }
-}
-
 fn opt_str(s: &Option<AmfStr>) -> J {
     s.as_ref().map_or(J::Null, amfstr_to_json)
-}
-
-fn pairs(props: &[Property], depth: usize) -> J {
-    J::Array(
-        props
-            .iter()
-            .map(|p| J::Array(vec![amfstr_to_json(&p.key), amf_depth(&p.value, depth + 1)]))
-            .collect(),
-    )
-}
-
-/// Plain-object form when possible: unique UTF-8 keys, not one tag-named key.
-fn plain_object(props: &[Property], depth: usize) -> Option<J> {
-    let mut m = Map::new();
-    for p in props {
-        let k = p.key.as_text()?;
-        if m.contains_key(k) {
-            return None;
-        }
-        m.insert(k.to_owned(), amf_depth(&p.value, depth + 1));
-    }
-    if m.len() == 1 && m.keys().all(|k| AMF_TAGS.contains(&k.as_str())) {
-        return None;
-    }
-    Some(J::Object(m))
-}
-
-/// Maps an AMF value to JSON (see the module doc for the tagged forms).
-pub fn amf_to_json(v: &Value) -> J {
-    amf_depth(v, 0)
-}
-
-fn amf_depth(v: &Value, depth: usize) -> J {
-    // Decoders bound depth at MAX_DEPTH; this guards hand-built trees.
-    if depth > crate::amf::MAX_DEPTH * 4 {
-        return json!({"invalid": {"marker": 255}});
-    }
-    match &v.kind {
-        ValueKind::Number(n) => number_to_json(*n),
-        ValueKind::Integer(i) => json!({ "integer": i }),
-        ValueKind::Boolean(b) => J::Bool(*b),
-        ValueKind::String(s) => amfstr_to_json(s),
-        ValueKind::Null => J::Null,
-        ValueKind::Undefined => json!({ "undefined": null }),
-        ValueKind::Object { class, properties } => {
-            if class.is_none() {
-                if let Some(o) = plain_object(properties, depth) {
-                    return o;
-                }
-            }
-            let mut inner = Map::new();
-            if let Some(c) = class {
-                inner.insert("class".into(), amfstr_to_json(c));
-            }
-            inner.insert("properties".into(), pairs(properties, depth));
-            json!({ "object": inner })
-        }
-        ValueKind::EcmaArray { count, properties } => match plain_object(properties, depth) {
-            Some(o) => o,
-            None => json!({"ecma_array": {"count": count, "properties": pairs(properties, depth)}}),
-        },
-        ValueKind::StrictArray(items) => {
-            J::Array(items.iter().map(|i| amf_depth(i, depth + 1)).collect())
-        }
-        ValueKind::Array { associative, dense } => {
-            let d: Vec<J> = dense.iter().map(|i| amf_depth(i, depth + 1)).collect();
-            if associative.is_empty() {
-                J::Array(d)
-            } else {
-                json!({"array": {"associative": pairs(associative, depth), "dense": d}})
-            }
-        }
-        ValueKind::Date { ms, timezone } => {
-            let mut inner = Map::new();
-            inner.insert("ms".into(), number_to_json(*ms));
-            if let Some(tz) = timezone {
-                inner.insert("timezone".into(), J::from(*tz));
-            }
-            json!({ "date": inner })
-        }
-        ValueKind::Xml(s) => json!({ "xml": amfstr_to_json(s) }),
-        ValueKind::ByteArray(span) => json!({"bytearray": {"length": span.len()}}),
-        ValueKind::Vector {
-            kind,
-            fixed,
-            class,
-            items,
-        } => {
-            let mut inner = Map::new();
-            inner.insert("kind".into(), serde_json::to_value(kind).unwrap_or(J::Null));
-            inner.insert("fixed".into(), J::Bool(*fixed));
-            if let Some(c) = class {
-                inner.insert("class".into(), amfstr_to_json(c));
-            }
-            inner.insert(
-                "items".into(),
-                J::Array(items.iter().map(|i| amf_depth(i, depth + 1)).collect()),
-            );
-            json!({ "vector": inner })
-        }
-        ValueKind::Dictionary { weak_keys, entries } => {
-            let e: Vec<J> = entries
-                .iter()
-                .map(|(k, val)| J::Array(vec![amf_depth(k, depth + 1), amf_depth(val, depth + 1)]))
-                .collect();
-            json!({"dictionary": {"weak_keys": weak_keys, "entries": e}})
-        }
-        ValueKind::Externalizable { class, opaque } => {
-            json!({"externalizable": {"class": amfstr_to_json(class), "length": opaque.len()}})
-        }
-        ValueKind::Reference { index, resolved } => {
-            let mut inner = Map::new();
-            inner.insert("index".into(), J::from(*index));
-            if let Some(r) = resolved {
-                inner.insert("value".into(), amf_depth(r, depth + 1));
-            }
-            json!({ "reference": inner })
-        }
-        ValueKind::MovieClip => json!({ "movieclip": null }),
-        ValueKind::Unsupported => json!({ "unsupported": null }),
-        ValueKind::RecordSet => json!({ "recordset": null }),
-        ValueKind::Invalid { marker } => json!({"invalid": {"marker": marker}}),
-    }
 }
 
 /// Removes `null` members from a serde-produced object (optional fields).
@@ -435,6 +239,13 @@ fn audio_to_json(a: &Audio) -> J {
     }
     tracks_json(&a.tracks, a.multitrack, &mut m);
     J::Object(m)
+}
+
+/// Appends the `rtmp` object of one message as JSON text to `out`: the
+/// same bytes as `serde_json::to_writer` of [`message_to_json`], written
+/// directly (the writer's hot path).
+pub fn write_message_json(out: &mut Vec<u8>, msg: &Message, chunk_ranges: bool) {
+    direct::message(out, msg, chunk_ranges, 0);
 }
 
 /// Maps one message (without the EVE envelope) to the `rtmp` object.
@@ -727,7 +538,14 @@ pub fn flow_to_json(info: Option<&FlowInfo>, end: &FlowEnd) -> J {
     J::Object(m)
 }
 
+/// Output bytes collected before they are handed to the underlying writer.
+const WRITE_CHUNK: usize = 64 << 10;
+
 /// Streaming NDJSON writer. See the module documentation for the format.
+///
+/// Lines are encoded straight into an internal buffer ([`super::direct`]):
+/// no Value tree for the hot event kinds; the buffer goes to the underlying
+/// writer in blocks of [`WRITE_CHUNK`] bytes and on [`JsonWriter::flush`].
 pub struct JsonWriter<W: Write> {
     w: W,
     opts: JsonOptions,
@@ -735,6 +553,7 @@ pub struct JsonWriter<W: Write> {
     flows: BTreeMap<FlowId, (FlowInfo, String, String)>,
     redactor: Redactor,
     sessions: Option<SessionTracker>,
+    buf: Vec<u8>,
     /// Open flows that are TLS (a `tls` event was seen): their RTMP events
     /// carry `"transport": "rtmps"`.
     tls_flows: std::collections::BTreeSet<FlowId>,
@@ -759,13 +578,24 @@ impl<W: Write> JsonWriter<W> {
             flows: BTreeMap::new(),
             redactor: Redactor::new(),
             sessions,
+            buf: Vec::with_capacity(WRITE_CHUNK + (4 << 10)),
             tls_flows: std::collections::BTreeSet::new(),
         }
     }
 
+    /// Hands the buffer to the writer once it holds a block.
+    fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= WRITE_CHUNK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
     fn line(&mut self, v: &J) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, v).map_err(io::Error::from)?;
-        self.w.write_all(b"\n")
+        direct::put(&mut self.buf, v);
+        self.buf.push(b'\n');
+        self.spill()
     }
 
     /// Writes the `meta` line (call first).
@@ -778,6 +608,14 @@ impl<W: Write> JsonWriter<W> {
     /// table and redactor state like [`JsonWriter::write_event`]; does not
     /// feed the session tracker).
     pub fn event_to_json(&mut self, ev: &Event) -> Option<J> {
+        let mut b = Vec::new();
+        self.encode(ev, &mut b);
+        serde_json::from_slice(&b).ok()
+    }
+
+    /// Appends the JSON text of `ev` (without newline) to `out`; updates
+    /// the flow table and the redactor.
+    fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
         let redacted;
         let ev = if self.opts.redact && Redactor::may_change(ev) {
             redacted = self.redactor.redact_event(ev);
@@ -789,102 +627,80 @@ impl<W: Write> JsonWriter<W> {
             let (c, s) = (info.client_ip.to_string(), info.server_ip.to_string());
             self.flows.insert(info.flow_id, (info.clone(), c, s));
         }
-        let (etype, data) = match &ev.kind {
-            EventKind::FlowStart(info) => {
-                let mut m = Map::new();
-                m.insert("midstream".into(), J::Bool(info.midstream));
-                m.insert(
-                    "client_by".into(),
-                    serde_json::to_value(info.client_by).unwrap_or(J::Null),
-                );
-                m.insert("community_id".into(), J::from(info.community_id.clone()));
-                if !info.vlan.is_empty() {
-                    m.insert("vlan".into(), J::from(info.vlan.clone()));
-                }
-                ("flow_start", J::Object(m))
-            }
-            EventKind::Handshake(h) => ("handshake", serde_json::to_value(h).unwrap_or(J::Null)),
-            EventKind::Message(msg) => ("rtmp", message_to_json(msg, self.opts.chunk_ranges)),
-            EventKind::Gap(g) => ("gap", json!({"offset": g.offset, "len": g.len})),
-            EventKind::Anomaly(a) => ("anomaly", serde_json::to_value(a).unwrap_or(J::Null)),
-            EventKind::FlowEnd(end) => {
-                let info = ev.flow_id.and_then(|f| self.flows.get(&f)).map(|x| &x.0);
-                let mut v = flow_to_json(info, end);
-                if let (Some(t), J::Object(m)) = (&end.tls, &mut v) {
-                    let r = self.opts.redact.then_some(&self.redactor);
-                    m.insert("tls".into(), tls_to_json(t, r));
-                }
-                ("flow", v)
-            }
-            EventKind::Tls(t) => {
-                if let Some(f) = ev.flow_id {
-                    self.tls_flows.insert(f);
-                }
-                let r = self.opts.redact.then_some(&self.redactor);
-                ("tls", tls_to_json(t, r))
-            }
-            EventKind::Stats(s) => {
-                let mut v = serde_json::to_value(s).unwrap_or(J::Null);
-                if let J::Object(m) = &mut v {
-                    let an: Map<String, J> = s
-                        .anomalies
-                        .iter()
-                        .map(|(k, n)| (k.clone(), J::from(*n)))
-                        .collect();
-                    m.insert("anomalies".into(), J::Object(an));
-                }
-                ("stats", v)
-            }
+        let etype = match &ev.kind {
+            EventKind::FlowStart(_) => "flow_start",
+            EventKind::Handshake(_) => "handshake",
+            EventKind::Message(_) => "rtmp",
+            EventKind::Gap(_) => "gap",
+            EventKind::Anomaly(_) => "anomaly",
+            EventKind::FlowEnd(_) => "flow",
+            EventKind::Tls(_) => "tls",
+            EventKind::Stats(_) => "stats",
         };
-        let mut m = self.envelope(ev, etype);
+        if let (EventKind::Tls(_), Some(f)) = (&ev.kind, ev.flow_id) {
+            self.tls_flows.insert(f);
+        }
+        // RTMP-layer events of a TLS flow carry `"transport": "rtmps"`.
         let rtmp_layer = match &ev.kind {
             EventKind::Handshake(_) | EventKind::Message(_) => true,
             EventKind::Anomaly(a) => !a.name.starts_with("tls.") && !a.name.starts_with("tcp."),
             _ => false,
         };
-        if rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f)) {
-            m.insert("transport".into(), J::from("rtmps"));
+        let rtmps = rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
+        let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
+        let mut o = Obj::open(out);
+        direct::envelope(&mut o, ev, etype, flow, rtmps);
+        if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
+            let data = match &ev.kind {
+                EventKind::FlowStart(info) => {
+                    let mut m = Map::new();
+                    m.insert("midstream".into(), J::Bool(info.midstream));
+                    m.insert(
+                        "client_by".into(),
+                        serde_json::to_value(info.client_by).unwrap_or(J::Null),
+                    );
+                    m.insert("community_id".into(), J::from(info.community_id.clone()));
+                    if !info.vlan.is_empty() {
+                        m.insert("vlan".into(), J::from(info.vlan.clone()));
+                    }
+                    J::Object(m)
+                }
+                EventKind::FlowEnd(end) => {
+                    let mut v = flow_to_json(flow.map(|x| &x.0), end);
+                    if let (Some(t), J::Object(m)) = (&end.tls, &mut v) {
+                        let r = self.opts.redact.then_some(&self.redactor);
+                        m.insert("tls".into(), tls_to_json(t, r));
+                    }
+                    v
+                }
+                EventKind::Tls(t) => {
+                    let r = self.opts.redact.then_some(&self.redactor);
+                    tls_to_json(t, r)
+                }
+                EventKind::Stats(s) => {
+                    let mut v = serde_json::to_value(s).unwrap_or(J::Null);
+                    if let J::Object(m) = &mut v {
+                        let an: Map<String, J> = s
+                            .anomalies
+                            .iter()
+                            .map(|(k, n)| (k.clone(), J::from(*n)))
+                            .collect();
+                        m.insert("anomalies".into(), J::Object(an));
+                    }
+                    v
+                }
+                // Written by encode_event_body.
+                _ => J::Null,
+            };
+            o.val(etype, &data);
         }
-        m.insert(etype.into(), data);
+        o.close();
         if let EventKind::FlowEnd(_) = &ev.kind {
             if let Some(f) = ev.flow_id {
                 self.flows.remove(&f);
                 self.tls_flows.remove(&f);
             }
         }
-        Some(J::Object(m))
-    }
-
-    fn envelope(&self, ev: &Event, etype: &str) -> Map<String, J> {
-        let mut m = Map::new();
-        m.insert("timestamp".into(), J::from(ev.time.rfc3339_micros()));
-        if let Some(f) = ev.flow_id {
-            m.insert("flow_id".into(), J::from(f));
-        }
-        if ev.pcap_cnt > 0 {
-            m.insert("pcap_cnt".into(), J::from(ev.pcap_cnt));
-        }
-        m.insert("event_type".into(), J::from(etype));
-        if let Some((info, cip, sip)) = ev.flow_id.and_then(|f| self.flows.get(&f)) {
-            let client = (cip.as_str(), info.client_port);
-            let server = (sip.as_str(), info.server_port);
-            let (src, dst) = match ev.direction {
-                Some(Direction::ToClient) => (server, client),
-                _ => (client, server),
-            };
-            m.insert("src_ip".into(), J::from(src.0));
-            m.insert("src_port".into(), J::from(src.1));
-            m.insert("dest_ip".into(), J::from(dst.0));
-            m.insert("dest_port".into(), J::from(dst.1));
-            if let Some(t) = &info.tunnel {
-                m.insert("transport".into(), J::from(t.transport.as_str()));
-                m.insert("tunnel_sid".into(), J::from(t.sid.clone()));
-            }
-        }
-        if let Some(d) = ev.direction {
-            m.insert("direction".into(), J::from(d.as_str()));
-        }
-        m
     }
 
     /// Writes one event (a FlowStart also opens the flow's address entry).
@@ -904,9 +720,11 @@ impl<W: Write> JsonWriter<W> {
                 self.write_session(&s)?;
             }
         }
-        if let Some(v) = self.event_to_json(ev) {
-            self.line(&v)?;
-        }
+        let mut b = std::mem::take(&mut self.buf);
+        self.encode(ev, &mut b);
+        b.push(b'\n');
+        self.buf = b;
+        self.spill()?;
         if !is_stats {
             let done = match &mut self.sessions {
                 Some(t) => t.take_finished(),
@@ -921,12 +739,11 @@ impl<W: Write> JsonWriter<W> {
 
     /// Writes a `session` line (redacted when the writer redacts).
     pub fn write_session(&mut self, s: &Session) -> io::Result<()> {
-        let s = if self.opts.redact {
-            s.redacted(&mut self.redactor)
+        let v = if self.opts.redact {
+            session_line(&s.redacted(&mut self.redactor))
         } else {
-            s.clone()
+            session_line(s)
         };
-        let v = session_line(&s);
         self.line(&v)
     }
 
@@ -946,12 +763,14 @@ impl<W: Write> JsonWriter<W> {
 
     /// Flushes the underlying writer (live captures flush per packet).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
         self.w.flush()
     }
 
     /// Flushes and returns the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.w.flush()?;
+        self.flush()?;
         Ok(self.w)
     }
 }

@@ -475,8 +475,8 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
             "{} .. {}  end: {}  protocol: {}{}",
             s.start,
             s.end,
-            s.end_reason.as_deref().unwrap_or("open"),
-            s.protocol.as_deref().unwrap_or("-"),
+            s.end_reason.map_or("open", |r| r.as_str()),
+            s.protocol.map_or("-", |p| p.as_str()),
             match (&s.evidence, &s.confidence) {
                 (Some(e), Some(c)) => format!(" ({e}, confidence {c})"),
                 _ => String::new(),

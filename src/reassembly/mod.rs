@@ -40,7 +40,6 @@
 pub mod community_id;
 mod stream;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::event::{ClientBy, EndReason, FlowCounters, FlowInfo};
@@ -315,7 +314,7 @@ impl FlowIdAllocator {
 #[derive(Debug)]
 pub struct Reassembler {
     config: Config,
-    map: HashMap<FlowKey, usize>,
+    map: crate::fasthash::FastMap<FlowKey, usize>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     live: List,
@@ -335,7 +334,7 @@ impl Reassembler {
     pub fn new(config: Config) -> Self {
         Reassembler {
             config,
-            map: HashMap::new(),
+            map: crate::fasthash::map(),
             slots: Vec::new(),
             free: Vec::new(),
             live: List::default(),

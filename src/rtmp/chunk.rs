@@ -129,6 +129,8 @@ pub struct ChunkStream {
 pub struct ChunkDecoder {
     chunk_size: u32,
     streams: Vec<ChunkStream>,
+    /// csid -> index in `streams`, used beyond [`SCAN_STREAMS`] streams.
+    index: crate::fasthash::FastMap<u32, usize>,
     fmt3_ets: Fmt3Ets,
     /// The flow ended ([`ChunkDecoder::set_at_end`]).
     at_end: bool,
@@ -165,6 +167,10 @@ fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// Chunk streams looked up by a linear scan (a connection uses a handful);
+/// beyond, a hash index (up to `Limits::max_chunk_streams` of a crafted flow).
+const SCAN_STREAMS: usize = 8;
+
 /// Parsed basic header: (fmt, csid, length in bytes).
 pub fn basic_header(d: &[u8]) -> Option<(u8, u32, usize)> {
     let b0 = *d.first()?;
@@ -195,6 +201,7 @@ impl ChunkDecoder {
         ChunkDecoder {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: Vec::new(),
+            index: crate::fasthash::map(),
             fmt3_ets: Fmt3Ets::Unknown,
             at_end: false,
             lenient: false,
@@ -275,7 +282,11 @@ impl ChunkDecoder {
     }
 
     fn find(&self, csid: u32) -> Option<usize> {
-        self.streams.iter().position(|s| s.csid == csid)
+        if self.streams.len() <= SCAN_STREAMS {
+            self.streams.iter().position(|s| s.csid == csid)
+        } else {
+            self.index.get(&csid).copied()
+        }
     }
 
     /// Ends every partial message as truncated with `cause` (gap, end of
@@ -556,6 +567,7 @@ impl ChunkDecoder {
                         format!("fmt 1 header opens csid {csid}: message stream id taken as 0"),
                     )));
                 }
+                self.index.insert(csid, self.streams.len());
                 self.streams.push(ChunkStream {
                     csid,
                     timestamp: 0,

@@ -125,7 +125,7 @@ pub mod sess {
     pub fn encrypted(s: &Session) -> bool {
         matches!(s.handshake.c0_version, Some(6) | Some(8))
             || matches!(s.handshake.s0_version, Some(6) | Some(8))
-            || s.protocol.as_deref() == Some("rtmp_encrypted")
+            || s.protocol == Some(crate::vocab::FlowProtocol::RtmpEncrypted)
     }
 
     /// `client:port -> server:port`.

@@ -82,8 +82,8 @@ fn publisher_session_model() {
             "publish"
         ]
     );
-    assert_eq!(s.end_reason.as_deref(), Some("fin"));
-    assert_eq!(s.protocol.as_deref(), Some("rtmp"));
+    assert_eq!(s.end_reason, Some(rtmpscope::event::EndReason::Fin));
+    assert_eq!(s.protocol, Some(rtmpscope::event::FlowProtocol::Rtmp));
 
     assert_eq!(s.streams.len(), 1, "{:#?}", s.streams);
     let st = &s.streams[0];
@@ -98,7 +98,13 @@ fn publisher_session_model() {
         "msid-0 media attributed to stream 1"
     );
     assert_eq!(st.data_messages, 1);
-    assert_eq!(st.metadata.as_ref().unwrap()["width"], 1280);
+    assert_eq!(
+        st.metadata
+            .as_ref()
+            .and_then(|m| m.get("width"))
+            .and_then(|w| w.as_f64()),
+        Some(1280.0)
+    );
 
     let v = &st.video;
     assert_eq!(v.codec.as_deref(), Some("avc1"));
@@ -180,7 +186,7 @@ fn snapshot_and_take_finished() {
     t.handle(&ev[end]);
     let done = t.take_finished();
     assert_eq!(done.len(), 1);
-    assert_eq!(done[0].end_reason.as_deref(), Some("fin"));
+    assert_eq!(done[0].end_reason, Some(rtmpscope::event::EndReason::Fin));
     assert!(t.finish().is_empty());
 }
 
