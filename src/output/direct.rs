@@ -158,6 +158,12 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
     }
     m.uint("timestamp", msg.timestamp.into());
     m.uint("timestamp_delta", msg.timestamp_delta.into());
+    if let Some(e) = &msg.timestamp_estimate {
+        // Capture loss (or a chunk stream never anchored by a fmt 0
+        // header): `timestamp` is an estimate within these bounds.
+        m.bool("timestamp_estimated", true);
+        m.val("timestamp_bound", e);
+    }
     m.uint("length", msg.length.into());
     m.uint("fmt", msg.fmt.into());
     m.uint("chunks", msg.chunk_count().into());
