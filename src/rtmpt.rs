@@ -60,7 +60,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowCounters, FlowEnd, FlowId,
-    FlowInfo, FlowProtocol, Gap, PacketRef, Severity, Transport, TunnelRef,
+    FlowInfo, FlowProtocol, Gap, PacketRef, Transport, TunnelRef,
 };
 use crate::http::{self, HttpConn, HttpEvent, HttpMessage, RequestRef, StartLine};
 use crate::reassembly::FlowIdAllocator;
@@ -68,6 +68,7 @@ use crate::rtmp;
 use crate::time::PacketTime;
 pub use crate::tunnel::{Latency, RequestCounts, TunnelFacts};
 use crate::vocab::PerDir;
+use crate::vocab::{anomalies, AnomalyKind};
 
 /// Most tunnels tracked at once.
 pub const MAX_TUNNELS: usize = 4096;
@@ -226,8 +227,7 @@ fn anomaly_ev(
     flow: FlowId,
     dir: Option<Direction>,
     pkt: PacketRef,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: String,
 ) -> Event {
@@ -235,7 +235,7 @@ fn anomaly_ev(
         flow,
         dir,
         pkt,
-        EventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+        EventKind::Anomaly(Anomaly::new(kind, range, detail)),
     )
 }
 
@@ -270,8 +270,7 @@ impl Tunnel {
                     self.flow_id,
                     Some(Direction::ToServer),
                     pkt,
-                    "rtmpt.duplicate_seq",
-                    Severity::Warning,
+                    anomalies::RTMPT_DUPLICATE_SEQ,
                     None,
                     format!("request seq {seq} seen again; the copy is ignored"),
                 ));
@@ -334,8 +333,7 @@ impl Tunnel {
                     self.flow_id,
                     Some(dir),
                     pkt,
-                    "rtmpt.missing_seq",
-                    Severity::Error,
+                    anomalies::RTMPT_MISSING_SEQ,
                     None,
                     format!(
                         "{} seq {}..{} never seen; their bytes are a gap of unknown length",
@@ -635,8 +633,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.unknown_request",
-                    Severity::Warning,
+                    anomalies::RTMPT_UNKNOWN_REQUEST,
                     Some(m.range),
                     format!("not an RTMPT request: {:?}", target.unwrap_or("")),
                 ));
@@ -680,8 +677,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.request_after_close",
-                    Severity::Warning,
+                    anomalies::RTMPT_REQUEST_AFTER_CLOSE,
                     Some(m.range),
                     format!("request seq {seq} for session {sid} after its /close was answered"),
                 ));
@@ -691,8 +687,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.unknown_sid",
-                Severity::Warning,
+                anomalies::RTMPT_UNKNOWN_SID,
                 Some(m.range),
                 format!("request for session {sid} whose /open/1 was not seen: decoded as a mid-stream tunnel"),
             ));
@@ -716,8 +711,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.request_after_close",
-                    Severity::Warning,
+                    anomalies::RTMPT_REQUEST_AFTER_CLOSE,
                     Some(m.range),
                     format!("request seq {seq} after /close"),
                 ));
@@ -758,8 +752,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.http_error",
-                    Severity::Error,
+                    anomalies::RTMPT_HTTP_ERROR,
                     Some(m.range),
                     format!("status {status} for seq {seq}"),
                 ));
@@ -769,8 +762,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.empty_reply",
-                    Severity::Warning,
+                    anomalies::RTMPT_EMPTY_REPLY,
                     Some(m.range),
                     format!("answer to seq {seq} has no interval byte"),
                 ));
@@ -821,8 +813,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.http_error",
-                Severity::Error,
+                anomalies::RTMPT_HTTP_ERROR,
                 Some(m.range),
                 format!("/open/1 answered with status {}", m.status().unwrap_or(0)),
             ));
@@ -838,8 +829,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.bad_open_reply",
-                Severity::Error,
+                anomalies::RTMPT_BAD_OPEN_REPLY,
                 Some(m.range),
                 "the /open/1 answer is not a session id".to_owned(),
             ));

@@ -46,7 +46,8 @@ use std::net::IpAddr;
 use crate::event::{ClientBy, EndReason, FlowCounters, FlowInfo};
 use crate::link::TcpSegment;
 use crate::time::PacketTime;
-use crate::vocab::{Anomaly, Direction, FlowId, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{Anomaly, Direction, FlowId, PacketRef};
 use stream::{Ctx, GapCause, Half};
 
 pub use stream::{ENTRY_OVERHEAD, MAX_SEQ_AHEAD};
@@ -521,8 +522,7 @@ impl Reassembler {
                     Some(*id),
                     None,
                     Anomaly::new(
-                        "tcp.pkt_after_close",
-                        Severity::Info,
+                        anomalies::TCP_PKT_AFTER_CLOSE,
                         None,
                         format!(
                             "payload on {}:{} -> {}:{} after the flow ended; ignored",
@@ -554,8 +554,7 @@ impl Reassembler {
                         Some(id),
                         None,
                         Anomaly::new(
-                            "reassembly.flow_limit",
-                            Severity::Warning,
+                            anomalies::REASSEMBLY_FLOW_LIMIT,
                             None,
                             format!(
                                 "{} flows tracked; least recently used flow evicted",
@@ -606,8 +605,7 @@ impl Reassembler {
                 Some(flow_id),
                 None,
                 Anomaly::new(
-                    "tcp.midstream",
-                    Severity::Info,
+                    anomalies::TCP_MIDSTREAM,
                     None,
                     "no SYN seen: capture started mid-connection; offsets start at the first byte seen",
                 ),
@@ -720,8 +718,7 @@ impl Reassembler {
                 Some(id),
                 Some(side),
                 Anomaly::new(
-                    "reassembly.memory_limit",
-                    Severity::Warning,
+                    anomalies::REASSEMBLY_MEMORY_LIMIT,
                     None,
                     format!(
                         "buffers above {} bytes; holes of this direction closed",

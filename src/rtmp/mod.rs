@@ -44,7 +44,8 @@ pub use crate::vocab::PacketRef;
 use std::collections::VecDeque;
 
 use crate::time::PacketTime;
-use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol};
 use handshake::{HandshakeEvent, HandshakePart};
 use message::{type_id, Body, Control, LimitType, Message, TruncationCause};
 
@@ -232,15 +233,14 @@ fn ev(dir: Direction, pkt: PacketRef, kind: RtmpEventKind) -> RtmpEvent {
 fn anomaly(
     dir: Direction,
     pkt: PacketRef,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: impl Into<String>,
 ) -> RtmpEvent {
     ev(
         dir,
         pkt,
-        RtmpEventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+        RtmpEventKind::Anomaly(Anomaly::new(kind, range, detail)),
     )
 }
 
@@ -369,8 +369,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.gap",
-                    Severity::Error,
+                    anomalies::RTMP_HANDSHAKE_GAP,
                     Some(ByteRange::new(offset, end)),
                     format!("{len} handshake bytes lost"),
                 ));
@@ -418,8 +417,7 @@ impl Connection {
             if let chunk::ChunkOut::Message(m, _) = &o {
                 let a = match gap_at {
                     Some(offset) => Anomaly::new(
-                        "rtmp.gap_truncated",
-                        Severity::Error,
+                        anomalies::RTMP_GAP_TRUNCATED,
                         Some(ByteRange::new(m.first_byte, offset)),
                         format!(
                             "{} message on csid {} cut by the gap at offset {offset}: {} of {} \
@@ -431,8 +429,7 @@ impl Connection {
                         ),
                     ),
                     None => Anomaly::new(
-                        "rtmp.eof_truncated",
-                        Severity::Warning,
+                        anomalies::RTMP_EOF_TRUNCATED,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "{} message on csid {} incomplete at end of flow",
@@ -483,8 +480,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.handshake.incomplete",
-                        Severity::Warning,
+                        anomalies::RTMP_HANDSHAKE_INCOMPLETE,
                         Some(ByteRange::new(st.hs_base, st.hs_base + st.hs.len() as u64)),
                         format!(
                             "flow ended after {} of {} handshake bytes",
@@ -514,8 +510,7 @@ impl Connection {
                         out.push(anomaly(
                             dir,
                             pkt,
-                            "rtmp.eof_truncated",
-                            Severity::Warning,
+                            anomalies::RTMP_EOF_TRUNCATED,
                             Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
                             "incomplete chunk header at end of flow",
                         ));
@@ -539,8 +534,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.detection_uncertain",
-                Severity::Info,
+                anomalies::RTMP_DETECTION_UNCERTAIN,
                 Some(range),
                 detail,
             ));
@@ -620,8 +614,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.limit.dissector_memory",
-                        Severity::Error,
+                        anomalies::RTMP_LIMIT_DISSECTOR_MEMORY,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "the dissectors of all flows hold more than {cap} bytes: this flow holds most; {} message on csid {} given up after {} of {} bytes",
@@ -813,8 +806,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.encrypted",
-                    Severity::Info,
+                    anomalies::RTMP_ENCRYPTED,
                     Some(ByteRange::new(base, base + 1)),
                     format!("RTMPE (version byte {v:#04x}): not dissected"),
                 ));
@@ -824,8 +816,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_version",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_VERSION,
                     Some(ByteRange::new(base, base + 1)),
                     format!("version byte {v:#04x}"),
                 ));
@@ -845,8 +836,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_digest",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_DIGEST,
                     Some(ByteRange::new(
                         range.start + dg.offset as u64,
                         range.start + dg.offset as u64 + 32,
@@ -916,8 +906,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_echo",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_ECHO,
                     Some(range),
                     format!("{name} neither echoes the peer nor carries a valid digest response"),
                 ));
@@ -926,8 +915,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.echo_unverified",
-                    Severity::Info,
+                    anomalies::RTMP_HANDSHAKE_ECHO_UNVERIFIED,
                     Some(range),
                     format!("{name} echo not checked: {p}"),
                 ));
@@ -1080,8 +1068,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.midstream.work_limit",
-                        Severity::Info,
+                        anomalies::RTMP_MIDSTREAM_WORK_LIMIT,
                         Some(ByteRange::new(off, off + len as u64)),
                         format!(
                             "mid-stream inference stopped after {work} header steps (budget {}); best chain so far kept",
@@ -1179,8 +1166,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.midstream.inferred",
-                        Severity::Info,
+                        anomalies::RTMP_MIDSTREAM_INFERRED,
                         Some(ByteRange::new(self.dirs[d].buf_off, start_off)),
                         format!(
                             "chunks start at offset {start_off}; chunk size {} inferred \
@@ -1193,8 +1179,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.resync",
-                        Severity::Info,
+                        anomalies::RTMP_RESYNC,
                         Some(ByteRange::new(since, start_off)),
                         format!(
                             "resynchronised at offset {start_off}: {} bytes skipped \
@@ -1237,8 +1222,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.resync_failed",
-                Severity::Warning,
+                anomalies::RTMP_RESYNC_FAILED,
                 Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
                 format!(
                     "{} bytes at end of flow not decodable as chunks",
@@ -1313,8 +1297,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.ack.beyond_received",
-                        Severity::Warning,
+                        anomalies::RTMP_ACK_BEYOND_RECEIVED,
                         range,
                         format!(
                             "acknowledgement {seq} but only {received} bytes were sent the other way"
@@ -1386,8 +1369,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.timestamp_backwards",
-                        Severity::Warning,
+                        anomalies::RTMP_TIMESTAMP_BACKWARDS,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "{} on stream {}: timestamp {} after {}",
@@ -1424,8 +1406,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.ack.late",
-                Severity::Warning,
+                anomalies::RTMP_ACK_LATE,
                 Some(ByteRange::new(from, to)),
                 format!(
                     "peer received {} bytes since its last acknowledgement; window is {w}",
