@@ -38,6 +38,7 @@ pub mod rtmpt;
 pub mod sanitize;
 pub mod session;
 pub mod time;
+pub mod tls;
 pub mod tui;
 pub mod tunnel;
 pub mod vocab;

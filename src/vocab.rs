@@ -188,7 +188,10 @@ pub enum FlowProtocol {
     RtmpEncrypted,
     /// Some other protocol: left alone.
     NotRtmp,
-    /// TLS records (see [`crate::classify`]): not dissected.
+    /// RTMP inside TLS: decrypted RTMP, or (without keys) TLS records sized
+    /// like an RTMP handshake.
+    Rtmps,
+    /// TLS whose content is not (known to be) RTMP (see [`crate::classify`]).
     Tls,
     /// HTTP: not fed to the RTMP dissector.
     Http,
@@ -212,6 +215,7 @@ impl FlowProtocol {
             FlowProtocol::Rtmpt => "rtmpt",
             FlowProtocol::RtmpEncrypted => "rtmp_encrypted",
             FlowProtocol::NotRtmp => "not_rtmp",
+            FlowProtocol::Rtmps => "rtmps",
             FlowProtocol::Tls => "tls",
             FlowProtocol::Http => "http",
             FlowProtocol::Ssh => "ssh",

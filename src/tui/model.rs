@@ -581,7 +581,7 @@ impl Model {
                 let f = info.flow_id;
                 self.flow_mut(f).info = Some(info);
             }
-            EventKind::Handshake(_) | EventKind::FlowEnd(_) => {}
+            EventKind::Handshake(_) | EventKind::FlowEnd(_) | EventKind::Tls(_) => {}
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;

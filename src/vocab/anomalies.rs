@@ -154,6 +154,16 @@ registry! {
     TCP_SEQ_GAP = "tcp.seq_gap", Error, "bytes of the TCP stream never seen (a loss)";
     TCP_SEQ_OUT_OF_WINDOW = "tcp.seq_out_of_window", Warning, "segment too far ahead of the next expected byte (dropped)";
     TCP_SNAPLEN_TRUNCATED = "tcp.snaplen_truncated", Error, "bytes cut by the capture's snapshot length";
+    TLS_ALERT = "tls.alert", Warning, "TLS alert, named in the detail (error when fatal)";
+    TLS_DECRYPT_FAILED = "tls.decrypt_failed", Error, "TLS record does not authenticate: its plaintext is lost";
+    TLS_HANDSHAKE_MALFORMED = "tls.handshake.malformed", Warning, "TLS handshake message could not be parsed";
+    TLS_HANDSHAKE_TOO_LONG = "tls.handshake.too_long", Error, "TLS handshake message longer than the limit";
+    TLS_NO_KEY = "tls.no_key", Warning, "the key log has no secrets for this TLS connection: not decrypted";
+    TLS_RECORD_MALFORMED = "tls.record.malformed", Error, "TLS record header not valid";
+    TLS_RECORD_LOST = "tls.record_lost", Warning, "TLS record lost to a gap";
+    TLS_RESYNC = "tls.resync", Warning, "TLS record framing regained after a loss";
+    TLS_UNEXPECTED_RECORD = "tls.unexpected_record", Warning, "TLS application data before the handshake protected the connection";
+    TLS_UNSUPPORTED_CIPHER = "tls.unsupported_cipher", Warning, "TLS cipher suite that cannot be decrypted";
 }
 
 /// The registered anomaly of that name.
