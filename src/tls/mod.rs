@@ -36,8 +36,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::event::{Anomaly, ByteRange, Direction, Severity};
 use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange, Direction, Severity};
 use crypto::{RecordKeys, Suite};
 pub use keylog::KeyLog;
 
