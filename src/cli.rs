@@ -1672,7 +1672,11 @@ mod tests {
             time: Default::default(),
             flow_id: None,
             direction: None,
-            kind: EventKind::Anomaly(Anomaly::new("x.y", s, None, "")),
+            kind: EventKind::Anomaly(Anomaly::new(
+                crate::vocab::anomalies::RTMP_RESYNC.at(s),
+                None,
+                "",
+            )),
         };
         assert_eq!(worst(&[], None), None);
         assert_eq!(

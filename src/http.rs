@@ -34,7 +34,8 @@
 
 use std::collections::VecDeque;
 
-use crate::vocab::{Anomaly, ByteRange, Direction, PacketRef, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange, Direction, PacketRef};
 
 /// Longest request/status line plus header block kept while parsing.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -241,12 +242,11 @@ impl Default for HttpConn {
 
 fn anomaly(
     dir: Direction,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: impl Into<String>,
 ) -> HttpEvent {
-    HttpEvent::Anomaly(dir, Anomaly::new(name, sev, range, detail))
+    HttpEvent::Anomaly(dir, Anomaly::new(kind, range, detail))
 }
 
 /// Finds the end of a header block (`\r\n\r\n` or `\n\n`): index after it.
@@ -413,8 +413,7 @@ impl HttpConn {
                 side.skipped += i as u64;
                 out.push(anomaly(
                     dir,
-                    "http.resync",
-                    Severity::Warning,
+                    anomalies::HTTP_RESYNC,
                     Some(ByteRange::new(scan_off, scan_off + i as u64)),
                     format!("HTTP framing regained after {} skipped bytes", side.skipped),
                 ));
@@ -478,8 +477,7 @@ impl HttpConn {
                 side.state = State::Lost;
                 out.push(anomaly(
                     dir,
-                    "http.head_too_long",
-                    Severity::Error,
+                    anomalies::HTTP_HEAD_TOO_LONG,
                     Some(r),
                     format!("no end of headers within {MAX_HEAD_BYTES} bytes"),
                 ));
@@ -515,16 +513,14 @@ impl HttpConn {
         if after_body {
             anomaly(
                 dir,
-                "http.content_length_mismatch",
-                Severity::Error,
+                anomalies::HTTP_CONTENT_LENGTH_MISMATCH,
                 Some(r),
                 "bytes after the previous message's body do not start a message: its body length (Content-Length or chunks) does not match the bytes sent",
             )
         } else {
             anomaly(
                 dir,
-                "http.bad_start_line",
-                Severity::Error,
+                anomalies::HTTP_BAD_START_LINE,
                 Some(r),
                 "not an HTTP request or status line",
             )
@@ -600,8 +596,7 @@ impl HttpConn {
                 }
                 _ => out.push(anomaly(
                     dir,
-                    "http.bad_header",
-                    Severity::Warning,
+                    anomalies::HTTP_BAD_HEADER,
                     Some(range),
                     "header line without a field name and colon",
                 )),
@@ -610,8 +605,7 @@ impl HttpConn {
         if dropped > 0 {
             out.push(anomaly(
                 dir,
-                "http.too_many_headers",
-                Severity::Warning,
+                anomalies::HTTP_TOO_MANY_HEADERS,
                 Some(range),
                 format!("{dropped} header fields beyond {MAX_HEADERS} not kept"),
             ));
@@ -663,8 +657,7 @@ impl HttpConn {
                 if req.is_none() && !interim {
                     out.push(anomaly(
                         dir,
-                        "http.response_without_request",
-                        Severity::Warning,
+                        anomalies::HTTP_RESPONSE_WITHOUT_REQUEST,
                         Some(range),
                         format!("status {status} answers no outstanding request"),
                     ));
@@ -696,8 +689,7 @@ impl HttpConn {
                 None => {
                     out.push(anomaly(
                         dir,
-                        "http.bad_content_length",
-                        Severity::Error,
+                        anomalies::HTTP_BAD_CONTENT_LENGTH,
                         Some(range),
                         format!("Content-Length {v:?} is not a length"),
                     ));
@@ -736,8 +728,7 @@ impl HttpConn {
                     if let Some(old) = self.pending.pop_front() {
                         out.push(anomaly(
                             msg.dir,
-                            "http.too_many_pending",
-                            Severity::Warning,
+                            anomalies::HTTP_TOO_MANY_PENDING,
                             None,
                             format!(
                                 "more than {MAX_PENDING_REQUESTS} requests without a response; request {} dropped from pairing",
@@ -813,8 +804,7 @@ impl HttpConn {
                         side.state = State::Lost;
                         out.push(anomaly(
                             dir,
-                            "http.bad_chunk",
-                            Severity::Error,
+                            anomalies::HTTP_BAD_CHUNK,
                             Some(r),
                             "chunk data not followed by CRLF",
                         ));
@@ -843,8 +833,7 @@ impl HttpConn {
                         side.state = State::Lost;
                         out.push(anomaly(
                             dir,
-                            "http.bad_chunk",
-                            Severity::Error,
+                            anomalies::HTTP_BAD_CHUNK,
                             Some(r),
                             format!("chunk line longer than {MAX_LINE_BYTES} bytes"),
                         ));
@@ -877,8 +866,7 @@ impl HttpConn {
                         side.state = State::Lost;
                         out.push(anomaly(
                             dir,
-                            "http.bad_chunk",
-                            Severity::Error,
+                            anomalies::HTTP_BAD_CHUNK,
                             Some(r),
                             format!("bad chunk size line {text:?}"),
                         ));
@@ -971,8 +959,7 @@ impl HttpConn {
                     add_hole(&mut m, rem);
                     out.push(anomaly(
                         dir,
-                        "http.truncated",
-                        Severity::Warning,
+                        anomalies::HTTP_TRUNCATED,
                         Some(m.range),
                         format!("connection ended {rem} body bytes before the message's end"),
                     ));
@@ -981,8 +968,7 @@ impl HttpConn {
             } else if state == State::Head && buf_len > 0 {
                 out.push(anomaly(
                     dir,
-                    "http.truncated",
-                    Severity::Warning,
+                    anomalies::HTTP_TRUNCATED,
                     Some(ByteRange::new(buf_off, buf_off + buf_len as u64)),
                     "connection ended inside a message head",
                 ));

@@ -41,6 +41,8 @@ pub struct TcpSegment<'a> {
 
 use etherparse::{IpNumber, LaxIpSlice, TcpSlice};
 
+use crate::vocab::{anomalies, AnomalyKind};
+
 /// LINKTYPE_NULL: BSD loopback, 4-byte address family in host byte order.
 pub const LINKTYPE_NULL: u32 = 0;
 /// LINKTYPE_ETHERNET.
@@ -117,7 +119,7 @@ pub enum Decoded<'a> {
     /// The frame could not be decoded; the reason is a stable dotted name
     /// (e.g. `link.ethernet_truncated`, `ip.header_truncated`,
     /// `tcp.header_truncated`).
-    Malformed(&'static str),
+    Malformed(AnomalyKind),
 }
 
 /// Decodes one captured frame: link layer, IP (v4/v6 with extension
@@ -130,28 +132,28 @@ pub fn decode(linktype: u32, data: &[u8], origlen: u32) -> Decoded<'_> {
     match linktype {
         LINKTYPE_ETHERNET => {
             let Some(ethertype) = be16(data, 12) else {
-                return Decoded::Malformed("link.ethernet_truncated");
+                return Decoded::Malformed(anomalies::LINK_ETHERNET_TRUNCATED);
             };
             ethertype_dispatch(ethertype, data.get(14..).unwrap_or(&[]), cut)
         }
         LINKTYPE_LINUX_SLL => {
             let Some(proto) = be16(data, 14) else {
-                return Decoded::Malformed("link.sll_truncated");
+                return Decoded::Malformed(anomalies::LINK_SLL_TRUNCATED);
             };
             ethertype_dispatch(proto, data.get(16..).unwrap_or(&[]), cut)
         }
         LINKTYPE_LINUX_SLL2 => {
             if data.len() < 20 {
-                return Decoded::Malformed("link.sll2_truncated");
+                return Decoded::Malformed(anomalies::LINK_SLL2_TRUNCATED);
             }
             let Some(proto) = be16(data, 0) else {
-                return Decoded::Malformed("link.sll2_truncated");
+                return Decoded::Malformed(anomalies::LINK_SLL2_TRUNCATED);
             };
             ethertype_dispatch(proto, data.get(20..).unwrap_or(&[]), cut)
         }
         LINKTYPE_NULL | LINKTYPE_LOOP => {
             let Some(fam) = data.get(0..4) else {
-                return Decoded::Malformed("link.null_truncated");
+                return Decoded::Malformed(anomalies::LINK_NULL_TRUNCATED);
             };
             let fam = [fam[0], fam[1], fam[2], fam[3]];
             let le = u32::from_le_bytes(fam);
@@ -188,10 +190,10 @@ fn ethertype_dispatch(mut ethertype: u16, mut rest: &[u8], cut: usize) -> Decode
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
     ) {
         if vlan.len() >= MAX_VLAN_TAGS {
-            return Decoded::Malformed("link.vlan_too_deep");
+            return Decoded::Malformed(anomalies::LINK_VLAN_TOO_DEEP);
         }
         let (Some(tci), Some(next)) = (be16(rest, 0), be16(rest, 2)) else {
-            return Decoded::Malformed("link.vlan_truncated");
+            return Decoded::Malformed(anomalies::LINK_VLAN_TRUNCATED);
         };
         vlan.push(tci & 0x0fff);
         ethertype = next;
@@ -260,21 +262,21 @@ fn ip_dispatch(
     depth: usize,
 ) -> Decoded<'_> {
     let Some(first) = ip.first() else {
-        return Decoded::Malformed("ip.header_truncated");
+        return Decoded::Malformed(anomalies::IP_HEADER_TRUNCATED);
     };
     let nibble = first >> 4;
     if nibble != 4 && nibble != 6 {
-        return Decoded::Malformed("ip.version_unknown");
+        return Decoded::Malformed(anomalies::IP_VERSION_UNKNOWN);
     }
     if version.is_some_and(|v| v != nibble) {
-        return Decoded::Malformed("ip.version_mismatch");
+        return Decoded::Malformed(anomalies::IP_VERSION_MISMATCH);
     }
     let slice = match LaxIpSlice::from_slice(ip) {
         Ok((slice, _ext_err)) => slice,
         Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => {
-            return Decoded::Malformed("ip.header_truncated")
+            return Decoded::Malformed(anomalies::IP_HEADER_TRUNCATED)
         }
-        Err(_) => return Decoded::Malformed("ip.header_invalid"),
+        Err(_) => return Decoded::Malformed(anomalies::IP_HEADER_INVALID),
     };
     let src = slice.source_addr();
     let dst = slice.destination_addr();
@@ -309,14 +311,14 @@ fn ip_dispatch(
         }
     };
     let Some(ip_payload_off) = offset_in(ip, pl.payload) else {
-        return Decoded::Malformed("ip.header_invalid");
+        return Decoded::Malformed(anomalies::IP_HEADER_INVALID);
     };
     let tcp = match TcpSlice::from_slice(pl.payload) {
         Ok(t) => t,
         Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => {
-            return Decoded::Malformed("tcp.header_truncated")
+            return Decoded::Malformed(anomalies::TCP_HEADER_TRUNCATED)
         }
-        Err(_) => return Decoded::Malformed("tcp.header_invalid"),
+        Err(_) => return Decoded::Malformed(anomalies::TCP_HEADER_INVALID),
     };
     let payload = tcp.payload();
     let payload_off = ip_payload_off + tcp.header_slice().len();
@@ -491,7 +493,7 @@ mod tests {
         let f = eth(0x8100, &[0x00]);
         assert_eq!(
             full(LINKTYPE_ETHERNET, &f),
-            Decoded::Malformed("link.vlan_truncated")
+            Decoded::Malformed(anomalies::LINK_VLAN_TRUNCATED)
         );
         let mut body = Vec::new();
         for _ in 0..=MAX_VLAN_TAGS {
@@ -500,7 +502,7 @@ mod tests {
         let f = eth(0x8100, &body);
         assert_eq!(
             full(LINKTYPE_ETHERNET, &f),
-            Decoded::Malformed("link.vlan_too_deep")
+            Decoded::Malformed(anomalies::LINK_VLAN_TOO_DEEP)
         );
     }
 
@@ -529,11 +531,11 @@ mod tests {
         assert_eq!(full(LINKTYPE_LINUX_SLL2, &arp), Decoded::NonTcp);
         assert_eq!(
             full(LINKTYPE_LINUX_SLL2, &sll2[..19]),
-            Decoded::Malformed("link.sll2_truncated")
+            Decoded::Malformed(anomalies::LINK_SLL2_TRUNCATED)
         );
         assert_eq!(
             full(LINKTYPE_LINUX_SLL, &sll[..15]),
-            Decoded::Malformed("link.sll_truncated")
+            Decoded::Malformed(anomalies::LINK_SLL_TRUNCATED)
         );
     }
 
@@ -559,7 +561,10 @@ mod tests {
             let mut other = 17u32.to_le_bytes().to_vec();
             other.extend_from_slice(&ip4);
             assert_eq!(full(lt, &other), Decoded::NonTcp);
-            assert_eq!(full(lt, &[2, 0]), Decoded::Malformed("link.null_truncated"));
+            assert_eq!(
+                full(lt, &[2, 0]),
+                Decoded::Malformed(anomalies::LINK_NULL_TRUNCATED)
+            );
         }
     }
 
@@ -572,18 +577,18 @@ mod tests {
             assert_eq!(seg(full(lt, &ip6)).payload, b"r6");
             assert_eq!(
                 full(lt, &[0x50, 0, 0]),
-                Decoded::Malformed("ip.version_unknown")
+                Decoded::Malformed(anomalies::IP_VERSION_UNKNOWN)
             );
         }
         assert_eq!(seg(full(LINKTYPE_IPV4, &ip4)).payload, b"r4");
         assert_eq!(seg(full(LINKTYPE_IPV6, &ip6)).payload, b"r6");
         assert_eq!(
             full(LINKTYPE_IPV4, &ip6),
-            Decoded::Malformed("ip.version_mismatch")
+            Decoded::Malformed(anomalies::IP_VERSION_MISMATCH)
         );
         assert_eq!(
             full(LINKTYPE_IPV6, &ip4),
-            Decoded::Malformed("ip.version_mismatch")
+            Decoded::Malformed(anomalies::IP_VERSION_MISMATCH)
         );
     }
 
@@ -594,7 +599,7 @@ mod tests {
         ip[0] = 0x44;
         assert_eq!(
             full(LINKTYPE_RAW, &ip),
-            Decoded::Malformed("ip.header_invalid")
+            Decoded::Malformed(anomalies::IP_HEADER_INVALID)
         );
     }
 
@@ -660,19 +665,19 @@ mod tests {
         let f = eth(0x0800, &ipv4(6, &tcp(1, 2, 0, 0x10, 0, b"data"), None, 0));
         assert_eq!(
             decode(LINKTYPE_ETHERNET, &f[..14 + 20 + 10], f.len() as u32),
-            Decoded::Malformed("tcp.header_truncated")
+            Decoded::Malformed(anomalies::TCP_HEADER_TRUNCATED)
         );
         assert_eq!(
             decode(LINKTYPE_ETHERNET, &f[..14 + 10], f.len() as u32),
-            Decoded::Malformed("ip.header_truncated")
+            Decoded::Malformed(anomalies::IP_HEADER_TRUNCATED)
         );
         assert_eq!(
             decode(LINKTYPE_ETHERNET, &f[..10], f.len() as u32),
-            Decoded::Malformed("link.ethernet_truncated")
+            Decoded::Malformed(anomalies::LINK_ETHERNET_TRUNCATED)
         );
         assert_eq!(
             decode(LINKTYPE_ETHERNET, &f[..14], f.len() as u32),
-            Decoded::Malformed("ip.header_truncated")
+            Decoded::Malformed(anomalies::IP_HEADER_TRUNCATED)
         );
     }
 

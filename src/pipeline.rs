@@ -27,13 +27,14 @@ use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap,
-    PacketRef, Severity, Stats, Suppressed,
+    PacketRef, Stats, Suppressed,
 };
 use crate::link::{self, Decoded};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
 use crate::rtmpt;
 use crate::time::PacketTime;
+use crate::vocab::anomalies;
 
 /// Events of one anomaly name (or `gap` events) written per flow; later
 /// ones are counted (`stats` stays exact) and summed up in one
@@ -83,8 +84,7 @@ impl RateLimiter {
             .filter(|(_, c)| c.1 > 0)
             .map(|(name, (seen, n, bytes))| {
                 let mut a = Anomaly::new(
-                    "anomaly.rate_limited",
-                    Severity::Info,
+                    anomalies::ANOMALY_RATE_LIMITED,
                     None,
                     format!(
                         "{name}: {seen} on this flow, the first {ANOMALY_REPORT_LIMIT} written, {n} more not written"
@@ -796,8 +796,7 @@ impl Analyzer {
                         None,
                         None,
                         Anomaly::new(
-                            "ip.fragment",
-                            Severity::Warning,
+                            anomalies::IP_FRAGMENT,
                             None,
                             "IP fragment of a TCP datagram (IP reassembly is not done)",
                         ),
@@ -808,7 +807,7 @@ impl Analyzer {
             Decoded::Malformed(name) => driver.anomaly(
                 None,
                 None,
-                Anomaly::new(name, Severity::Warning, None, "frame could not be decoded"),
+                Anomaly::new(name, None, "frame could not be decoded"),
                 pref,
             ),
         }
@@ -853,7 +852,7 @@ impl Analyzer {
             driver.anomaly(
                 None,
                 None,
-                Anomaly::new("capture.truncated", Severity::Warning, range, detail),
+                Anomaly::new(anomalies::CAPTURE_TRUNCATED, range, detail),
                 PacketRef {
                     pcap_cnt: 0,
                     time: pref.time,

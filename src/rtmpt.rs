@@ -62,7 +62,7 @@ use crate::fasthash::FastMap;
 
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowCounters, FlowEnd, FlowId,
-    FlowInfo, FlowProtocol, Gap, PacketRef, Severity, Transport, TunnelRef,
+    FlowInfo, FlowProtocol, Gap, PacketRef, Transport, TunnelRef,
 };
 use crate::http::{self, HttpConn, HttpEvent, HttpMessage, RequestRef, StartLine};
 use crate::reassembly::FlowIdAllocator;
@@ -70,6 +70,7 @@ use crate::rtmp;
 use crate::time::PacketTime;
 pub use crate::tunnel::{Latency, RequestCounts, TunnelFacts};
 use crate::vocab::PerDir;
+use crate::vocab::{anomalies, AnomalyKind};
 
 /// Most tunnels tracked at once.
 pub const MAX_TUNNELS: usize = 4096;
@@ -228,8 +229,7 @@ fn anomaly_ev(
     flow: FlowId,
     dir: Option<Direction>,
     pkt: PacketRef,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: String,
 ) -> Event {
@@ -237,7 +237,7 @@ fn anomaly_ev(
         flow,
         dir,
         pkt,
-        EventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+        EventKind::Anomaly(Anomaly::new(kind, range, detail)),
     )
 }
 
@@ -272,8 +272,7 @@ impl Tunnel {
                     self.flow_id,
                     Some(Direction::ToServer),
                     pkt,
-                    "rtmpt.duplicate_seq",
-                    Severity::Warning,
+                    anomalies::RTMPT_DUPLICATE_SEQ,
                     None,
                     format!("request seq {seq} seen again; the copy is ignored"),
                 ));
@@ -336,8 +335,7 @@ impl Tunnel {
                     self.flow_id,
                     Some(dir),
                     pkt,
-                    "rtmpt.missing_seq",
-                    Severity::Error,
+                    anomalies::RTMPT_MISSING_SEQ,
                     None,
                     format!(
                         "{} seq {}..{} never seen; their bytes are a gap of unknown length",
@@ -637,8 +635,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.unknown_request",
-                    Severity::Warning,
+                    anomalies::RTMPT_UNKNOWN_REQUEST,
                     Some(m.range),
                     format!("not an RTMPT request: {:?}", target.unwrap_or("")),
                 ));
@@ -682,8 +679,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.request_after_close",
-                    Severity::Warning,
+                    anomalies::RTMPT_REQUEST_AFTER_CLOSE,
                     Some(m.range),
                     format!("request seq {seq} for session {sid} after its /close was answered"),
                 ));
@@ -693,8 +689,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.unknown_sid",
-                Severity::Warning,
+                anomalies::RTMPT_UNKNOWN_SID,
                 Some(m.range),
                 format!("request for session {sid} whose /open/1 was not seen: decoded as a mid-stream tunnel"),
             ));
@@ -718,8 +713,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.request_after_close",
-                    Severity::Warning,
+                    anomalies::RTMPT_REQUEST_AFTER_CLOSE,
                     Some(m.range),
                     format!("request seq {seq} after /close"),
                 ));
@@ -760,8 +754,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.http_error",
-                    Severity::Error,
+                    anomalies::RTMPT_HTTP_ERROR,
                     Some(m.range),
                     format!("status {status} for seq {seq}"),
                 ));
@@ -771,8 +764,7 @@ impl Layer {
                     flow,
                     Some(m.dir),
                     m.done,
-                    "rtmpt.empty_reply",
-                    Severity::Warning,
+                    anomalies::RTMPT_EMPTY_REPLY,
                     Some(m.range),
                     format!("answer to seq {seq} has no interval byte"),
                 ));
@@ -823,8 +815,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.http_error",
-                Severity::Error,
+                anomalies::RTMPT_HTTP_ERROR,
                 Some(m.range),
                 format!("/open/1 answered with status {}", m.status().unwrap_or(0)),
             ));
@@ -840,8 +831,7 @@ impl Layer {
                 flow,
                 Some(m.dir),
                 m.done,
-                "rtmpt.bad_open_reply",
-                Severity::Error,
+                anomalies::RTMPT_BAD_OPEN_REPLY,
                 Some(m.range),
                 "the /open/1 answer is not a session id".to_owned(),
             ));

@@ -928,7 +928,7 @@ mod tests {
         ] {
             same(p);
         }
-        for p in [P::Tls, P::Http, P::Ssh, P::Bgp, P::Dns, P::Smb] {
+        for p in [P::Rtmps, P::Tls, P::Http, P::Ssh, P::Bgp, P::Dns, P::Smb] {
             same(p);
         }
         for e in [E::None, E::RtmpHandshake, E::RtmpeHandshake, E::RtmpChunks] {

@@ -11,6 +11,8 @@ use serde::Serialize;
 
 use crate::time::PacketTime;
 
+pub mod anomalies;
+
 /// The packet that delivered some bytes or completed an event: its 1-based
 /// index in the input (`pcap_cnt`) and its capture time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -138,19 +140,34 @@ pub struct Suppressed {
 }
 
 impl Anomaly {
-    pub fn new(
-        name: &'static str,
-        severity: Severity,
-        range: Option<ByteRange>,
-        detail: impl Into<String>,
-    ) -> Self {
+    /// A diagnostic of a registered kind ([`anomalies`]) at the kind's
+    /// severity.
+    pub fn new(kind: AnomalyKind, range: Option<ByteRange>, detail: impl Into<String>) -> Self {
         Anomaly {
-            name,
-            severity,
+            name: kind.name,
+            severity: kind.severity,
             range,
             detail: detail.into(),
             suppressed: None,
         }
+    }
+}
+
+/// A registered anomaly: its stable dotted name, the severity it is emitted
+/// with and what it means. The registry is [`anomalies`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnomalyKind {
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line, for README's anomaly table.
+    pub meaning: &'static str,
+}
+
+impl AnomalyKind {
+    /// The same anomaly emitted at another severity (a site where the
+    /// registry's severity does not fit; the meaning says when).
+    pub const fn at(self, severity: Severity) -> AnomalyKind {
+        AnomalyKind { severity, ..self }
     }
 }
 

@@ -4,7 +4,7 @@
 
 #[path = "corpus/mod.rs"]
 mod corpus;
-#[path = "outputs/validator.rs"]
+#[path = "support/schema.rs"]
 mod validator;
 
 use serde_json::Value as J;

@@ -6,7 +6,7 @@
 //! `fuzz/fuzz_targets/json_path.rs`.
 
 mod hostile;
-#[path = "outputs/validator.rs"]
+#[path = "support/schema.rs"]
 mod validator;
 
 use hostile::{amf, chunked_any, json_of_pcap, mutate, pcap_from_records, pcap_records, Rng};

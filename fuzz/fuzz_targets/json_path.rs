@@ -3,7 +3,7 @@
 //! and the JSON writer (with session lines, unredacted and redacted) as
 //! `rtmpscope json` does. Must never panic, and every output line must
 //! validate against `schema/rtmpscope-events.schema.json` (the validator of
-//! the test suite, tests/outputs/validator.rs). Seeds: the bundled
+//! the test suite, tests/support/schema.rs: the jsonschema crate). Seeds: the bundled
 //! captures and generated hostile sessions
 //! (`cargo run --release --example gen_capture -- fuzz-seeds fuzz/corpus/json_path`).
 #![no_main]
@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 
 #[path = "../../tests/hostile/mod.rs"]
 mod hostile;
-#[path = "../../tests/outputs/validator.rs"]
+#[path = "../../tests/support/schema.rs"]
 mod validator;
 
 fn schema() -> &'static validator::Validator {

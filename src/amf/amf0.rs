@@ -22,7 +22,8 @@
 use super::amf3;
 use super::state::{resolve, store_slot, Slot, State};
 use super::{Property, Value, ValueKind};
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 
 pub const NUMBER: u8 = 0x00;
 pub const BOOLEAN: u8 = 0x01;
@@ -188,8 +189,7 @@ impl<'a> Decoder<'a> {
             STRICT_ARRAY => self.strict_array(start, depth),
             MOVIECLIP | RECORDSET => {
                 self.st.anomaly(
-                    "amf.reserved_marker",
-                    Severity::Warning,
+                    anomalies::AMF_RESERVED_MARKER,
                     start,
                     start + 1,
                     format!("AMF0 marker 0x{marker:02x} is reserved and should not be sent"),
@@ -224,8 +224,7 @@ impl<'a> Decoder<'a> {
             },
             OBJECT_END => {
                 self.st.anomaly(
-                    "amf.stray_object_end",
-                    Severity::Warning,
+                    anomalies::AMF_STRAY_OBJECT_END,
                     start,
                     start + 1,
                     "object-end marker (0x09) where a value was expected",
@@ -264,8 +263,7 @@ impl<'a> Decoder<'a> {
             _ => {
                 let end = self.st.bytes.len();
                 self.st.fatal_anomaly(
-                    "amf.unknown_marker",
-                    Severity::Error,
+                    anomalies::AMF_UNKNOWN_MARKER,
                     start,
                     end,
                     format!("unknown AMF0 marker 0x{marker:02x}; rest of the body not decoded"),
@@ -307,8 +305,7 @@ impl<'a> Decoder<'a> {
                 if properties.len() as u64 != count as u64 && !self.st.fatal {
                     let end = self.st.pos;
                     self.st.anomaly(
-                        "amf.amf0.ecma_count_mismatch",
-                        Severity::Info,
+                        anomalies::AMF_AMF0_ECMA_COUNT_MISMATCH,
                         start,
                         end,
                         format!(
@@ -339,8 +336,7 @@ impl<'a> Decoder<'a> {
             if self.st.at_end() {
                 if ecma_count.is_some_and(|c| c as usize == props.len()) {
                     self.st.anomaly(
-                        "amf.amf0.missing_object_end",
-                        Severity::Warning,
+                        anomalies::AMF_AMF0_MISSING_OBJECT_END,
                         kpos,
                         kpos,
                         "ECMA array ends with the body, without an object-end marker",
@@ -370,8 +366,7 @@ impl<'a> Decoder<'a> {
                     Some(_) => {
                         let p = self.st.pos;
                         self.st.anomaly(
-                            "amf.amf0.empty_key",
-                            Severity::Warning,
+                            anomalies::AMF_AMF0_EMPTY_KEY,
                             kpos,
                             p,
                             "empty property name not followed by object-end marker",

@@ -23,7 +23,8 @@
 
 use super::state::{resolve, store_slot, Slot, State};
 use super::{AmfStr, Property, Value, ValueKind, VectorKind};
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 use std::sync::Arc;
 
 pub const UNDEFINED: u8 = 0x00;
@@ -196,8 +197,7 @@ fn read_str(st: &mut State<'_>, ctx: &mut Context, what: &str) -> Str {
         let end = st.pos;
         let Some(s) = ctx.strings.get(index) else {
             st.anomaly(
-                "amf.bad_reference",
-                Severity::Error,
+                anomalies::AMF_BAD_REFERENCE,
                 start,
                 end,
                 format!(
@@ -290,8 +290,7 @@ pub(crate) fn decode_value(st: &mut State<'_>, ctx: &mut Context, depth: usize) 
         _ => {
             let end = st.bytes.len();
             st.fatal_anomaly(
-                "amf.unknown_marker",
-                Severity::Error,
+                anomalies::AMF_UNKNOWN_MARKER,
                 start,
                 end,
                 format!("unknown AMF3 marker 0x{marker:02x}; rest of the body not decoded"),
@@ -441,8 +440,7 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
             None => {
                 let end = st.bytes.len();
                 st.fatal_anomaly(
-                    "amf.bad_reference",
-                    Severity::Error,
+                    anomalies::AMF_BAD_REFERENCE,
                     start,
                     end,
                     format!(
@@ -520,8 +518,7 @@ fn object(st: &mut State<'_>, ctx: &mut Context, start: usize, depth: usize) -> 
                 // Nothing after it can be framed: stop (the opaque span
                 // takes the rest of the input).
                 st.fatal_anomaly(
-                    "amf.amf3.externalizable_unknown",
-                    Severity::Warning,
+                    anomalies::AMF_AMF3_EXTERNALIZABLE_UNKNOWN,
                     p,
                     end,
                     format!(

@@ -7,7 +7,8 @@
 //! and return what they have.
 
 use super::{Value, ValueKind, MAX_ANOMALIES, MAX_DEPTH, MAX_ELEMENTS};
-use crate::vocab::{Anomaly, ByteRange, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange};
 
 /// Copy cost of one value node when a reference is resolved by copying.
 const NODE_COST: usize = 1;
@@ -81,8 +82,7 @@ impl<'a> State<'a> {
 
     pub fn anomaly(
         &mut self,
-        name: &'static str,
-        severity: Severity,
+        kind: AnomalyKind,
         start: usize,
         end: usize,
         detail: impl Into<String>,
@@ -91,14 +91,13 @@ impl<'a> State<'a> {
             self.suppressed += 1;
             return;
         }
-        let a = self.make(name, severity, start, end, detail);
+        let a = self.make(kind, start, end, detail);
         self.anomalies.push(a);
     }
 
     fn make(
         &self,
-        name: &'static str,
-        severity: Severity,
+        kind: AnomalyKind,
         start: usize,
         end: usize,
         detail: impl Into<String>,
@@ -107,20 +106,19 @@ impl<'a> State<'a> {
             (self.base + start) as u64,
             (self.base + end.max(start)) as u64,
         );
-        Anomaly::new(name, severity, Some(range), detail)
+        Anomaly::new(kind, Some(range), detail)
     }
 
     /// Reports why the rest cannot be decoded (always kept, never
     /// suppressed) and stops.
     pub fn fatal_anomaly(
         &mut self,
-        name: &'static str,
-        severity: Severity,
+        kind: AnomalyKind,
         start: usize,
         end: usize,
         detail: impl Into<String>,
     ) {
-        let a = self.make(name, severity, start, end, detail);
+        let a = self.make(kind, start, end, detail);
         self.anomalies.push(a);
         self.fatal = true;
     }
@@ -130,8 +128,7 @@ impl<'a> State<'a> {
     pub fn into_anomalies(mut self) -> Vec<Anomaly> {
         if self.suppressed > 0 {
             self.anomalies.push(Anomaly::new(
-                "amf.anomaly_limit",
-                Severity::Info,
+                anomalies::AMF_ANOMALY_LIMIT,
                 None,
                 format!(
                     "{} more diagnostics in this body not reported (limit {MAX_ANOMALIES})",
@@ -153,7 +150,7 @@ impl<'a> State<'a> {
         } else {
             format!("{what} missing: body ends at offset {}", self.base + end)
         };
-        self.fatal_anomaly("amf.truncated", Severity::Error, start, end, need);
+        self.fatal_anomaly(anomalies::AMF_TRUNCATED, start, end, need);
     }
 
     /// Counts one decoded value; false (and fatal) when over `MAX_ELEMENTS`.
@@ -162,8 +159,7 @@ impl<'a> State<'a> {
         if self.elements > MAX_ELEMENTS {
             let end = self.bytes.len();
             self.fatal_anomaly(
-                "amf.element_limit",
-                Severity::Error,
+                anomalies::AMF_ELEMENT_LIMIT,
                 start,
                 end,
                 format!("more than {MAX_ELEMENTS} values in one body; rest not decoded"),
@@ -180,8 +176,7 @@ impl<'a> State<'a> {
         if depth >= MAX_DEPTH {
             let end = self.bytes.len();
             self.fatal_anomaly(
-                "amf.depth_limit",
-                Severity::Error,
+                anomalies::AMF_DEPTH_LIMIT,
                 start,
                 end,
                 format!("containers nested deeper than {MAX_DEPTH}; rest not decoded"),
@@ -232,8 +227,7 @@ impl<'a> State<'a> {
         let s = super::AmfStr::from_bytes(raw);
         if matches!(s, super::AmfStr::Bytes(_)) {
             self.anomaly(
-                "amf.invalid_utf8",
-                Severity::Info,
+                anomalies::AMF_INVALID_UTF8,
                 start,
                 end,
                 "string is not valid UTF-8; bytes kept",
@@ -269,8 +263,7 @@ impl<'a> State<'a> {
         if !self.copy_limit_reported {
             self.copy_limit_reported = true;
             self.anomaly(
-                "amf.copy_limit",
-                Severity::Warning,
+                anomalies::AMF_COPY_LIMIT,
                 start,
                 end,
                 format!(
@@ -423,8 +416,7 @@ pub(crate) fn resolve(
     match slots.get(index as usize) {
         None => {
             st.anomaly(
-                "amf.bad_reference",
-                Severity::Error,
+                anomalies::AMF_BAD_REFERENCE,
                 start,
                 end,
                 format!(
@@ -436,8 +428,7 @@ pub(crate) fn resolve(
         }
         Some(Slot::InProgress) => {
             st.anomaly(
-                "amf.reference_cycle",
-                Severity::Info,
+                anomalies::AMF_REFERENCE_CYCLE,
                 start,
                 end,
                 format!("reference to object #{index} which contains it (cycle); not expanded"),
@@ -446,8 +437,7 @@ pub(crate) fn resolve(
         }
         Some(Slot::Unavailable) => {
             st.anomaly(
-                "amf.reference_unresolved",
-                Severity::Info,
+                anomalies::AMF_REFERENCE_UNRESOLVED,
                 start,
                 end,
                 format!("object #{index} was not kept (incomplete or copy budget exhausted)"),
@@ -461,8 +451,7 @@ pub(crate) fn resolve(
         }) => {
             if depth + height > MAX_DEPTH {
                 st.anomaly(
-                    "amf.reference_unresolved",
-                    Severity::Info,
+                    anomalies::AMF_REFERENCE_UNRESOLVED,
                     start,
                     end,
                     format!("copy of object #{index} would nest deeper than {MAX_DEPTH}"),

@@ -45,7 +45,8 @@ use std::net::IpAddr;
 use crate::event::{ClientBy, EndReason, FlowCounters, FlowInfo};
 use crate::link::TcpSegment;
 use crate::time::PacketTime;
-use crate::vocab::{Anomaly, Direction, FlowId, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{Anomaly, Direction, FlowId, PacketRef};
 use stream::{Ctx, GapCause, Half};
 
 pub use stream::{ENTRY_OVERHEAD, MAX_SEQ_AHEAD};
@@ -520,8 +521,7 @@ impl Reassembler {
                     Some(*id),
                     None,
                     Anomaly::new(
-                        "tcp.pkt_after_close",
-                        Severity::Info,
+                        anomalies::TCP_PKT_AFTER_CLOSE,
                         None,
                         format!(
                             "payload on {}:{} -> {}:{} after the flow ended; ignored",
@@ -553,8 +553,7 @@ impl Reassembler {
                         Some(id),
                         None,
                         Anomaly::new(
-                            "reassembly.flow_limit",
-                            Severity::Warning,
+                            anomalies::REASSEMBLY_FLOW_LIMIT,
                             None,
                             format!(
                                 "{} flows tracked; least recently used flow evicted",
@@ -605,8 +604,7 @@ impl Reassembler {
                 Some(flow_id),
                 None,
                 Anomaly::new(
-                    "tcp.midstream",
-                    Severity::Info,
+                    anomalies::TCP_MIDSTREAM,
                     None,
                     "no SYN seen: capture started mid-connection; offsets start at the first byte seen",
                 ),
@@ -719,8 +717,7 @@ impl Reassembler {
                 Some(id),
                 Some(side),
                 Anomaly::new(
-                    "reassembly.memory_limit",
-                    Severity::Warning,
+                    anomalies::REASSEMBLY_MEMORY_LIMIT,
                     None,
                     format!(
                         "buffers above {} bytes; holes of this direction closed",

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::{Side, Sink};
-use crate::vocab::{Anomaly, ByteRange, FlowId, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{Anomaly, ByteRange, FlowId, PacketRef};
 
 /// A segment whose sequence number lies further ahead of the next expected
 /// byte than this is treated as garbage (`tcp.seq_out_of_window`).
@@ -242,8 +243,7 @@ impl Half {
         let rel = self.rel(seq);
         if rel - self.next_off as i64 > MAX_SEQ_AHEAD {
             cx.anomaly(Anomaly::new(
-                "tcp.seq_out_of_window",
-                Severity::Warning,
+                anomalies::TCP_SEQ_OUT_OF_WINDOW,
                 None,
                 format!(
                     "segment {} bytes ahead of the next expected byte; dropped",
@@ -266,8 +266,7 @@ impl Half {
             if l_end > f {
                 if d_end > f {
                     cx.anomaly(Anomaly::new(
-                        "tcp.data_after_fin",
-                        Severity::Warning,
+                        anomalies::TCP_DATA_AFTER_FIN,
                         Some(ByteRange::new(f.max(d_start), d_end)),
                         "payload beyond the FIN sequence number; dropped",
                     ));
@@ -321,8 +320,7 @@ impl Half {
                 break;
             };
             cx.anomaly(Anomaly::new(
-                "reassembly.ooo_limit",
-                Severity::Warning,
+                anomalies::REASSEMBLY_OOO_LIMIT,
                 Some(ByteRange::new(self.next_off, first)),
                 format!(
                     "out-of-order buffer above {} bytes; hole closed",
@@ -585,13 +583,12 @@ impl Half {
         let len = end - start;
         cx.sink.gap(cx.id, cx.side, start, len, cx.pkt);
         let name = if cause == GapCause::Snaplen {
-            "tcp.snaplen_truncated"
+            anomalies::TCP_SNAPLEN_TRUNCATED
         } else {
-            "tcp.seq_gap"
+            anomalies::TCP_SEQ_GAP
         };
         cx.anomaly(Anomaly::new(
             name,
-            Severity::Error,
             Some(ByteRange::new(start, end)),
             format!("{len} bytes lost: {}", cause.detail()),
         ));
@@ -603,8 +600,7 @@ impl Half {
 
 fn overlap_anomaly(lo: u64, hi: u64) -> Anomaly {
     Anomaly::new(
-        "tcp.overlap_different_data",
-        Severity::Warning,
+        anomalies::TCP_OVERLAP_DIFFERENT_DATA,
         Some(ByteRange::new(lo, hi)),
         "overlapping segment carries different bytes; first-seen bytes kept",
     )

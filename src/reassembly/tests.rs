@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::link::TcpFlags;
+use crate::vocab::Severity;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Ev {

@@ -24,7 +24,8 @@
 use super::body::decode_body_at_depth;
 use super::message::{Body, ChunkRef, Message, Truncation, TruncationCause};
 use super::reader::{anomaly, Reader};
-use crate::vocab::{Anomaly, ByteRange, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{Anomaly, ByteRange};
 
 /// Sub-message tag header length.
 pub const SUB_HEADER_LEN: usize = 11;
@@ -101,8 +102,7 @@ fn shift(a: &mut Anomaly, by: usize) {
 /// Reports `rtmp.aggregate.truncated` from `hdr` to the end of `body`.
 fn truncated_from(out: &mut Vec<Anomaly>, hdr: usize, body: &[u8], d: String) {
     out.push(anomaly(
-        "rtmp.aggregate.truncated",
-        Severity::Error,
+        anomalies::RTMP_AGGREGATE_TRUNCATED,
         hdr,
         body.len(),
         d,
@@ -113,8 +113,7 @@ fn truncated_from(out: &mut Vec<Anomaly>, hdr: usize, body: &[u8], d: String) {
 pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>) -> Body {
     if depth >= MAX_AGGREGATE_DEPTH {
         out.push(anomaly(
-            "rtmp.aggregate.nested",
-            Severity::Warning,
+            anomalies::RTMP_AGGREGATE_NESTED,
             0,
             body.len(),
             "aggregate message inside an aggregate: not decoded",
@@ -151,8 +150,7 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
         let hdr = r.pos();
         if subs.len() >= MAX_SUBMESSAGES {
             out.push(anomaly(
-                "rtmp.aggregate.limit",
-                Severity::Warning,
+                anomalies::RTMP_AGGREGATE_LIMIT,
                 hdr,
                 body.len(),
                 format!("more than {MAX_SUBMESSAGES} sub-messages; the rest is not decoded"),
@@ -211,8 +209,7 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
                     let want = SUB_HEADER_LEN as u32 + len;
                     if bp != want {
                         out.push(anomaly(
-                            "rtmp.aggregate.bad_back_pointer",
-                            Severity::Warning,
+                            anomalies::RTMP_AGGREGATE_BAD_BACK_POINTER,
                             body_end,
                             end,
                             format!("back pointer {bp}, expected {want}"),
@@ -221,8 +218,7 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
                 }
                 None => {
                     out.push(anomaly(
-                        "rtmp.aggregate.missing_back_pointer",
-                        Severity::Warning,
+                        anomalies::RTMP_AGGREGATE_MISSING_BACK_POINTER,
                         body_end,
                         body.len(),
                         "sub-message without its back pointer",

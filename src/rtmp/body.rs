@@ -20,6 +20,7 @@
 //! - others: raw with `rtmp.message.unknown_type`
 
 use super::message::{type_id, Body, Message};
+use crate::vocab::anomalies;
 use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Every anomaly name body decoding can emit (besides the `amf.*` names
@@ -83,27 +84,18 @@ pub(crate) fn decode_body_at_depth(msg: &mut Message, body: &[u8], depth: u32) -
     if body.is_empty() {
         msg.body = Body::Raw;
         if msg.truncated.is_none() {
-            let sev = match t {
-                type_id::AUDIO | type_id::VIDEO => Severity::Info,
-                _ => Severity::Warning,
-            };
-            let name = match t {
+            let kind = match t {
                 type_id::SET_CHUNK_SIZE
                 | type_id::ABORT
                 | type_id::ACKNOWLEDGEMENT
                 | type_id::WINDOW_ACK_SIZE
-                | type_id::SET_PEER_BANDWIDTH => "rtmp.control.bad_length",
-                type_id::USER_CONTROL => "rtmp.user_control.bad_length",
-                _ => "rtmp.body.empty",
-            };
-            let sev = if name == "rtmp.body.empty" {
-                sev
-            } else {
-                Severity::Error
+                | type_id::SET_PEER_BANDWIDTH => anomalies::RTMP_CONTROL_BAD_LENGTH,
+                type_id::USER_CONTROL => anomalies::RTMP_USER_CONTROL_BAD_LENGTH,
+                type_id::AUDIO | type_id::VIDEO => anomalies::RTMP_BODY_EMPTY.at(Severity::Info),
+                _ => anomalies::RTMP_BODY_EMPTY,
             };
             out.push(Anomaly::new(
-                name,
-                sev,
+                kind,
                 Some(ByteRange::new(0, 0)),
                 format!("{} message with an empty body", msg.type_name()),
             ));
@@ -129,8 +121,7 @@ pub(crate) fn decode_body_at_depth(msg: &mut Message, body: &[u8], depth: u32) -
         type_id::VIRTUAL_CONTROL | type_id::UDP | type_id::PRESENT => Body::Raw,
         _ => {
             out.push(Anomaly::new(
-                "rtmp.message.unknown_type",
-                Severity::Warning,
+                anomalies::RTMP_MESSAGE_UNKNOWN_TYPE,
                 Some(ByteRange::new(0, body.len() as u64)),
                 format!("unknown message type id {t}"),
             ));
@@ -177,16 +168,22 @@ mod tests {
             include_str!("aggregate.rs"),
             include_str!("reader.rs"),
         ];
+        // Emitters name registry constants (the vocab::anomalies module).
         let mut found = std::collections::BTreeSet::new();
         for src in sources {
-            for part in src.split('"').skip(1).step_by(2) {
-                let dotted = part.split('.').count() == 3;
-                let clean = part
+            for part in src.split("anomalies::").skip(1) {
+                let id: String = part
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
-                if part.starts_with("rtmp.") && dotted && clean {
-                    found.insert(part);
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if !id.starts_with("RTMP_") {
+                    continue;
                 }
+                let kind = crate::vocab::anomalies::ALL
+                    .iter()
+                    .find(|k| k.name.to_uppercase().replace('.', "_") == id)
+                    .unwrap_or_else(|| panic!("anomalies::{id} is not registered"));
+                found.insert(kind.name);
             }
         }
         let listed: std::collections::BTreeSet<&str> = ANOMALY_NAMES.iter().copied().collect();

@@ -18,6 +18,7 @@ use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
 use crate::time::PacketTime;
+use crate::vocab::anomalies;
 use crate::vocab::{Anomaly, ByteRange, Severity};
 
 /// Chunk size before any Set Chunk Size.
@@ -407,8 +408,7 @@ impl ChunkDecoder {
             // Report what we have now; drop the rest of this message.
             let csid = s.csid;
             out.push(ChunkOut::Anomaly(Anomaly::new(
-                "rtmp.limit.partial_bytes",
-                Severity::Error,
+                anomalies::RTMP_LIMIT_PARTIAL_BYTES,
                 Some(ByteRange::new(off, off + bytes.len() as u64)),
                 format!("partial messages exceed {cap} bytes; message on csid {csid} truncated"),
             )));
@@ -494,8 +494,7 @@ impl ChunkDecoder {
                             }
                         }
                         out.push(ChunkOut::Anomaly(Anomaly::new(
-                            "rtmp.abort",
-                            Severity::Warning,
+                            anomalies::RTMP_ABORT,
                             Some(ByteRange::new(p.first_byte, m.last_byte + 1)),
                             format!(
                                 "abort discarded {} of {} bytes on csid {csid}",
@@ -509,8 +508,7 @@ impl ChunkDecoder {
                         }
                     }
                     None => out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.abort",
-                        Severity::Info,
+                        anomalies::RTMP_ABORT.at(Severity::Info),
                         range,
                         format!("abort for csid {csid} with no partial message"),
                     ))),
@@ -537,8 +535,7 @@ impl ChunkDecoder {
             None => {
                 if fmt >= 2 {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.chunk.unknown_csid",
-                        Severity::Error,
+                        anomalies::RTMP_CHUNK_UNKNOWN_CSID,
                         Some(hdr_range(bl + ml)),
                         format!("fmt {fmt} chunk on never-seen csid {csid}"),
                     )));
@@ -546,8 +543,7 @@ impl ChunkDecoder {
                 }
                 if self.streams.len() >= self.max_streams {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.limit.chunk_streams",
-                        Severity::Error,
+                        anomalies::RTMP_LIMIT_CHUNK_STREAMS,
                         Some(hdr_range(bl + ml)),
                         format!("more than {} chunk streams", self.max_streams),
                     )));
@@ -561,8 +557,7 @@ impl ChunkDecoder {
                 let assumed = fmt == 1 && !self.lenient && !self.gapped;
                 if assumed {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.chunk.msid_assumed",
-                        Severity::Info,
+                        anomalies::RTMP_CHUNK_MSID_ASSUMED,
                         Some(hdr_range(bl + ml)),
                         format!("fmt 1 header opens csid {csid}: message stream id taken as 0"),
                     )));
@@ -620,11 +615,10 @@ impl ChunkDecoder {
                         };
                         out.push(ChunkOut::Anomaly(Anomaly::new(
                             if rep {
-                                "rtmp.chunk.fmt3_ets_repeated"
+                                anomalies::RTMP_CHUNK_FMT3_ETS_REPEATED
                             } else {
-                                "rtmp.chunk.fmt3_ets_omitted"
+                                anomalies::RTMP_CHUNK_FMT3_ETS_OMITTED
                             },
-                            Severity::Info,
                             Some(hdr_range(hlen + if rep { 4 } else { 0 })),
                             if rep {
                                 "peer repeats the extended timestamp on fmt 3 chunks"
@@ -681,8 +675,7 @@ impl ChunkDecoder {
             // A new header while a message is unfinished.
             self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
             out.push(ChunkOut::Anomaly(Anomaly::new(
-                "rtmp.chunk.unexpected_header",
-                Severity::Error,
+                anomalies::RTMP_CHUNK_UNEXPECTED_HEADER,
                 Some(hdr_range(hlen)),
                 format!(
                     "fmt {fmt} header on csid {csid} with {} of {} bytes pending",
@@ -755,8 +748,7 @@ impl ChunkDecoder {
                 let off_by = value.wrapping_sub(predicted) as i32;
                 if off_by != 0 && s.seen {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
-                        "rtmp.timestamp_corrected",
-                        Severity::Info,
+                        anomalies::RTMP_TIMESTAMP_CORRECTED,
                         Some(range),
                         format!(
                             "fmt 0 header on csid {}: timestamp {value} exact again; the \

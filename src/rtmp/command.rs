@@ -15,7 +15,8 @@
 use super::message::{Body, Command, CommandInfo};
 use super::reader::{amf_values, anomaly};
 use crate::amf::{AmfStr, Value, ValueKind};
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 
 /// Decodes a command message body.
 pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
@@ -26,8 +27,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
         Some(s) => s.clone(),
         None => {
             out.push(anomaly(
-                "rtmp.command.bad_name",
-                Severity::Error,
+                anomalies::RTMP_COMMAND_BAD_NAME,
                 start,
                 first
                     .as_ref()
@@ -164,6 +164,7 @@ pub fn interpret(name: &str, object: Option<&Value>, args: &[Value]) -> Option<C
 mod tests {
     use super::*;
     use crate::rtmp::testutil::amf0w::*;
+    use crate::vocab::Severity;
 
     fn dec(b: &[u8], amf3: bool) -> (Command, Vec<Anomaly>) {
         let mut out = Vec::new();

@@ -26,6 +26,7 @@
 
 use super::message::{type_id, Body, Control, LimitType};
 use super::reader::{anomaly, Reader};
+use crate::vocab::anomalies;
 use crate::vocab::{Anomaly, Severity};
 
 /// Body length of types 1, 2, 3 and 5.
@@ -63,8 +64,7 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     };
     if body.len() < want {
         out.push(anomaly(
-            "rtmp.control.bad_length",
-            Severity::Error,
+            anomalies::RTMP_CONTROL_BAD_LENGTH,
             0,
             body.len(),
             format!(
@@ -77,8 +77,7 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     }
     if body.len() > want {
         out.push(anomaly(
-            "rtmp.control.bad_length",
-            Severity::Warning,
+            anomalies::RTMP_CONTROL_BAD_LENGTH.at(Severity::Warning),
             want,
             body.len(),
             format!(
@@ -96,8 +95,7 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
                 Ok(_) => false,
                 Err(ChunkSizeRejected::TopBit) => {
                     out.push(anomaly(
-                        "rtmp.control.chunk_size_top_bit",
-                        Severity::Error,
+                        anomalies::RTMP_CONTROL_CHUNK_SIZE_TOP_BIT,
                         0,
                         4,
                         format!(
@@ -108,8 +106,7 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
                 }
                 Err(ChunkSizeRejected::Zero) => {
                     out.push(anomaly(
-                        "rtmp.control.chunk_size_zero",
-                        Severity::Error,
+                        anomalies::RTMP_CONTROL_CHUNK_SIZE_ZERO,
                         0,
                         4,
                         "set chunk size of 0: not applied",
@@ -130,8 +127,7 @@ pub fn decode(t: u8, body: &[u8], out: &mut Vec<Anomaly>) -> Body {
                 2 => LimitType::Dynamic,
                 x => {
                     out.push(anomaly(
-                        "rtmp.control.bad_limit_type",
-                        Severity::Warning,
+                        anomalies::RTMP_CONTROL_BAD_LIMIT_TYPE,
                         4,
                         5,
                         format!("set peer bandwidth limit type {x}"),

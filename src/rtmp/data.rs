@@ -10,7 +10,8 @@
 
 use super::message::{Body, Data};
 use super::reader::{amf_values, anomaly};
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 
 /// Decodes a data message body.
 pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
@@ -25,8 +26,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
         None => {
             if start < body.len() {
                 out.push(anomaly(
-                    "rtmp.data.no_name",
-                    Severity::Warning,
+                    anomalies::RTMP_DATA_NO_NAME,
                     start,
                     body.len(),
                     "data message does not start with a string",

@@ -7,7 +7,8 @@
 
 use super::{anomaly, Connection, RtmpEvent};
 use crate::time::PacketTime;
-use crate::vocab::{ByteRange, Direction, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{ByteRange, Direction, PacketRef};
 use std::collections::VecDeque;
 
 use super::message::{type_id, Body, Control, LimitType, Message};
@@ -49,8 +50,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.ack.beyond_received",
-                        Severity::Warning,
+                        anomalies::RTMP_ACK_BEYOND_RECEIVED,
                         range,
                         format!(
                             "acknowledgement {seq} but only {received} bytes were sent the other way"
@@ -120,8 +120,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.ack.late",
-                Severity::Warning,
+                anomalies::RTMP_ACK_LATE,
                 Some(ByteRange::new(from, to)),
                 format!(
                     "peer received {} bytes since its last acknowledgement; window is {w}",

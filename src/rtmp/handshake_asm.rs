@@ -11,7 +11,8 @@
 //! flow to be RTMP ([`Connection::handshake_cut`]).
 
 use super::{anomaly, ev, handshake, Connection, Phase, RtmpEvent, RtmpEventKind};
-use crate::vocab::{ByteRange, Direction, FlowProtocol, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{ByteRange, Direction, FlowProtocol, PacketRef};
 use handshake::{HandshakeEvent, HandshakePart};
 
 /// What a version byte (C0/S0) says the connection is.
@@ -125,8 +126,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.encrypted",
-                    Severity::Info,
+                    anomalies::RTMP_ENCRYPTED,
                     Some(ByteRange::new(base, base + 1)),
                     format!("RTMPE (version byte {v:#04x}): not dissected"),
                 ));
@@ -136,8 +136,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_version",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_VERSION,
                     Some(ByteRange::new(base, base + 1)),
                     format!("version byte {v:#04x}"),
                 ));
@@ -157,8 +156,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_digest",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_DIGEST,
                     Some(ByteRange::new(
                         range.start + dg.offset as u64,
                         range.start + dg.offset as u64 + 32,
@@ -228,8 +226,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.bad_echo",
-                    Severity::Warning,
+                    anomalies::RTMP_HANDSHAKE_BAD_ECHO,
                     Some(range),
                     format!("{name} neither echoes the peer nor carries a valid digest response"),
                 ));
@@ -238,8 +235,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.echo_unverified",
-                    Severity::Info,
+                    anomalies::RTMP_HANDSHAKE_ECHO_UNVERIFIED,
                     Some(range),
                     format!("{name} echo not checked: {p}"),
                 ));

@@ -50,7 +50,8 @@ pub mod user_control;
 
 pub use crate::vocab::PacketRef;
 
-use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange, Direction, FlowProtocol};
 use handshake::HandshakeEvent;
 use message::{LimitType, Message, TruncationCause};
 
@@ -209,15 +210,14 @@ fn ev(dir: Direction, pkt: PacketRef, kind: RtmpEventKind) -> RtmpEvent {
 fn anomaly(
     dir: Direction,
     pkt: PacketRef,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: impl Into<String>,
 ) -> RtmpEvent {
     ev(
         dir,
         pkt,
-        RtmpEventKind::Anomaly(Anomaly::new(name, sev, range, detail)),
+        RtmpEventKind::Anomaly(Anomaly::new(kind, range, detail)),
     )
 }
 
@@ -328,8 +328,7 @@ impl Connection {
                 out.push(anomaly(
                     dir,
                     pkt,
-                    "rtmp.handshake.gap",
-                    Severity::Error,
+                    anomalies::RTMP_HANDSHAKE_GAP,
                     Some(ByteRange::new(offset, end)),
                     format!("{len} handshake bytes lost"),
                 ));
@@ -378,8 +377,7 @@ impl Connection {
             if let chunk::ChunkOut::Message(m, _) = &o {
                 let a = match gap_at {
                     Some(offset) => Anomaly::new(
-                        "rtmp.gap_truncated",
-                        Severity::Error,
+                        anomalies::RTMP_GAP_TRUNCATED,
                         Some(ByteRange::new(m.first_byte, offset)),
                         format!(
                             "{} message on csid {} cut by the gap at offset {offset}: {} of {} \
@@ -391,8 +389,7 @@ impl Connection {
                         ),
                     ),
                     None => Anomaly::new(
-                        "rtmp.eof_truncated",
-                        Severity::Warning,
+                        anomalies::RTMP_EOF_TRUNCATED,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "{} message on csid {} incomplete at end of flow",
@@ -440,8 +437,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.handshake.incomplete",
-                        Severity::Warning,
+                        anomalies::RTMP_HANDSHAKE_INCOMPLETE,
                         Some(ByteRange::new(
                             st.hs.base,
                             st.hs.base + st.hs.bytes.len() as u64,
@@ -474,8 +470,7 @@ impl Connection {
                         out.push(anomaly(
                             dir,
                             pkt,
-                            "rtmp.eof_truncated",
-                            Severity::Warning,
+                            anomalies::RTMP_EOF_TRUNCATED,
                             Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
                             "incomplete chunk header at end of flow",
                         ));
@@ -499,8 +494,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.detection_uncertain",
-                Severity::Info,
+                anomalies::RTMP_DETECTION_UNCERTAIN,
                 Some(range),
                 detail,
             ));
@@ -580,8 +574,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.limit.dissector_memory",
-                        Severity::Error,
+                        anomalies::RTMP_LIMIT_DISSECTOR_MEMORY,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "the dissectors of all flows hold more than {cap} bytes: this flow holds most; {} message on csid {} given up after {} of {} bytes",
@@ -837,8 +830,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.timestamp_backwards",
-                        Severity::Warning,
+                        anomalies::RTMP_TIMESTAMP_BACKWARDS,
                         Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
                         format!(
                             "{} on stream {}: timestamp {} after {}",

@@ -14,7 +14,8 @@ use super::{
     anomaly, handshake, midstream, Connection, Phase, Probe, RtmpEvent, FIRST_PROBE_CHECK,
     NOT_RTMP_DECIDE_BYTES,
 };
-use crate::vocab::{ByteRange, Direction, FlowProtocol, PacketRef, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::{ByteRange, Direction, FlowProtocol, PacketRef};
 
 /// Probe progress of one direction.
 #[derive(Debug)]
@@ -115,8 +116,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.midstream.work_limit",
-                        Severity::Info,
+                        anomalies::RTMP_MIDSTREAM_WORK_LIMIT,
                         Some(ByteRange::new(off, off + len as u64)),
                         format!(
                             "mid-stream inference stopped after {work} header steps (budget {}); best chain so far kept",
@@ -238,8 +238,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.midstream.inferred",
-                        Severity::Info,
+                        anomalies::RTMP_MIDSTREAM_INFERRED,
                         Some(ByteRange::new(self.dirs[d].buf_off, start_off)),
                         format!(
                             "chunks start at offset {start_off}; chunk size {} inferred \
@@ -258,8 +257,7 @@ impl Connection {
                         out.push(anomaly(
                             dir,
                             pkt,
-                            "rtmp.chunk_size_inferred",
-                            Severity::Warning,
+                            anomalies::RTMP_CHUNK_SIZE_INFERRED,
                             Some(ByteRange::new(since, start_off)),
                             format!(
                                 "after the gap no chunk chain holds with chunk size {was}: \
@@ -271,8 +269,7 @@ impl Connection {
                     out.push(anomaly(
                         dir,
                         pkt,
-                        "rtmp.resync",
-                        Severity::Info,
+                        anomalies::RTMP_RESYNC,
                         Some(ByteRange::new(since, start_off)),
                         format!(
                             "resynchronised at offset {start_off}: {} bytes skipped \
@@ -315,8 +312,7 @@ impl Connection {
             out.push(anomaly(
                 dir,
                 pkt,
-                "rtmp.resync_failed",
-                Severity::Warning,
+                anomalies::RTMP_RESYNC_FAILED,
                 Some(ByteRange::new(st.buf_off, st.buf_off + st.buf.len() as u64)),
                 format!(
                     "{} bytes at end of flow not decodable as chunks",

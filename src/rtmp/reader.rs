@@ -8,7 +8,8 @@
 //! so the decoders ([`super::control`], [`super::media`], ...) and the
 //! dispatcher ([`super::body`]) import it without importing each other.
 
-use crate::vocab::{Anomaly, ByteRange, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange};
 
 /// Decodes the AMF values of a command/data body. Types 15, 16 and 17
 /// (`amf3`) start with a format byte 0x00 and continue in AMF0 where a 0x11
@@ -25,8 +26,7 @@ pub(crate) fn amf_values(
             1
         } else {
             out.push(anomaly(
-                "rtmp.body.missing_format_byte",
-                Severity::Warning,
+                anomalies::RTMP_BODY_MISSING_FORMAT_BYTE,
                 0,
                 body.len().min(1),
                 "AMF3 message body does not start with the 0x00 format byte",
@@ -43,18 +43,12 @@ pub(crate) fn amf_values(
 
 /// Builds an anomaly with a body-relative range `[start, end)`.
 pub(crate) fn anomaly(
-    name: &'static str,
-    severity: Severity,
+    kind: AnomalyKind,
     start: usize,
     end: usize,
     detail: impl Into<String>,
 ) -> Anomaly {
-    Anomaly::new(
-        name,
-        severity,
-        Some(ByteRange::new(start as u64, end as u64)),
-        detail,
-    )
+    Anomaly::new(kind, Some(ByteRange::new(start as u64, end as u64)), detail)
 }
 
 /// Bounds-checked big-endian reader over a body slice. Positions are offsets

@@ -25,7 +25,8 @@
 use super::message::{Body, SharedObject, SharedObjectEvent};
 use super::reader::{anomaly, Reader};
 use crate::amf::{AmfStr, Span, Value, ValueKind};
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 
 /// Most name/value pairs decoded from one change event.
 pub const MAX_PAIRS: usize = 256;
@@ -66,8 +67,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
     })();
     let Some((name, version, flags)) = hdr else {
         out.push(anomaly(
-            "rtmp.shared_object.truncated",
-            Severity::Error,
+            anomalies::RTMP_SHARED_OBJECT_TRUNCATED,
             0,
             body.len(),
             "shared object header runs past the end of the body",
@@ -84,8 +84,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
     while r.remaining() > 0 {
         if so.events.len() >= MAX_EVENTS {
             out.push(anomaly(
-                "rtmp.shared_object.limit",
-                Severity::Warning,
+                anomalies::RTMP_SHARED_OBJECT_LIMIT,
                 r.pos(),
                 body.len(),
                 format!("more than {MAX_EVENTS} events; the rest is not decoded"),
@@ -95,8 +94,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
         let start = r.pos();
         let (Some(t), Some(len)) = (r.u8(), r.u32()) else {
             out.push(anomaly(
-                "rtmp.shared_object.event_truncated",
-                Severity::Error,
+                anomalies::RTMP_SHARED_OBJECT_EVENT_TRUNCATED,
                 start,
                 body.len(),
                 "shared object event header runs past the end of the body",
@@ -108,8 +106,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
         let end = want.min(body.len());
         if want > body.len() {
             out.push(anomaly(
-                "rtmp.shared_object.event_truncated",
-                Severity::Error,
+                anomalies::RTMP_SHARED_OBJECT_EVENT_TRUNCATED,
                 start,
                 body.len(),
                 format!(
@@ -152,8 +149,7 @@ fn decode_event(
 ) {
     let bad = |out: &mut Vec<Anomaly>, what: &str| {
         out.push(anomaly(
-            "rtmp.shared_object.bad_event_data",
-            Severity::Error,
+            anomalies::RTMP_SHARED_OBJECT_BAD_EVENT_DATA,
             start,
             end,
             format!("{} event: {what}", event_name(t)),
@@ -169,8 +165,7 @@ fn decode_event(
             while pos < end {
                 if pairs >= MAX_PAIRS {
                     out.push(anomaly(
-                        "rtmp.shared_object.limit",
-                        Severity::Warning,
+                        anomalies::RTMP_SHARED_OBJECT_LIMIT,
                         pos,
                         end,
                         format!(
@@ -238,8 +233,7 @@ fn decode_event(
             }
         },
         _ => out.push(anomaly(
-            "rtmp.shared_object.unknown_event",
-            Severity::Warning,
+            anomalies::RTMP_SHARED_OBJECT_UNKNOWN_EVENT,
             start.saturating_sub(5),
             end,
             format!("shared object event type {t}"),

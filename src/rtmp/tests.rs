@@ -6,6 +6,7 @@ use super::handshake::{self, DigestScheme, HandshakePart, HANDSHAKE_SIZE};
 use super::message::{Body, Control, Message, TruncationCause, UserControl};
 use super::*;
 use crate::time::PacketTime;
+use crate::vocab::Severity;
 use crate::vocab::{Anomaly, Direction, FlowProtocol, PacketRef};
 use proptest::prelude::*;
 

@@ -17,7 +17,8 @@
 use super::message::{Body, UserControl};
 use super::reader::{anomaly, Reader};
 use crate::amf::Span;
-use crate::vocab::{Anomaly, Severity};
+use crate::vocab::anomalies;
+use crate::vocab::Anomaly;
 
 /// Highest named event type.
 pub const MAX_NAMED_EVENT: u16 = 46;
@@ -99,8 +100,7 @@ pub fn decode(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     let mut r = Reader::new(body);
     let Some(event_type) = r.u16() else {
         out.push(anomaly(
-            "rtmp.user_control.bad_length",
-            Severity::Error,
+            anomalies::RTMP_USER_CONTROL_BAD_LENGTH,
             0,
             body.len(),
             format!(
@@ -122,8 +122,7 @@ pub fn decode(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     };
     if event_type > MAX_NAMED_EVENT {
         out.push(anomaly(
-            "rtmp.user_control.unknown_event",
-            Severity::Warning,
+            anomalies::RTMP_USER_CONTROL_UNKNOWN_EVENT,
             0,
             2,
             format!("user control event type {event_type}"),
@@ -137,8 +136,7 @@ pub fn decode(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     };
     if r.remaining() < need {
         out.push(anomaly(
-            "rtmp.user_control.bad_length",
-            Severity::Error,
+            anomalies::RTMP_USER_CONTROL_BAD_LENGTH,
             2,
             body.len(),
             format!(
@@ -164,8 +162,7 @@ pub fn decode(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         uc.raw = Some(Span::new(r.pos(), body.len()));
         if p != Params::Opaque {
             out.push(anomaly(
-                "rtmp.user_control.extra_bytes",
-                Severity::Warning,
+                anomalies::RTMP_USER_CONTROL_EXTRA_BYTES,
                 r.pos(),
                 body.len(),
                 format!("{} bytes after the {event} parameters", r.remaining()),

@@ -36,7 +36,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::event::{Anomaly, ByteRange, Direction, Severity};
+use crate::vocab::{anomalies, AnomalyKind};
+use crate::vocab::{Anomaly, ByteRange, Direction, Severity};
 use crypto::{RecordKeys, Suite};
 pub use keylog::KeyLog;
 
@@ -344,14 +345,13 @@ pub struct TlsConnection {
 fn anomaly(
     out: &mut Vec<TlsOut>,
     dir: Option<Direction>,
-    name: &'static str,
-    sev: Severity,
+    kind: AnomalyKind,
     range: Option<ByteRange>,
     detail: String,
 ) {
     out.push(TlsOut::Anomaly {
         dir,
-        anomaly: Anomaly::new(name, sev, range, detail),
+        anomaly: Anomaly::new(kind, range, detail),
     });
 }
 
@@ -481,8 +481,7 @@ impl TlsConnection {
                             anomaly(
                                 out,
                                 Some(dir_of(i)),
-                                "tls.resync",
-                                Severity::Warning,
+                                anomalies::TLS_RESYNC,
                                 Some(ByteRange::new(from, at)),
                                 format!(
                                     "TLS records lost in a TCP gap ({} bytes from offset {from}); resynchronised at the record header at {at}",
@@ -511,8 +510,7 @@ impl TlsConnection {
                 anomaly(
                     out,
                     Some(dir_of(i)),
-                    "tls.record.malformed",
-                    Severity::Error,
+                    anomalies::TLS_RECORD_MALFORMED,
                     Some(ByteRange::new(at, at + 5)),
                     format!(
                         "not a TLS record header: {:02x} {:02x} {:02x} {:02x} {:02x}",
@@ -597,8 +595,7 @@ impl TlsConnection {
                 anomaly(
                     out,
                     Some(dir_of(i)),
-                    "tls.unexpected_record",
-                    Severity::Warning,
+                    anomalies::TLS_UNEXPECTED_RECORD,
                     Some(range),
                     "application data before the handshake protected the connection".into(),
                 );
@@ -622,11 +619,10 @@ impl TlsConnection {
             anomaly(
                 out,
                 Some(dir_of(i)),
-                "tls.alert",
                 if level == "fatal" {
-                    Severity::Error
+                    anomalies::TLS_ALERT.at(Severity::Error)
                 } else {
-                    Severity::Warning
+                    anomalies::TLS_ALERT
                 },
                 None,
                 format!(
@@ -666,8 +662,7 @@ impl TlsConnection {
                 anomaly(
                     out,
                     Some(dir_of(i)),
-                    "tls.handshake.too_long",
-                    Severity::Error,
+                    anomalies::TLS_HANDSHAKE_TOO_LONG,
                     Some(range),
                     format!("handshake message of {len} bytes exceeds {MAX_HANDSHAKE_MSG}"),
                 );
@@ -725,8 +720,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 Some(dir_of(i)),
-                "tls.handshake.malformed",
-                Severity::Warning,
+                anomalies::TLS_HANDSHAKE_MALFORMED,
                 Some(range),
                 format!(
                     "handshake message type {typ} ({} bytes) could not be parsed",
@@ -856,8 +850,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 None,
-                "tls.no_key",
-                Severity::Warning,
+                anomalies::TLS_NO_KEY,
                 None,
                 format!(
                     "the key log has no secrets for this connection (client random {}): not decrypted",
@@ -871,8 +864,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 None,
-                "tls.unsupported_cipher",
-                Severity::Warning,
+                anomalies::TLS_UNSUPPORTED_CIPHER,
                 None,
                 format!("cipher suite {} cannot be decrypted", suite_name(cipher)),
             );
@@ -883,8 +875,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 None,
-                "tls.no_key",
-                Severity::Warning,
+                anomalies::TLS_NO_KEY,
                 None,
                 format!(
                     "the key log has no {what} for this connection (client random {}): not decrypted",
@@ -998,8 +989,7 @@ impl TlsConnection {
                 anomaly(
                     out,
                     Some(dir),
-                    "tls.decrypt_failed",
-                    Severity::Error,
+                    anomalies::TLS_DECRYPT_FAILED,
                     Some(range),
                     format!(
                         "the first protected record from the {} does not authenticate with the logged secrets (wrong key log entry?): this direction is not decrypted",
@@ -1016,8 +1006,7 @@ impl TlsConnection {
                 anomaly(
                     out,
                     Some(dir),
-                    "tls.decrypt_failed",
-                    Severity::Error,
+                    anomalies::TLS_DECRYPT_FAILED,
                     Some(range),
                     "record after a loss does not authenticate with any nearby sequence number: skipped".into(),
                 );
@@ -1032,8 +1021,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 Some(dir),
-                "tls.decrypt_failed",
-                Severity::Error,
+                anomalies::TLS_DECRYPT_FAILED,
                 Some(range),
                 format!(
                     "record does not authenticate (corrupted?): about {lost} plaintext bytes lost"
@@ -1059,8 +1047,7 @@ impl TlsConnection {
             anomaly(
                 out,
                 Some(dir),
-                "tls.record_lost",
-                Severity::Warning,
+                anomalies::TLS_RECORD_LOST,
                 Some(ByteRange::new(from, range.start)),
                 format!("{k} TLS record(s) lost to a TCP gap; decryption resumed at record sequence {seq} (about {lost_plain} plaintext bytes lost)"),
             );

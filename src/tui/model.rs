@@ -587,12 +587,14 @@ impl Model {
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;
-                let a = Anomaly::new(
-                    "gap",
-                    Severity::Error,
-                    Some(ByteRange::new(g.offset, g.offset.saturating_add(g.len))),
-                    format!("{} bytes lost at offset {}", g.len, g.offset),
-                );
+                // A row for the gap event (not an anomaly of the registry).
+                let a = Anomaly {
+                    name: "gap",
+                    severity: Severity::Error,
+                    range: Some(ByteRange::new(g.offset, g.offset.saturating_add(g.len))),
+                    detail: format!("{} bytes lost at offset {}", g.len, g.offset),
+                    suppressed: None,
+                };
                 self.push_anomaly(ev.pcap_cnt, ev.time, ev.flow_id, ev.direction, a, false);
             }
             EventKind::Anomaly(a) => {

@@ -596,12 +596,13 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
     );
     b.push(
         Some(S),
-        EventKind::Anomaly(Anomaly::new(
-            "rtmp.test.warning",
-            Severity::Warning,
-            Some(ByteRange::new(10, 20)),
-            format!("odd thing near stream {KEY}"),
-        )),
+        EventKind::Anomaly(Anomaly {
+            name: "rtmp.message.unknown_type",
+            severity: Severity::Warning,
+            range: Some(ByteRange::new(10, 20)),
+            detail: format!("odd thing near stream {KEY}"),
+            suppressed: None,
+        }),
     );
     b.push(
         Some(C),
@@ -648,7 +649,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             messages: 108,
             missed_bytes: 100,
             dissector_memory_peak: 0,
-            anomalies: vec![("rtmp.test.warning".into(), 1)],
+            anomalies: vec![("rtmp.message.unknown_type".into(), 1)],
             ..Stats::default()
         }),
     });

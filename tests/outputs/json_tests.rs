@@ -25,7 +25,10 @@ fn meta_first_stats_last_and_envelope() {
     assert_eq!(first["meta"]["link_types"], json!(["ethernet"]));
     let last = lines.last().unwrap();
     assert_eq!(last["event_type"], "stats");
-    assert_eq!(last["stats"]["anomalies"], json!({"rtmp.test.warning": 1}));
+    assert_eq!(
+        last["stats"]["anomalies"],
+        json!({"rtmp.message.unknown_type": 1})
+    );
     assert_eq!(last["stats"]["non_tcp"], 2);
 
     // connect: client -> server orientation.
@@ -126,7 +129,7 @@ fn body_kinds_mapped() {
     assert_eq!(c1["handshake"]["digest"]["valid"], true);
     assert_eq!(c1["handshake"]["range"], json!({"start": 1, "end": 1537}));
     let an = &of_type(&lines, "anomaly")[0];
-    assert_eq!(an["anomaly"]["name"], "rtmp.test.warning");
+    assert_eq!(an["anomaly"]["name"], "rtmp.message.unknown_type");
     assert_eq!(an["anomaly"]["severity"], "warning");
     assert_eq!(an["anomaly"]["range"], json!({"start": 10, "end": 20}));
     let gap = &of_type(&lines, "gap")[0];
@@ -181,13 +184,19 @@ fn flow_forgotten_after_end() {
         time: PacketTime::new(1, 0),
         flow_id: Some(1),
         direction: None,
-        kind: EventKind::Anomaly(Anomaly::new("tcp.late", Severity::Info, None, "late")),
+        kind: EventKind::Anomaly(Anomaly {
+            name: "tcp.pkt_after_close",
+            severity: Severity::Info,
+            range: None,
+            detail: "late".into(),
+            suppressed: None,
+        }),
     });
     ev.push(stats);
     let (_, lines) = write_all(&ev, JsonOptions::default());
     let late = lines
         .iter()
-        .find(|l| l["anomaly"]["name"] == "tcp.late")
+        .find(|l| l["anomaly"]["name"] == "tcp.pkt_after_close")
         .unwrap();
     assert!(late.get("src_ip").is_none());
     assert_eq!(late["flow_id"], 1);
@@ -531,6 +540,19 @@ fn validator_rejects_bad_lines() {
     bad3["rtmp"]["surprise"] = json!(1);
     assert!(val.validate(&bad3).is_err());
     assert!(val.validate(&json!({"event_type": "nonsense"})).is_err());
+    // Anomaly names come from the registry (schema $defs.anomaly_name).
+    let an = of_type(&lines, "anomaly")[0].clone();
+    assert!(val.validate(&an).is_ok());
+    let mut bad4 = an.clone();
+    bad4["anomaly"]["name"] = json!("rtmp.not_registered");
+    assert!(val.validate(&bad4).is_err());
+    let mut bad5 = lines.last().unwrap().clone();
+    assert_eq!(bad5["event_type"], "stats");
+    bad5["stats"]["anomalies"]["rtmp.not_registered"] = json!(1);
+    assert!(val.validate(&bad5).is_err());
+    // Errors name where: the instance path.
+    let e = val.validate(&bad3).unwrap_err();
+    assert!(e.contains("surprise"), "{e}");
 }
 
 #[test]

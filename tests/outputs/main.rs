@@ -6,6 +6,7 @@ mod fixtures;
 mod json_tests;
 mod session_tests;
 mod summary_tests;
+#[path = "../support/schema.rs"]
 mod validator;
 
 use rtmpscope::event::Event;

@@ -153,7 +153,7 @@ fn publisher_session_model() {
     assert_eq!(s.pings.count, 1);
     assert_eq!(s.pings.min_rtt_us, Some(1500));
     assert_eq!(s.pings.avg_rtt_us, Some(1500));
-    assert_eq!(s.anomalies.get("rtmp.test.warning"), Some(&1));
+    assert_eq!(s.anomalies.get("rtmp.message.unknown_type"), Some(&1));
     assert_eq!(s.gaps.count, 1);
     assert_eq!(s.gaps.bytes, 100);
     assert_eq!(s.messages.to_client, 7);

@@ -36,7 +36,7 @@ fn summary_content_and_width() {
         "      32 msgs, 6.2 kB, 25 kbit/s, 2.0 s",
         "_result NetConnection.Connect.Success (to connect)",
         "onStatus NetStream.Publish.Start",
-        "rtmp.test.warning x1",
+        "rtmp.message.unknown_type x1",
         "gaps: 1 (100 B missed)",
         "ping rtt: 1 samples",
         "Totals: 160 packets",

@@ -300,12 +300,14 @@ impl Fx {
     pub fn anomaly(&mut self, dir: Direction, name: &'static str, at: u64, detail: &str) {
         self.ev(
             Some(dir),
-            EventKind::Anomaly(Anomaly::new(
+            // Any name, registered or not: the TUI shows what it is given.
+            EventKind::Anomaly(Anomaly {
                 name,
-                Severity::Warning,
-                Some(ByteRange::new(at, at + 1)),
-                detail,
-            )),
+                severity: Severity::Warning,
+                range: Some(ByteRange::new(at, at + 1)),
+                detail: detail.into(),
+                suppressed: None,
+            }),
         );
     }
 

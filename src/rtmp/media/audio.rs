@@ -2,6 +2,7 @@
 //! ExAudioTagHeader (FourCC, multichannel config, multitrack, ModEx).
 
 use super::*;
+use crate::vocab::anomalies;
 
 pub(super) const FLV_RATES: [u32; 4] = [5512, 11025, 22050, 44100];
 
@@ -43,8 +44,7 @@ pub fn decode_audio(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         a.channels = None;
         let Some(pt) = r.u8() else {
             out.push(anomaly(
-                "rtmp.audio.truncated",
-                Severity::Error,
+                anomalies::RTMP_AUDIO_TRUNCATED,
                 0,
                 body.len(),
                 "AAC audio without its packet type",
@@ -59,8 +59,7 @@ pub fn decode_audio(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         });
         if pt > 1 {
             out.push(anomaly(
-                "rtmp.audio.unknown_packet_type",
-                Severity::Warning,
+                anomalies::RTMP_AUDIO_UNKNOWN_PACKET_TYPE,
                 1,
                 2,
                 format!("AAC packet type {pt}"),
@@ -119,14 +118,19 @@ pub(super) fn decode_ex_audio<'a>(
     a.multitrack = h.multitrack.map(multitrack_name);
     if audio_packet_name(pt) == "unknown" {
         out.push(anomaly(
-            "rtmp.audio.unknown_packet_type",
-            Severity::Warning,
+            anomalies::RTMP_AUDIO_UNKNOWN_PACKET_TYPE,
             0,
             r.pos(),
             format!("E-RTMP audio packet type {pt}"),
         ));
     }
-    let Some(slots) = ex_slots(body, &mut r, h.multitrack, "rtmp.audio.truncated", out) else {
+    let Some(slots) = ex_slots(
+        body,
+        &mut r,
+        h.multitrack,
+        anomalies::RTMP_AUDIO_TRUNCATED,
+        out,
+    ) else {
         return Body::Audio(a);
     };
     for s in slots {
@@ -162,8 +166,7 @@ pub(super) fn decode_ex_audio<'a>(
                     }
                 } else {
                     out.push(anomaly(
-                        "rtmp.audio.truncated",
-                        Severity::Error,
+                        anomalies::RTMP_AUDIO_TRUNCATED,
                         s.start,
                         s.end,
                         "multichannel config shorter than 2 bytes",

@@ -5,6 +5,7 @@
 //! and an `Opaque` span; nothing is read past the record's bytes.
 
 use super::*;
+use crate::vocab::anomalies;
 
 pub(super) fn bad_config(
     out: &mut Vec<Anomaly>,
@@ -13,7 +14,12 @@ pub(super) fn bad_config(
     end: usize,
     d: String,
 ) {
-    out.push(anomaly("rtmp.codec.bad_config", sev, start, end, d));
+    out.push(anomaly(
+        anomalies::RTMP_CODEC_BAD_CONFIG.at(sev),
+        start,
+        end,
+        d,
+    ));
 }
 
 /// Reports an unreadable codec config (an error) and keeps its bytes opaque.

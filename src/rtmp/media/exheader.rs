@@ -3,6 +3,7 @@
 //! checked against the body before use; at most [`MAX_TRACKS`] tracks).
 
 use super::*;
+use crate::vocab::{anomalies, AnomalyKind};
 
 /// Result of the shared E-RTMP header walk (ModEx loop and multitrack).
 pub(super) struct ExHeader {
@@ -25,8 +26,7 @@ pub(super) fn modex_loop(
         let start = r.pos();
         let short = |out: &mut Vec<Anomaly>, r: &Reader| {
             out.push(anomaly(
-                "rtmp.media.bad_modex",
-                Severity::Error,
+                anomalies::RTMP_MEDIA_BAD_MODEX,
                 start,
                 r.len(),
                 format!("{kind} ModEx runs past the end of the body"),
@@ -60,8 +60,7 @@ pub(super) fn modex_loop(
                 nanos = Some(u32::from_be_bytes([0, data[0], data[1], data[2]]));
             } else {
                 out.push(anomaly(
-                    "rtmp.media.bad_modex",
-                    Severity::Warning,
+                    anomalies::RTMP_MEDIA_BAD_MODEX.at(Severity::Warning),
                     start,
                     r.pos(),
                     format!(
@@ -72,8 +71,7 @@ pub(super) fn modex_loop(
             }
         } else {
             out.push(anomaly(
-                "rtmp.media.unknown_modex_type",
-                Severity::Warning,
+                anomalies::RTMP_MEDIA_UNKNOWN_MODEX_TYPE,
                 start,
                 r.pos(),
                 format!("{kind} ModEx type {modex_type}"),
@@ -94,8 +92,7 @@ pub(super) fn multitrack_byte(
     let start = r.pos();
     let Some(b) = r.u8() else {
         out.push(anomaly(
-            "rtmp.media.track_truncated",
-            Severity::Error,
+            anomalies::RTMP_MEDIA_TRACK_TRUNCATED,
             start,
             start,
             format!("{kind} multitrack header missing"),
@@ -106,8 +103,7 @@ pub(super) fn multitrack_byte(
     let pt = b & 0x0f;
     if mt > 2 {
         out.push(anomaly(
-            "rtmp.media.bad_multitrack_type",
-            Severity::Warning,
+            anomalies::RTMP_MEDIA_BAD_MULTITRACK_TYPE,
             start,
             start + 1,
             format!("{kind} multitrack type {mt}"),
@@ -115,8 +111,7 @@ pub(super) fn multitrack_byte(
     }
     if pt == multitrack_pt {
         out.push(anomaly(
-            "rtmp.media.nested_multitrack",
-            Severity::Error,
+            anomalies::RTMP_MEDIA_NESTED_MULTITRACK,
             start,
             start + 1,
             format!("{kind} multitrack packet type inside a multitrack message"),
@@ -129,7 +124,7 @@ pub(super) fn multitrack_byte(
 /// Reads a FourCC, reporting a truncated header.
 pub(super) fn read_fourcc<'a>(
     r: &mut Reader<'a>,
-    trunc_name: &'static str,
+    trunc_name: AnomalyKind,
     out: &mut Vec<Anomaly>,
 ) -> Option<&'a [u8]> {
     let start = r.pos();
@@ -137,8 +132,7 @@ pub(super) fn read_fourcc<'a>(
         Some(f) => {
             if fourcc_codec(f).is_none() {
                 out.push(anomaly(
-                    "rtmp.media.unknown_fourcc",
-                    Severity::Warning,
+                    anomalies::RTMP_MEDIA_UNKNOWN_FOURCC,
                     start,
                     start + 4,
                     format!("FourCC {:?}", fourcc_string(f)),
@@ -149,7 +143,6 @@ pub(super) fn read_fourcc<'a>(
         None => {
             out.push(anomaly(
                 trunc_name,
-                Severity::Error,
                 start,
                 r.len(),
                 "FourCC runs past the end of the body",
@@ -192,7 +185,7 @@ pub(super) fn ex_slots<'a>(
     body: &'a [u8],
     r: &mut Reader<'a>,
     multitrack: Option<u8>,
-    trunc_name: &'static str,
+    trunc_name: AnomalyKind,
     out: &mut Vec<Anomaly>,
 ) -> Option<Vec<TrackSlot<'a>>> {
     let fourcc = if multitrack == Some(2) {
@@ -211,7 +204,7 @@ pub(super) fn track_slots<'a>(
     r: &mut Reader<'a>,
     multitrack: Option<u8>,
     mut fourcc: Option<&'a [u8]>,
-    trunc_name: &'static str,
+    trunc_name: AnomalyKind,
     out: &mut Vec<Anomaly>,
 ) -> Vec<TrackSlot<'a>> {
     let mut slots = Vec::new();
@@ -227,8 +220,7 @@ pub(super) fn track_slots<'a>(
     while r.remaining() > 0 {
         if slots.len() >= MAX_TRACKS {
             out.push(anomaly(
-                "rtmp.media.track_limit",
-                Severity::Warning,
+                anomalies::RTMP_MEDIA_TRACK_LIMIT,
                 r.pos(),
                 body.len(),
                 format!("more than {MAX_TRACKS} tracks; the rest is not decoded"),
@@ -244,8 +236,7 @@ pub(super) fn track_slots<'a>(
         }
         let Some(track_id) = r.u8() else {
             out.push(anomaly(
-                "rtmp.media.track_truncated",
-                Severity::Error,
+                anomalies::RTMP_MEDIA_TRACK_TRUNCATED,
                 hdr_start,
                 body.len(),
                 "track header runs past the end of the body",
@@ -263,8 +254,7 @@ pub(super) fn track_slots<'a>(
         }
         let Some(size) = r.u24() else {
             out.push(anomaly(
-                "rtmp.media.track_truncated",
-                Severity::Error,
+                anomalies::RTMP_MEDIA_TRACK_TRUNCATED,
                 hdr_start,
                 body.len(),
                 "track size runs past the end of the body",
@@ -276,8 +266,7 @@ pub(super) fn track_slots<'a>(
         let end = want_end.min(body.len());
         if want_end > body.len() {
             out.push(anomaly(
-                "rtmp.media.track_truncated",
-                Severity::Error,
+                anomalies::RTMP_MEDIA_TRACK_TRUNCATED,
                 hdr_start,
                 body.len(),
                 format!(

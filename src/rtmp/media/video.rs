@@ -3,6 +3,7 @@
 //! payload copies, every length checked against the bytes present.
 
 use super::*;
+use crate::vocab::anomalies;
 
 /// Decodes a video (type 9) body.
 pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
@@ -20,8 +21,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         Some(n) => n.to_string(),
         None => {
             out.push(anomaly(
-                "rtmp.video.unknown_codec",
-                Severity::Warning,
+                anomalies::RTMP_VIDEO_UNKNOWN_CODEC,
                 0,
                 1,
                 format!("video codec id {codec_id}"),
@@ -48,8 +48,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     if codec_id == 7 || codec_id == 12 {
         let (Some(pt), Some(ct)) = (r.u8(), r.i24()) else {
             out.push(anomaly(
-                "rtmp.video.truncated",
-                Severity::Error,
+                anomalies::RTMP_VIDEO_TRUNCATED,
                 0,
                 body.len(),
                 format!(
@@ -69,8 +68,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         v.composition_time = Some(ct);
         if pt > 2 {
             out.push(anomaly(
-                "rtmp.video.unknown_packet_type",
-                Severity::Warning,
+                anomalies::RTMP_VIDEO_UNKNOWN_PACKET_TYPE,
                 1,
                 2,
                 format!("{} packet type {pt}", v.codec),
@@ -89,8 +87,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         v.command = r.u8();
         if v.command.is_none() {
             out.push(anomaly(
-                "rtmp.video.truncated",
-                Severity::Error,
+                anomalies::RTMP_VIDEO_TRUNCATED,
                 0,
                 body.len(),
                 "video command frame without its command byte",
@@ -110,8 +107,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
 pub(super) fn check_frame_type(ft: u8, out: &mut Vec<Anomaly>) {
     if !(1..=5).contains(&ft) {
         out.push(anomaly(
-            "rtmp.video.bad_frame_type",
-            Severity::Warning,
+            anomalies::RTMP_VIDEO_BAD_FRAME_TYPE,
             0,
             1,
             format!("video frame type {ft}"),
@@ -152,8 +148,7 @@ pub(super) fn decode_ex_video<'a>(
     let pt = h.packet_type;
     if pt > 7 {
         out.push(anomaly(
-            "rtmp.video.unknown_packet_type",
-            Severity::Warning,
+            anomalies::RTMP_VIDEO_UNKNOWN_PACKET_TYPE,
             0,
             r.pos(),
             format!("E-RTMP video packet type {pt}"),
@@ -163,8 +158,7 @@ pub(super) fn decode_ex_video<'a>(
         v.command = r.u8();
         if v.command.is_none() {
             out.push(anomaly(
-                "rtmp.video.truncated",
-                Severity::Error,
+                anomalies::RTMP_VIDEO_TRUNCATED,
                 0,
                 body.len(),
                 "video command frame without its command byte",
@@ -172,7 +166,13 @@ pub(super) fn decode_ex_video<'a>(
         }
         return Body::Video(v);
     }
-    let Some(slots) = ex_slots(body, &mut r, h.multitrack, "rtmp.video.truncated", out) else {
+    let Some(slots) = ex_slots(
+        body,
+        &mut r,
+        h.multitrack,
+        anomalies::RTMP_VIDEO_TRUNCATED,
+        out,
+    ) else {
         return Body::Video(v);
     };
     for s in slots {
@@ -196,8 +196,7 @@ pub(super) fn decode_ex_video<'a>(
                     t.payload = Span::new(s.start + 3, s.end);
                 } else {
                     out.push(anomaly(
-                        "rtmp.video.truncated",
-                        Severity::Error,
+                        anomalies::RTMP_VIDEO_TRUNCATED,
                         s.start,
                         s.end,
                         "CodedFrames without its composition time",
