@@ -30,6 +30,127 @@ pub enum View {
     Anomalies,
 }
 
+/// Columns of the messages table (`o` chooses which are shown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MsgCol {
+    No,
+    Pcap,
+    Time,
+    Ts,
+    TsDelta,
+    Flow,
+    Dir,
+    Csid,
+    Msid,
+    Fmt,
+    Type,
+    Len,
+    Summary,
+}
+
+impl MsgCol {
+    pub const ALL: [MsgCol; 13] = [
+        MsgCol::No,
+        MsgCol::Pcap,
+        MsgCol::Time,
+        MsgCol::Ts,
+        MsgCol::TsDelta,
+        MsgCol::Flow,
+        MsgCol::Dir,
+        MsgCol::Csid,
+        MsgCol::Msid,
+        MsgCol::Fmt,
+        MsgCol::Type,
+        MsgCol::Len,
+        MsgCol::Summary,
+    ];
+    /// Name in the column chooser.
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgCol::No => "No. (message number)",
+            MsgCol::Pcap => "pcap (packet number)",
+            MsgCol::Time => "time (capture clock, format: t)",
+            MsgCol::Ts => "ts (RTMP timestamp, ms)",
+            MsgCol::TsDelta => "Δts (RTMP timestamp delta on the chunk stream)",
+            MsgCol::Flow => "flow",
+            MsgCol::Dir => "dir",
+            MsgCol::Csid => "csid",
+            MsgCol::Msid => "msid",
+            MsgCol::Fmt => "fmt (chunk header type of the first chunk)",
+            MsgCol::Type => "type",
+            MsgCol::Len => "len",
+            MsgCol::Summary => "summary",
+        }
+    }
+    fn default_on(self) -> bool {
+        !matches!(self, MsgCol::Fmt)
+    }
+}
+
+/// How the messages table shows capture time (`t` cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFmt {
+    /// Seconds since the first packet.
+    Relative,
+    /// UTC clock time of the packet.
+    Absolute,
+    /// Seconds since the previous row on display.
+    Delta,
+}
+
+impl TimeFmt {
+    pub fn header(self) -> &'static str {
+        match self {
+            TimeFmt::Relative => "rel s",
+            TimeFmt::Absolute => "time UTC",
+            TimeFmt::Delta => "Δt s",
+        }
+    }
+    fn next(self) -> TimeFmt {
+        match self {
+            TimeFmt::Relative => TimeFmt::Absolute,
+            TimeFmt::Absolute => TimeFmt::Delta,
+            TimeFmt::Delta => TimeFmt::Relative,
+        }
+    }
+}
+
+/// Order of the sessions list (`o` in Sessions cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionSort {
+    /// Session number (first seen).
+    Number,
+    /// Live bitrate on the wire, highest first.
+    Kbps,
+    /// Messages, most first.
+    Messages,
+    /// Anomalies, most first.
+    Anomalies,
+    /// Start time, newest first.
+    Start,
+}
+
+impl SessionSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionSort::Number => "number",
+            SessionSort::Kbps => "kbps",
+            SessionSort::Messages => "messages",
+            SessionSort::Anomalies => "anomalies",
+            SessionSort::Start => "start (newest first)",
+        }
+    }
+    fn next(self) -> SessionSort {
+        match self {
+            SessionSort::Number => SessionSort::Kbps,
+            SessionSort::Kbps => SessionSort::Messages,
+            SessionSort::Messages => SessionSort::Anomalies,
+            SessionSort::Anomalies => SessionSort::Start,
+            SessionSort::Start => SessionSort::Number,
+        }
+    }
+}
+
 /// Panes of the messages view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
@@ -125,6 +246,14 @@ pub struct App {
     pub reread_loading: Option<u32>,
     /// Something changed outside input and ingest (export or re-read done).
     pub needs_redraw: bool,
+    /// Messages table columns and whether each is shown (`o`).
+    pub msg_cols: Vec<(MsgCol, bool)>,
+    /// The column chooser popup is open at this line.
+    pub col_chooser: Option<usize>,
+    /// How capture time is shown (`t`).
+    pub time_fmt: TimeFmt,
+    /// Order of the sessions list (`o` in Sessions).
+    pub session_sort: SessionSort,
 }
 
 /// Rectangles and sizes of the last frame.
@@ -179,6 +308,63 @@ impl App {
             reread_tried: std::collections::HashSet::new(),
             reread_loading: None,
             needs_redraw: false,
+            msg_cols: MsgCol::ALL.iter().map(|&c| (c, c.default_on())).collect(),
+            col_chooser: None,
+            time_fmt: TimeFmt::Relative,
+            session_sort: SessionSort::Number,
+        }
+    }
+
+    /// Whether a messages-table column is shown.
+    pub fn col_on(&self, c: MsgCol) -> bool {
+        self.msg_cols.iter().any(|&(x, on)| x == c && on)
+    }
+
+    /// Indices into `model.sessions` in the order the Sessions view shows.
+    pub fn session_order(&self) -> Vec<usize> {
+        let ss = &self.model.sessions;
+        let mut v: Vec<usize> = (0..ss.len()).collect();
+        let kbps = |i: usize| -> u64 {
+            let s = &ss[i];
+            if super::model::sess::state(s) == super::model::SessionState::Closed {
+                return 0;
+            }
+            self.model
+                .flow(s.flow_id)
+                .map(|l| l.bitrate_bps())
+                .unwrap_or(0)
+        };
+        use std::cmp::Reverse;
+        match self.session_sort {
+            SessionSort::Number => {}
+            SessionSort::Kbps => v.sort_by_key(|&i| Reverse(kbps(i))),
+            SessionSort::Messages => {
+                v.sort_by_key(|&i| Reverse(super::model::sess::messages(&ss[i])))
+            }
+            SessionSort::Anomalies => v.sort_by_key(|&i| {
+                Reverse(super::model::sess::anomalies(&ss[i]) + ss[i].gaps.count)
+            }),
+            SessionSort::Start => v.sort_by(|&a, &b| ss[b].start.cmp(&ss[a].start)),
+        }
+        v
+    }
+
+    /// The session under the Sessions/Stats selection.
+    pub fn selected_session(&self) -> Option<&super::model::Session> {
+        let order = self.session_order();
+        order
+            .get(self.sessions.sel)
+            .and_then(|&i| self.model.sessions.get(i))
+    }
+
+    /// Puts the Sessions selection on the session of `flow`.
+    pub fn select_session_flow(&mut self, flow: u64) {
+        let order = self.session_order();
+        if let Some(p) = order
+            .iter()
+            .position(|&i| self.model.sessions[i].flow_id == flow)
+        {
+            self.sessions.sel = p;
         }
     }
 
@@ -339,10 +525,7 @@ impl App {
                 return Some(f);
             }
         }
-        self.model
-            .sessions
-            .get(self.sessions.sel)
-            .map(|s| s.flow_id)
+        self.selected_session().map(|s| s.flow_id)
     }
 
     /// Makes sure the detail tree is for the selected message.
@@ -603,6 +786,21 @@ impl App {
             }
             return;
         }
+        if let Some(sel) = self.col_chooser {
+            let n = self.msg_cols.len();
+            match k.code {
+                KeyCode::Down | KeyCode::Char('j') => self.col_chooser = Some((sel + 1) % n),
+                KeyCode::Up | KeyCode::Char('k') => self.col_chooser = Some((sel + n - 1) % n),
+                KeyCode::Char(' ') | KeyCode::Enter => {
+                    if let Some(c) = self.msg_cols.get_mut(sel) {
+                        c.1 = !c.1;
+                    }
+                }
+                KeyCode::Char('q') if ctrl => self.quit = true,
+                _ => self.col_chooser = None,
+            }
+            return;
+        }
         if self.help {
             match k.code {
                 KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
@@ -626,11 +824,8 @@ impl App {
             KeyCode::Char('2') => self.view = View::Messages,
             KeyCode::Char('3') | KeyCode::Char('s') => {
                 // Stats of the session being looked at.
-                if let Some(i) = self
-                    .current_flow()
-                    .and_then(|f| self.model.sessions.iter().position(|s| s.flow_id == f))
-                {
-                    self.sessions.sel = i;
+                if let Some(f) = self.current_flow() {
+                    self.select_session_flow(f);
                 }
                 self.view = View::Stats;
             }
@@ -658,6 +853,17 @@ impl App {
                 self.follow = true;
                 self.refresh();
             }
+            KeyCode::Char('t') => self.time_fmt = self.time_fmt.next(),
+            KeyCode::Char('o') if self.view == View::Sessions => {
+                let keep = self.selected_session().map(|s| s.flow_id);
+                self.session_sort = self.session_sort.next();
+                if let Some(f) = keep {
+                    self.select_session_flow(f);
+                }
+                let name = self.session_sort.name();
+                self.set_status(format!("sessions sorted by {name}"), false);
+            }
+            KeyCode::Char('o') => self.col_chooser = Some(0),
             KeyCode::Char('c') => {
                 let keep = self.selected_row();
                 self.chunk_mode = !self.chunk_mode;
@@ -819,7 +1025,7 @@ impl App {
     fn enter(&mut self) {
         match self.view {
             View::Sessions | View::Stats => {
-                if let Some(s) = self.model.sessions.get(self.sessions.sel) {
+                if let Some(s) = self.selected_session() {
                     let n = s.session_id;
                     if let Ok(filter) = Filter::parse(&format!("session:{n}")) {
                         self.set_filter(filter);

@@ -59,6 +59,9 @@ pub struct MsgRow {
     /// The message stream id was never on the wire (mid-stream pickup).
     pub msid_unknown: bool,
     pub timestamp: u32,
+    /// RTMP timestamp minus the previous message's on the same flow,
+    /// direction and chunk stream (None for the first one).
+    pub ts_delta: Option<i32>,
     pub length: u32,
     pub chunks: u32,
     pub anomalies: u16,
@@ -351,6 +354,8 @@ pub struct Model {
     /// Message rows per (flow, direction), in completion order.
     by_flow_dir: HashMap<(FlowId, Direction), Vec<u32>>,
     codecs: Vec<String>,
+    /// Last RTMP timestamp per (flow, direction, csid), for `ts_delta`.
+    last_ts: HashMap<(FlowId, Direction, u32), u32>,
     pub t0: Option<PacketTime>,
     pub progress: Progress,
     pub gaps: u64,
@@ -564,6 +569,7 @@ impl Model {
         }
         if let (EventKind::FlowEnd(_), Some(f)) = (&ev.kind, ev.flow_id) {
             self.sessions_dropped += self.tracker.trim_finished(MAX_SESSIONS) as u64;
+            self.last_ts.retain(|k, _| k.0 != f);
             let f = self.flow_mut(f);
             if !f.ended {
                 f.ended = true;
@@ -722,6 +728,12 @@ impl Model {
             _ => Summary::Text(summary::summarize(&m).into_boxed_str()),
         };
         let row_idx = self.rows.len() as u32;
+        let ts_delta = self
+            .last_ts
+            .insert((flow_id, dir, m.csid), m.timestamp)
+            .map(|prev| {
+                (m.timestamp as i64 - prev as i64).clamp(i32::MIN as i64, i32::MAX as i64) as i32
+            });
         self.rows.push(MsgRow {
             flow_id,
             pcap_cnt,
@@ -732,6 +744,7 @@ impl Model {
             msid: m.msid,
             msid_unknown: m.msid_unknown,
             timestamp: m.timestamp,
+            ts_delta,
             length: m.length,
             chunks: m.chunk_count(),
             anomalies: 0,

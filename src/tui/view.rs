@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 
 use super::app::{App, Pane, View};
+use super::columns::{self, Col, Cut};
 use super::model::{sess, MsgRow, Session};
 use super::sanitize::{clean, truncate};
 use super::summary::{human_bytes, Kind};
@@ -232,22 +233,60 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         .kernel_dropped
         .map(|d| d.to_string())
         .unwrap_or_else(|| "-".into());
-    let src = truncate(&clean(&app.opts.source), 24);
-    let narrow = area.width < 120;
-    let sep = if narrow { "|" } else { " | " };
-    let mut s = format!(
-        " {mode}{sep}{src}{}{sep}{} pkts{sep}{}{sep}drops {drops}{sep}flows {}{sep}rtmp {}{sep}msgs {}{sep}gaps {}{sep}mem {}",
-        read_state(m.done, m.progress.packets, m.progress.bytes, app.opts.file_size),
+    let width = area.width as usize;
+    let sep = if width < 120 { "|" } else { " | " };
+    // Fields by priority (0 = always); the source takes what is left and is
+    // cut in its middle, keeping the end of a file name.
+    let read = read_state(
+        m.done,
         m.progress.packets,
-        human_bytes(m.progress.bytes),
-        m.flows.len(),
-        rtmp,
-        m.rows.len(),
-        m.gaps,
-        human_bytes(mem as u64),
+        m.progress.bytes,
+        app.opts.file_size,
     );
+    let mut fields: Vec<(u8, String)> = vec![
+        (0, format!("{} pkts", m.progress.packets)),
+        (4, human_bytes(m.progress.bytes)),
+        (1, format!("drops {drops}")),
+        (5, format!("flows {}", m.flows.len())),
+        (3, format!("rtmp {rtmp}")),
+        (0, format!("msgs {}", m.rows.len())),
+        (2, format!("gaps {}", m.gaps)),
+        (6, format!("mem {}", human_bytes(mem as u64))),
+    ];
+    if let Some(sp) = &app.opts.spool_note {
+        fields.push((0, clean(sp)));
+    }
     if !app.filter.is_empty() {
-        s.push_str(&format!(" | filter: {}", clean(app.filter.source())));
+        fields.push((0, format!("filter: {}", clean(app.filter.source()))));
+    }
+    // A file input shows its path (its end is what identifies it).
+    let src_full = match &app.opts.file {
+        Some(p) => clean(&p.display().to_string()),
+        None => clean(&app.opts.source),
+    };
+    let min_src = 12usize;
+    let len = |fs: &[(u8, String)]| -> usize {
+        fs.iter()
+            .map(|(_, s)| s.chars().count() + sep.len())
+            .sum::<usize>()
+            + mode.len()
+            + 1
+            + sep.len()
+            + read.chars().count()
+    };
+    // Drop the least important fields until the source keeps some room.
+    for p in (1..=6u8).rev() {
+        if len(&fields) + min_src <= width {
+            break;
+        }
+        fields.retain(|(q, _)| *q != p);
+    }
+    let room = width.saturating_sub(len(&fields)).max(min_src);
+    let src = columns::middle(&src_full, room.min(src_full.chars().count()));
+    let mut s = format!(" {mode}{sep}{src}{read}");
+    for (_, x) in &fields {
+        s.push_str(sep);
+        s.push_str(x);
     }
     let st = if app.paused.is_some() {
         Style::default().fg(Color::Black).bg(Color::Yellow)
@@ -287,111 +326,137 @@ fn session_flags(s: &Session) -> String {
     v.join(",")
 }
 
+/// A table laid out by priority ([`columns::fit`]): `cols` measured on the
+/// visible `rows`, cells cut by each column's rule.
+fn fitted_table<'a>(
+    mut cols: Vec<Col>,
+    rows: Vec<(Vec<String>, Style)>,
+    area: Rect,
+    title: String,
+    focused: bool,
+) -> Table<'a> {
+    for (cells, _) in &rows {
+        for (c, s) in cols.iter_mut().zip(cells) {
+            c.measure(s);
+        }
+    }
+    let widths = columns::fit(&cols, area.width.saturating_sub(2), 1);
+    let header: Vec<Cell> = cols
+        .iter()
+        .zip(&widths)
+        .filter_map(|(c, w)| w.map(|w| Cell::from(columns::cut(c.header, w as usize, Cut::End))))
+        .collect();
+    let body: Vec<Row> = rows
+        .into_iter()
+        .map(|(cells, st)| {
+            let v: Vec<Cell> = cells
+                .into_iter()
+                .zip(cols.iter().zip(&widths))
+                .filter_map(|(s, (c, w))| {
+                    w.map(|w| Cell::from(columns::cut(&s, w as usize, c.cut)))
+                })
+                .collect();
+            Row::new(v).style(st)
+        })
+        .collect();
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|&w| Constraint::Length(w))
+        .collect();
+    Table::new(body, constraints)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .column_spacing(1)
+        .block(block(title, focused))
+}
+
+/// Live bitrate of a session on each clock, in kbit/s: `(wire, media)`.
+/// Wire: bytes of the last complete second of capture time; media: of
+/// the last complete second of media time (RTMP timestamps). A closed
+/// session has no live rate (None).
+pub fn live_kbps(app: &App, s: &Session) -> (Option<u64>, Option<u64>) {
+    if sess::state(s) == super::model::SessionState::Closed {
+        return (None, None);
+    }
+    let wire = app.model.flow(s.flow_id).map(|l| l.bitrate_bps() / 1000);
+    let mut media = None;
+    for st in &s.streams {
+        if let Some(h) = &st.health {
+            let se = &h.series;
+            let n = se.video_bytes.len();
+            if n == 0 {
+                continue;
+            }
+            let i = if n >= 2 { n - 2 } else { n - 1 };
+            let bytes = se.video_bytes[i] + se.audio_bytes.get(i).copied().unwrap_or(0);
+            let secs = h.bucket_ms.max(1) as u64;
+            *media.get_or_insert(0) += bytes * 8 * 1000 / secs / 1000;
+        }
+    }
+    (wire, media)
+}
+
+fn kbps_cell(v: Option<u64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
 fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
     app.layout.table = area;
     let h = area.height.saturating_sub(3) as usize;
-    let n = app.model.sessions.len();
+    let order = app.session_order();
+    let n = order.len();
     let top = app.sessions.scroll_into_view(h, n);
-    let wide = area.width >= 120;
-    let rows: Vec<Row> = app.model.sessions[top..(top + h).min(n)]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let kbps = app
-                .model
-                .flow(s.flow_id)
-                .map(|l| l.bitrate_bps() / 1000)
-                .unwrap_or(0);
-            let anomalies = sess::anomalies(s);
-            let mut cells = vec![
-                Cell::from(s.session_id.to_string()),
-                Cell::from(s.flow_id.to_string()),
-                Cell::from(sess::endpoints(s)),
-                Cell::from(clean(s.app.as_deref().unwrap_or(""))),
-                Cell::from(sess::streams(s)),
-                Cell::from(sess::state(s).as_str()),
-            ];
-            if wide {
-                cells.push(Cell::from(sess::codecs(s)));
-            }
-            cells.push(Cell::from(kbps.to_string()));
-            cells.push(Cell::from(sess::messages(s).to_string()));
-            if wide {
-                cells.push(Cell::from(s.gaps.count.to_string()));
-            }
-            cells.push(Cell::from(anomalies.to_string()));
-            cells.push(Cell::from(session_flags(s)));
-            let mut st = Style::default();
-            if anomalies > 0 || s.gaps.count > 0 {
-                st = st.fg(Color::Red);
-            }
-            if top + i == app.sessions.sel {
-                st = st.patch(sel_style(true));
-            }
-            Row::new(cells).style(st)
-        })
-        .collect();
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec![
-                "#",
-                "flow",
-                "client -> server",
-                "app",
-                "streams",
-                "state",
-                "codecs",
-                "kbps",
-                "msgs",
-                "gaps",
-                "anom",
-                "flags",
-            ],
-            vec![
-                Constraint::Length(4),
-                Constraint::Length(5),
-                Constraint::Length(46),
-                Constraint::Length(12),
-                Constraint::Min(16),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(5),
-                Constraint::Length(5),
-                Constraint::Length(19),
-            ],
-        )
+    let mut rows = Vec::with_capacity(h);
+    for (i, &si) in order[top..(top + h).min(n)].iter().enumerate() {
+        let s = &app.model.sessions[si];
+        let (wire, media) = live_kbps(app, s);
+        let anomalies = sess::anomalies(s);
+        let cells = vec![
+            s.session_id.to_string(),
+            s.flow_id.to_string(),
+            sess::endpoints(s),
+            clean(s.app.as_deref().unwrap_or("")),
+            sess::streams(s),
+            sess::state(s).as_str().to_string(),
+            sess::codecs(s),
+            kbps_cell(wire),
+            kbps_cell(media),
+            sess::messages(s).to_string(),
+            s.gaps.count.to_string(),
+            anomalies.to_string(),
+            session_flags(s),
+        ];
+        let mut st = Style::default();
+        if anomalies > 0 || s.gaps.count > 0 {
+            st = st.fg(Color::Red);
+        }
+        if top + i == app.sessions.sel {
+            st = st.patch(sel_style(true));
+        }
+        rows.push((cells, st));
+    }
+    let cols = vec![
+        Col::new("#", 1, 0),
+        Col::new("flow", 4, 3),
+        Col::new("client -> server", 21, 0).flex(Cut::Endpoints),
+        Col::new("app", 4, 0).flex(Cut::Middle).enough(12),
+        Col::new("streams", 12, 0).flex(Cut::Roles).enough(28),
+        Col::new("state", 6, 0),
+        Col::new("codecs", 6, 4),
+        Col::new("kbps wire", 4, 6),
+        Col::new("kbps media", 4, 5),
+        Col::new("msgs", 4, 7),
+        Col::new("gaps", 4, 2),
+        Col::new("anom", 4, 0),
+        Col::new("flags", 5, 1).cut(Cut::Middle),
+    ];
+    let sort = if app.session_sort == super::app::SessionSort::Number {
+        String::new()
     } else {
-        (
-            vec![
-                "#",
-                "flow",
-                "client -> server",
-                "app",
-                "streams",
-                "state",
-                "kbps",
-                "msgs",
-                "anom",
-                "flags",
-            ],
-            vec![
-                Constraint::Length(3),
-                Constraint::Length(4),
-                Constraint::Length(area.width.saturating_sub(71).clamp(16, 46)),
-                Constraint::Length(6),
-                Constraint::Min(8),
-                Constraint::Length(10),
-                Constraint::Length(5),
-                Constraint::Length(6),
-                Constraint::Length(4),
-                Constraint::Length(5),
-            ],
-        )
+        format!(", by {}", app.session_sort.name())
     };
-    let title = format!("Sessions ({n})");
-    f.render_widget(header_table(rows, widths, header, title, true), area);
+    let title = format!("Sessions ({n}{sort})");
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
 }
 
 /// Short type names for narrow terminals.
@@ -414,11 +479,6 @@ pub fn short_type(id: u8) -> &'static str {
         22 => "aggr",
         _ => crate::rtmp::message::type_name(id),
     }
-}
-
-fn rel_time(app: &App, r: &MsgRow) -> String {
-    let t0 = app.model.t0.unwrap_or(r.time);
-    format!("{:.6}", r.time.nanos_since(t0) as f64 / 1e9)
 }
 
 fn clock(r: &MsgRow) -> String {
@@ -484,89 +544,117 @@ fn split_messages(app: &App, area: Rect) -> (Option<Rect>, Option<Rect>, Option<
 }
 
 fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
+    use super::app::{MsgCol, TimeFmt};
     let h = area.height.saturating_sub(3) as usize;
     let n = app.visible_len();
     if app.follow && app.paused.is_none() {
         app.msgs.sel = n.saturating_sub(1);
     }
     let top = app.msgs.scroll_into_view(h, n);
-    let wide = area.width >= 120;
     let focused = app.pane == Pane::Table;
+    let shown: Vec<MsgCol> = app
+        .msg_cols
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| *c)
+        .collect();
+    let t0 = app.model.t0;
     let mut rows = Vec::with_capacity(h);
     for i in top..(top + h).min(n) {
         let Some(&ri) = app.filtered.get(i) else {
             break;
         };
         let r = &app.model.rows[ri as usize];
-        let mut cells = vec![Cell::from((ri + 1).to_string())];
-        if wide {
-            cells.push(Cell::from(r.pcap_cnt.to_string()));
-            cells.push(Cell::from(clock(r)));
-        }
-        cells.push(Cell::from(rel_time(app, r)));
-        if wide {
-            cells.push(Cell::from(r.flow_id.to_string()));
-        }
-        cells.push(Cell::from(arrow(r.dir)));
-        cells.push(Cell::from(r.csid.to_string()));
-        if wide {
-            cells.push(Cell::from(if r.msid_unknown {
-                "?".to_owned()
-            } else {
-                r.msid.to_string()
-            }));
-        }
-        cells.push(Cell::from(if wide {
-            crate::rtmp::message::type_name(r.type_id)
-        } else {
-            short_type(r.type_id)
-        }));
-        cells.push(Cell::from(r.length.to_string()));
-        let mut summ = app.model.summary(r);
-        if r.anomalies > 0 {
-            summ.push_str(&format!(" ⚠{}", r.anomalies));
-        }
-        cells.push(Cell::from(summ));
+        let prev = i
+            .checked_sub(1)
+            .and_then(|p| app.filtered.get(p))
+            .map(|&p| app.model.rows[p as usize].time);
+        let cells: Vec<String> = shown
+            .iter()
+            .map(|c| match c {
+                MsgCol::No => (ri + 1).to_string(),
+                MsgCol::Pcap => r.pcap_cnt.to_string(),
+                MsgCol::Time => match app.time_fmt {
+                    TimeFmt::Relative => {
+                        let t0 = t0.unwrap_or(r.time);
+                        format!("{:.6}", r.time.nanos_since(t0) as f64 / 1e9)
+                    }
+                    TimeFmt::Absolute => clock(r),
+                    TimeFmt::Delta => format!(
+                        "{:.6}",
+                        prev.map(|p| r.time.nanos_since(p) as f64 / 1e9)
+                            .unwrap_or(0.0)
+                    ),
+                },
+                MsgCol::Ts => r.timestamp.to_string(),
+                MsgCol::TsDelta => r
+                    .ts_delta
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                MsgCol::Flow => r.flow_id.to_string(),
+                MsgCol::Dir => arrow(r.dir).to_string(),
+                MsgCol::Csid => r.csid.to_string(),
+                MsgCol::Msid => {
+                    if r.msid_unknown {
+                        "?".to_owned()
+                    } else {
+                        r.msid.to_string()
+                    }
+                }
+                MsgCol::Fmt => r.fmt.to_string(),
+                MsgCol::Type => crate::rtmp::message::type_name(r.type_id).to_string(),
+                MsgCol::Len => r.length.to_string(),
+                MsgCol::Summary => {
+                    let mut summ = app.model.summary(r);
+                    if r.anomalies > 0 {
+                        summ.push_str(&format!(" ⚠{}", r.anomalies));
+                    }
+                    summ
+                }
+            })
+            .collect();
         let mut st = kind_style(r);
         if i == app.msgs.sel {
             st = st.patch(sel_style(focused));
         }
-        rows.push(Row::new(cells).style(st));
+        rows.push((cells, st));
     }
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec![
-                "No.", "pcap", "time", "rel", "ses", "dir", "csid", "msid", "type", "len",
-                "summary",
-            ],
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(15),
-                Constraint::Length(12),
-                Constraint::Length(4),
-                Constraint::Length(3),
-                Constraint::Length(5),
-                Constraint::Length(4),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Min(20),
-            ],
-        )
-    } else {
-        (
-            vec!["No.", "rel", "dir", "csid", "type", "len", "summary"],
-            vec![
-                Constraint::Length(6),
-                Constraint::Length(10),
-                Constraint::Length(3),
-                Constraint::Length(4),
-                Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Min(10),
-            ],
-        )
-    };
+    let mut cols: Vec<Col> = shown
+        .iter()
+        .map(|c| match c {
+            MsgCol::No => Col::new("No.", 3, 0),
+            MsgCol::Pcap => Col::new("pcap", 4, 3),
+            MsgCol::Time => Col::new(app.time_fmt.header(), 8, 8),
+            MsgCol::Ts => Col::new("ts", 4, 7),
+            MsgCol::TsDelta => Col::new("Δts", 3, 4),
+            MsgCol::Flow => Col::new("flow", 4, 2),
+            MsgCol::Dir => Col::new("dir", 3, 0),
+            MsgCol::Csid => Col::new("csid", 4, 5),
+            MsgCol::Msid => Col::new("msid", 4, 1),
+            MsgCol::Fmt => Col::new("fmt", 3, 1),
+            MsgCol::Type => Col::new("type", 7, 0),
+            MsgCol::Len => Col::new("len", 3, 6),
+            MsgCol::Summary => Col::new("summary", 20, 0).flex(Cut::Middle).enough(40),
+        })
+        .collect();
+    // The type column: full names when they fit, else the short ones.
+    if let Some(ti) = shown.iter().position(|c| *c == MsgCol::Type) {
+        let mut probe = cols.clone();
+        for (cells, _) in &rows {
+            for (c, s) in probe.iter_mut().zip(cells) {
+                c.measure(s);
+            }
+        }
+        let w = columns::fit(&probe, area.width.saturating_sub(2), 1);
+        if w[ti].is_some_and(|w| w < probe[ti].want) {
+            for (k, i) in (top..(top + h).min(n)).enumerate() {
+                if let (Some(&ri), Some(row)) = (app.filtered.get(i), rows.get_mut(k)) {
+                    row.0[ti] = short_type(app.model.rows[ri as usize].type_id).to_string();
+                }
+            }
+        }
+        cols[ti].min = 7;
+    }
     let title = format!(
         "Messages {}/{}{}",
         n,
@@ -577,7 +665,7 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
             format!(" [{}]", clean(app.filter.source()))
         }
     );
-    f.render_widget(header_table(rows, widths, header, title, focused), area);
+    f.render_widget(fitted_table(cols, rows, area, title, focused), area);
 }
 
 fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
@@ -846,7 +934,7 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     let n = app.model.anomalies.len();
     let top = app.anomalies.scroll_into_view(h, n);
     let t0 = app.model.t0;
-    let rows: Vec<Row> = app.model.anomalies[top..(top + h).min(n)]
+    let rows: Vec<(Vec<String>, Style)> = app.model.anomalies[top..(top + h).min(n)]
         .iter()
         .enumerate()
         .map(|(i, a)| {
@@ -861,35 +949,40 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
             if top + i == app.anomalies.sel {
                 st = st.patch(sel_style(true));
             }
-            Row::new(vec![
-                Cell::from(a.pcap_cnt.to_string()),
-                Cell::from(rel),
-                Cell::from(a.flow_id.map(|f| f.to_string()).unwrap_or_default()),
-                Cell::from(a.dir.map(arrow).unwrap_or("")),
-                Cell::from(a.severity.as_str()),
-                Cell::from(a.name),
-                Cell::from(a.range.map(|r| r.start.to_string()).unwrap_or_default()),
-                Cell::from(
+            (
+                vec![
+                    a.pcap_cnt.to_string(),
+                    rel,
+                    a.flow_id.map(|f| f.to_string()).unwrap_or_default(),
+                    a.dir.map(arrow).unwrap_or("").to_string(),
+                    a.severity.as_str().to_string(),
+                    a.name.to_string(),
+                    a.range.map(|r| r.start.to_string()).unwrap_or_default(),
                     a.msg
                         .map(|m| (m + 1).to_string())
                         .unwrap_or_else(|| "-".into()),
-                ),
-                Cell::from(a.detail.to_string()),
-            ])
-            .style(st)
+                    a.detail.to_string(),
+                ],
+                st,
+            )
         })
         .collect();
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(4),
-        Constraint::Length(3),
-        Constraint::Length(7),
-        Constraint::Length(26),
-        Constraint::Length(9),
-        Constraint::Length(6),
-        Constraint::Min(10),
+    let mut cols = vec![
+        Col::new("pcap", 4, 0),
+        Col::new("rel s", 8, 3),
+        Col::new("flow", 4, 4),
+        Col::new("dir", 3, 5),
+        Col::new("sev", 4, 2),
+        Col::new("name", 4, 0),
+        Col::new("offset", 6, 1),
+        Col::new("msg", 3, 6),
+        Col::new("detail", 12, 0).flex(Cut::End).enough(30),
     ];
+    // Anomaly names are never cut: the name column's minimum is its want.
+    for (cells, _) in &rows {
+        cols[5].measure(&cells[5]);
+    }
+    cols[5].min = cols[5].want;
     let title = if app.model.anomalies_dropped > 0 {
         format!(
             "Anomalies ({n}, {} more not listed)",
@@ -898,10 +991,35 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     } else {
         format!("Anomalies ({n})")
     };
-    let header = vec![
-        "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
-    ];
-    f.render_widget(header_table(rows, widths, header, title, true), area);
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
+}
+
+/// `s` broken at spaces into lines of at most `w` columns (a word longer
+/// than `w` is split).
+pub fn wrap_words(s: &str, w: usize) -> Vec<String> {
+    let w = w.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        let wl = word.chars().count();
+        let cl = cur.chars().count();
+        if cl > 0 && cl + 1 + wl > w {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        while cur.chars().count() > w {
+            let head: String = cur.chars().take(w).collect();
+            cur = cur.chars().skip(w).collect();
+            out.push(head);
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -910,7 +1028,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     app.layout.table = area;
-    let flow = app.model.sessions.get(app.sessions.sel).map(|s| s.flow_id);
+    let flow = app.selected_session().map(|s| s.flow_id);
     let Some(s) = flow.and_then(|fl| app.model.session(fl)) else {
         f.render_widget(
             Paragraph::new("no session yet").block(block("Stats", true)),
@@ -924,7 +1042,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .unwrap_or_else(|| "-".into())
     };
     let mut info = vec![
-        Line::from(format!(
+        format!(
             "session {} (flow {})  {}  state {}  app {}  {}",
             s.session_id,
             s.flow_id,
@@ -932,12 +1050,9 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             sess::state(s).as_str(),
             clean(s.app.as_deref().unwrap_or("-")),
             session_flags(s)
-        )),
-        Line::from(format!(
-            "tcUrl {}",
-            clean(s.tc_url.as_deref().unwrap_or("-"))
-        )),
-        Line::from(format!(
+        ),
+        format!("tcUrl {}", clean(s.tc_url.as_deref().unwrap_or("-"))),
+        format!(
             "handshake {}  C0 {} S0 {}  client {} server {}  digest c/s {}/{}  echo c2/s2 {}/{}",
             clean(s.handshake.kind.as_deref().unwrap_or("-")),
             opt(s.handshake.c0_version),
@@ -948,8 +1063,8 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             opt(s.handshake.server_digest_valid),
             opt(s.handshake.c2_echo_ok),
             opt(s.handshake.s2_echo_ok),
-        )),
-        Line::from(format!(
+        ),
+        format!(
             "ping RTT min/avg/max {}/{}/{} ({} samples)   gaps {} ({} lost)   anomalies {}",
             ms(s.pings.min_rtt_us),
             ms(s.pings.avg_rtt_us),
@@ -958,11 +1073,17 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             s.gaps.count,
             human_bytes(s.gaps.bytes),
             sess::anomalies(s)
-        )),
+        ),
     ];
+    let (wire_now, media_now) = live_kbps(app, s);
+    info.push(format!(
+        "rate now: {} kbit/s wire time (capture clock), {} kbit/s media time (RTMP timestamps)",
+        kbps_cell(wire_now),
+        kbps_cell(media_now)
+    ));
     // RTMPT: transport and tunnel facts (same lines as the summary).
     for l in crate::output::summary::tunnel_lines(s) {
-        info.push(Line::from(clean(&l)));
+        info.push(clean(&l));
     }
     for d in [Direction::ToServer, Direction::ToClient] {
         let (chunk, window_from_peer) = match d {
@@ -971,7 +1092,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         };
         let sent = live.map(|l| l.stream_bytes[d.index()]).unwrap_or(0);
         let acked = live.and_then(|l| l.last_ack[d.reverse().index()]);
-        info.push(Line::from(format!(
+        info.push(format!(
             "{}: chunk size {}  sent {}  ack window {}  acked {}  unacked {}",
             arrow(d),
             chunk.map(|c| c.to_string()).unwrap_or_else(|| "128".into()),
@@ -981,8 +1102,15 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             acked
                 .map(|a| sent.saturating_sub(a as u64).to_string())
                 .unwrap_or_else(|| "-".into()),
-        )));
+        ));
     }
+    // Wrapped here (at spaces) so the height is exact and no line is lost.
+    let inner_w = area.width.saturating_sub(2).max(10) as usize;
+    let info: Vec<Line> = info
+        .iter()
+        .flat_map(|l| wrap_words(l, inner_w))
+        .map(Line::from)
+        .collect();
     let info_h = info.len() as u16 + 1;
     let outer = block(
         format!("Stats: session {} (flow {})", s.session_id, s.flow_id),
@@ -996,9 +1124,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     ])
     .areas(inner);
     f.render_widget(
-        Paragraph::new(info)
-            .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::BOTTOM)),
+        Paragraph::new(info).block(Block::default().borders(Borders::BOTTOM)),
         ia,
     );
     // One block per stream: two header lines, the health charts (media
@@ -1020,8 +1146,21 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             break;
         }
         let kbps = st.video.bitrate_bps.unwrap_or(0.0) + st.audio.bitrate_bps.unwrap_or(0.0);
+        // The same average on the other clock: bytes over the capture
+        // seconds the stream spans.
+        let mut all_msids = vec![st.msid];
+        all_msids.extend(st.media_msids.iter().copied());
+        let wire_avg = live
+            .map(|l| l.bins_for(&all_msids, super::model::MAX_STAT_BINS))
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let bytes: u64 = b.iter().map(|x| x.audio_bytes + x.video_bytes).sum();
+                let secs = (b[b.len() - 1].sec - b[0].sec + 1).max(1) as u64;
+                format!("{}", bytes * 8 / secs / 1000)
+            })
+            .unwrap_or_else(|| "-".into());
         let head = format!(
-            "msid {} {} ({})  {} {}  avg {:.0} kbps",
+            "msid {} {} ({})  {} {}  avg {:.0} kbit/s media time, {wire_avg} kbit/s wire time",
             st.msid,
             clean(st.name.as_deref().unwrap_or("-")),
             st.role.as_deref().unwrap_or("?"),
@@ -1055,7 +1194,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             render_health(f, h, Rect::new(sa.x, y + 2, sa.width, chart_h));
         }
         let ys = y + chart_h;
-        let label_w = 12u16.min(sa.width);
+        let label_w = 18u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
         let mut msids = vec![st.msid];
         msids.extend(st.media_msids.iter().copied());
@@ -1066,7 +1205,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         let audio: Vec<u64> = bins.iter().map(|b| b.audio_bytes * 8 / 1000).collect();
         render_rate(
             f,
-            "video kbps",
+            "video kbit/s wire",
             &video,
             Color::Green,
             Rect::new(sa.x, ys + 2, label_w, 2),
@@ -1074,7 +1213,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         );
         render_rate(
             f,
-            "audio kbps",
+            "audio kbit/s wire",
             &audio,
             Color::Blue,
             Rect::new(sa.x, ys + 5, label_w, 2),
