@@ -264,7 +264,15 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         Some(p) => clean(&p.display().to_string()),
         None => clean(&app.opts.source),
     };
-    let min_src = 12usize;
+    // The file name (without its directory) is what must stay readable.
+    let base = app
+        .opts
+        .file
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| clean(&n.to_string_lossy()))
+        .unwrap_or_else(|| src_full.clone());
+    let min_src = base.chars().count().clamp(12, 28);
     let len = |fs: &[(u8, String)]| -> usize {
         fs.iter()
             .map(|(_, s)| s.chars().count() + sep.len())
@@ -282,7 +290,11 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         fields.retain(|(q, _)| *q != p);
     }
     let room = width.saturating_sub(len(&fields)).max(min_src);
-    let src = columns::middle(&src_full, room.min(src_full.chars().count()));
+    let src = if src_full.chars().count() <= room {
+        src_full
+    } else {
+        tail_cut(&base, room)
+    };
     let mut s = format!(" {mode}{sep}{src}{read}");
     for (_, x) in &fields {
         s.push_str(sep);
@@ -297,6 +309,27 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(Span::styled(s, st))).style(st),
         area,
     );
+}
+
+/// `s` in `w` columns keeping its end (a file name's end identifies it):
+/// `…` then the last `w - 1` characters, or a middle cut that keeps a
+/// short start when there is room for one.
+fn tail_cut(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_owned();
+    }
+    if w < 16 {
+        let mut o = String::from("…");
+        o.extend(s.chars().skip(n - w.saturating_sub(1)));
+        return o;
+    }
+    let head = (w - 1) / 4;
+    let tail = w - 1 - head;
+    let mut o: String = s.chars().take(head).collect();
+    o.push('…');
+    o.extend(s.chars().skip(n - tail));
+    o
 }
 
 /// ` (done)` once the input ended; while a file is read, how much of it
@@ -972,7 +1005,7 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
         Col::new("rel s", 8, 3),
         Col::new("flow", 4, 4),
         Col::new("dir", 3, 5),
-        Col::new("sev", 4, 2),
+        Col::new("sev", 7, 2),
         Col::new("name", 4, 0),
         Col::new("offset", 6, 1),
         Col::new("msg", 3, 6),
