@@ -197,3 +197,35 @@ fn redacted_roles_and_anomaly_names_are_never_cut() {
         );
     }
 }
+
+#[test]
+fn flows_view_lists_rtmpt_flows_and_enters_the_session() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_tmux() {
+        return;
+    }
+    let Some(c14a) = capture("14a-rtmpt-ffmpeg-bridge-publish-play.pcap") else {
+        return;
+    };
+    let t = Tmux::start(&format!("tui -r {}", c14a.display()), 120, 30);
+    t.wait_for("(done)");
+    t.keys(&["5"]);
+    let s = t.wait_for("Flows (4)");
+    let http = s
+        .lines()
+        .filter(|l| l.contains("RTMPT (HTTP)") && l.contains("http_request"))
+        .count();
+    assert_eq!(http, 2, "two HTTP connections carrying RTMPT:\n{s}");
+    let tunnels = s
+        .lines()
+        .filter(|l| l.contains("RTMP in RTMPT") && l.contains("rtmp_handshake"))
+        .count();
+    assert_eq!(tunnels, 2, "two tunnelled RTMP flows:\n{s}");
+    // Enter on an HTTP flow says why there is no session; on the tunnel's
+    // flow (the second row) it opens that session's messages.
+    t.keys(&["g", "Enter"]);
+    t.wait_for("carries no RTMP session");
+    t.keys(&["j", "Enter"]);
+    let s = t.wait_for("[session:1]");
+    assert!(s.contains("connect("), "{s}");
+}

@@ -28,6 +28,8 @@ pub enum View {
     Messages,
     Stats,
     Anomalies,
+    /// Every TCP flow with its classification (like Conversations).
+    Flows,
 }
 
 /// Columns of the messages table (`o` chooses which are shown).
@@ -204,6 +206,7 @@ pub struct App {
     pub pane: Pane,
     pub sessions: ListPos,
     pub anomalies: ListPos,
+    pub flows: ListPos,
     pub msgs: ListPos,
     pub chunks: ListPos,
     pub tree_pos: ListPos,
@@ -276,6 +279,7 @@ impl App {
             pane: Pane::Table,
             sessions: ListPos::default(),
             anomalies: ListPos::default(),
+            flows: ListPos::default(),
             msgs: ListPos::default(),
             chunks: ListPos::default(),
             tree_pos: ListPos::default(),
@@ -830,6 +834,7 @@ impl App {
                 self.view = View::Stats;
             }
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
+            KeyCode::Char('5') | KeyCode::Char('w') => self.view = View::Flows,
             KeyCode::Char('/') => {
                 // Edit the current filter; a trailing space makes typing add
                 // an AND term.
@@ -938,9 +943,15 @@ impl App {
 
     fn cycle_pane(&mut self, fwd: bool) {
         if self.view != View::Messages {
-            let order = [View::Sessions, View::Messages, View::Stats, View::Anomalies];
+            let order = [
+                View::Sessions,
+                View::Messages,
+                View::Stats,
+                View::Anomalies,
+                View::Flows,
+            ];
             let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
-            self.view = order[(i + if fwd { 1 } else { 3 }) % 4];
+            self.view = order[(i + if fwd { 1 } else { order.len() - 1 }) % order.len()];
             return;
         }
         let mut panes = vec![Pane::Table];
@@ -960,6 +971,7 @@ impl App {
         match self.view {
             View::Sessions => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Anomalies => self.anomalies.move_by(delta, self.model.anomalies.len()),
+            View::Flows => self.flows.move_by(delta, self.model.flows.len()),
             View::Stats => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Messages => match self.pane {
                 Pane::Table => {
@@ -1035,6 +1047,29 @@ impl App {
                     self.drilled_from_session = true;
                     self.follow = false;
                     self.msgs = ListPos::default();
+                }
+            }
+            View::Flows => {
+                let Some(fl) = self.model.flows.get(self.flows.sel) else {
+                    return;
+                };
+                let flow = fl.flow_id;
+                match self.model.session_number(flow) {
+                    Some(n) => {
+                        if let Ok(filter) = Filter::parse(&format!("session:{n}")) {
+                            self.set_filter(filter);
+                        }
+                        self.select_session_flow(flow);
+                        self.view = View::Messages;
+                        self.pane = Pane::Table;
+                        self.drilled_from_session = true;
+                        self.follow = false;
+                        self.msgs = ListPos::default();
+                    }
+                    None => self.set_status(
+                        format!("flow {flow} carries no RTMP session (see its classification)"),
+                        true,
+                    ),
                 }
             }
             View::Anomalies => {
@@ -1144,6 +1179,7 @@ impl App {
                 let pos = match (self.view, self.pane) {
                     (View::Sessions, _) | (View::Stats, _) => &mut self.sessions,
                     (View::Anomalies, _) => &mut self.anomalies,
+                    (View::Flows, _) => &mut self.flows,
                     (View::Messages, Pane::Tree) => &mut self.tree_pos,
                     (View::Messages, _) if self.chunk_mode => &mut self.chunks,
                     (View::Messages, _) => &mut self.msgs,

@@ -37,6 +37,8 @@ pub struct Col {
     /// A meaning column is satisfied at this width (fixed columns drop
     /// until every meaning column has it, or its `want` if less).
     pub enough: u16,
+    /// Never cut: shrinks no further than its content.
+    pub keep: bool,
     pub cut: Cut,
 }
 
@@ -49,6 +51,7 @@ impl Col {
             drop,
             flex: false,
             enough: u16::MAX,
+            keep: false,
             cut: Cut::End,
         }
     }
@@ -61,6 +64,11 @@ impl Col {
     /// The width at which a meaning column is satisfied (see `enough`).
     pub fn enough(mut self, w: u16) -> Col {
         self.enough = w;
+        self
+    }
+    /// Never cut (anomaly names, protocol names).
+    pub fn keep(mut self) -> Col {
+        self.keep = true;
         self
     }
     pub fn cut(mut self, cut: Cut) -> Col {
@@ -80,7 +88,20 @@ impl Col {
 /// 1, 2, ...), then meaning columns shrink to their `min`. Room left over
 /// goes to the last meaning column.
 pub fn fit(cols: &[Col], width: u16, spacing: u16) -> Vec<Option<u16>> {
-    let mut w: Vec<Option<u16>> = cols.iter().map(|c| Some(c.want.max(c.min))).collect();
+    // Meaning columns count at their `enough` while fixed columns shrink
+    // and drop; they get the room left (up to their want) at the end.
+    let mut w: Vec<Option<u16>> = cols
+        .iter()
+        .map(|c| {
+            Some(if c.flex {
+                c.want.min(c.enough).max(c.min)
+            } else if c.keep {
+                c.want
+            } else {
+                c.want.max(c.min)
+            })
+        })
+        .collect();
     let total = |w: &[Option<u16>]| -> u32 {
         let shown = w.iter().filter(|x| x.is_some()).count() as u32;
         w.iter().flatten().map(|&x| x as u32).sum::<u32>()
@@ -99,7 +120,12 @@ pub fn fit(cols: &[Col], width: u16, spacing: u16) -> Vec<Option<u16>> {
             break;
         }
         if let Some(x) = w[i] {
-            let give = (x.saturating_sub(cols[i].min) as u32).min(over) as u16;
+            let floor = if cols[i].keep {
+                cols[i].want
+            } else {
+                cols[i].min
+            };
+            let give = (x.saturating_sub(floor) as u32).min(over) as u16;
             w[i] = Some(x - give);
         }
     }

@@ -245,6 +245,8 @@ pub struct FlowLive {
     /// Last Acknowledgement sequence sent in each direction.
     pub last_ack: [Option<u32>; 2],
     pub series: Vec<Series>,
+    /// The flow record once the flow ended (classification, counters).
+    pub end: Option<Box<crate::event::FlowEnd>>,
 }
 
 impl FlowLive {
@@ -492,6 +494,7 @@ impl Model {
                     stream_bytes: [0; 2],
                     last_ack: [None; 2],
                     series: Vec::new(),
+                    end: None,
                 });
                 let i = self.flows.len() - 1;
                 self.flow_idx.insert(flow, i);
@@ -587,7 +590,12 @@ impl Model {
                 let f = info.flow_id;
                 self.flow_mut(f).info = Some(info);
             }
-            EventKind::Handshake(_) | EventKind::FlowEnd(_) => {}
+            EventKind::FlowEnd(e) => {
+                if let Some(f) = ev.flow_id {
+                    self.flow_mut(f).end = Some(Box::new(e));
+                }
+            }
+            EventKind::Handshake(_) => {}
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;

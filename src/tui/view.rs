@@ -20,7 +20,10 @@ use crate::event::{Direction, Severity};
 
 /// Every key, for the help overlay and docs/tui.md.
 pub const HELP: &[(&str, &str)] = &[
-    ("1 2 3 4", "views: Sessions, Messages, Stats, Anomalies"),
+    (
+        "1 2 3 4 5",
+        "views: Sessions, Messages, Stats, Anomalies, Flows",
+    ),
     ("Tab / S-Tab", "next/previous pane (Messages) or view"),
     ("j k / Down Up", "move selection"),
     ("PgDn PgUp", "page down / up (Ctrl-d Ctrl-u: half page)"),
@@ -36,7 +39,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("f", "follow new messages (unpause)"),
     ("c", "chunk view on/off (messages as chunks on the wire)"),
     ("n / N", "next / previous message with an anomaly"),
-    ("s / a", "stats / anomalies view"),
+    ("s / a / w", "stats / anomalies / flows view"),
     ("e", "export selected session as NDJSON"),
     (
         "p",
@@ -135,6 +138,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         View::Messages => render_messages(app, f, body),
         View::Stats => render_stats(app, f, body),
         View::Anomalies => render_anomalies(app, f, body),
+        View::Flows => render_flows(app, f, body),
     }
     render_line(app, f, line);
     render_status(app, f, status);
@@ -153,6 +157,7 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
         (View::Messages, "Messages"),
         (View::Stats, "Stats"),
         (View::Anomalies, "Anomalies"),
+        (View::Flows, "Flows"),
     ]
     .iter()
     .enumerate()
@@ -207,6 +212,7 @@ fn render_line(app: &App, f: &mut Frame, area: Rect) {
             View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  f: follow  e/p: export  ?: help",
             View::Stats => "j/k: session  Enter: messages  ?: help",
             View::Anomalies => "Enter: jump to message  ?: help",
+            View::Flows => "Enter: the flow's RTMP session  ?: help",
         };
         Paragraph::new(Line::from(Span::styled(
             hint,
@@ -1000,22 +1006,17 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
             )
         })
         .collect();
-    let mut cols = vec![
+    let cols = vec![
         Col::new("pcap", 4, 0),
         Col::new("rel s", 8, 3),
         Col::new("flow", 4, 4),
         Col::new("dir", 3, 5),
         Col::new("sev", 7, 2),
-        Col::new("name", 4, 0),
+        Col::new("name", 4, 0).keep(),
         Col::new("offset", 6, 1),
         Col::new("msg", 3, 6),
         Col::new("detail", 12, 0).flex(Cut::End).enough(30),
     ];
-    // Anomaly names are never cut: the name column's minimum is its want.
-    for (cells, _) in &rows {
-        cols[5].measure(&cells[5]);
-    }
-    cols[5].min = cols[5].want;
     let title = if app.model.anomalies_dropped > 0 {
         format!(
             "Anomalies ({n}, {} more not listed)",
@@ -1053,6 +1054,142 @@ pub fn wrap_words(s: &str, w: usize) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+/// A flow record's protocol as the JSON writes it (snake_case), so a
+/// protocol this build does not name still shows as its own word.
+fn snake<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|x| x.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Display name of a flow record's `protocol`; unknown strings are shown
+/// as they are.
+pub fn protocol_label(p: &str) -> String {
+    match p {
+        "rtmp" => "RTMP".into(),
+        "rtmp_midstream" => "RTMP mid-stream".into(),
+        "rtmp_encrypted" => "RTMPE".into(),
+        "rtmpt" => "RTMPT (HTTP)".into(),
+        "tls" => "TLS".into(),
+        "rtmps" => "TLS/RTMPS".into(),
+        "http" => "HTTP".into(),
+        "not_rtmp" => "other".into(),
+        "unknown" => "unknown".into(),
+        other => clean(&other.to_uppercase()),
+    }
+}
+
+fn render_flows(app: &mut App, f: &mut Frame, area: Rect) {
+    app.layout.table = area;
+    let h = area.height.saturating_sub(3) as usize;
+    let n = app.model.flows.len();
+    let top = app.flows.scroll_into_view(h, n);
+    let mut rows = Vec::with_capacity(h);
+    for (i, fl) in app.model.flows[top..(top + h).min(n)].iter().enumerate() {
+        let ep = match &fl.info {
+            Some(x) => {
+                let e = |ip: std::net::IpAddr, port: u16| match ip {
+                    std::net::IpAddr::V6(_) => format!("[{ip}]:{port}"),
+                    _ => format!("{ip}:{port}"),
+                };
+                format!(
+                    "{} -> {}",
+                    e(x.client_ip, x.client_port),
+                    e(x.server_ip, x.server_port)
+                )
+            }
+            None => "?".into(),
+        };
+        let sess = app
+            .model
+            .session_number(fl.flow_id)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
+        let (proto, why, pkts, bytes, gaps, state) = match &fl.end {
+            Some(e) => {
+                let c = &e.counters;
+                (
+                    protocol_label(&snake(&e.protocol)),
+                    format!("{} ({})", snake(&e.evidence), snake(&e.confidence)),
+                    format!("{}/{}", c.packets[0], c.packets[1]),
+                    format!("{}/{}", human_bytes(c.bytes[0]), human_bytes(c.bytes[1])),
+                    if c.missed_bytes == [0, 0] {
+                        "0".to_string()
+                    } else {
+                        format!("{}/{} B", c.missed_bytes[0], c.missed_bytes[1])
+                    },
+                    snake(&e.reason),
+                )
+            }
+            None => {
+                // Open: what the messages already show.
+                let proto = match app.model.session(fl.flow_id) {
+                    Some(s) if s.midstream => "RTMP mid-stream",
+                    Some(_) => "RTMP",
+                    None => "…",
+                };
+                let b = fl.stream_bytes;
+                (
+                    proto.to_string(),
+                    "open: classified when it ends".to_string(),
+                    "-".into(),
+                    format!("{}/{}", human_bytes(b[0]), human_bytes(b[1])),
+                    "-".into(),
+                    "open".into(),
+                )
+            }
+        };
+        // A tunnel's virtual flow: RTMP carried inside HTTP requests.
+        let proto = match fl.info.as_ref().and_then(|x| x.tunnel.as_ref()) {
+            Some(t) => format!("{proto} in {}", t.transport.as_str().to_uppercase()),
+            None => proto,
+        };
+        let mut st = Style::default();
+        if !proto.starts_with("RTMP") {
+            st = st.fg(Color::Gray);
+        }
+        if top + i == app.flows.sel {
+            st = st.patch(sel_style(true));
+        }
+        rows.push((
+            vec![
+                fl.flow_id.to_string(),
+                ep,
+                proto,
+                why,
+                pkts,
+                bytes,
+                gaps,
+                state,
+                sess,
+            ],
+            st,
+        ));
+    }
+    let cols = vec![
+        Col::new("flow", 4, 0),
+        Col::new("client -> server", 21, 0)
+            .flex(Cut::Endpoints)
+            .enough(40),
+        Col::new("protocol", 8, 0).keep(),
+        Col::new("why (evidence, confidence)", 12, 0)
+            .flex(Cut::Middle)
+            .enough(30),
+        Col::new("pkts c/s", 5, 3),
+        Col::new("bytes c/s", 7, 4),
+        Col::new("lost c/s", 4, 2),
+        Col::new("end", 4, 1),
+        Col::new("session", 3, 5),
+    ];
+    let title = if app.model.flows_dropped > 0 {
+        format!("Flows ({n}, {} older not listed)", app.model.flows_dropped)
+    } else {
+        format!("Flows ({n})")
+    };
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
