@@ -257,6 +257,39 @@ pub struct App {
     pub time_fmt: TimeFmt,
     /// Order of the sessions list (`o` in Sessions).
     pub session_sort: SessionSort,
+    /// The export path being typed (`e`, `p`, `m`).
+    pub prompt: Option<Prompt>,
+}
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// `rtmpscope json` lines of the flow.
+    Ndjson,
+    /// The flow's packets.
+    Pcap,
+    /// The session's media as FLV files (a directory).
+    Media,
+}
+
+impl ExportKind {
+    pub fn what(self) -> &'static str {
+        match self {
+            ExportKind::Ndjson => "NDJSON (rtmpscope json lines of the flow)",
+            ExportKind::Pcap => "pcap (the flow's packets)",
+            ExportKind::Media => "FLV media (directory)",
+        }
+    }
+}
+
+/// The export path prompt.
+#[derive(Clone, Debug)]
+pub struct Prompt {
+    pub kind: ExportKind,
+    pub flow: u64,
+    pub text: String,
+    /// The path the user was warned exists (a second Enter overwrites).
+    pub confirm: Option<String>,
 }
 
 /// Rectangles and sizes of the last frame.
@@ -316,6 +349,7 @@ impl App {
             col_chooser: None,
             time_fmt: TimeFmt::Relative,
             session_sort: SessionSort::Number,
+            prompt: None,
         }
     }
 
@@ -790,6 +824,22 @@ impl App {
             }
             return;
         }
+        if let Some(p) = self.prompt.as_mut() {
+            match k.code {
+                KeyCode::Esc => {
+                    self.prompt = None;
+                    self.set_status("export cancelled", false);
+                }
+                KeyCode::Enter => self.prompt_enter(),
+                KeyCode::Backspace => {
+                    p.text.pop();
+                }
+                KeyCode::Char('u') if ctrl => p.text.clear(),
+                KeyCode::Char(c) if !ctrl => p.text.push(c),
+                _ => {}
+            }
+            return;
+        }
         if let Some(sel) = self.col_chooser {
             let n = self.msg_cols.len();
             match k.code {
@@ -881,9 +931,9 @@ impl App {
             }
             KeyCode::Char('n') => self.jump_anomaly(true),
             KeyCode::Char('N') => self.jump_anomaly(false),
-            KeyCode::Char('e') => self.export_ndjson(),
-            KeyCode::Char('p') => self.export_pcap(),
-            KeyCode::Char('m') => self.export_media(),
+            KeyCode::Char('e') => self.ask_export(ExportKind::Ndjson),
+            KeyCode::Char('p') => self.ask_export(ExportKind::Pcap),
+            KeyCode::Char('m') => self.ask_export(ExportKind::Media),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
             KeyCode::Char('T') => self.show_tree = !self.show_tree,
@@ -1192,40 +1242,107 @@ impl App {
         }
     }
 
-    fn export_ndjson(&mut self) {
+    /// Writes the flow's NDJSON to `path`: with a capture file, exactly
+    /// the lines `rtmpscope json -r FILE` writes for the flow (the file is
+    /// decoded again on a thread); otherwise (live input) the messages held
+    /// in memory, in the same line format, and the status says so.
+    fn export_ndjson(&mut self, flow: u64, path: std::path::PathBuf) {
+        let Some(file) = self.opts.file.clone() else {
+            return match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
+                Ok(n) => self.set_status(
+                    format!(
+                        "wrote {n} events of session {flow} to {} (from memory: a live \
+                         input cannot be decoded again; evicted messages lack their body)",
+                        path.display()
+                    ),
+                    false,
+                ),
+                Err(e) => self.set_status(format!("export failed: {e}"), true),
+            };
+        };
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        self.set_status(
+            format!("exporting flow {flow} to {} ...", path.display()),
+            false,
+        );
+        let filter = self.opts.filter.clone();
+        let redact = self.opts.redact;
+        std::thread::spawn(move || {
+            let r = super::export::ndjson_from_file(
+                &file,
+                filter,
+                crate::pipeline::Config::default(),
+                redact,
+                flow,
+            )
+            .and_then(|bytes| {
+                std::fs::write(&path, &bytes)
+                    .map(|_| bytes.iter().filter(|&&b| b == b'\n').count())
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .map(|n| format!("wrote {n} lines of flow {flow} to {}", path.display()))
+            .map_err(|e| format!("export failed: {e}"));
+            let _ = tx.send(r);
+        });
+    }
+
+    /// Opens the export path prompt for `kind` with its default path.
+    fn ask_export(&mut self, kind: ExportKind) {
         let Some(flow) = self.current_flow() else {
             return self.set_status("no session selected to export", true);
         };
-        let path = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}.ndjson"));
-        match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
-            Ok(n) => self.set_status(
-                format!("wrote {n} events of session {flow} to {}", path.display()),
-                false,
-            ),
-            Err(e) => self.set_status(format!("export failed: {e}"), true),
+        let name = match kind {
+            ExportKind::Ndjson => format!("rtmpscope-flow{flow}.ndjson"),
+            ExportKind::Pcap => format!("rtmpscope-flow{flow}.pcap"),
+            ExportKind::Media => format!("rtmpscope-flow{flow}-media"),
+        };
+        let text = self.opts.export_dir.join(name).display().to_string();
+        self.prompt = Some(Prompt {
+            kind,
+            flow,
+            text,
+            confirm: None,
+        });
+    }
+
+    /// Enter in the export prompt: never overwrites without a second Enter.
+    fn prompt_enter(&mut self) {
+        let Some(p) = self.prompt.as_mut() else {
+            return;
+        };
+        let path = std::path::PathBuf::from(p.text.trim());
+        if p.text.trim().is_empty() {
+            return self.set_status("give a path to export to", true);
+        }
+        if path.exists() && p.confirm.as_deref() != Some(p.text.as_str()) {
+            p.confirm = Some(p.text.clone());
+            return self.set_status(
+                format!(
+                    "{} exists: Enter again overwrites it, Esc cancels, or edit the path",
+                    path.display()
+                ),
+                true,
+            );
+        }
+        let Some(p) = self.prompt.take() else { return };
+        match p.kind {
+            ExportKind::Ndjson => self.export_ndjson(p.flow, path),
+            ExportKind::Pcap => self.export_pcap(p.flow, path),
+            ExportKind::Media => self.export_media(p.flow, path),
         }
     }
 
     /// Writes the selected session's media streams as FLV files (and
     /// sidecars) into `<export_dir>/rtmpscope-flow<N>-media/`, re-reading
     /// the capture file on a thread (`output::extract`).
-    fn export_media(&mut self) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
-        };
+    fn export_media(&mut self, flow: u64, dir: std::path::PathBuf) {
         let Some(file) = self.opts.file.clone() else {
             return self.set_status(
                 "media export needs the capture file (live: use rtmpscope extract -i)",
                 true,
             );
         };
-        let dir = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}-media"));
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
         self.set_status(
@@ -1259,10 +1376,7 @@ impl App {
         });
     }
 
-    fn export_pcap(&mut self) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
-        };
+    fn export_pcap(&mut self, flow: u64, path: std::path::PathBuf) {
         let Some(file) = self.opts.file.clone() else {
             return self.set_status(
                 "pcap export needs the capture file (not available for live capture)",
@@ -1272,10 +1386,6 @@ impl App {
         let Some(info) = self.model.flow(flow).and_then(|s| s.info.clone()) else {
             return self.set_status("pcap export: flow addresses unknown", true);
         };
-        let path = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}.pcap"));
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
         // --redact covers what rtmpscope shows and writes from decoded

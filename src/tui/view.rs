@@ -179,7 +179,28 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
 }
 
 fn render_line(app: &App, f: &mut Frame, area: Rect) {
-    let p = if let Some(input) = &app.input {
+    let p = if let Some(pr) = &app.prompt {
+        let mut spans = vec![
+            Span::styled(
+                format!("export {} to: ", pr.kind.what()),
+                Style::default().fg(Color::Cyan),
+            ),
+            Span::raw(clean(&pr.text)),
+            Span::styled("▏", Style::default().fg(Color::Cyan)),
+        ];
+        if let Some((s, true)) = &app.status {
+            spans.push(Span::styled(
+                format!("  {}", clean(s)),
+                Style::default().fg(Color::Red),
+            ));
+        } else {
+            spans.push(Span::styled(
+                "  Enter: write  Esc: cancel",
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
+        Paragraph::new(Line::from(spans))
+    } else if let Some(input) = &app.input {
         let bad = app.input_error.is_some();
         let st = if bad {
             Style::default().fg(Color::Red)
