@@ -259,7 +259,15 @@ pub struct App {
     pub session_sort: SessionSort,
     /// The export path being typed (`e`, `p`, `m`).
     pub prompt: Option<Prompt>,
+    /// Packet number being typed (`:` go to packet).
+    pub goto: Option<String>,
+    /// Filters applied, oldest first (Up/Down in the filter line).
+    pub filter_history: Vec<String>,
+    hist_pos: Option<usize>,
 }
+
+/// Filters remembered in the history.
+pub const MAX_FILTER_HISTORY: usize = 100;
 
 /// What an export writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +358,9 @@ impl App {
             time_fmt: TimeFmt::Relative,
             session_sort: SessionSort::Number,
             prompt: None,
+            goto: None,
+            filter_history: Vec::new(),
+            hist_pos: None,
         }
     }
 
@@ -793,12 +804,38 @@ impl App {
                     self.input = None;
                     self.input_error = None;
                 }
+                KeyCode::Up | KeyCode::Down => {
+                    let n = self.filter_history.len();
+                    if n > 0 {
+                        let pos = match (self.hist_pos, k.code) {
+                            (None, KeyCode::Up) => Some(n - 1),
+                            (None, _) => None,
+                            (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
+                            (Some(p), _) if p + 1 < n => Some(p + 1),
+                            (Some(_), _) => None,
+                        };
+                        self.hist_pos = pos;
+                        *input = pos
+                            .and_then(|p| self.filter_history.get(p).cloned())
+                            .unwrap_or_default();
+                        self.input_error = Filter::parse(input).err();
+                    }
+                }
                 KeyCode::Enter => {
                     let s = input.clone();
                     match Filter::parse(&s) {
                         Ok(f) => {
                             self.input = None;
                             self.input_error = None;
+                            self.hist_pos = None;
+                            let t = s.trim().to_string();
+                            if !t.is_empty() {
+                                self.filter_history.retain(|h| *h != t);
+                                self.filter_history.push(t);
+                                if self.filter_history.len() > MAX_FILTER_HISTORY {
+                                    self.filter_history.remove(0);
+                                }
+                            }
                             self.set_filter(f);
                             if self.view != View::Messages {
                                 self.view = View::Messages;
@@ -819,6 +856,25 @@ impl App {
                 KeyCode::Char(c) if !ctrl => {
                     input.push(c);
                     self.input_error = Filter::parse(input).err();
+                }
+                _ => {}
+            }
+            return;
+        }
+        if let Some(g) = self.goto.as_mut() {
+            match k.code {
+                KeyCode::Esc => self.goto = None,
+                KeyCode::Backspace => {
+                    g.pop();
+                }
+                KeyCode::Char(c) if c.is_ascii_digit() => g.push(c),
+                KeyCode::Enter => {
+                    let n = g.parse::<u64>().ok();
+                    self.goto = None;
+                    match n {
+                        Some(n) => self.goto_packet(n),
+                        None => self.set_status("go to packet: type a packet number", true),
+                    }
                 }
                 _ => {}
             }
@@ -909,6 +965,7 @@ impl App {
                 self.refresh();
             }
             KeyCode::Char('t') => self.time_fmt = self.time_fmt.next(),
+            KeyCode::Char(':') => self.goto = Some(String::new()),
             KeyCode::Char('o') if self.view == View::Sessions => {
                 let keep = self.selected_session().map(|s| s.flow_id);
                 self.session_sort = self.session_sort.next();
@@ -961,6 +1018,37 @@ impl App {
             KeyCode::Esc => self.escape(),
             _ => {}
         }
+    }
+
+    /// Selects the message completed by packet `n` (the `pcap_cnt` JSON
+    /// prints), or the first one after it; outside the filter, the filter
+    /// is cleared first (and the status says so).
+    pub fn goto_packet(&mut self, n: u64) {
+        let rows = &self.model.rows;
+        // Rows are in completion order, which is packet order.
+        let i = rows.partition_point(|r| r.pcap_cnt < n);
+        let Some(r) = rows.get(i) else {
+            return self.set_status(format!("no message at or after packet {n}"), true);
+        };
+        let (row, at) = (i as u32, r.pcap_cnt);
+        let mut note = String::new();
+        if self.filtered.binary_search(&row).is_err() {
+            self.set_filter(Filter::default());
+            self.drilled_from_session = false;
+            note = " (filter cleared: the message was hidden by it)".into();
+        }
+        self.paused = None;
+        self.follow = false;
+        self.chunk_mode = false;
+        self.select_row(row);
+        self.view = View::Messages;
+        self.pane = Pane::Table;
+        let msg = if at == n {
+            format!("packet {n}: message #{}{note}", row + 1)
+        } else {
+            format!("no message ends in packet {n}: next one, in packet {at}{note}")
+        };
+        self.set_status(msg, at != n);
     }
 
     /// Moves the message selection to the next (previous) message with a

@@ -301,7 +301,7 @@ mod tests {
         let c = middle(s, 22);
         assert_eq!(c.chars().count(), 22);
         assert!(c.ends_with("Play.Start"), "{c}");
-        assert!(c.starts_with("onStatus"), "{c}");
+        assert!(c.starts_with("onStat"), "{c}");
     }
 
     #[test]
@@ -338,9 +338,13 @@ mod tests {
         let w = fit(&cols, 200, 1);
         assert_eq!(w[1], Some(7));
         assert!(w[3].unwrap() >= 32);
-        // Narrow: pcap dropped first, the summary keeps its full text.
+        // Narrower: fixed columns shrink to their minimum first.
         let w = fit(&cols, 5 + 1 + 15 + 1 + 32, 1);
-        assert_eq!(w[1], None, "{w:?}");
+        assert_eq!((w[1], w[2]), (Some(4), Some(10)), "{w:?}");
+        assert!(w[3].unwrap() >= 32, "{w:?}");
+        // Then pcap drops first, the summary keeps its full text.
+        let w = fit(&cols, 47, 1);
+        assert_eq!((w[1], w[2]), (None, Some(8)), "{w:?}");
         assert_eq!(w[3], Some(32), "{w:?}");
         // Very narrow: both dropped, the summary still at least its min.
         let w = fit(&cols, 30, 1);

@@ -34,7 +34,16 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("Esc", "drill out / back to the table / back to sessions"),
     ("l h / Right Left", "expand / collapse tree node"),
-    ("/", "filter (Enter apply, Esc cancel, Ctrl-u clear)"),
+    (
+        "/",
+        "filter (Enter apply, Esc cancel, Ctrl-u clear, Up/Down history)",
+    ),
+    (":", "go to packet number (pcap_cnt)"),
+    (
+        "t",
+        "time column: relative / absolute UTC / delta from previous row",
+    ),
+    ("o", "Messages: choose columns; Sessions: cycle sort order"),
     ("space", "pause display (capture continues)"),
     ("f", "follow new messages (unpause)"),
     ("c", "chunk view on/off (messages as chunks on the wire)"),
@@ -60,9 +69,9 @@ pub const HELP: &[(&str, &str)] = &[
 /// Filter syntax lines for the help overlay.
 pub const FILTER_HELP: &[&str] = &[
     "type:video|audio|command|data|control|user_control|media|<name>|<id>",
-    "cmd:publish  csid:4  msid:1  session:3  flow:3  dir:to_server|to_client",
-    "anomaly  keyframe  free text (matched in summary)  \"quoted text\"",
-    "terms are ANDed; prefix ! negates: type:video !keyframe",
+    "cmd:publish  dir:to_server|to_client  anomaly  keyframe  \"quoted text\"",
+    "numbers (: = != > >= < <=): len ts ts_delta csid msid fmt chunks pcap session flow",
+    "and (or a space), or, not / !, ( ): (type:video or type:audio) and len>100000",
 ];
 
 fn sel_style(focused: bool) -> Style {
@@ -145,6 +154,38 @@ pub fn render(app: &mut App, f: &mut Frame) {
     if app.help {
         render_help(app, f, area);
     }
+    if let Some(sel) = app.col_chooser {
+        render_col_chooser(app, f, area, sel);
+    }
+}
+
+/// The column chooser (`o` in Messages): one line per column.
+fn render_col_chooser(app: &App, f: &mut Frame, area: Rect, sel: usize) {
+    let n = app.msg_cols.len() as u16;
+    let w = 56u16.min(area.width);
+    let h = (n + 2).min(area.height);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
+    let lines: Vec<Line> = app
+        .msg_cols
+        .iter()
+        .enumerate()
+        .map(|(i, (c, on))| {
+            let st = if i == sel {
+                sel_style(true)
+            } else {
+                Style::default()
+            };
+            Line::from(Span::styled(
+                format!("[{}] {}", if *on { "x" } else { " " }, c.name()),
+                st,
+            ))
+        })
+        .collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(block("Columns (space: toggle, Esc: close)", true)),
+        r,
+    );
 }
 
 fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
@@ -179,7 +220,16 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
 }
 
 fn render_line(app: &App, f: &mut Frame, area: Rect) {
-    let p = if let Some(pr) = &app.prompt {
+    let p = if let Some(g) = &app.goto {
+        Paragraph::new(Line::from(vec![
+            Span::styled("go to packet: ", Style::default().fg(Color::Cyan)),
+            Span::raw(g.clone()),
+            Span::styled(
+                "▏  Enter: go  Esc: cancel",
+                Style::default().fg(Color::DarkGray),
+            ),
+        ]))
+    } else if let Some(pr) = &app.prompt {
         let mut spans = vec![
             Span::styled(
                 format!("export {} to: ", pr.kind.what()),
@@ -501,7 +551,7 @@ fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
         Col::new("client -> server", 21, 0).flex(Cut::Endpoints),
         Col::new("app", 4, 0).flex(Cut::Middle).enough(12),
         Col::new("streams", 12, 0).flex(Cut::Roles).enough(28),
-        Col::new("state", 6, 0),
+        Col::new("state", 6, 0).keep(),
         Col::new("codecs", 6, 4),
         Col::new("kbps wire", 4, 6),
         Col::new("kbps media", 4, 5),
