@@ -92,4 +92,119 @@ fn main() {
             ev
         );
     }
+    tls_section();
+}
+
+/// RTMPS: the same RTMP traffic through TLS (decrypted with the secrets
+/// embedded in the `15x-...-dsb.pcapng` captures) and on stunnel's plain
+/// upstream connection (port 15019), each selected with a BPF filter from
+/// the same file. Prints MB/s of TCP payload and the slowdown of decryption.
+fn tls_section() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut caps: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    caps.retain(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("15") && n.ends_with("-dsb.pcapng"))
+    });
+    caps.sort();
+    if caps.is_empty() {
+        return;
+    }
+    const ROUNDS: usize = 30;
+    println!();
+    println!(
+        "{:<44} {:>12} {:>12} {:>12} {:>9}",
+        "RTMPS (payload MB/s, best of 3 x 30 rounds)",
+        "TLS+decrypt",
+        "TLS no key",
+        "plain",
+        "slowdown"
+    );
+    for f in &caps {
+        let keys = rtmpscope::capture::pcapng_tls_secrets(f)
+            .map(|t| std::sync::Arc::new(rtmpscope::tls::KeyLog::parse(&t)));
+        let port = if f.to_string_lossy().contains("tls13") {
+            15010
+        } else if f.to_string_lossy().contains("aes128gcm") {
+            15011
+        } else if f.to_string_lossy().contains("chacha") {
+            15012
+        } else {
+            15013
+        };
+        // Packets selected once, held in memory: the timing is the pipeline's.
+        let load = |filter: &str| -> Vec<(u64, rtmpscope::time::PacketTime, u32, u32, Vec<u8>)> {
+            let opts = SourceOptions {
+                filter: Some(filter.to_owned()),
+                ..SourceOptions::default()
+            };
+            let mut src = PacketSource::open_file(f, &opts).expect("open");
+            let mut v = Vec::new();
+            while let Some(p) = src.next_packet().expect("read") {
+                v.push((p.pcap_cnt, p.time, p.linktype, p.origlen, p.data.to_vec()));
+            }
+            v
+        };
+        let time = |filter: String, keys: Option<std::sync::Arc<rtmpscope::tls::KeyLog>>| {
+            let pkts = load(&filter);
+            (0..3)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    let mut payload = 0u64;
+                    let mut msgs = 0u64;
+                    for _ in 0..ROUNDS {
+                        let mut an = Analyzer::new(Config {
+                            tls_keylog: keys.clone(),
+                            ..Config::default()
+                        });
+                        let mut events = Vec::new();
+                        payload = 0;
+                        for (cnt, time, lt, orig, data) in &pkts {
+                            let pkt = rtmpscope::capture::RawPacket {
+                                pcap_cnt: *cnt,
+                                time: *time,
+                                linktype: *lt,
+                                origlen: *orig,
+                                data,
+                            };
+                            an.handle_packet(&pkt, &mut events);
+                            for e in events.drain(..) {
+                                if let rtmpscope::event::EventKind::FlowEnd(end) = &e.kind {
+                                    payload += end.counters.bytes[0] + end.counters.bytes[1];
+                                }
+                            }
+                        }
+                        an.finish(None, &mut events);
+                        for e in events.drain(..) {
+                            if let rtmpscope::event::EventKind::FlowEnd(end) = &e.kind {
+                                payload += end.counters.bytes[0] + end.counters.bytes[1];
+                            }
+                        }
+                        msgs = an.stats(None).messages;
+                    }
+                    (
+                        t0.elapsed().as_secs_f64(),
+                        payload as f64 * ROUNDS as f64 / 1e6,
+                        msgs,
+                    )
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .expect("3 runs")
+        };
+        let (tk, mbk, mk) = time(format!("tcp port {port}"), keys.clone());
+        let (tn, mbn, _) = time(format!("tcp port {port}"), None);
+        let (tp, mbp, mp) = time("tcp port 15019".into(), None);
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        println!(
+            "{:<44} {:>12.0} {:>12.0} {:>12.0} {:>8.2}x  ({mk} / {mp} messages)",
+            name,
+            mbk / tk,
+            mbn / tn,
+            mbp / tp,
+            (tk / mbk) / (tp / mbp)
+        );
+    }
 }

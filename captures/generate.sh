@@ -2,8 +2,8 @@
 # Regenerate the rtmpscope capture corpus (captures/*.pcap + captures/*.truth/).
 #
 # Usage (Debian, as root):  bash captures/generate.sh [SCENARIO...]
-#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c (default: all). 10 needs 01's
-#   capture, 14c needs 14a's.
+#   SCENARIO: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h (default: all). 10 needs 01's
+#   capture, 14c needs 14a's. 15 (RTMPS through stunnel) also needs stunnel4 and openssl.
 # Environment:
 #   KEEP_WORK=1        keep the temp dir (sources, server logs, recordings)
 #   TSHARK_ORACLE=...  path of tshark_oracle.py (default: ../shared/tools/ beside the repo)
@@ -84,7 +84,7 @@ wait_port() { # wait_port HOST PORT : until something listens (max 15 s)
 ensure_tools() {
     local need=() c
     for c in ffmpeg:ffmpeg nginx:nginx rtmpdump:rtmpdump tcpdump:tcpdump tshark:tshark \
-             editcap:tshark capinfos:tshark node:nodejs npm:npm python3:python3 \
+             editcap:tshark capinfos:tshark stunnel4:stunnel4 openssl:openssl node:nodejs npm:npm python3:python3 \
              pip3:python3-pip; do
         command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
     done
@@ -662,6 +662,131 @@ s14c() {
     truth "$cap"
 }
 
+# ---------------------------------------------------------------- 15: RTMPS (issue 15)
+# stunnel (TLS terminator) in front of nginx-rtmp; Debian's ffmpeg (GnuTLS) publishes and plays
+# rtmps:// with SSLKEYLOGFILE set. One listener per TLS flavour; every capture holds the TLS
+# side (client <-> stunnel, 1501x) and stunnel's plain upstream to nginx (15019): the truth.
+# start_stunnel NAME ACCEPT_PORT CONNECT_PORT [stunnel options...] -> STUNPID
+start_stunnel() {
+    local name="$1" accept="$2" connect="$3"; shift 3
+    local d="$WORK/stunnel-$name"; mkdir -p "$d"
+    [ -f "$WORK/rtmps.pem" ] || timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+        -subj "/CN=rtmps.lab.test/O=rtmpscope lab" -keyout "$WORK/rtmps.key" -out "$WORK/rtmps.crt" 2>/dev/null \
+        && cat "$WORK/rtmps.key" "$WORK/rtmps.crt" >"$WORK/rtmps.pem"
+    {
+        echo "foreground = yes"; echo "pid ="; echo "debug = 5"
+        echo "[rtmps]"; echo "accept = 127.0.0.1:$accept"; echo "connect = 127.0.0.1:$connect"
+        echo "cert = $WORK/rtmps.pem"
+        local o; for o in "$@"; do echo "$o"; done
+    } >"$d/stunnel.conf"
+    bg "$d/stunnel.log" stunnel4 "$d/stunnel.conf"
+    STUNPID=$BGPID
+}
+# s15run TAG ACCEPT_PORT [stunnel options...]: player + publisher through one stunnel listener
+s15run() {
+    local tag="$1" sport="$2"; shift 2
+    local cap="$OUT/15$tag.pcap" t up=15019
+    t="${cap%.*}.truth"; fresh "$cap"
+    start_stunnel "$tag" "$sport" "$up" "$@"; local st=$STUNPID
+    wait_port 127.0.0.1 "$sport"
+    local kl="$t/keys.txt"; rm -f "$kl"
+    start_capture "$cap" "tcp port $sport or tcp port $up"
+    SSLKEYLOGFILE="$kl" player "$WORK/s15$tag.play.log" "rtmps://rtmps.lab.test:$sport/live/tls$sport" \
+        "$t/player.framemd5" ffmpeg -tls_verify 0; local pl=$BGPID
+    sleep 1
+    SSLKEYLOGFILE="$kl" publish "$WORK/s15$tag.pub.log" "$WORK/s15.flv" "rtmps://rtmps.lab.test:$sport/live/tls$sport" \
+        ffmpeg -tls_verify 0; local pb=$BGPID
+    wait_for "$pb" 20
+    sleep 1; halt "$pl" INT
+    sleep 1; stop_capture; halt "$st" TERM
+    cp "$WORK/s15.framemd5" "$t/source.framemd5"
+    # the same key log without the first connection's (the player's) secrets: tls.no_key
+    local first; first="$(awk 'NF==3{print $2; exit}' "$kl")"
+    grep -v -F "$first" "$kl" >"$t/keys-missing-player.txt"
+    note "$cap" "stunnel 127.0.0.1:$sport ($*) -> nginx 127.0.0.1:$up; key log of both ffmpeg clients: keys.txt (lab keys)"
+    truth "$cap" -d tcp.port==15019,rtmpt
+    timeout 60 editcap --inject-secrets "tls,$kl" "$cap" "${cap%.pcap}-dsb.pcapng" \
+        || log "WARNING: editcap --inject-secrets failed for $cap"
+}
+# s15lost FROM_TAG PORT TO_TAG: FROM's capture without the middle large TLS segment of the
+# publisher (client -> PORT): the loss cuts TLS records at both ends
+s15lost() {
+    local src="$OUT/15$1.pcap" cap="$OUT/15$3.pcap" t n
+    t="${cap%.*}.truth"; fresh "$cap"
+    # the first publisher segment past the first quarter that starts inside a TLS record
+    # (its payload does not begin with an application data record header 17 03 03)
+    n="$(tshark -r "$src" -Y "tcp.dstport==$2 && tcp.len>0" -T fields -e frame.number -e tcp.payload 2>/dev/null |
+        awk '{f[NR]=$1; p[NR]=substr($2,1,6)} END{for(i=int(NR/4);i<=NR;i++) if(p[i]!="170303"){print f[i]; exit}}')"
+    [ -n "$n" ] || { log "WARNING: no large segment to drop in $src"; return; }
+    timeout 60 editcap "$src" "$cap" "$n" || die "editcap failed"
+    cp "${src%.*}.truth/keys.txt" "$t/keys.txt"
+    note "$cap" "15$1 without frame $n (a $(tshark -r "$src" -Y "frame.number==$n" -T fields -e tcp.len 2>/dev/null)-byte TCP segment of the publisher's TLS connection that starts inside a TLS record: that record is lost)"
+    truth "$cap" -d tcp.port==15019,rtmpt
+}
+s15() {
+    # In a private network namespace whose loopback has a 1500-byte MTU: TLS records then span
+    # TCP segments (as on a real network), and the namespace keeps ports 1501x private. A private
+    # mount namespace gives it an /etc/hosts naming the server rtmps.lab.test (ffmpeg sends SNI
+    # only for a host name).
+    if [ "${S15_NETNS:-0}" != 1 ]; then
+        printf '127.0.0.1 localhost rtmps.lab.test\n' >"$WORK/hosts15"
+        S15_NETNS=1 KEEP_WORK="${KEEP_WORK:-0}" timeout 900 unshare -n -m bash -c \
+            'mount --make-rprivate / && mount --bind "$1" /etc/hosts && ip link set lo mtu 1500 && ip link set lo up && exec bash "$0" 15' \
+            "$HERE/generate.sh" "$WORK/hosts15" \
+            || die "scenario 15 in a network namespace failed"
+        return
+    fi
+    make_source "$WORK/s15.flv" 3
+    framemd5 "$WORK/s15.flv" "$WORK/s15.framemd5"
+    NGXDIR_REC="$WORK/nginx-s15/rec"
+    start_nginx s15 "127.0.0.1:15019" "chunk_size 4096;" "$(live_app live)"
+    local ng=$NGXPID
+    wait_port 127.0.0.1 15019
+    s15run a-rtmps-tls13 15010 "sslVersionMin = TLSv1.3"
+    s15run b-rtmps-tls12-aes128gcm 15011 "sslVersionMax = TLSv1.2" "ciphers = ECDHE-RSA-AES128-GCM-SHA256"
+    s15run c-rtmps-tls12-chacha20 15012 "sslVersionMax = TLSv1.2" "ciphers = ECDHE-RSA-CHACHA20-POLY1305"
+    s15run d-rtmps-tls12-aes128cbc 15013 "sslVersionMax = TLSv1.2" "ciphers = ECDHE-RSA-AES128-SHA"
+    # e: handshake failure: the server only accepts an ECDSA suite, its certificate is RSA
+    local cap="$OUT/15e-rtmps-handshake-failure.pcap" t
+    t="${cap%.*}.truth"; fresh "$cap"
+    start_stunnel e 15014 15019 "sslVersionMax = TLSv1.2" "ciphers = ECDHE-ECDSA-AES128-GCM-SHA256"; local st=$STUNPID
+    wait_port 127.0.0.1 15014
+    start_capture "$cap" "tcp port 15014 or tcp port 15019"
+    publish "$WORK/s15e.pub.log" "$WORK/s15.flv" "rtmps://rtmps.lab.test:15014/live/fail" ffmpeg -tls_verify 0; local pb=$BGPID
+    wait_for "$pb" 20
+    sleep 2; stop_capture; halt "$st" TERM
+    note "$cap" "stunnel 127.0.0.1:15014 accepts only ECDHE-ECDSA-AES128-GCM-SHA256 with an RSA certificate: no shared cipher, the server answers the ClientHello with a fatal handshake_failure alert; ffmpeg: $(grep -i -m1 -E 'error|fail' "$WORK/s15e.pub.log")"
+    truth "$cap"
+    halt "$ng" QUIT
+    s15lost a-rtmps-tls13 15010 g-rtmps-tls13-lost-segment
+    s15lost b-rtmps-tls12-aes128gcm 15011 f-rtmps-tls12-lost-segment
+    framemd5 "$NGXDIR_REC/tls15010.flv" "$OUT/15a-rtmps-tls13.truth/server-record.framemd5"
+}
+
+# 15h: TLS 1.3 key updates. openssl s_client talks to openssl s_server -rev (each line comes
+# back reversed) and is told "k" (KeyUpdate, update_not_requested: the client's keys change)
+# and then "K" (update_requested: both directions change keys); the key log is s_client's.
+# Not RTMP inside: it shows that decryption follows key updates (tests/rtmps.rs).
+s15h() {
+    local cap="$OUT/15h-tls13-key-update.pcap" t port=15030 sv
+    t="${cap%.*}.truth"; fresh "$cap"
+    timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ku.lab.test" \
+        -keyout "$WORK/ku.key" -out "$WORK/ku.crt" 2>/dev/null || die "openssl req failed"
+    bg "$WORK/s15h.server.log" openssl s_server -accept "127.0.0.1:$port" -cert "$WORK/ku.crt" \
+        -key "$WORK/ku.key" -tls1_3 -rev; sv=$BGPID
+    sleep 1  # s_server is up (no wait_port: its probe connection would land in the capture)
+    start_capture "$cap" "tcp port $port"
+    (echo "hello before key update"; sleep 0.5; echo "k"; sleep 0.5; echo "hello after key update"
+     sleep 0.5; echo "K"; sleep 0.5; echo "after update requested"; sleep 1) |
+        timeout 20 openssl s_client -connect "127.0.0.1:$port" -tls1_3 -servername ku.lab.test \
+            -keylogfile "$t/keys.txt" >"$WORK/s15h.client.log" 2>&1
+    sleep 1; halt "$sv" TERM; stop_capture
+    grep -q "KEYUPDATE" "$WORK/s15h.client.log" || log "WARNING: s_client did not report KEYUPDATE"
+    note "$cap" "openssl s_client -> s_server -rev on $port, TLS 1.3; client KeyUpdate (k, then K = update_requested); key log: keys.txt (lab keys); plaintext lines: hello before key update / hello after key update / after update requested"
+    timeout 60 editcap --inject-secrets "tls,$t/keys.txt" "$cap" "${cap%.pcap}-dsb.pcapng" \
+        || log "WARNING: editcap --inject-secrets failed for $cap"
+}
+
 # ================================================================= main
 ensure_tools
 {
@@ -675,9 +800,9 @@ ensure_tools
     echo "node: $(node --version 2>/dev/null); node-media-server $NMS_VERSION"
 } >"$WORK/versions.txt"
 SCEN=("$@")
-[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c)
+[ ${#SCEN[@]} -gt 0 ] || SCEN=(01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h)
 for s in "${SCEN[@]}"; do
-    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c)"
+    declare -F "s$s" >/dev/null || die "unknown scenario '$s' (known: 01 02 03 04 05 06 07 08 09 10 11 12 14a 14b 14c 15 15h)"
 done
 for s in "${SCEN[@]}"; do
     log "=== scenario $s"

@@ -124,6 +124,43 @@ pub struct InputArgs {
     #[arg(short = 'a', long = "autostop", value_name = "COND", global = true,
           value_parser = parse_autostop)]
     pub autostop: Vec<Autostop>,
+    /// TLS key log (NSS format, as written via SSLKEYLOGFILE) to decrypt
+    /// RTMPS. Secrets embedded in a pcapng input (Decryption Secrets Blocks)
+    /// are read without this option.
+    #[arg(long = "tls-keylog", value_name = "FILE", global = true)]
+    pub tls_keylog: Option<PathBuf>,
+    /// Secrets loaded from `--tls-keylog` and the input's Decryption Secrets
+    /// Blocks (filled by [`load_tls_secrets`]).
+    #[arg(skip)]
+    pub tls_secrets: Option<std::sync::Arc<crate::tls::KeyLog>>,
+}
+
+/// Loads `--tls-keylog` and the TLS secrets embedded in a pcapng input file
+/// into `input.tls_secrets`. Error: the key log cannot be read.
+pub fn load_tls_secrets(input: &mut InputArgs) -> Result<(), CliError> {
+    let mut log = crate::tls::KeyLog::new();
+    let mut any = false;
+    if let Some(p) = &input.tls_keylog {
+        let text =
+            std::fs::read(p).map_err(|e| CliError(format!("--tls-keylog {}: {e}", p.display())))?;
+        log.add_text(&String::from_utf8_lossy(&text));
+        if log.is_empty() {
+            eprintln!(
+                "rtmpscope: warning: --tls-keylog {}: no TLS secrets found ({} lines not understood)",
+                p.display(),
+                log.malformed_lines
+            );
+        }
+        any = true;
+    }
+    for p in input.read.iter().filter(|p| p.as_os_str() != "-") {
+        if let Some(dsb) = crate::capture::pcapng_tls_secrets(p) {
+            log.add_text(&dsb);
+            any = true;
+        }
+    }
+    input.tls_secrets = any.then(|| std::sync::Arc::new(log));
+    Ok(())
 }
 
 /// An autostop condition (`-a`).
@@ -156,8 +193,9 @@ pub fn parse_autostop(s: &str) -> Result<Autostop, String> {
 /// What a run needs to have seen to pass (`--require`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Require {
-    /// At least one flow recognised as RTMP (plain, mid-stream or
-    /// encrypted): a capture of the wrong port, RTMPT or TLS fails.
+    /// At least one flow recognised as RTMP (plain, mid-stream, RTMPE, or
+    /// RTMPS: inside TLS): a capture of only RTMPT, other TLS or another
+    /// protocol fails.
     Rtmp,
 }
 
@@ -369,9 +407,12 @@ where
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(mut cli: Cli) -> i32 {
     if cli.input.list_interfaces {
         return list_interfaces();
+    }
+    if let Err(e) = load_tls_secrets(&mut cli.input) {
+        return fail(e.0);
     }
     match cli.command {
         Some(Command::Json(args)) => {
@@ -397,6 +438,9 @@ pub fn run(cli: Cli) -> i32 {
                     }
                 }
                 input.read.push(file);
+                if let Err(e) = load_tls_secrets(&mut input) {
+                    return fail(e.0);
+                }
             }
             if let [word] = words.as_slice() {
                 if !is_bpf_word(word) {
@@ -645,6 +689,8 @@ fn load_conversation(
         let mut side = input.clone();
         side.read = vec![path.to_path_buf()];
         side.interface = None;
+        // This side's own embedded TLS secrets, plus --tls-keylog.
+        load_tls_secrets(&mut side)?;
         let mut src = open_source(&side, &[])?;
         let end = drive(&mut src, &side, |events, _| {
             events.iter().for_each(|e| builder.push_event(e));
@@ -896,6 +942,7 @@ pub fn pipeline_config(input: &InputArgs) -> Config {
         max_reassembly_mem: input.max_reassembly_mem,
         flow_timeout_secs: input.flow_timeout,
         max_dissector_mem: input.max_dissector_mem,
+        tls_keylog: input.tls_secrets.clone(),
     }
 }
 
@@ -1361,6 +1408,45 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("rtmpscope").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn tls_keylog_is_an_input_option_of_every_command_and_loads() {
+        let dir = std::env::temp_dir().join(format!("rtmpscope-keylog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kl = dir.join("keys.txt");
+        std::fs::write(
+            &kl,
+            format!("CLIENT_RANDOM {} {}\n", "11".repeat(32), "22".repeat(48)),
+        )
+        .unwrap();
+        let k = kl.to_str().unwrap();
+        for args in [
+            vec!["json", "-r", "x.pcap", "--tls-keylog", k],
+            vec!["tui", "-r", "x.pcap", "--tls-keylog", k],
+            vec!["--tls-keylog", k, "summary", "-r", "x.pcap"],
+        ] {
+            let mut c = parse(&args);
+            assert_eq!(
+                c.input.tls_keylog.as_deref(),
+                Some(kl.as_path()),
+                "{args:?}"
+            );
+            load_tls_secrets(&mut c.input).unwrap();
+            let cfg = pipeline_config(&c.input);
+            let log = cfg.tls_keylog.expect("secrets loaded");
+            assert!(log
+                .get(&[0x11; 32])
+                .and_then(|s| s.master.as_ref())
+                .is_some());
+        }
+        let mut c = parse(&["json", "-r", "x.pcap", "--tls-keylog", "/nonexistent/k"]);
+        let e = load_tls_secrets(&mut c.input).unwrap_err();
+        assert!(e.0.contains("--tls-keylog /nonexistent/k"), "{}", e.0);
+        let mut c = parse(&["json", "-r", "x.pcap"]);
+        load_tls_secrets(&mut c.input).unwrap();
+        assert!(pipeline_config(&c.input).tls_keylog.is_none());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

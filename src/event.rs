@@ -130,6 +130,8 @@ pub struct FlowEnd {
     pub last_seen: PacketTime,
     /// On a tunnel's virtual flow: what the tunnel did.
     pub tunnel: Option<Box<crate::rtmpt::TunnelFacts>>,
+    /// TLS facts of a TLS flow (`protocol` `rtmps` or `tls`).
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// Bytes of one direction that will never be seen (capture loss, snaplen,
@@ -193,6 +195,9 @@ pub enum EventKind {
     Anomaly(Anomaly),
     /// A flow ended.
     FlowEnd(FlowEnd),
+    /// A TLS handshake as seen in the clear (the flow is TLS; its RTMP
+    /// events come from the decrypted plaintext).
+    Tls(Box<crate::tls::TlsInfo>),
     /// End of input totals.
     Stats(Stats),
 }

@@ -38,5 +38,6 @@ pub mod rtmpt;
 pub mod sanitize;
 pub mod session;
 pub mod time;
+pub mod tls;
 pub mod tui;
 pub mod vocab;

@@ -110,6 +110,9 @@ pub const FLOW_STATE_BYTES: usize = 5 << 10;
 /// (`--max-reassembly-mem`, `--max-dissector-mem`).
 pub const DEFAULT_FLOW_STATE_BUDGET: usize = 128 << 20;
 
+#[path = "pipeline_tls.rs"]
+mod tls_hook;
+
 /// Analyzer settings (limits and overrides from the CLI). Every limit is
 /// `None` unless the user overrode it: `None` means the owning module's
 /// default (its named `pub const`).
@@ -128,6 +131,8 @@ pub struct Config {
     /// Maximum bytes held by the RTMP dissectors of all flows together
     /// (`--max-dissector-mem`; default [`rtmp::DEFAULT_MAX_DISSECTOR_MEMORY`]).
     pub max_dissector_mem: Option<usize>,
+    /// TLS secrets (`--tls-keylog`, pcapng Decryption Secrets Blocks).
+    pub tls_keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
 }
 
 impl Config {
@@ -153,11 +158,17 @@ impl Config {
     }
 }
 
-/// Receives every in-order byte run of every TCP flow, and the RTMP bytes of
-/// RTMPT tunnels under their virtual flow id (for a hex view or an export).
-/// Optional: JSON output does not need it.
+/// Receives every in-order byte run of every TCP flow (of a TLS flow: its
+/// decrypted plaintext, the TCP bytes going to [`DataTap::tls_record_bytes`]),
+/// and the RTMP bytes of RTMPT tunnels under their virtual flow id (for a hex
+/// view or an export). Optional: JSON output does not need it.
 pub trait DataTap {
+    /// Bytes the RTMP dissector reads: the TCP stream, or for a TLS flow
+    /// its decrypted plaintext (offsets in the plaintext stream).
     fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]);
+    /// The TCP bytes of a TLS flow, which [`DataTap::data`] does not see
+    /// (TCP stream offsets). Default: ignored.
+    fn tls_record_bytes(&mut self, _flow: FlowId, _dir: Direction, _offset: u64, _data: &[u8]) {}
 }
 
 struct NoTap;
@@ -176,6 +187,12 @@ struct FlowState {
     info: crate::event::FlowInfo,
     /// `conn.memory()` when last looked at (its share of the dissector total).
     mem: usize,
+    /// TLS layer (RTMPS): started by the classifier's [`Route::Tls`], or on
+    /// a flow picked up mid-stream by its own probe of record headers.
+    tls: tls_hook::TlsHook,
+    /// Bytes of a TLS-routed flow waiting for the TLS layer (drained by
+    /// `Driver::flush_tls`, which has the key log and the tap).
+    tls_pending: Vec<(Direction, u64, Vec<u8>)>,
 }
 
 impl FlowState {
@@ -209,7 +226,14 @@ impl FlowState {
                     self.http_pending.push((dir, off, d.to_vec()));
                 }
             }
-            Route::Tls => {}
+            Route::Tls => {
+                if let Some((off, h)) = held {
+                    self.tls_pending.push((dir, off, h));
+                }
+                if let Some((off, d)) = data {
+                    self.tls_pending.push((dir, off, d.to_vec()));
+                }
+            }
             Route::Skip | Route::Undecided => {}
         }
     }
@@ -262,6 +286,7 @@ impl FlowState {
 /// The whole sans-IO pipeline for one input.
 #[derive(Debug)]
 pub struct Analyzer {
+    keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
     reasm: Reassembler,
     flows: HashMap<FlowId, FlowState>,
     rtmpt: rtmpt::Layer,
@@ -307,6 +332,7 @@ impl Default for Analyzer {
 
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
+    keylog: &'a Option<std::sync::Arc<crate::tls::KeyLog>>,
     flows: &'a mut HashMap<FlowId, FlowState>,
     rtmpt: &'a mut rtmpt::Layer,
     totals: &'a mut Totals,
@@ -455,6 +481,61 @@ impl<T: DataTap> Driver<'_, T> {
     }
 }
 
+impl<T: DataTap> Driver<'_, T> {
+    /// Hands the bytes the classifier routed to TLS to the flow's TLS layer
+    /// (started on the first ones), and its output on.
+    fn flush_tls(&mut self, flow: FlowId, pkt: PacketRef) {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return;
+        };
+        if f.tls_pending.is_empty() {
+            return;
+        }
+        f.tls.start(self.keylog);
+        let mut outs = Vec::new();
+        for (dir, off, bytes) in f.tls_pending.drain(..) {
+            self.tap.tls_record_bytes(flow, dir, off, &bytes);
+            f.tls.data(dir, off, &bytes, &mut outs);
+        }
+        self.tls_outs(flow, outs, pkt);
+    }
+
+    /// Hands the TLS layer's output on: plaintext to the tap and the flow's
+    /// RTMP connection (offsets in the plaintext stream), TLS events out.
+    fn tls_outs(&mut self, flow: FlowId, outs: Vec<crate::tls::TlsOut>, pkt: PacketRef) {
+        use crate::tls::TlsOut;
+        for o in outs {
+            let (direction, kind) = match o {
+                TlsOut::Plain { dir, offset, data } => {
+                    self.tap.data(flow, dir, offset, &data);
+                    if let Some(f) = self.flows.get_mut(&flow) {
+                        f.conn
+                            .handle_data(dir, offset, &data, pkt, &mut self.scratch);
+                    }
+                    self.drain(flow);
+                    continue;
+                }
+                TlsOut::Gap { dir, offset, len } => {
+                    if let Some(f) = self.flows.get_mut(&flow) {
+                        f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
+                    }
+                    self.drain(flow);
+                    continue;
+                }
+                TlsOut::Anomaly { dir, anomaly } => (dir, EventKind::Anomaly(anomaly)),
+                TlsOut::Hello(info) => (None, EventKind::Tls(info)),
+            };
+            self.push(Event {
+                pcap_cnt: pkt.pcap_cnt,
+                time: pkt.time,
+                flow_id: Some(flow),
+                direction,
+                kind,
+            });
+        }
+    }
+}
+
 impl<T: DataTap> Sink for Driver<'_, T> {
     fn flow_start(&mut self, flow: &FlowStartInfo, pkt: PacketRef) {
         self.totals.flows += 1;
@@ -467,6 +548,8 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 http_pending: Vec::new(),
                 info: flow.to_flow_info(),
                 mem: 0,
+                tls: tls_hook::TlsHook::new(flow.midstream),
+                tls_pending: Vec::new(),
             },
         );
         self.push(Event {
@@ -480,11 +563,28 @@ impl<T: DataTap> Sink for Driver<'_, T> {
 
     fn data(&mut self, flow: FlowId, side: Side, offset: u64, data: &[u8], pkt: PacketRef) {
         let dir = dir_of(side);
-        self.tap.data(flow, dir, offset, data);
-        if let Some(f) = self.flows.get_mut(&flow) {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            self.tap.data(flow, dir, offset, data);
+            return;
+        };
+        if f.sniff.route() == Route::Rtmp && f.tls.probe_midstream(data) {
+            // TLS found by the mid-stream probe after the dissector saw some
+            // runs: what it made of the ciphertext is dropped.
+            f.tls.start(self.keylog);
+            f.conn = rtmp::Connection::new(rtmp::Limits::default(), true);
+        }
+        if f.tls.active() && f.sniff.route() != Route::Tls {
+            f.tls_pending.push((dir, offset, data.to_vec()));
+        } else {
             f.data(dir, offset, data, pkt, &mut self.scratch);
+            // The tap sees the TCP bytes as they arrive (held ones too),
+            // except a TLS flow's: it gets their plaintext from the TLS layer.
+            if f.sniff.route() != Route::Tls {
+                self.tap.data(flow, dir, offset, data);
+            }
         }
         self.drain(flow);
+        self.flush_tls(flow, pkt);
         // HTTP: the tap also gets the tunnel's RTMP bytes, on the virtual flow.
         self.flush_http(flow, pkt);
         self.account_mem(flow, pkt);
@@ -501,7 +601,17 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         });
         if let Some(f) = self.flows.get_mut(&flow) {
             f.release(dir, pkt, &mut self.scratch);
-            if f.sniff.route() == Route::Rtmp {
+            if f.sniff.route() == Route::Tls || f.tls.active() {
+                // The records before the gap first, then the gap.
+                self.flush_tls(flow, pkt);
+                let outs = self
+                    .flows
+                    .get_mut(&flow)
+                    .and_then(|f| f.tls.gap(dir, offset, len));
+                if let Some(outs) = outs {
+                    self.tls_outs(flow, outs, pkt);
+                }
+            } else if f.sniff.route() == Route::Rtmp {
                 f.conn.handle_gap(dir, offset, len, pkt, &mut self.scratch);
             }
         }
@@ -529,14 +639,18 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         let mut verdict = classify::Verdict::UNKNOWN;
         let mut messages = [0; 2];
         let cut = self.interrupted && end.reason == EndReason::EndOfInput;
+        let mut tls = None;
         if let Some(f) = self.flows.get_mut(&flow) {
             f.release(Direction::ToServer, pkt, &mut self.scratch);
             f.release(Direction::ToClient, pkt, &mut self.scratch);
         }
+        self.drain(flow);
+        self.flush_tls(flow, pkt);
         self.flush_http(flow, pkt);
         if let Some(mut f) = self.flows.remove(&flow) {
             self.totals.dissector_mem -= f.mem;
-            if f.sniff.route() == Route::Rtmp {
+            let tls_info = f.tls.finish();
+            if f.sniff.route() == Route::Rtmp || tls_info.is_some() {
                 f.conn.finish(pkt, &mut self.scratch);
             }
             if cut {
@@ -553,9 +667,28 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             }
             f.messages = messages;
             verdict = f.verdict();
+            if let Some(info) = tls_info {
+                // TLS: the classifier's signature (or the mid-stream probe's
+                // record chain) is the evidence; what the dissector made of
+                // the plaintext says whether it is RTMPS.
+                let inner = f.conn.protocol();
+                verdict = f.sniff.signatures();
+                if verdict.class != classify::Class::Tls {
+                    verdict = classify::Verdict {
+                        class: classify::Class::Tls,
+                        evidence: classify::Evidence::TlsRecord,
+                        confidence: classify::Confidence::Medium,
+                    };
+                }
+                tls = Some((tls_hook::flow_protocol(&info, inner), Box::new(info)));
+            }
             self.drain(flow);
         }
         let mut protocol = verdict.class.protocol();
+        let tls = tls.map(|(p, info)| {
+            protocol = p;
+            info
+        });
         if self.rtmpt.is_carrier(flow) {
             let mut out = Vec::new();
             if self.rtmpt.carrier_end(flow, pkt, &mut out) == FlowProtocol::Rtmpt {
@@ -565,7 +698,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
         }
         if matches!(
             protocol,
-            FlowProtocol::Rtmp | FlowProtocol::RtmpMidstream | FlowProtocol::RtmpEncrypted
+            FlowProtocol::Rtmp
+                | FlowProtocol::RtmpMidstream
+                | FlowProtocol::RtmpEncrypted
+                | FlowProtocol::Rtmps
         ) {
             self.totals.rtmp_flows += 1;
         }
@@ -590,6 +726,7 @@ impl<T: DataTap> Sink for Driver<'_, T> {
                 first_seen: end.first_seen,
                 last_seen: end.last_seen,
                 tunnel: None,
+                tls,
             }),
         });
     }
@@ -601,6 +738,7 @@ impl Analyzer {
         let rtmpt = rtmpt::Layer::new(reasm.flow_ids());
         Analyzer {
             reasm,
+            keylog: config.tls_keylog.clone(),
             flows: HashMap::new(),
             rtmpt,
             totals: Totals {
@@ -634,6 +772,7 @@ impl Analyzer {
         self.totals.bytes += pkt.data.len() as u64;
         self.totals.last = pref;
         let mut driver = Driver {
+            keylog: &self.keylog,
             flows: &mut self.flows,
             rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,
@@ -695,6 +834,7 @@ impl Analyzer {
             tap: &mut NoTap,
             scratch: Vec::new(),
             interrupted: false,
+            keylog: &self.keylog,
         };
         self.reasm.expire(pref, &mut driver);
     }
@@ -712,6 +852,7 @@ impl Analyzer {
     pub fn finish_run(&mut self, kernel: Option<KernelStats>, end: &RunEnd, out: &mut Vec<Event>) {
         let pref = self.totals.last;
         let mut driver = Driver {
+            keylog: &self.keylog,
             flows: &mut self.flows,
             rtmpt: &mut self.rtmpt,
             totals: &mut self.totals,

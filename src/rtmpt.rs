@@ -1102,6 +1102,7 @@ impl Layer {
                 first_seen: t.first_seen,
                 last_seen: t.last_seen.max(pkt.time),
                 tunnel: Some(Box::new(t.facts)),
+                tls: None,
             }),
         ));
     }

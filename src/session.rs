@@ -279,7 +279,7 @@ pub fn loss_of<'a>(
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Session {
     /// Session number: the order in which flows first showed RTMP (a
-    /// handshake part or a message), from 1. The same number in `json`,
+    /// handshake part or a message; for a TLS flow its TLS handshake), from 1. The same number in `json`,
     /// `summary`, `diff` and the TUI; the flow id is printed beside it.
     pub session_id: u64,
     pub flow_id: FlowId,
@@ -340,6 +340,10 @@ pub struct Session {
     pub announced: Option<(String, String)>,
     /// Command lines to replay the session (rtmpdump / ffmpeg), like rtmpsrv.
     pub replay: Vec<String>,
+    /// TLS facts of an RTMPS/TLS flow (a session is kept for every TLS flow,
+    /// decrypted or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// Maps a decoder codec name to the E-RTMP / ISO FourCC used in reports.
@@ -762,6 +766,9 @@ impl Session {
         for st in &mut s.status {
             st.description = st.description.as_deref().map(|d| r.redact_str(d));
         }
+        if let Some(t) = &mut s.tls {
+            t.sni = t.sni.as_deref().map(|n| r.redact_str(n));
+        }
         s.refresh();
         s
     }
@@ -913,7 +920,12 @@ impl SessionTracker {
             ..Default::default()
         });
         st.session.end = ts.clone();
-        if !st.rtmp && matches!(ev.kind, EventKind::Handshake(_) | EventKind::Message(_)) {
+        let shows_session = match &ev.kind {
+            EventKind::Handshake(_) | EventKind::Message(_) | EventKind::Tls(_) => true,
+            EventKind::FlowEnd(end) => end.tls.is_some(),
+            _ => false,
+        };
+        if !st.rtmp && shows_session {
             self.numbered += 1;
             st.session.session_id = self.numbered;
         }
@@ -1013,12 +1025,20 @@ impl SessionTracker {
                 if let Some(t) = &end.tunnel {
                     st.session.tunnel = Some((**t).clone());
                 }
+                if let Some(t) = &end.tls {
+                    st.session.tls = Some(t.clone());
+                    st.rtmp = true;
+                }
                 if let Some(mut st) = self.open.remove(&fid) {
                     if st.rtmp {
                         st.session.refresh();
                         self.finished.push(st.session);
                     }
                 }
+            }
+            EventKind::Tls(t) => {
+                st.rtmp = true;
+                st.session.tls = Some(t.clone());
             }
             EventKind::Stats(_) => {}
         }

@@ -171,7 +171,10 @@ pub enum FlowProtocol {
     RtmpEncrypted,
     /// Some other protocol: left alone.
     NotRtmp,
-    /// TLS records (see [`crate::classify`]): not dissected.
+    /// RTMP inside TLS: decrypted RTMP, or (without keys) TLS records sized
+    /// like an RTMP handshake.
+    Rtmps,
+    /// TLS whose content is not (known to be) RTMP (see [`crate::classify`]).
     Tls,
     /// HTTP: not fed to the RTMP dissector.
     Http,

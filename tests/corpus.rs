@@ -590,6 +590,22 @@ const MEDIA: &[MediaCheck] = &[
     mc("09", BY_NAME, S, "server-record-cam3.framemd5", Mode::Exact, "nginx's record of live/cam3"),
     mc("09", BY_NAME, S, "server-record-cam4.framemd5", Mode::Exact, "nginx's record of live/cam4"),
     mc("09", BY_NAME, S, "server-record-cam5.framemd5", Mode::Exact, "nginx's record of live/cam5"),
+    // 15 (RTMPS): decrypted with the secrets embedded in the -dsb.pcapng
+    // copies; flow 1 is the player's TLS flow, 3 the publisher's.
+    mc("15a", 3, S, "source.framemd5", Mode::Exact, "RTMPS publisher, TLS 1.3"),
+    mc("15a", 1, C, "player.framemd5", Mode::Exact, "RTMPS player, TLS 1.3"),
+    mc("15b", 3, S, "source.framemd5", Mode::Exact, "RTMPS publisher, TLS 1.2 AES-GCM"),
+    mc("15b", 1, C, "player.framemd5", Mode::Exact, "RTMPS player, TLS 1.2 AES-GCM"),
+    mc("15c", 3, S, "source.framemd5", Mode::Exact, "RTMPS publisher, TLS 1.2 ChaCha20"),
+    // 15c's player.framemd5 is empty: that ffmpeg player ended on stunnel's
+    // alert before flushing it (captures/README.md). It played the whole
+    // stream from its start (joined before the publisher), so its frames are
+    // checked against the source it played (and its flow against the plain
+    // upstream in tests/rtmps.rs).
+    mc("15c", 1, C, "source.framemd5", Mode::Exact, "RTMPS player, TLS 1.2 ChaCha20 (vs the source it played)"),
+    mc("15d", 3, S, "source.framemd5", Mode::Exact, "RTMPS publisher, TLS 1.2 AES-CBC"),
+    mc("15d", 1, C, "player.framemd5", Mode::Exact, "RTMPS player, TLS 1.2 AES-CBC"),
+    mc("15a", 3, S, "server-record.framemd5", Mode::Exact, "nginx's record of the RTMPS publish"),
     // 10 (lossy): gaps truncate messages; checked byte-exact against
     // removed.tsv in tests/lossy_capture.rs instead.
 ];

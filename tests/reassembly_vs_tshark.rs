@@ -34,6 +34,10 @@ impl DataTap for Collect {
         assert_eq!(v.len() as u64, offset, "data delivered out of order");
         v.extend_from_slice(data);
     }
+    // TLS flows (RTMPS): the TCP bytes, not the (absent without keys) plaintext.
+    fn tls_record_bytes(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+        self.data(flow, dir, offset, data);
+    }
 }
 
 struct Ours {
@@ -324,6 +328,7 @@ fn capture_files(dir: &Path) -> Vec<PathBuf> {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         (name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap"))
             && !name.contains("lossy")
+            && !name.contains("lost-segment")
     });
     v.sort();
     v

@@ -1089,3 +1089,70 @@ pub fn chown_to_dropped_user(
 
 #[cfg(test)]
 mod tests;
+
+/// Blocks of a pcapng file's head scanned for Decryption Secrets Blocks.
+pub const MAX_DSB_SCAN_BLOCKS: usize = 10_000;
+/// Largest pcapng block read while scanning for secrets.
+pub const MAX_DSB_BLOCK: usize = 16 << 20;
+
+/// The TLS key log text embedded in a pcapng file's Decryption Secrets
+/// Blocks (secrets type `TLSK`, as written by `editcap --inject-secrets`).
+/// Scans the blocks before the first packet (where editcap and Wireshark put
+/// them), at most [`MAX_DSB_SCAN_BLOCKS`]. `None`: not a regular file (pipes
+/// are not pre-read), not pcapng, unreadable, or no TLS secrets.
+pub fn pcapng_tls_secrets(path: &Path) -> Option<String> {
+    use pcap_parser::pcapng::{Block, SecretsType};
+    use pcap_parser::traits::PcapReaderIterator;
+    use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
+    // Only regular files: a pipe's bytes must stay for the packet reader.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut magic = [0u8; 4];
+    f.read_exact(&mut magic).ok()?;
+    if capture_kind(&magic) != Some("pcapng") {
+        return None;
+    }
+    let f = std::fs::File::open(path).ok()?;
+    let mut cap = 1 << 20;
+    let mut reader = PcapNGReader::new(cap, f).ok()?;
+    let mut text = String::new();
+    let mut blocks = 0usize;
+    while blocks < MAX_DSB_SCAN_BLOCKS {
+        match reader.next() {
+            Ok((off, block)) => {
+                blocks += 1;
+                let stop = match block {
+                    PcapBlockOwned::NG(Block::DecryptionSecrets(d))
+                        if d.secrets_type == SecretsType::TlsKeyLog =>
+                    {
+                        let n = (d.secrets_len as usize).min(d.data.len());
+                        text.push_str(&String::from_utf8_lossy(&d.data[..n]));
+                        text.push('\n');
+                        false
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_)) => true,
+                    _ => false,
+                };
+                reader.consume(off);
+                if stop {
+                    break;
+                }
+            }
+            Err(PcapError::Incomplete(_)) => {
+                if reader.refill().is_err() {
+                    break;
+                }
+            }
+            Err(PcapError::BufferTooSmall) if cap < MAX_DSB_BLOCK => {
+                cap *= 2;
+                if !reader.grow(cap) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    (!text.trim().is_empty()).then_some(text)
+}

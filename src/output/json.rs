@@ -24,7 +24,8 @@
 //! | `anomaly` | `name` (stable dotted name), `severity` (info/warning/error), `range` (stream offsets, when about bytes), `detail` |
 //! | `flow_start` | a new TCP flow (client -> server addresses in the envelope): `midstream`, `client_by` (syn/handshake/port/first_packet), `community_id`, `vlan` |
 //! | `gap` | `offset`, `len`: bytes of one direction never seen |
-//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan`; on a tunnel's virtual flow `transport` and `tunnel` ([`crate::rtmpt::TunnelFacts`]: sid, carrier flows, requests by kind, intervals, HTTP vs RTMP bytes, latency, seq faults) |
+//! | `tls` | a TLS flow's handshake as seen in the clear ([`crate::tls::TlsInfo`]); the flow's `handshake`, `rtmp` and RTMP-layer `anomaly` lines then carry `"transport": "rtmps"` (offsets in the plaintext stream) |
+//! | `flow` | at flow end: `pkts_toserver`, `pkts_toclient`, `bytes_toserver`, `bytes_toclient`, `missed_bytes` (+ per direction), `retransmitted_bytes_toserver`, `retransmitted_bytes_toclient`, `messages_toserver`, `messages_toclient`, `start`, `end`, `reason`, `protocol` (what the flow carries, [`crate::classify`]), `evidence`, `confidence`, `midstream`, `client_by`, `community_id`, `vlan`; on a tunnel's virtual flow `transport` and `tunnel` ([`crate::rtmpt::TunnelFacts`]: sid, carrier flows, requests by kind, intervals, HTTP vs RTMP bytes, latency, seq faults), `tls` (TLS flows) |
 //! | `session` | the RTMP session model of the flow ([`crate::session::Session`]), right after its `flow` line |
 //! | `stats` | last line: totals, `anomalies` as an object name -> count |
 //!
@@ -723,6 +724,19 @@ pub struct JsonWriter<W: Write> {
     flows: BTreeMap<FlowId, (FlowInfo, String, String)>,
     redactor: Redactor,
     sessions: Option<SessionTracker>,
+    /// Open flows that are TLS (a `tls` event was seen): their RTMP events
+    /// carry `"transport": "rtmps"`.
+    tls_flows: std::collections::BTreeSet<FlowId>,
+}
+
+/// The TLS facts as JSON; with `redact`, the SNI goes through the redactor
+/// (a stream key embedded in a server name is replaced like elsewhere).
+pub fn tls_to_json(t: &crate::tls::TlsInfo, redactor: Option<&Redactor>) -> J {
+    let mut v = serde_json::to_value(t).unwrap_or(J::Null);
+    if let (Some(r), J::Object(m), Some(sni)) = (redactor, &mut v, &t.sni) {
+        m.insert("sni".into(), J::from(r.redact_str(sni)));
+    }
+    v
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -734,6 +748,7 @@ impl<W: Write> JsonWriter<W> {
             flows: BTreeMap::new(),
             redactor: Redactor::new(),
             sessions,
+            tls_flows: std::collections::BTreeSet::new(),
         }
     }
 
@@ -783,7 +798,19 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Anomaly(a) => ("anomaly", serde_json::to_value(a).unwrap_or(J::Null)),
             EventKind::FlowEnd(end) => {
                 let info = ev.flow_id.and_then(|f| self.flows.get(&f)).map(|x| &x.0);
-                ("flow", flow_to_json(info, end))
+                let mut v = flow_to_json(info, end);
+                if let (Some(t), J::Object(m)) = (&end.tls, &mut v) {
+                    let r = self.opts.redact.then_some(&self.redactor);
+                    m.insert("tls".into(), tls_to_json(t, r));
+                }
+                ("flow", v)
+            }
+            EventKind::Tls(t) => {
+                if let Some(f) = ev.flow_id {
+                    self.tls_flows.insert(f);
+                }
+                let r = self.opts.redact.then_some(&self.redactor);
+                ("tls", tls_to_json(t, r))
             }
             EventKind::Stats(s) => {
                 let mut v = serde_json::to_value(s).unwrap_or(J::Null);
@@ -799,10 +826,19 @@ impl<W: Write> JsonWriter<W> {
             }
         };
         let mut m = self.envelope(ev, etype);
+        let rtmp_layer = match &ev.kind {
+            EventKind::Handshake(_) | EventKind::Message(_) => true,
+            EventKind::Anomaly(a) => !a.name.starts_with("tls.") && !a.name.starts_with("tcp."),
+            _ => false,
+        };
+        if rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f)) {
+            m.insert("transport".into(), J::from("rtmps"));
+        }
         m.insert(etype.into(), data);
         if let EventKind::FlowEnd(_) = &ev.kind {
             if let Some(f) = ev.flow_id {
                 self.flows.remove(&f);
+                self.tls_flows.remove(&f);
             }
         }
         Some(J::Object(m))

@@ -345,6 +345,82 @@ pub fn tunnel_lines(s: &Session) -> Vec<String> {
     v
 }
 
+fn write_anomalies<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
+    let folded = |name: &str| s.gaps.count > 0 && LOSS_ANOMALIES.contains(&name);
+    if s.anomalies.keys().any(|n| !folded(n)) {
+        o.line(2, "anomalies:", Style::Yellow)?;
+        for (name, n) in s.anomalies.iter().filter(|(n, _)| !folded(n)) {
+            o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
+        }
+    }
+    Ok(())
+}
+
+/// The TLS lines of an RTMPS/TLS session.
+fn tls_lines(t: &crate::tls::TlsInfo) -> Vec<(String, Style)> {
+    let mut v = vec![(
+        format!(
+            "TLS: {} {}  SNI: {}  ALPN: {}{}",
+            t.version.unwrap_or("version ?"),
+            t.cipher_suite.as_deref().unwrap_or("-"),
+            t.sni.as_deref().unwrap_or("-"),
+            t.alpn.as_deref().unwrap_or("-"),
+            t.resumed
+                .map(|r| format!("  resumed ({r})"))
+                .unwrap_or_default()
+        ),
+        Style::Plain,
+    )];
+    if let Some(c) = &t.certificate {
+        v.push((
+            format!(
+                "certificate: {}  issuer: {}  valid {} .. {}",
+                c.subject, c.issuer, c.not_before, c.not_after
+            ),
+            Style::Plain,
+        ));
+    }
+    v.push((
+        format!(
+            "records: {} / {} ({} / {})  decryption: {}{}",
+            t.records[0],
+            t.records[1],
+            human_bytes(t.record_bytes[0]),
+            human_bytes(t.record_bytes[1]),
+            t.decryption,
+            if t.rtmp_inside {
+                "  record sizes: RTMP handshake inside"
+            } else {
+                ""
+            }
+        ),
+        Style::Plain,
+    ));
+    for a in &t.alerts {
+        if a.code == Some(0) {
+            continue;
+        }
+        v.push((
+            format!(
+                "alert from the {}: {} {}",
+                if a.direction == crate::event::Direction::ToServer {
+                    "client"
+                } else {
+                    "server"
+                },
+                a.level,
+                a.description
+            ),
+            if a.level == "fatal" {
+                Style::Yellow
+            } else {
+                Style::Plain
+            },
+        ));
+    }
+    v
+}
+
 /// One line for one loss: `c->s offset 19572: 756 B lost, cut audio
 /// message on csid 4, resynchronised at 20328`.
 pub fn loss_line(l: &Loss) -> String {
@@ -410,6 +486,15 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
     )?;
     for l in tunnel_lines(s) {
         o.line(2, &l, Style::Plain)?;
+    }
+    if let Some(t) = &s.tls {
+        for (l, style) in tls_lines(t) {
+            o.line(2, &l, style)?;
+        }
+        if s.handshake.kind.is_none() && s.messages.to_server == 0 && s.messages.to_client == 0 {
+            // TLS only (no keys, or not RTMP inside): no RTMP lines.
+            return write_anomalies(o, s);
+        }
     }
     let h = &s.handshake;
     o.line(
@@ -594,13 +679,7 @@ fn write_session<W: Write>(o: &mut Out<'_, W>, s: &Session) -> io::Result<()> {
             )?;
         }
     }
-    let folded = |name: &str| s.gaps.count > 0 && LOSS_ANOMALIES.contains(&name);
-    if s.anomalies.keys().any(|n| !folded(n)) {
-        o.line(2, "anomalies:", Style::Yellow)?;
-        for (name, n) in s.anomalies.iter().filter(|(n, _)| !folded(n)) {
-            o.line(4, &format!("{name} x{n}"), Style::Yellow)?;
-        }
-    }
+    write_anomalies(o, s)?;
     if !s.replay.is_empty() {
         o.line(2, "replay:", Style::Dim)?;
         for r in &s.replay {

@@ -88,13 +88,14 @@ impl Col {
 /// 1, 2, ...), then meaning columns shrink to their `min`. Room left over
 /// goes to the last meaning column.
 pub fn fit(cols: &[Col], width: u16, spacing: u16) -> Vec<Option<u16>> {
-    // Meaning columns count at their `enough` while fixed columns shrink
-    // and drop; they get the room left (up to their want) at the end.
+    // Fixed columns shrink while the meaning columns lack their full want;
+    // they drop only while a meaning column lacks `enough`; meaning columns
+    // get the room left (up to their want) at the end.
     let mut w: Vec<Option<u16>> = cols
         .iter()
         .map(|c| {
             Some(if c.flex {
-                c.want.min(c.enough).max(c.min)
+                c.want.max(c.min)
             } else if c.keep {
                 c.want
             } else {

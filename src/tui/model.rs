@@ -595,7 +595,7 @@ impl Model {
                     self.flow_mut(f).end = Some(Box::new(e));
                 }
             }
-            EventKind::Handshake(_) => {}
+            EventKind::Handshake(_) | EventKind::Tls(_) => {}
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;

@@ -433,6 +433,13 @@ fn session_flags(s: &Session) -> String {
     if let Some(t) = &s.transport {
         v.push(t.as_str());
     }
+    if let Some(t) = &s.tls {
+        v.push(if t.decryption == "decrypted" {
+            "tls:decrypted"
+        } else {
+            "tls"
+        });
+    }
     v.join(",")
 }
 
@@ -1293,6 +1300,43 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             session_flags(s)
         ),
         format!("tcUrl {}", clean(s.tc_url.as_deref().unwrap_or("-"))),
+    ];
+    if let Some(t) = &s.tls {
+        info.push(format!(
+            "TLS {} {}  SNI {}  ALPN {}  resumed {}  decryption {}  records c/s {}/{}  RTMP-sized records {}",
+            t.version.unwrap_or("?"),
+            t.cipher_suite.as_deref().unwrap_or("-"),
+            clean(t.sni.as_deref().unwrap_or("-")),
+            clean(t.alpn.as_deref().unwrap_or("-")),
+            t.resumed.unwrap_or("no"),
+            t.decryption,
+            t.records[0],
+            t.records[1],
+            if t.rtmp_inside { "yes" } else { "no" },
+        ));
+        if let Some(c) = &t.certificate {
+            info.push(format!(
+                "certificate {}  issuer {}  valid {} .. {}",
+                clean(&c.subject),
+                clean(&c.issuer),
+                c.not_before,
+                c.not_after
+            ));
+        }
+        for a in &t.alerts {
+            info.push(format!(
+                "TLS alert from the {}: {} {}",
+                if a.direction == crate::event::Direction::ToServer {
+                    "client"
+                } else {
+                    "server"
+                },
+                a.level,
+                a.description
+            ));
+        }
+    }
+    info.extend([
         format!(
             "handshake {}  C0 {} S0 {}  client {} server {}  digest c/s {}/{}  echo c2/s2 {}/{}",
             clean(s.handshake.kind.as_deref().unwrap_or("-")),
@@ -1315,7 +1359,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             human_bytes(s.gaps.bytes),
             sess::anomalies(s)
         ),
-    ];
+    ]);
     let (wire_now, media_now) = live_kbps(app, s);
     info.push(format!(
         "rate now: {} kbit/s wire time (capture clock), {} kbit/s media time (RTMP timestamps)",

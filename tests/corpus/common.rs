@@ -116,13 +116,26 @@ pub fn capture(prefix: &str) -> Option<PathBuf> {
 /// `captures/<name>.truth/` of a capture path.
 pub fn truth_dir(cap: &Path) -> PathBuf {
     let stem = cap.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    // A copy with embedded TLS secrets shares its original's ground truth.
+    let stem = stem.strip_suffix("-dsb").unwrap_or(stem);
     cap.with_file_name(format!("{stem}.truth"))
 }
 
 fn analyze(path: &Path) -> Run {
     let mut src = PacketSource::open_file(path, &SourceOptions::default())
         .unwrap_or_else(|e| panic!("open {}: {e:?}", path.display()));
-    let mut an = rtmpscope::pipeline::Analyzer::new(rtmpscope::pipeline::Config::default());
+    // TLS secrets: embedded in a pcapng, or the key log beside the capture.
+    let mut keys = rtmpscope::tls::KeyLog::new();
+    if let Some(t) = rtmpscope::capture::pcapng_tls_secrets(path) {
+        keys.add_text(&t);
+    }
+    if let Ok(t) = std::fs::read_to_string(truth_dir(path).join("keys.txt")) {
+        keys.add_text(&t);
+    }
+    let mut an = rtmpscope::pipeline::Analyzer::new(rtmpscope::pipeline::Config {
+        tls_keylog: (!keys.is_empty()).then(|| std::sync::Arc::new(keys)),
+        ..Default::default()
+    });
     let mut events = Vec::new();
     let mut tap = Tap(HashMap::new());
     while let Some(p) = src
@@ -169,7 +182,7 @@ fn analyze(path: &Path) -> Run {
                 );
                 r.first_gap.entry(k).or_insert(ev.pcap_cnt);
             }
-            EventKind::Stats(_) => {}
+            EventKind::Stats(_) | EventKind::Tls(_) => {}
         }
     }
     r

@@ -626,6 +626,7 @@ pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
             first_seen: PacketTime::new(sc.time_base, 0),
             tunnel: None,
             last_seen: PacketTime::new(sc.time_base + 20, 0),
+            tls: None,
         }),
     );
     b.cnt += 1;

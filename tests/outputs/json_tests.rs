@@ -720,6 +720,7 @@ fn schema_lists_every_tag_and_event_type() {
             "rtmp",
             "anomaly",
             "gap",
+            "tls",
             "flow",
             "session",
             "stats"
