@@ -823,6 +823,18 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
 }
 /// Packets read per producer batch: bounds the work between two UI updates.
 const TUI_BATCH_PACKETS: usize = 256;
+/// Live capture: a batch is handed to the display after this long even if
+/// packets keep coming (the display is never further behind than this plus
+/// one frame).
+const TUI_LIVE_BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The wall clock as a packet time (live captures stamp packets with it).
+fn wall_clock() -> crate::time::PacketTime {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::time::PacketTime::new(d.as_secs() as i64, d.subsec_nanos())
+}
 
 /// Collects in-order stream bytes for the TUI's hex view (live captures: a
 /// file is re-read instead, so its bytes are not kept twice).
@@ -856,7 +868,13 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
         if finished {
             return tui::SourceStatus::Done;
         }
+        let started = std::time::Instant::now();
         for _ in 0..TUI_BATCH_PACKETS {
+            // Live: a steady trickle of packets must not fill a batch for
+            // seconds before the display sees any of it.
+            if live && started.elapsed() >= TUI_LIVE_BATCH_TIME {
+                break;
+            }
             match src.next_packet() {
                 Ok(Some(pkt)) => {
                     packets += 1;
@@ -884,8 +902,12 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
                 }
                 Err(e) => return tui::SourceStatus::Failed(e.to_string()),
             }
-            // Ok(None): an idle live capture (hand over what we have), or the end.
-            if !src.is_idle() {
+            // Ok(None): an idle live capture (hand over what we have, and
+            // let the wall clock end flows idle past the flow timeout), or
+            // the end.
+            if src.is_idle() {
+                analyzer.tick(wall_clock(), &mut b.events);
+            } else {
                 analyzer.finish(src.stats(), &mut b.events);
                 finished = true;
             }

@@ -813,6 +813,33 @@ impl Analyzer {
         }
     }
 
+    /// The clock of a live capture without packets: ends flows idle longer
+    /// than the flow timeout at `now` (the capture's wall clock, the same
+    /// clock as live packet timestamps), so a display does not show a
+    /// silent flow as open forever. Never moves time backwards: `now`
+    /// earlier than the last packet does nothing.
+    pub fn tick(&mut self, now: PacketTime, out: &mut Vec<Event>) {
+        if now.nanos_since(self.totals.last.time) <= 0 {
+            return;
+        }
+        let pref = PacketRef {
+            pcap_cnt: self.totals.last.pcap_cnt,
+            time: now,
+        };
+        let mut driver = Driver {
+            flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
+            totals: &mut self.totals,
+            limiter: &mut self.limiter,
+            out,
+            tap: &mut NoTap,
+            scratch: Vec::new(),
+            interrupted: false,
+            keylog: &self.keylog,
+        };
+        self.reasm.expire(pref, &mut driver);
+    }
+
     /// End of input: flushes open flows and appends the `stats` event.
     pub fn finish(&mut self, kernel: Option<KernelStats>, out: &mut Vec<Event>) {
         self.finish_run(kernel, &RunEnd::default(), out);

@@ -138,6 +138,7 @@ fn stats_view_shows_health_charts_and_m_exports_flv() {
     // status bar.
     t.send("1");
     t.send("m");
+    t.send("Enter");
     let s = t.wait("the export to finish", |s| {
         s.contains("FLV file(s) of session")
     });

@@ -245,7 +245,13 @@ fn export_ndjson_writes_session_messages() {
     let dir = std::env::temp_dir().join(format!("rtmpscope-tui-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     app.opts.export_dir = dir.clone();
+    let _ = std::fs::remove_file(dir.join("rtmpscope-flow1.ndjson"));
+    // e asks for the path, with the default filled in.
     key(&mut app, KeyCode::Char('e'));
+    let p = app.prompt.clone().expect("a path prompt");
+    assert!(p.text.ends_with("rtmpscope-flow1.ndjson"), "{}", p.text);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.prompt.is_none());
     let (msg, err) = app.status.clone().unwrap();
     assert!(!err, "{msg}");
     assert!(msg.contains("rtmpscope-flow1.ndjson"), "{msg}");
@@ -264,8 +270,26 @@ fn export_ndjson_writes_session_messages() {
     assert_eq!(v["rtmp"]["command"]["name"], "connect");
     let v: serde_json::Value = serde_json::from_str(lines[88]).unwrap();
     assert_eq!(v["event_type"], "session");
+    // Never overwritten silently: the second export warns first.
+    std::fs::write(dir.join("rtmpscope-flow1.ndjson"), "keep").unwrap();
+    key(&mut app, KeyCode::Char('e'));
+    key(&mut app, KeyCode::Enter);
+    let (msg, err) = app.status.clone().unwrap();
+    assert!(err && msg.contains("exists"), "{msg}");
+    assert!(app.prompt.is_some());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rtmpscope-flow1.ndjson")).unwrap(),
+        "keep"
+    );
+    key(&mut app, KeyCode::Enter);
+    assert!(app.prompt.is_none());
+    assert_ne!(
+        std::fs::read_to_string(dir.join("rtmpscope-flow1.ndjson")).unwrap(),
+        "keep"
+    );
     // pcap export without a file says so.
     key(&mut app, KeyCode::Char('p'));
+    key(&mut app, KeyCode::Enter);
     let (msg, err) = app.status.clone().unwrap();
     assert!(err && msg.contains("needs the capture file"), "{msg}");
     let _ = std::fs::remove_dir_all(dir);

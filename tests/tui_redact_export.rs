@@ -43,7 +43,9 @@ fn export_status(redact: bool) -> (String, bool) {
         ..Batch::default()
     });
     app.model.sync_sessions();
+    let _ = std::fs::remove_file(dir.join("rtmpscope-flow1.pcap"));
     app.handle_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     let t0 = std::time::Instant::now();
     while t0.elapsed().as_secs() < 20 {
         app.refresh();

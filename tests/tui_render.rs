@@ -252,7 +252,7 @@ fn stats_view_shows_streams_and_sparklines() {
         let t = text(&draw(&mut app, w, h));
         assert!(t.contains("Stats: session 1"), "{t}");
         assert!(t.contains("handshake -  C0 3 S0 -"), "{t}");
-        assert!(t.contains("video kbps"), "{t}");
+        assert!(t.contains("video kbit/s wire"), "{t}");
         assert!(t.contains("secretkey123 (publish)"), "{t}");
         assert!(t.contains("avc1 mp4a"), "{t}");
         assert!(t.contains("frames v40 a40  keyframes 2"), "{t}");

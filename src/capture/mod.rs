@@ -11,9 +11,13 @@
 //!   types, ...) are read with the pure-Rust `pcap-parser`;
 //! - stdin (`-`) is always read with `pcap-parser` (a pipe cannot be rewound
 //!   to retry after libpcap refused it), streaming;
-//! - live interfaces go through libpcap (immediate mode, 100 ms timeout,
-//!   kernel BPF filter), optionally saving raw packets (`-w`) and dropping
-//!   root privileges once the capture is open.
+//! - live interfaces go through libpcap (immediate mode, non-blocking, the
+//!   descriptor polled with a 100 ms timeout, kernel BPF filter), optionally
+//!   saving raw packets (`-w`, flushed after every packet like `tcpdump -U`)
+//!   and dropping root privileges once the capture is open. libpcap's own
+//!   read timeout is not relied on: a blocking `pcap_next_ex` can wait for
+//!   the next packet indefinitely after a burst, which held the last packets
+//!   of a burst back from a live display until more traffic came.
 //!
 //! BPF filters on files and stdin are compiled with libpcap for the link
 //! type of each interface and applied in user space, so `pcap_cnt` stays the
@@ -365,6 +369,25 @@ struct LiveCapture {
     savefile: Option<pcap::Savefile>,
 }
 
+/// Waits until the live capture's descriptor is readable or `timeout_ms`
+/// passed; true when readable. A failed poll waits the timeout and says
+/// not readable (the caller reads again after an idle turn).
+fn wait_readable(cap: &Capture<Active>, timeout_ms: i32) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    let t = PollTimeout::try_from(timeout_ms.max(0)).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, t) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(nix::errno::Errno::EINTR) => false,
+        Err(_) => {
+            std::thread::sleep(std::time::Duration::from_millis(timeout_ms.max(1) as u64));
+            false
+        }
+    }
+}
+
 /// A packet source: file, stdin or live interface.
 pub struct PacketSource {
     inner: Inner,
@@ -645,6 +668,9 @@ impl PacketSource {
                     .timeout(LIVE_TIMEOUT_MS)
             })
         };
+        // Non-blocking reads, the descriptor polled by `fill` (see the
+        // module doc: a blocking read may never time out after a burst).
+        let nonblock = |c: Capture<Active>| c.setnonblock();
         let live_err = |e: pcap::Error| {
             let msg = pcap_msg(&e);
             let low = msg.to_ascii_lowercase();
@@ -662,13 +688,18 @@ impl PacketSource {
                 }
             }
         };
-        let mut cap = match build(opts.promisc).and_then(|c| c.open()) {
+        let mut cap = match build(opts.promisc)
+            .and_then(|c| c.open())
+            .and_then(nonblock)
+        {
             Ok(c) => c,
             // Some devices (e.g. "any") refuse promiscuous mode: retry without.
-            Err(first) if opts.promisc => match build(false).and_then(|c| c.open()) {
-                Ok(c) => c,
-                Err(_) => return Err(live_err(first)),
-            },
+            Err(first) if opts.promisc => {
+                match build(false).and_then(|c| c.open()).and_then(nonblock) {
+                    Ok(c) => c,
+                    Err(_) => return Err(live_err(first)),
+                }
+            }
             Err(e) => return Err(live_err(e)),
         };
         if let Some(expr) = &opts.filter {
@@ -841,11 +872,15 @@ impl PacketSource {
                 Inner::Live(l) => {
                     let p = match l.cap.next_packet() {
                         Ok(p) => p,
-                        Err(pcap::Error::TimeoutExpired) if self.idle_return => {
+                        // Non-blocking: nothing buffered right now. Wait for
+                        // the descriptor (at most the read timeout).
+                        Err(pcap::Error::TimeoutExpired) => {
+                            if wait_readable(&l.cap, LIVE_TIMEOUT_MS) || !self.idle_return {
+                                continue;
+                            }
                             self.idle = true;
                             return Ok(None);
                         }
-                        Err(pcap::Error::TimeoutExpired) => continue,
                         // pcap_breakloop (Ctrl-C) ends the loop like end of file.
                         Err(pcap::Error::NoMorePackets) => return Ok(None),
                         Err(e) => {
@@ -857,6 +892,9 @@ impl PacketSource {
                     };
                     if let Some(s) = &mut l.savefile {
                         s.write(&p);
+                        // Per packet, like tcpdump -U: the file on disk is
+                        // complete up to the last packet shown.
+                        let _ = s.flush();
                     }
                     self.count += 1;
                     self.buf.clear();

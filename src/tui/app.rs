@@ -28,6 +28,129 @@ pub enum View {
     Messages,
     Stats,
     Anomalies,
+    /// Every TCP flow with its classification (like Conversations).
+    Flows,
+}
+
+/// Columns of the messages table (`o` chooses which are shown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MsgCol {
+    No,
+    Pcap,
+    Time,
+    Ts,
+    TsDelta,
+    Flow,
+    Dir,
+    Csid,
+    Msid,
+    Fmt,
+    Type,
+    Len,
+    Summary,
+}
+
+impl MsgCol {
+    pub const ALL: [MsgCol; 13] = [
+        MsgCol::No,
+        MsgCol::Pcap,
+        MsgCol::Time,
+        MsgCol::Ts,
+        MsgCol::TsDelta,
+        MsgCol::Flow,
+        MsgCol::Dir,
+        MsgCol::Csid,
+        MsgCol::Msid,
+        MsgCol::Fmt,
+        MsgCol::Type,
+        MsgCol::Len,
+        MsgCol::Summary,
+    ];
+    /// Name in the column chooser.
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgCol::No => "No. (message number)",
+            MsgCol::Pcap => "pcap (packet number)",
+            MsgCol::Time => "time (capture clock, format: t)",
+            MsgCol::Ts => "ts (RTMP timestamp, ms)",
+            MsgCol::TsDelta => "Δts (RTMP timestamp delta on the chunk stream)",
+            MsgCol::Flow => "flow",
+            MsgCol::Dir => "dir",
+            MsgCol::Csid => "csid",
+            MsgCol::Msid => "msid",
+            MsgCol::Fmt => "fmt (chunk header type of the first chunk)",
+            MsgCol::Type => "type",
+            MsgCol::Len => "len",
+            MsgCol::Summary => "summary",
+        }
+    }
+    fn default_on(self) -> bool {
+        !matches!(self, MsgCol::Fmt)
+    }
+}
+
+/// How the messages table shows capture time (`t` cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFmt {
+    /// Seconds since the first packet.
+    Relative,
+    /// UTC clock time of the packet.
+    Absolute,
+    /// Seconds since the previous row on display.
+    Delta,
+}
+
+impl TimeFmt {
+    pub fn header(self) -> &'static str {
+        match self {
+            TimeFmt::Relative => "rel s",
+            TimeFmt::Absolute => "time UTC",
+            TimeFmt::Delta => "Δt s",
+        }
+    }
+    fn next(self) -> TimeFmt {
+        match self {
+            TimeFmt::Relative => TimeFmt::Absolute,
+            TimeFmt::Absolute => TimeFmt::Delta,
+            TimeFmt::Delta => TimeFmt::Relative,
+        }
+    }
+}
+
+/// Order of the sessions list (`o` in Sessions cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionSort {
+    /// Session number (first seen).
+    Number,
+    /// Live bitrate on the wire, highest first.
+    Kbps,
+    /// Messages, most first.
+    Messages,
+    /// Anomalies, most first.
+    Anomalies,
+    /// Start time, newest first.
+    Start,
+}
+
+impl SessionSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionSort::Number => "number",
+            SessionSort::Kbps => "kbps",
+            SessionSort::Messages => "messages",
+            SessionSort::Anomalies => "anomalies",
+            SessionSort::Start => "start (newest first)",
+        }
+    }
+    fn next(self) -> SessionSort {
+        match self {
+            SessionSort::Number => SessionSort::Kbps,
+            SessionSort::Kbps => SessionSort::Messages,
+            SessionSort::Messages => SessionSort::Anomalies,
+            SessionSort::Anomalies => SessionSort::Start,
+            SessionSort::Start => SessionSort::Number,
+        }
+    }
 }
 
 /// Panes of the messages view.
@@ -83,6 +206,7 @@ pub struct App {
     pub pane: Pane,
     pub sessions: ListPos,
     pub anomalies: ListPos,
+    pub flows: ListPos,
     pub msgs: ListPos,
     pub chunks: ListPos,
     pub tree_pos: ListPos,
@@ -125,6 +249,55 @@ pub struct App {
     pub reread_loading: Option<u32>,
     /// Something changed outside input and ingest (export or re-read done).
     pub needs_redraw: bool,
+    /// Messages table columns and whether each is shown (`o`).
+    pub msg_cols: Vec<(MsgCol, bool)>,
+    /// The column chooser popup is open at this line.
+    pub col_chooser: Option<usize>,
+    /// How capture time is shown (`t`).
+    pub time_fmt: TimeFmt,
+    /// Order of the sessions list (`o` in Sessions).
+    pub session_sort: SessionSort,
+    /// The export path being typed (`e`, `p`, `m`).
+    pub prompt: Option<Prompt>,
+    /// Packet number being typed (`:` go to packet).
+    pub goto: Option<String>,
+    /// Filters applied, oldest first (Up/Down in the filter line).
+    pub filter_history: Vec<String>,
+    hist_pos: Option<usize>,
+}
+
+/// Filters remembered in the history.
+pub const MAX_FILTER_HISTORY: usize = 100;
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// `rtmpscope json` lines of the flow.
+    Ndjson,
+    /// The flow's packets.
+    Pcap,
+    /// The session's media as FLV files (a directory).
+    Media,
+}
+
+impl ExportKind {
+    pub fn what(self) -> &'static str {
+        match self {
+            ExportKind::Ndjson => "NDJSON (rtmpscope json lines of the flow)",
+            ExportKind::Pcap => "pcap (the flow's packets)",
+            ExportKind::Media => "FLV media (directory)",
+        }
+    }
+}
+
+/// The export path prompt.
+#[derive(Clone, Debug)]
+pub struct Prompt {
+    pub kind: ExportKind,
+    pub flow: u64,
+    pub text: String,
+    /// The path the user was warned exists (a second Enter overwrites).
+    pub confirm: Option<String>,
 }
 
 /// Rectangles and sizes of the last frame.
@@ -147,6 +320,7 @@ impl App {
             pane: Pane::Table,
             sessions: ListPos::default(),
             anomalies: ListPos::default(),
+            flows: ListPos::default(),
             msgs: ListPos::default(),
             chunks: ListPos::default(),
             tree_pos: ListPos::default(),
@@ -179,6 +353,67 @@ impl App {
             reread_tried: std::collections::HashSet::new(),
             reread_loading: None,
             needs_redraw: false,
+            msg_cols: MsgCol::ALL.iter().map(|&c| (c, c.default_on())).collect(),
+            col_chooser: None,
+            time_fmt: TimeFmt::Relative,
+            session_sort: SessionSort::Number,
+            prompt: None,
+            goto: None,
+            filter_history: Vec::new(),
+            hist_pos: None,
+        }
+    }
+
+    /// Whether a messages-table column is shown.
+    pub fn col_on(&self, c: MsgCol) -> bool {
+        self.msg_cols.iter().any(|&(x, on)| x == c && on)
+    }
+
+    /// Indices into `model.sessions` in the order the Sessions view shows.
+    pub fn session_order(&self) -> Vec<usize> {
+        let ss = &self.model.sessions;
+        let mut v: Vec<usize> = (0..ss.len()).collect();
+        let kbps = |i: usize| -> u64 {
+            let s = &ss[i];
+            if super::model::sess::state(s) == super::model::SessionState::Closed {
+                return 0;
+            }
+            self.model
+                .flow(s.flow_id)
+                .map(|l| l.bitrate_bps())
+                .unwrap_or(0)
+        };
+        use std::cmp::Reverse;
+        match self.session_sort {
+            SessionSort::Number => {}
+            SessionSort::Kbps => v.sort_by_key(|&i| Reverse(kbps(i))),
+            SessionSort::Messages => {
+                v.sort_by_key(|&i| Reverse(super::model::sess::messages(&ss[i])))
+            }
+            SessionSort::Anomalies => v.sort_by_key(|&i| {
+                Reverse(super::model::sess::anomalies(&ss[i]) + ss[i].gaps.count)
+            }),
+            SessionSort::Start => v.sort_by(|&a, &b| ss[b].start.cmp(&ss[a].start)),
+        }
+        v
+    }
+
+    /// The session under the Sessions/Stats selection.
+    pub fn selected_session(&self) -> Option<&super::model::Session> {
+        let order = self.session_order();
+        order
+            .get(self.sessions.sel)
+            .and_then(|&i| self.model.sessions.get(i))
+    }
+
+    /// Puts the Sessions selection on the session of `flow`.
+    pub fn select_session_flow(&mut self, flow: u64) {
+        let order = self.session_order();
+        if let Some(p) = order
+            .iter()
+            .position(|&i| self.model.sessions[i].flow_id == flow)
+        {
+            self.sessions.sel = p;
         }
     }
 
@@ -339,10 +574,7 @@ impl App {
                 return Some(f);
             }
         }
-        self.model
-            .sessions
-            .get(self.sessions.sel)
-            .map(|s| s.flow_id)
+        self.selected_session().map(|s| s.flow_id)
     }
 
     /// Makes sure the detail tree is for the selected message.
@@ -572,12 +804,38 @@ impl App {
                     self.input = None;
                     self.input_error = None;
                 }
+                KeyCode::Up | KeyCode::Down => {
+                    let n = self.filter_history.len();
+                    if n > 0 {
+                        let pos = match (self.hist_pos, k.code) {
+                            (None, KeyCode::Up) => Some(n - 1),
+                            (None, _) => None,
+                            (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
+                            (Some(p), _) if p + 1 < n => Some(p + 1),
+                            (Some(_), _) => None,
+                        };
+                        self.hist_pos = pos;
+                        *input = pos
+                            .and_then(|p| self.filter_history.get(p).cloned())
+                            .unwrap_or_default();
+                        self.input_error = Filter::parse(input).err();
+                    }
+                }
                 KeyCode::Enter => {
                     let s = input.clone();
                     match Filter::parse(&s) {
                         Ok(f) => {
                             self.input = None;
                             self.input_error = None;
+                            self.hist_pos = None;
+                            let t = s.trim().to_string();
+                            if !t.is_empty() {
+                                self.filter_history.retain(|h| *h != t);
+                                self.filter_history.push(t);
+                                if self.filter_history.len() > MAX_FILTER_HISTORY {
+                                    self.filter_history.remove(0);
+                                }
+                            }
                             self.set_filter(f);
                             if self.view != View::Messages {
                                 self.view = View::Messages;
@@ -600,6 +858,56 @@ impl App {
                     self.input_error = Filter::parse(input).err();
                 }
                 _ => {}
+            }
+            return;
+        }
+        if let Some(g) = self.goto.as_mut() {
+            match k.code {
+                KeyCode::Esc => self.goto = None,
+                KeyCode::Backspace => {
+                    g.pop();
+                }
+                KeyCode::Char(c) if c.is_ascii_digit() => g.push(c),
+                KeyCode::Enter => {
+                    let n = g.parse::<u64>().ok();
+                    self.goto = None;
+                    match n {
+                        Some(n) => self.goto_packet(n),
+                        None => self.set_status("go to packet: type a packet number", true),
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if let Some(p) = self.prompt.as_mut() {
+            match k.code {
+                KeyCode::Esc => {
+                    self.prompt = None;
+                    self.set_status("export cancelled", false);
+                }
+                KeyCode::Enter => self.prompt_enter(),
+                KeyCode::Backspace => {
+                    p.text.pop();
+                }
+                KeyCode::Char('u') if ctrl => p.text.clear(),
+                KeyCode::Char(c) if !ctrl => p.text.push(c),
+                _ => {}
+            }
+            return;
+        }
+        if let Some(sel) = self.col_chooser {
+            let n = self.msg_cols.len();
+            match k.code {
+                KeyCode::Down | KeyCode::Char('j') => self.col_chooser = Some((sel + 1) % n),
+                KeyCode::Up | KeyCode::Char('k') => self.col_chooser = Some((sel + n - 1) % n),
+                KeyCode::Char(' ') | KeyCode::Enter => {
+                    if let Some(c) = self.msg_cols.get_mut(sel) {
+                        c.1 = !c.1;
+                    }
+                }
+                KeyCode::Char('q') if ctrl => self.quit = true,
+                _ => self.col_chooser = None,
             }
             return;
         }
@@ -626,15 +934,13 @@ impl App {
             KeyCode::Char('2') => self.view = View::Messages,
             KeyCode::Char('3') | KeyCode::Char('s') => {
                 // Stats of the session being looked at.
-                if let Some(i) = self
-                    .current_flow()
-                    .and_then(|f| self.model.sessions.iter().position(|s| s.flow_id == f))
-                {
-                    self.sessions.sel = i;
+                if let Some(f) = self.current_flow() {
+                    self.select_session_flow(f);
                 }
                 self.view = View::Stats;
             }
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
+            KeyCode::Char('5') | KeyCode::Char('w') => self.view = View::Flows,
             KeyCode::Char('/') => {
                 // Edit the current filter; a trailing space makes typing add
                 // an AND term.
@@ -658,6 +964,18 @@ impl App {
                 self.follow = true;
                 self.refresh();
             }
+            KeyCode::Char('t') => self.time_fmt = self.time_fmt.next(),
+            KeyCode::Char(':') => self.goto = Some(String::new()),
+            KeyCode::Char('o') if self.view == View::Sessions => {
+                let keep = self.selected_session().map(|s| s.flow_id);
+                self.session_sort = self.session_sort.next();
+                if let Some(f) = keep {
+                    self.select_session_flow(f);
+                }
+                let name = self.session_sort.name();
+                self.set_status(format!("sessions sorted by {name}"), false);
+            }
+            KeyCode::Char('o') => self.col_chooser = Some(0),
             KeyCode::Char('c') => {
                 let keep = self.selected_row();
                 self.chunk_mode = !self.chunk_mode;
@@ -670,9 +988,9 @@ impl App {
             }
             KeyCode::Char('n') => self.jump_anomaly(true),
             KeyCode::Char('N') => self.jump_anomaly(false),
-            KeyCode::Char('e') => self.export_ndjson(),
-            KeyCode::Char('p') => self.export_pcap(),
-            KeyCode::Char('m') => self.export_media(),
+            KeyCode::Char('e') => self.ask_export(ExportKind::Ndjson),
+            KeyCode::Char('p') => self.ask_export(ExportKind::Pcap),
+            KeyCode::Char('m') => self.ask_export(ExportKind::Media),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
             KeyCode::Char('T') => self.show_tree = !self.show_tree,
@@ -700,6 +1018,37 @@ impl App {
             KeyCode::Esc => self.escape(),
             _ => {}
         }
+    }
+
+    /// Selects the message completed by packet `n` (the `pcap_cnt` JSON
+    /// prints), or the first one after it; outside the filter, the filter
+    /// is cleared first (and the status says so).
+    pub fn goto_packet(&mut self, n: u64) {
+        let rows = &self.model.rows;
+        // Rows are in completion order, which is packet order.
+        let i = rows.partition_point(|r| r.pcap_cnt < n);
+        let Some(r) = rows.get(i) else {
+            return self.set_status(format!("no message at or after packet {n}"), true);
+        };
+        let (row, at) = (i as u32, r.pcap_cnt);
+        let mut note = String::new();
+        if self.filtered.binary_search(&row).is_err() {
+            self.set_filter(Filter::default());
+            self.drilled_from_session = false;
+            note = " (filter cleared: the message was hidden by it)".into();
+        }
+        self.paused = None;
+        self.follow = false;
+        self.chunk_mode = false;
+        self.select_row(row);
+        self.view = View::Messages;
+        self.pane = Pane::Table;
+        let msg = if at == n {
+            format!("packet {n}: message #{}{note}", row + 1)
+        } else {
+            format!("no message ends in packet {n}: next one, in packet {at}{note}")
+        };
+        self.set_status(msg, at != n);
     }
 
     /// Moves the message selection to the next (previous) message with a
@@ -732,9 +1081,15 @@ impl App {
 
     fn cycle_pane(&mut self, fwd: bool) {
         if self.view != View::Messages {
-            let order = [View::Sessions, View::Messages, View::Stats, View::Anomalies];
+            let order = [
+                View::Sessions,
+                View::Messages,
+                View::Stats,
+                View::Anomalies,
+                View::Flows,
+            ];
             let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
-            self.view = order[(i + if fwd { 1 } else { 3 }) % 4];
+            self.view = order[(i + if fwd { 1 } else { order.len() - 1 }) % order.len()];
             return;
         }
         let mut panes = vec![Pane::Table];
@@ -754,6 +1109,7 @@ impl App {
         match self.view {
             View::Sessions => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Anomalies => self.anomalies.move_by(delta, self.model.anomalies.len()),
+            View::Flows => self.flows.move_by(delta, self.model.flows.len()),
             View::Stats => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Messages => match self.pane {
                 Pane::Table => {
@@ -819,7 +1175,7 @@ impl App {
     fn enter(&mut self) {
         match self.view {
             View::Sessions | View::Stats => {
-                if let Some(s) = self.model.sessions.get(self.sessions.sel) {
+                if let Some(s) = self.selected_session() {
                     let n = s.session_id;
                     if let Ok(filter) = Filter::parse(&format!("session:{n}")) {
                         self.set_filter(filter);
@@ -829,6 +1185,29 @@ impl App {
                     self.drilled_from_session = true;
                     self.follow = false;
                     self.msgs = ListPos::default();
+                }
+            }
+            View::Flows => {
+                let Some(fl) = self.model.flows.get(self.flows.sel) else {
+                    return;
+                };
+                let flow = fl.flow_id;
+                match self.model.session_number(flow) {
+                    Some(n) => {
+                        if let Ok(filter) = Filter::parse(&format!("session:{n}")) {
+                            self.set_filter(filter);
+                        }
+                        self.select_session_flow(flow);
+                        self.view = View::Messages;
+                        self.pane = Pane::Table;
+                        self.drilled_from_session = true;
+                        self.follow = false;
+                        self.msgs = ListPos::default();
+                    }
+                    None => self.set_status(
+                        format!("flow {flow} carries no RTMP session (see its classification)"),
+                        true,
+                    ),
                 }
             }
             View::Anomalies => {
@@ -938,6 +1317,7 @@ impl App {
                 let pos = match (self.view, self.pane) {
                     (View::Sessions, _) | (View::Stats, _) => &mut self.sessions,
                     (View::Anomalies, _) => &mut self.anomalies,
+                    (View::Flows, _) => &mut self.flows,
                     (View::Messages, Pane::Tree) => &mut self.tree_pos,
                     (View::Messages, _) if self.chunk_mode => &mut self.chunks,
                     (View::Messages, _) => &mut self.msgs,
@@ -950,40 +1330,107 @@ impl App {
         }
     }
 
-    fn export_ndjson(&mut self) {
+    /// Writes the flow's NDJSON to `path`: with a capture file, exactly
+    /// the lines `rtmpscope json -r FILE` writes for the flow (the file is
+    /// decoded again on a thread); otherwise (live input) the messages held
+    /// in memory, in the same line format, and the status says so.
+    fn export_ndjson(&mut self, flow: u64, path: std::path::PathBuf) {
+        let Some(file) = self.opts.file.clone() else {
+            return match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
+                Ok(n) => self.set_status(
+                    format!(
+                        "wrote {n} events of session {flow} to {} (from memory: a live \
+                         input cannot be decoded again; evicted messages lack their body)",
+                        path.display()
+                    ),
+                    false,
+                ),
+                Err(e) => self.set_status(format!("export failed: {e}"), true),
+            };
+        };
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        self.set_status(
+            format!("exporting flow {flow} to {} ...", path.display()),
+            false,
+        );
+        let filter = self.opts.filter.clone();
+        let redact = self.opts.redact;
+        std::thread::spawn(move || {
+            let r = super::export::ndjson_from_file(
+                &file,
+                filter,
+                crate::pipeline::Config::default(),
+                redact,
+                flow,
+            )
+            .and_then(|bytes| {
+                std::fs::write(&path, &bytes)
+                    .map(|_| bytes.iter().filter(|&&b| b == b'\n').count())
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .map(|n| format!("wrote {n} lines of flow {flow} to {}", path.display()))
+            .map_err(|e| format!("export failed: {e}"));
+            let _ = tx.send(r);
+        });
+    }
+
+    /// Opens the export path prompt for `kind` with its default path.
+    fn ask_export(&mut self, kind: ExportKind) {
         let Some(flow) = self.current_flow() else {
             return self.set_status("no session selected to export", true);
         };
-        let path = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}.ndjson"));
-        match super::export::write_ndjson(&self.model, flow, &self.opts.source, &path) {
-            Ok(n) => self.set_status(
-                format!("wrote {n} events of session {flow} to {}", path.display()),
-                false,
-            ),
-            Err(e) => self.set_status(format!("export failed: {e}"), true),
+        let name = match kind {
+            ExportKind::Ndjson => format!("rtmpscope-flow{flow}.ndjson"),
+            ExportKind::Pcap => format!("rtmpscope-flow{flow}.pcap"),
+            ExportKind::Media => format!("rtmpscope-flow{flow}-media"),
+        };
+        let text = self.opts.export_dir.join(name).display().to_string();
+        self.prompt = Some(Prompt {
+            kind,
+            flow,
+            text,
+            confirm: None,
+        });
+    }
+
+    /// Enter in the export prompt: never overwrites without a second Enter.
+    fn prompt_enter(&mut self) {
+        let Some(p) = self.prompt.as_mut() else {
+            return;
+        };
+        let path = std::path::PathBuf::from(p.text.trim());
+        if p.text.trim().is_empty() {
+            return self.set_status("give a path to export to", true);
+        }
+        if path.exists() && p.confirm.as_deref() != Some(p.text.as_str()) {
+            p.confirm = Some(p.text.clone());
+            return self.set_status(
+                format!(
+                    "{} exists: Enter again overwrites it, Esc cancels, or edit the path",
+                    path.display()
+                ),
+                true,
+            );
+        }
+        let Some(p) = self.prompt.take() else { return };
+        match p.kind {
+            ExportKind::Ndjson => self.export_ndjson(p.flow, path),
+            ExportKind::Pcap => self.export_pcap(p.flow, path),
+            ExportKind::Media => self.export_media(p.flow, path),
         }
     }
 
     /// Writes the selected session's media streams as FLV files (and
     /// sidecars) into `<export_dir>/rtmpscope-flow<N>-media/`, re-reading
     /// the capture file on a thread (`output::extract`).
-    fn export_media(&mut self) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
-        };
+    fn export_media(&mut self, flow: u64, dir: std::path::PathBuf) {
         let Some(file) = self.opts.file.clone() else {
             return self.set_status(
                 "media export needs the capture file (live: use rtmpscope extract -i)",
                 true,
             );
         };
-        let dir = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}-media"));
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
         self.set_status(
@@ -1017,10 +1464,7 @@ impl App {
         });
     }
 
-    fn export_pcap(&mut self) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
-        };
+    fn export_pcap(&mut self, flow: u64, path: std::path::PathBuf) {
         let Some(file) = self.opts.file.clone() else {
             return self.set_status(
                 "pcap export needs the capture file (not available for live capture)",
@@ -1030,10 +1474,6 @@ impl App {
         let Some(info) = self.model.flow(flow).and_then(|s| s.info.clone()) else {
             return self.set_status("pcap export: flow addresses unknown", true);
         };
-        let path = self
-            .opts
-            .export_dir
-            .join(format!("rtmpscope-flow{flow}.pcap"));
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
         // --redact covers what rtmpscope shows and writes from decoded

@@ -252,3 +252,88 @@ pub fn reread_stream(
     }
     Ok(out)
 }
+
+/// The lines `rtmpscope json -r FILE [FILTER]` writes for `flow`: the
+/// capture is decoded again from the file with the same analyzer and JSON
+/// writer, and the `meta` line plus every line whose `flow_id` is `flow`
+/// are kept, byte for byte. Returns the bytes (each line ends with `\n`).
+pub fn ndjson_from_file(
+    file: &Path,
+    filter: Option<String>,
+    config: crate::pipeline::Config,
+    redact: bool,
+    flow: FlowId,
+) -> Result<Vec<u8>, String> {
+    use crate::capture::{PacketSource, SourceOptions};
+    use crate::output::json::{JsonOptions, JsonWriter, Meta};
+    use crate::pipeline::{Analyzer, RunEnd};
+    let opts = SourceOptions {
+        filter,
+        ..SourceOptions::default()
+    };
+    let mut src =
+        PacketSource::open_files(&[file.to_path_buf()], &opts).map_err(|e| e.to_string())?;
+    let links: Vec<String> = src
+        .linktypes()
+        .into_iter()
+        .map(crate::link::linktype_name)
+        .collect();
+    let meta = Meta::new(src.description().to_owned(), links);
+    let mut w = JsonWriter::new(
+        Vec::new(),
+        JsonOptions {
+            redact,
+            ..JsonOptions::default()
+        },
+    );
+    let io = |e: std::io::Error| e.to_string();
+    w.write_meta(&meta).map_err(io)?;
+    let mut an = Analyzer::new(config);
+    let mut evs = Vec::new();
+    loop {
+        evs.clear();
+        match src.next_packet() {
+            Ok(Some(p)) => an.handle_packet(&p, &mut evs),
+            Ok(None) => {
+                an.finish(src.stats(), &mut evs);
+                for e in &evs {
+                    w.write_event(e).map_err(io)?;
+                }
+                break;
+            }
+            Err(e) if e.is_truncation() => {
+                let end = RunEnd {
+                    truncated: e.truncation().map(|(w, o)| (w.to_owned(), o)),
+                    ..RunEnd::default()
+                };
+                an.finish_run(src.stats(), &end, &mut evs);
+                for e in &evs {
+                    w.write_event(e).map_err(io)?;
+                }
+                break;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        for e in &evs {
+            w.write_event(e).map_err(io)?;
+        }
+    }
+    let all = w.finish().map_err(io)?;
+    Ok(flow_lines(&all, flow))
+}
+
+/// The `meta` line and the lines of `flow` from NDJSON `all`.
+pub fn flow_lines(all: &[u8], flow: FlowId) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, line) in all.split_inclusive(|&b| b == b'\n').enumerate() {
+        let keep = i == 0
+            || serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("flow_id").and_then(|f| f.as_u64()))
+                == Some(flow);
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}

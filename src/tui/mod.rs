@@ -33,6 +33,7 @@
 
 pub mod app;
 pub mod bytes;
+pub mod columns;
 pub mod export;
 pub mod filter;
 pub mod model;
@@ -88,6 +89,9 @@ pub struct TuiOptions {
     /// BPF filter of the input (the media export re-reads the file with it,
     /// so flow numbers match).
     pub filter: Option<String>,
+    /// Shown in the status bar when the input is spooled to a temporary
+    /// file (stdin), e.g. `spooled to /tmp/... (max 1 GiB)`.
+    pub spool_note: Option<String>,
 }
 
 impl Default for TuiOptions {
@@ -100,6 +104,7 @@ impl Default for TuiOptions {
             redact: false,
             export_dir: PathBuf::from("."),
             filter: None,
+            spool_note: None,
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct MsgRow {
     pub timestamp: u32,
     /// The timestamp is an estimate (capture loss; `~` in the list).
     pub ts_estimated: bool,
+    /// RTMP timestamp minus the previous message's on the same flow,
+    /// direction and chunk stream (None for the first one).
+    pub ts_delta: Option<i32>,
     pub length: u32,
     pub chunks: u32,
     pub anomalies: u16,
@@ -244,6 +247,8 @@ pub struct FlowLive {
     /// Last Acknowledgement sequence sent in each direction.
     pub last_ack: [Option<u32>; 2],
     pub series: Vec<Series>,
+    /// The flow record once the flow ended (classification, counters).
+    pub end: Option<Box<crate::event::FlowEnd>>,
 }
 
 impl FlowLive {
@@ -353,6 +358,8 @@ pub struct Model {
     /// Message rows per (flow, direction), in completion order.
     by_flow_dir: HashMap<(FlowId, Direction), Vec<u32>>,
     codecs: Vec<String>,
+    /// Last RTMP timestamp per (flow, direction, csid), for `ts_delta`.
+    last_ts: HashMap<(FlowId, Direction, u32), u32>,
     pub t0: Option<PacketTime>,
     pub progress: Progress,
     pub gaps: u64,
@@ -489,6 +496,7 @@ impl Model {
                     stream_bytes: [0; 2],
                     last_ack: [None; 2],
                     series: Vec::new(),
+                    end: None,
                 });
                 let i = self.flows.len() - 1;
                 self.flow_idx.insert(flow, i);
@@ -566,6 +574,7 @@ impl Model {
         }
         if let (EventKind::FlowEnd(_), Some(f)) = (&ev.kind, ev.flow_id) {
             self.sessions_dropped += self.tracker.trim_finished(MAX_SESSIONS) as u64;
+            self.last_ts.retain(|k, _| k.0 != f);
             let f = self.flow_mut(f);
             if !f.ended {
                 f.ended = true;
@@ -583,7 +592,12 @@ impl Model {
                 let f = info.flow_id;
                 self.flow_mut(f).info = Some(info);
             }
-            EventKind::Handshake(_) | EventKind::FlowEnd(_) | EventKind::Tls(_) => {}
+            EventKind::FlowEnd(e) => {
+                if let Some(f) = ev.flow_id {
+                    self.flow_mut(f).end = Some(Box::new(e));
+                }
+            }
+            EventKind::Handshake(_) | EventKind::Tls(_) => {}
             EventKind::Message(m) => self.ingest_message(ev.pcap_cnt, ev.flow_id, ev.direction, m),
             EventKind::Gap(g) => {
                 self.gaps += 1;
@@ -726,6 +740,12 @@ impl Model {
             _ => Summary::Text(summary::summarize(&m).into_boxed_str()),
         };
         let row_idx = self.rows.len() as u32;
+        let ts_delta = self
+            .last_ts
+            .insert((flow_id, dir, m.csid), m.timestamp)
+            .map(|prev| {
+                (m.timestamp as i64 - prev as i64).clamp(i32::MIN as i64, i32::MAX as i64) as i32
+            });
         self.rows.push(MsgRow {
             flow_id,
             pcap_cnt,
@@ -737,6 +757,7 @@ impl Model {
             msid_unknown: m.msid_unknown,
             timestamp: m.timestamp,
             ts_estimated: m.timestamp_estimate.is_some(),
+            ts_delta,
             length: m.length,
             chunks: m.chunk_count(),
             anomalies: 0,

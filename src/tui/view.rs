@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 
 use super::app::{App, Pane, View};
+use super::columns::{self, Col, Cut};
 use super::model::{sess, MsgRow, Session};
 use super::sanitize::{clean, truncate};
 use super::summary::{human_bytes, Kind};
@@ -19,7 +20,10 @@ use crate::event::{Direction, Severity};
 
 /// Every key, for the help overlay and docs/tui.md.
 pub const HELP: &[(&str, &str)] = &[
-    ("1 2 3 4", "views: Sessions, Messages, Stats, Anomalies"),
+    (
+        "1 2 3 4 5",
+        "views: Sessions, Messages, Stats, Anomalies, Flows",
+    ),
     ("Tab / S-Tab", "next/previous pane (Messages) or view"),
     ("j k / Down Up", "move selection"),
     ("PgDn PgUp", "page down / up (Ctrl-d Ctrl-u: half page)"),
@@ -30,12 +34,21 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("Esc", "drill out / back to the table / back to sessions"),
     ("l h / Right Left", "expand / collapse tree node"),
-    ("/", "filter (Enter apply, Esc cancel, Ctrl-u clear)"),
+    (
+        "/",
+        "filter (Enter apply, Esc cancel, Ctrl-u clear, Up/Down history)",
+    ),
+    (":", "go to packet number (pcap_cnt)"),
+    (
+        "t",
+        "time column: relative / absolute UTC / delta from previous row",
+    ),
+    ("o", "Messages: choose columns; Sessions: cycle sort order"),
     ("space", "pause display (capture continues)"),
     ("f", "follow new messages (unpause)"),
     ("c", "chunk view on/off (messages as chunks on the wire)"),
     ("n / N", "next / previous message with an anomaly"),
-    ("s / a", "stats / anomalies view"),
+    ("s / a / w", "stats / anomalies / flows view"),
     ("e", "export selected session as NDJSON"),
     (
         "p",
@@ -56,9 +69,9 @@ pub const HELP: &[(&str, &str)] = &[
 /// Filter syntax lines for the help overlay.
 pub const FILTER_HELP: &[&str] = &[
     "type:video|audio|command|data|control|user_control|media|<name>|<id>",
-    "cmd:publish  csid:4  msid:1  session:3  flow:3  dir:to_server|to_client",
-    "anomaly  keyframe  free text (matched in summary)  \"quoted text\"",
-    "terms are ANDed; prefix ! negates: type:video !keyframe",
+    "cmd:publish  dir:to_server|to_client  anomaly  keyframe  \"quoted text\"",
+    "numbers (: = != > >= < <=): len ts ts_delta csid msid fmt chunks pcap session flow",
+    "and (or a space), or, not / !, ( ): (type:video or type:audio) and len>100000",
 ];
 
 fn sel_style(focused: bool) -> Style {
@@ -134,12 +147,45 @@ pub fn render(app: &mut App, f: &mut Frame) {
         View::Messages => render_messages(app, f, body),
         View::Stats => render_stats(app, f, body),
         View::Anomalies => render_anomalies(app, f, body),
+        View::Flows => render_flows(app, f, body),
     }
     render_line(app, f, line);
     render_status(app, f, status);
     if app.help {
         render_help(app, f, area);
     }
+    if let Some(sel) = app.col_chooser {
+        render_col_chooser(app, f, area, sel);
+    }
+}
+
+/// The column chooser (`o` in Messages): one line per column.
+fn render_col_chooser(app: &App, f: &mut Frame, area: Rect, sel: usize) {
+    let n = app.msg_cols.len() as u16;
+    let w = 56u16.min(area.width);
+    let h = (n + 2).min(area.height);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
+    let lines: Vec<Line> = app
+        .msg_cols
+        .iter()
+        .enumerate()
+        .map(|(i, (c, on))| {
+            let st = if i == sel {
+                sel_style(true)
+            } else {
+                Style::default()
+            };
+            Line::from(Span::styled(
+                format!("[{}] {}", if *on { "x" } else { " " }, c.name()),
+                st,
+            ))
+        })
+        .collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(block("Columns (space: toggle, Esc: close)", true)),
+        r,
+    );
 }
 
 fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
@@ -152,6 +198,7 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
         (View::Messages, "Messages"),
         (View::Stats, "Stats"),
         (View::Anomalies, "Anomalies"),
+        (View::Flows, "Flows"),
     ]
     .iter()
     .enumerate()
@@ -173,7 +220,37 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
 }
 
 fn render_line(app: &App, f: &mut Frame, area: Rect) {
-    let p = if let Some(input) = &app.input {
+    let p = if let Some(g) = &app.goto {
+        Paragraph::new(Line::from(vec![
+            Span::styled("go to packet: ", Style::default().fg(Color::Cyan)),
+            Span::raw(g.clone()),
+            Span::styled(
+                "▏  Enter: go  Esc: cancel",
+                Style::default().fg(Color::DarkGray),
+            ),
+        ]))
+    } else if let Some(pr) = &app.prompt {
+        let mut spans = vec![
+            Span::styled(
+                format!("export {} to: ", pr.kind.what()),
+                Style::default().fg(Color::Cyan),
+            ),
+            Span::raw(clean(&pr.text)),
+            Span::styled("▏", Style::default().fg(Color::Cyan)),
+        ];
+        if let Some((s, true)) = &app.status {
+            spans.push(Span::styled(
+                format!("  {}", clean(s)),
+                Style::default().fg(Color::Red),
+            ));
+        } else {
+            spans.push(Span::styled(
+                "  Enter: write  Esc: cancel",
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
+        Paragraph::new(Line::from(spans))
+    } else if let Some(input) = &app.input {
         let bad = app.input_error.is_some();
         let st = if bad {
             Style::default().fg(Color::Red)
@@ -206,6 +283,7 @@ fn render_line(app: &App, f: &mut Frame, area: Rect) {
             View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  f: follow  e/p: export  ?: help",
             View::Stats => "j/k: session  Enter: messages  ?: help",
             View::Anomalies => "Enter: jump to message  ?: help",
+            View::Flows => "Enter: the flow's RTMP session  ?: help",
         };
         Paragraph::new(Line::from(Span::styled(
             hint,
@@ -232,22 +310,72 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         .kernel_dropped
         .map(|d| d.to_string())
         .unwrap_or_else(|| "-".into());
-    let src = truncate(&clean(&app.opts.source), 24);
-    let narrow = area.width < 120;
-    let sep = if narrow { "|" } else { " | " };
-    let mut s = format!(
-        " {mode}{sep}{src}{}{sep}{} pkts{sep}{}{sep}drops {drops}{sep}flows {}{sep}rtmp {}{sep}msgs {}{sep}gaps {}{sep}mem {}",
-        read_state(m.done, m.progress.packets, m.progress.bytes, app.opts.file_size),
+    let width = area.width as usize;
+    let sep = if width < 120 { "|" } else { " | " };
+    // Fields by priority (0 = always); the source takes what is left and is
+    // cut in its middle, keeping the end of a file name.
+    let read = read_state(
+        m.done,
         m.progress.packets,
-        human_bytes(m.progress.bytes),
-        m.flows.len(),
-        rtmp,
-        m.rows.len(),
-        m.gaps,
-        human_bytes(mem as u64),
+        m.progress.bytes,
+        app.opts.file_size,
     );
+    let mut fields: Vec<(u8, String)> = vec![
+        (0, format!("{} pkts", m.progress.packets)),
+        (4, human_bytes(m.progress.bytes)),
+        (1, format!("drops {drops}")),
+        (5, format!("flows {}", m.flows.len())),
+        (3, format!("rtmp {rtmp}")),
+        (0, format!("msgs {}", m.rows.len())),
+        (2, format!("gaps {}", m.gaps)),
+        (6, format!("mem {}", human_bytes(mem as u64))),
+    ];
+    if let Some(sp) = &app.opts.spool_note {
+        fields.push((0, clean(sp)));
+    }
     if !app.filter.is_empty() {
-        s.push_str(&format!(" | filter: {}", clean(app.filter.source())));
+        fields.push((0, format!("filter: {}", clean(app.filter.source()))));
+    }
+    // A file input shows its path (its end is what identifies it).
+    let src_full = match &app.opts.file {
+        Some(p) => clean(&p.display().to_string()),
+        None => clean(&app.opts.source),
+    };
+    // The file name (without its directory) is what must stay readable.
+    let base = app
+        .opts
+        .file
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| clean(&n.to_string_lossy()))
+        .unwrap_or_else(|| src_full.clone());
+    let min_src = base.chars().count().clamp(12, 28);
+    let len = |fs: &[(u8, String)]| -> usize {
+        fs.iter()
+            .map(|(_, s)| s.chars().count() + sep.len())
+            .sum::<usize>()
+            + mode.len()
+            + 1
+            + sep.len()
+            + read.chars().count()
+    };
+    // Drop the least important fields until the source keeps some room.
+    for p in (1..=6u8).rev() {
+        if len(&fields) + min_src <= width {
+            break;
+        }
+        fields.retain(|(q, _)| *q != p);
+    }
+    let room = width.saturating_sub(len(&fields)).max(min_src);
+    let src = if src_full.chars().count() <= room {
+        src_full
+    } else {
+        tail_cut(&base, room)
+    };
+    let mut s = format!(" {mode}{sep}{src}{read}");
+    for (_, x) in &fields {
+        s.push_str(sep);
+        s.push_str(x);
     }
     let st = if app.paused.is_some() {
         Style::default().fg(Color::Black).bg(Color::Yellow)
@@ -258,6 +386,27 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(Span::styled(s, st))).style(st),
         area,
     );
+}
+
+/// `s` in `w` columns keeping its end (a file name's end identifies it):
+/// `…` then the last `w - 1` characters, or a middle cut that keeps a
+/// short start when there is room for one.
+fn tail_cut(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_owned();
+    }
+    if w < 16 {
+        let mut o = String::from("…");
+        o.extend(s.chars().skip(n - w.saturating_sub(1)));
+        return o;
+    }
+    let head = (w - 1) / 4;
+    let tail = w - 1 - head;
+    let mut o: String = s.chars().take(head).collect();
+    o.push('…');
+    o.extend(s.chars().skip(n - tail));
+    o
 }
 
 /// ` (done)` once the input ended; while a file is read, how much of it
@@ -294,111 +443,137 @@ fn session_flags(s: &Session) -> String {
     v.join(",")
 }
 
+/// A table laid out by priority ([`columns::fit`]): `cols` measured on the
+/// visible `rows`, cells cut by each column's rule.
+fn fitted_table<'a>(
+    mut cols: Vec<Col>,
+    rows: Vec<(Vec<String>, Style)>,
+    area: Rect,
+    title: String,
+    focused: bool,
+) -> Table<'a> {
+    for (cells, _) in &rows {
+        for (c, s) in cols.iter_mut().zip(cells) {
+            c.measure(s);
+        }
+    }
+    let widths = columns::fit(&cols, area.width.saturating_sub(2), 1);
+    let header: Vec<Cell> = cols
+        .iter()
+        .zip(&widths)
+        .filter_map(|(c, w)| w.map(|w| Cell::from(columns::cut(c.header, w as usize, Cut::End))))
+        .collect();
+    let body: Vec<Row> = rows
+        .into_iter()
+        .map(|(cells, st)| {
+            let v: Vec<Cell> = cells
+                .into_iter()
+                .zip(cols.iter().zip(&widths))
+                .filter_map(|(s, (c, w))| {
+                    w.map(|w| Cell::from(columns::cut(&s, w as usize, c.cut)))
+                })
+                .collect();
+            Row::new(v).style(st)
+        })
+        .collect();
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|&w| Constraint::Length(w))
+        .collect();
+    Table::new(body, constraints)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .column_spacing(1)
+        .block(block(title, focused))
+}
+
+/// Live bitrate of a session on each clock, in kbit/s: `(wire, media)`.
+/// Wire: bytes of the last complete second of capture time; media: of
+/// the last complete second of media time (RTMP timestamps). A closed
+/// session has no live rate (None).
+pub fn live_kbps(app: &App, s: &Session) -> (Option<u64>, Option<u64>) {
+    if sess::state(s) == super::model::SessionState::Closed {
+        return (None, None);
+    }
+    let wire = app.model.flow(s.flow_id).map(|l| l.bitrate_bps() / 1000);
+    let mut media = None;
+    for st in &s.streams {
+        if let Some(h) = &st.health {
+            let se = &h.series;
+            let n = se.video_bytes.len();
+            if n == 0 {
+                continue;
+            }
+            let i = if n >= 2 { n - 2 } else { n - 1 };
+            let bytes = se.video_bytes[i] + se.audio_bytes.get(i).copied().unwrap_or(0);
+            let secs = h.bucket_ms.max(1) as u64;
+            *media.get_or_insert(0) += bytes * 8 * 1000 / secs / 1000;
+        }
+    }
+    (wire, media)
+}
+
+fn kbps_cell(v: Option<u64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
 fn render_sessions(app: &mut App, f: &mut Frame, area: Rect) {
     app.layout.table = area;
     let h = area.height.saturating_sub(3) as usize;
-    let n = app.model.sessions.len();
+    let order = app.session_order();
+    let n = order.len();
     let top = app.sessions.scroll_into_view(h, n);
-    let wide = area.width >= 120;
-    let rows: Vec<Row> = app.model.sessions[top..(top + h).min(n)]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let kbps = app
-                .model
-                .flow(s.flow_id)
-                .map(|l| l.bitrate_bps() / 1000)
-                .unwrap_or(0);
-            let anomalies = sess::anomalies(s);
-            let mut cells = vec![
-                Cell::from(s.session_id.to_string()),
-                Cell::from(s.flow_id.to_string()),
-                Cell::from(sess::endpoints(s)),
-                Cell::from(clean(s.app.as_deref().unwrap_or(""))),
-                Cell::from(sess::streams(s)),
-                Cell::from(sess::state(s).as_str()),
-            ];
-            if wide {
-                cells.push(Cell::from(sess::codecs(s)));
-            }
-            cells.push(Cell::from(kbps.to_string()));
-            cells.push(Cell::from(sess::messages(s).to_string()));
-            if wide {
-                cells.push(Cell::from(s.gaps.count.to_string()));
-            }
-            cells.push(Cell::from(anomalies.to_string()));
-            cells.push(Cell::from(session_flags(s)));
-            let mut st = Style::default();
-            if anomalies > 0 || s.gaps.count > 0 {
-                st = st.fg(Color::Red);
-            }
-            if top + i == app.sessions.sel {
-                st = st.patch(sel_style(true));
-            }
-            Row::new(cells).style(st)
-        })
-        .collect();
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec![
-                "#",
-                "flow",
-                "client -> server",
-                "app",
-                "streams",
-                "state",
-                "codecs",
-                "kbps",
-                "msgs",
-                "gaps",
-                "anom",
-                "flags",
-            ],
-            vec![
-                Constraint::Length(4),
-                Constraint::Length(5),
-                Constraint::Length(46),
-                Constraint::Length(12),
-                Constraint::Min(16),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(5),
-                Constraint::Length(5),
-                Constraint::Length(19),
-            ],
-        )
+    let mut rows = Vec::with_capacity(h);
+    for (i, &si) in order[top..(top + h).min(n)].iter().enumerate() {
+        let s = &app.model.sessions[si];
+        let (wire, media) = live_kbps(app, s);
+        let anomalies = sess::anomalies(s);
+        let cells = vec![
+            s.session_id.to_string(),
+            s.flow_id.to_string(),
+            sess::endpoints(s),
+            clean(s.app.as_deref().unwrap_or("")),
+            sess::streams(s),
+            sess::state(s).as_str().to_string(),
+            sess::codecs(s),
+            kbps_cell(wire),
+            kbps_cell(media),
+            sess::messages(s).to_string(),
+            s.gaps.count.to_string(),
+            anomalies.to_string(),
+            session_flags(s),
+        ];
+        let mut st = Style::default();
+        if anomalies > 0 || s.gaps.count > 0 {
+            st = st.fg(Color::Red);
+        }
+        if top + i == app.sessions.sel {
+            st = st.patch(sel_style(true));
+        }
+        rows.push((cells, st));
+    }
+    let cols = vec![
+        Col::new("#", 1, 0),
+        Col::new("flow", 4, 3),
+        Col::new("client -> server", 21, 0).flex(Cut::Endpoints),
+        Col::new("app", 4, 0).flex(Cut::Middle).enough(12),
+        Col::new("streams", 12, 0).flex(Cut::Roles).enough(28),
+        Col::new("state", 6, 0).keep(),
+        Col::new("codecs", 6, 4),
+        Col::new("kbps wire", 4, 6),
+        Col::new("kbps media", 4, 5),
+        Col::new("msgs", 4, 7),
+        Col::new("gaps", 4, 2),
+        Col::new("anom", 4, 0),
+        Col::new("flags", 5, 1).cut(Cut::Middle),
+    ];
+    let sort = if app.session_sort == super::app::SessionSort::Number {
+        String::new()
     } else {
-        (
-            vec![
-                "#",
-                "flow",
-                "client -> server",
-                "app",
-                "streams",
-                "state",
-                "kbps",
-                "msgs",
-                "anom",
-                "flags",
-            ],
-            vec![
-                Constraint::Length(3),
-                Constraint::Length(4),
-                Constraint::Length(area.width.saturating_sub(71).clamp(16, 46)),
-                Constraint::Length(6),
-                Constraint::Min(8),
-                Constraint::Length(10),
-                Constraint::Length(5),
-                Constraint::Length(6),
-                Constraint::Length(4),
-                Constraint::Length(5),
-            ],
-        )
+        format!(", by {}", app.session_sort.name())
     };
-    let title = format!("Sessions ({n})");
-    f.render_widget(header_table(rows, widths, header, title, true), area);
+    let title = format!("Sessions ({n}{sort})");
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
 }
 
 /// Short type names for narrow terminals.
@@ -421,11 +596,6 @@ pub fn short_type(id: u8) -> &'static str {
         22 => "aggr",
         _ => crate::rtmp::message::type_name(id),
     }
-}
-
-fn rel_time(app: &App, r: &MsgRow) -> String {
-    let t0 = app.model.t0.unwrap_or(r.time);
-    format!("{:.6}", r.time.nanos_since(t0) as f64 / 1e9)
 }
 
 fn clock(r: &MsgRow) -> String {
@@ -491,93 +661,127 @@ fn split_messages(app: &App, area: Rect) -> (Option<Rect>, Option<Rect>, Option<
 }
 
 fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
+    use super::app::{MsgCol, TimeFmt};
     let h = area.height.saturating_sub(3) as usize;
     let n = app.visible_len();
     if app.follow && app.paused.is_none() {
         app.msgs.sel = n.saturating_sub(1);
     }
     let top = app.msgs.scroll_into_view(h, n);
-    let wide = area.width >= 120;
     let focused = app.pane == Pane::Table;
+    let shown: Vec<MsgCol> = app
+        .msg_cols
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| *c)
+        .collect();
+    let t0 = app.model.t0;
     let mut rows = Vec::with_capacity(h);
     for i in top..(top + h).min(n) {
         let Some(&ri) = app.filtered.get(i) else {
             break;
         };
         let r = &app.model.rows[ri as usize];
-        let mut cells = vec![Cell::from((ri + 1).to_string())];
-        if wide {
-            cells.push(Cell::from(r.pcap_cnt.to_string()));
-            cells.push(Cell::from(clock(r)));
-        }
-        cells.push(Cell::from(rel_time(app, r)));
-        if wide {
-            cells.push(Cell::from(r.flow_id.to_string()));
-        }
-        cells.push(Cell::from(arrow(r.dir)));
-        cells.push(Cell::from(r.csid.to_string()));
-        if wide {
-            cells.push(Cell::from(if r.msid_unknown {
-                "?".to_owned()
-            } else {
-                r.msid.to_string()
-            }));
-        }
-        cells.push(Cell::from(if wide {
-            crate::rtmp::message::type_name(r.type_id)
-        } else {
-            short_type(r.type_id)
-        }));
-        cells.push(Cell::from(r.length.to_string()));
-        let mut summ = app.model.summary(r);
-        if r.ts_estimated {
-            // Capture loss: the RTMP timestamp is an estimate.
-            summ.push_str(" ~ts");
-        }
-        if r.anomalies > 0 {
-            summ.push_str(&format!(" ⚠{}", r.anomalies));
-        }
-        cells.push(Cell::from(summ));
+        let prev = i
+            .checked_sub(1)
+            .and_then(|p| app.filtered.get(p))
+            .map(|&p| app.model.rows[p as usize].time);
+        let cells: Vec<String> = shown
+            .iter()
+            .map(|c| match c {
+                MsgCol::No => (ri + 1).to_string(),
+                MsgCol::Pcap => r.pcap_cnt.to_string(),
+                MsgCol::Time => match app.time_fmt {
+                    TimeFmt::Relative => {
+                        let t0 = t0.unwrap_or(r.time);
+                        format!("{:.6}", r.time.nanos_since(t0) as f64 / 1e9)
+                    }
+                    TimeFmt::Absolute => clock(r),
+                    TimeFmt::Delta => format!(
+                        "{:.6}",
+                        prev.map(|p| r.time.nanos_since(p) as f64 / 1e9)
+                            .unwrap_or(0.0)
+                    ),
+                },
+                MsgCol::Ts => {
+                    if r.ts_estimated {
+                        // Capture loss: the RTMP timestamp is an estimate.
+                        format!("~{}", r.timestamp)
+                    } else {
+                        r.timestamp.to_string()
+                    }
+                }
+                MsgCol::TsDelta => r
+                    .ts_delta
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                MsgCol::Flow => r.flow_id.to_string(),
+                MsgCol::Dir => arrow(r.dir).to_string(),
+                MsgCol::Csid => r.csid.to_string(),
+                MsgCol::Msid => {
+                    if r.msid_unknown {
+                        "?".to_owned()
+                    } else {
+                        r.msid.to_string()
+                    }
+                }
+                MsgCol::Fmt => r.fmt.to_string(),
+                MsgCol::Type => crate::rtmp::message::type_name(r.type_id).to_string(),
+                MsgCol::Len => r.length.to_string(),
+                MsgCol::Summary => {
+                    let mut summ = app.model.summary(r);
+                    if r.ts_estimated {
+                        summ.push_str(" ~ts");
+                    }
+                    if r.anomalies > 0 {
+                        summ.push_str(&format!(" ⚠{}", r.anomalies));
+                    }
+                    summ
+                }
+            })
+            .collect();
         let mut st = kind_style(r);
         if i == app.msgs.sel {
             st = st.patch(sel_style(focused));
         }
-        rows.push(Row::new(cells).style(st));
+        rows.push((cells, st));
     }
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec![
-                "No.", "pcap", "time", "rel", "ses", "dir", "csid", "msid", "type", "len",
-                "summary",
-            ],
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(15),
-                Constraint::Length(12),
-                Constraint::Length(4),
-                Constraint::Length(3),
-                Constraint::Length(5),
-                Constraint::Length(4),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Min(20),
-            ],
-        )
-    } else {
-        (
-            vec!["No.", "rel", "dir", "csid", "type", "len", "summary"],
-            vec![
-                Constraint::Length(6),
-                Constraint::Length(10),
-                Constraint::Length(3),
-                Constraint::Length(4),
-                Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Min(10),
-            ],
-        )
-    };
+    let mut cols: Vec<Col> = shown
+        .iter()
+        .map(|c| match c {
+            MsgCol::No => Col::new("No.", 3, 0),
+            MsgCol::Pcap => Col::new("pcap", 4, 3),
+            MsgCol::Time => Col::new(app.time_fmt.header(), 8, 8),
+            MsgCol::Ts => Col::new("ts", 4, 7),
+            MsgCol::TsDelta => Col::new("Δts", 3, 4),
+            MsgCol::Flow => Col::new("flow", 4, 2),
+            MsgCol::Dir => Col::new("dir", 3, 0),
+            MsgCol::Csid => Col::new("csid", 4, 5),
+            MsgCol::Msid => Col::new("msid", 4, 1),
+            MsgCol::Fmt => Col::new("fmt", 3, 1),
+            MsgCol::Type => Col::new("type", 7, 0),
+            MsgCol::Len => Col::new("len", 3, 6),
+            MsgCol::Summary => Col::new("summary", 20, 0).flex(Cut::Middle).enough(40),
+        })
+        .collect();
+    // The type column: full names when they fit, else the short ones.
+    if let Some(ti) = shown.iter().position(|c| *c == MsgCol::Type) {
+        let mut probe = cols.clone();
+        for (cells, _) in &rows {
+            for (c, s) in probe.iter_mut().zip(cells) {
+                c.measure(s);
+            }
+        }
+        let w = columns::fit(&probe, area.width.saturating_sub(2), 1);
+        if w[ti].is_some_and(|w| w < probe[ti].want) {
+            for (k, i) in (top..(top + h).min(n)).enumerate() {
+                if let (Some(&ri), Some(row)) = (app.filtered.get(i), rows.get_mut(k)) {
+                    row.0[ti] = short_type(app.model.rows[ri as usize].type_id).to_string();
+                }
+            }
+        }
+        cols[ti].min = 7;
+    }
     let title = format!(
         "Messages {}/{}{}",
         n,
@@ -588,7 +792,7 @@ fn render_msg_table(app: &mut App, f: &mut Frame, area: Rect) {
             format!(" [{}]", clean(app.filter.source()))
         }
     );
-    f.render_widget(header_table(rows, widths, header, title, focused), area);
+    f.render_widget(fitted_table(cols, rows, area, title, focused), area);
 }
 
 fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
@@ -857,7 +1061,7 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     let n = app.model.anomalies.len();
     let top = app.anomalies.scroll_into_view(h, n);
     let t0 = app.model.t0;
-    let rows: Vec<Row> = app.model.anomalies[top..(top + h).min(n)]
+    let rows: Vec<(Vec<String>, Style)> = app.model.anomalies[top..(top + h).min(n)]
         .iter()
         .enumerate()
         .map(|(i, a)| {
@@ -872,34 +1076,34 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
             if top + i == app.anomalies.sel {
                 st = st.patch(sel_style(true));
             }
-            Row::new(vec![
-                Cell::from(a.pcap_cnt.to_string()),
-                Cell::from(rel),
-                Cell::from(a.flow_id.map(|f| f.to_string()).unwrap_or_default()),
-                Cell::from(a.dir.map(arrow).unwrap_or("")),
-                Cell::from(a.severity.as_str()),
-                Cell::from(a.name),
-                Cell::from(a.range.map(|r| r.start.to_string()).unwrap_or_default()),
-                Cell::from(
+            (
+                vec![
+                    a.pcap_cnt.to_string(),
+                    rel,
+                    a.flow_id.map(|f| f.to_string()).unwrap_or_default(),
+                    a.dir.map(arrow).unwrap_or("").to_string(),
+                    a.severity.as_str().to_string(),
+                    a.name.to_string(),
+                    a.range.map(|r| r.start.to_string()).unwrap_or_default(),
                     a.msg
                         .map(|m| (m + 1).to_string())
                         .unwrap_or_else(|| "-".into()),
-                ),
-                Cell::from(a.detail.to_string()),
-            ])
-            .style(st)
+                    a.detail.to_string(),
+                ],
+                st,
+            )
         })
         .collect();
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(4),
-        Constraint::Length(3),
-        Constraint::Length(7),
-        Constraint::Length(26),
-        Constraint::Length(9),
-        Constraint::Length(6),
-        Constraint::Min(10),
+    let cols = vec![
+        Col::new("pcap", 4, 0),
+        Col::new("rel s", 8, 3),
+        Col::new("flow", 4, 4),
+        Col::new("dir", 3, 5),
+        Col::new("sev", 7, 2),
+        Col::new("name", 4, 0).keep(),
+        Col::new("offset", 6, 1),
+        Col::new("msg", 3, 6),
+        Col::new("detail", 12, 0).flex(Cut::End).enough(30),
     ];
     let title = if app.model.anomalies_dropped > 0 {
         format!(
@@ -909,10 +1113,171 @@ fn render_anomalies(app: &mut App, f: &mut Frame, area: Rect) {
     } else {
         format!("Anomalies ({n})")
     };
-    let header = vec![
-        "pcap", "rel", "flow", "dir", "sev", "name", "offset", "msg", "detail",
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
+}
+
+/// `s` broken at spaces into lines of at most `w` columns (a word longer
+/// than `w` is split).
+pub fn wrap_words(s: &str, w: usize) -> Vec<String> {
+    let w = w.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        let wl = word.chars().count();
+        let cl = cur.chars().count();
+        if cl > 0 && cl + 1 + wl > w {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        while cur.chars().count() > w {
+            let head: String = cur.chars().take(w).collect();
+            cur = cur.chars().skip(w).collect();
+            out.push(head);
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A flow record's protocol as the JSON writes it (snake_case), so a
+/// protocol this build does not name still shows as its own word.
+fn snake<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|x| x.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Display name of a flow record's `protocol`; unknown strings are shown
+/// as they are.
+pub fn protocol_label(p: &str) -> String {
+    match p {
+        "rtmp" => "RTMP".into(),
+        "rtmp_midstream" => "RTMP mid-stream".into(),
+        "rtmp_encrypted" => "RTMPE".into(),
+        "rtmpt" => "RTMPT (HTTP)".into(),
+        "tls" => "TLS".into(),
+        "rtmps" => "TLS/RTMPS".into(),
+        "http" => "HTTP".into(),
+        "not_rtmp" => "other".into(),
+        "unknown" => "unknown".into(),
+        other => clean(&other.to_uppercase()),
+    }
+}
+
+fn render_flows(app: &mut App, f: &mut Frame, area: Rect) {
+    app.layout.table = area;
+    let h = area.height.saturating_sub(3) as usize;
+    let n = app.model.flows.len();
+    let top = app.flows.scroll_into_view(h, n);
+    let mut rows = Vec::with_capacity(h);
+    for (i, fl) in app.model.flows[top..(top + h).min(n)].iter().enumerate() {
+        let ep = match &fl.info {
+            Some(x) => {
+                let e = |ip: std::net::IpAddr, port: u16| match ip {
+                    std::net::IpAddr::V6(_) => format!("[{ip}]:{port}"),
+                    _ => format!("{ip}:{port}"),
+                };
+                format!(
+                    "{} -> {}",
+                    e(x.client_ip, x.client_port),
+                    e(x.server_ip, x.server_port)
+                )
+            }
+            None => "?".into(),
+        };
+        let sess = app
+            .model
+            .session_number(fl.flow_id)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
+        let (proto, why, pkts, bytes, gaps, state) = match &fl.end {
+            Some(e) => {
+                let c = &e.counters;
+                (
+                    protocol_label(&snake(&e.protocol)),
+                    format!("{} ({})", snake(&e.evidence), snake(&e.confidence)),
+                    format!("{}/{}", c.packets[0], c.packets[1]),
+                    format!("{}/{}", human_bytes(c.bytes[0]), human_bytes(c.bytes[1])),
+                    if c.missed_bytes == [0, 0] {
+                        "0".to_string()
+                    } else {
+                        format!("{}/{} B", c.missed_bytes[0], c.missed_bytes[1])
+                    },
+                    snake(&e.reason),
+                )
+            }
+            None => {
+                // Open: what the messages already show.
+                let proto = match app.model.session(fl.flow_id) {
+                    Some(s) if s.midstream => "RTMP mid-stream",
+                    Some(_) => "RTMP",
+                    None => "…",
+                };
+                let b = fl.stream_bytes;
+                (
+                    proto.to_string(),
+                    "open: classified when it ends".to_string(),
+                    "-".into(),
+                    format!("{}/{}", human_bytes(b[0]), human_bytes(b[1])),
+                    "-".into(),
+                    "open".into(),
+                )
+            }
+        };
+        // A tunnel's virtual flow: RTMP carried inside HTTP requests.
+        let proto = match fl.info.as_ref().and_then(|x| x.tunnel.as_ref()) {
+            Some(t) => format!("{proto} in {}", t.transport.as_str().to_uppercase()),
+            None => proto,
+        };
+        let mut st = Style::default();
+        if !proto.starts_with("RTMP") {
+            st = st.fg(Color::Gray);
+        }
+        if top + i == app.flows.sel {
+            st = st.patch(sel_style(true));
+        }
+        rows.push((
+            vec![
+                fl.flow_id.to_string(),
+                ep,
+                proto,
+                why,
+                pkts,
+                bytes,
+                gaps,
+                state,
+                sess,
+            ],
+            st,
+        ));
+    }
+    let cols = vec![
+        Col::new("flow", 4, 0),
+        Col::new("client -> server", 21, 0)
+            .flex(Cut::Endpoints)
+            .enough(40),
+        Col::new("protocol", 8, 0).keep(),
+        Col::new("why (evidence, confidence)", 12, 0)
+            .flex(Cut::Middle)
+            .enough(30),
+        Col::new("pkts c/s", 5, 3),
+        Col::new("bytes c/s", 7, 4),
+        Col::new("lost c/s", 4, 2),
+        Col::new("end", 4, 1),
+        Col::new("session", 3, 5),
     ];
-    f.render_widget(header_table(rows, widths, header, title, true), area);
+    let title = if app.model.flows_dropped > 0 {
+        format!("Flows ({n}, {} older not listed)", app.model.flows_dropped)
+    } else {
+        format!("Flows ({n})")
+    };
+    f.render_widget(fitted_table(cols, rows, area, title, true), area);
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -921,7 +1286,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     app.layout.table = area;
-    let flow = app.model.sessions.get(app.sessions.sel).map(|s| s.flow_id);
+    let flow = app.selected_session().map(|s| s.flow_id);
     let Some(s) = flow.and_then(|fl| app.model.session(fl)) else {
         f.render_widget(
             Paragraph::new("no session yet").block(block("Stats", true)),
@@ -935,7 +1300,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             .unwrap_or_else(|| "-".into())
     };
     let mut info = vec![
-        Line::from(format!(
+        format!(
             "session {} (flow {})  {}  state {}  app {}  {}",
             s.session_id,
             s.flow_id,
@@ -943,14 +1308,11 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             sess::state(s).as_str(),
             clean(s.app.as_deref().unwrap_or("-")),
             session_flags(s)
-        )),
-        Line::from(format!(
-            "tcUrl {}",
-            clean(s.tc_url.as_deref().unwrap_or("-"))
-        )),
+        ),
+        format!("tcUrl {}", clean(s.tc_url.as_deref().unwrap_or("-"))),
     ];
     if let Some(t) = &s.tls {
-        info.push(Line::from(format!(
+        info.push(format!(
             "TLS {} {}  SNI {}  ALPN {}  resumed {}  decryption {}  records c/s {}/{}  RTMP-sized records {}",
             t.version.unwrap_or("?"),
             t.cipher_suite.as_deref().unwrap_or("-"),
@@ -961,18 +1323,18 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             t.records[0],
             t.records[1],
             if t.rtmp_inside { "yes" } else { "no" },
-        )));
+        ));
         if let Some(c) = &t.certificate {
-            info.push(Line::from(format!(
+            info.push(format!(
                 "certificate {}  issuer {}  valid {} .. {}",
                 clean(&c.subject),
                 clean(&c.issuer),
                 c.not_before,
                 c.not_after
-            )));
+            ));
         }
         for a in &t.alerts {
-            info.push(Line::from(format!(
+            info.push(format!(
                 "TLS alert from the {}: {} {}",
                 if a.direction == crate::event::Direction::ToServer {
                     "client"
@@ -981,11 +1343,11 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
                 },
                 a.level,
                 a.description
-            )));
+            ));
         }
     }
     info.extend([
-        Line::from(format!(
+        format!(
             "handshake {}  C0 {} S0 {}  client {} server {}  digest c/s {}/{}  echo c2/s2 {}/{}",
             clean(s.handshake.kind.as_deref().unwrap_or("-")),
             opt(s.handshake.c0_version),
@@ -996,8 +1358,8 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             opt(s.handshake.server_digest_valid),
             opt(s.handshake.c2_echo_ok),
             opt(s.handshake.s2_echo_ok),
-        )),
-        Line::from(format!(
+        ),
+        format!(
             "ping RTT min/avg/max {}/{}/{} ({} samples)   gaps {} ({} lost)   anomalies {}",
             ms(s.pings.min_rtt_us),
             ms(s.pings.avg_rtt_us),
@@ -1006,11 +1368,17 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             s.gaps.count,
             human_bytes(s.gaps.bytes),
             sess::anomalies(s)
-        )),
+        ),
     ]);
+    let (wire_now, media_now) = live_kbps(app, s);
+    info.push(format!(
+        "rate now: {} kbit/s wire time (capture clock), {} kbit/s media time (RTMP timestamps)",
+        kbps_cell(wire_now),
+        kbps_cell(media_now)
+    ));
     // RTMPT: transport and tunnel facts (same lines as the summary).
     for l in crate::output::summary::tunnel_lines(s) {
-        info.push(Line::from(clean(&l)));
+        info.push(clean(&l));
     }
     for d in [Direction::ToServer, Direction::ToClient] {
         let (chunk, window_from_peer) = match d {
@@ -1019,7 +1387,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         };
         let sent = live.map(|l| l.stream_bytes[d.index()]).unwrap_or(0);
         let acked = live.and_then(|l| l.last_ack[d.reverse().index()]);
-        info.push(Line::from(format!(
+        info.push(format!(
             "{}: chunk size {}  sent {}  ack window {}  acked {}  unacked {}",
             arrow(d),
             chunk.map(|c| c.to_string()).unwrap_or_else(|| "128".into()),
@@ -1029,8 +1397,15 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             acked
                 .map(|a| sent.saturating_sub(a as u64).to_string())
                 .unwrap_or_else(|| "-".into()),
-        )));
+        ));
     }
+    // Wrapped here (at spaces) so the height is exact and no line is lost.
+    let inner_w = area.width.saturating_sub(2).max(10) as usize;
+    let info: Vec<Line> = info
+        .iter()
+        .flat_map(|l| wrap_words(l, inner_w))
+        .map(Line::from)
+        .collect();
     let info_h = info.len() as u16 + 1;
     let outer = block(
         format!("Stats: session {} (flow {})", s.session_id, s.flow_id),
@@ -1044,9 +1419,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
     ])
     .areas(inner);
     f.render_widget(
-        Paragraph::new(info)
-            .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::BOTTOM)),
+        Paragraph::new(info).block(Block::default().borders(Borders::BOTTOM)),
         ia,
     );
     // One block per stream: two header lines, the health charts (media
@@ -1068,8 +1441,21 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             break;
         }
         let kbps = st.video.bitrate_bps.unwrap_or(0.0) + st.audio.bitrate_bps.unwrap_or(0.0);
+        // The same average on the other clock: bytes over the capture
+        // seconds the stream spans.
+        let mut all_msids = vec![st.msid];
+        all_msids.extend(st.media_msids.iter().copied());
+        let wire_avg = live
+            .map(|l| l.bins_for(&all_msids, super::model::MAX_STAT_BINS))
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let bytes: u64 = b.iter().map(|x| x.audio_bytes + x.video_bytes).sum();
+                let secs = (b[b.len() - 1].sec - b[0].sec + 1).max(1) as u64;
+                format!("{}", bytes * 8 / secs / 1000)
+            })
+            .unwrap_or_else(|| "-".into());
         let head = format!(
-            "msid {} {} ({})  {} {}  avg {:.0} kbps",
+            "msid {} {} ({})  {} {}  avg {:.0} kbit/s media time, {wire_avg} kbit/s wire time",
             st.msid,
             clean(st.name.as_deref().unwrap_or("-")),
             st.role.as_deref().unwrap_or("?"),
@@ -1103,7 +1489,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             render_health(f, h, Rect::new(sa.x, y + 2, sa.width, chart_h));
         }
         let ys = y + chart_h;
-        let label_w = 12u16.min(sa.width);
+        let label_w = 18u16.min(sa.width);
         let spark_w = sa.width.saturating_sub(label_w) as usize;
         let mut msids = vec![st.msid];
         msids.extend(st.media_msids.iter().copied());
@@ -1114,7 +1500,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         let audio: Vec<u64> = bins.iter().map(|b| b.audio_bytes * 8 / 1000).collect();
         render_rate(
             f,
-            "video kbps",
+            "video kbit/s wire",
             &video,
             Color::Green,
             Rect::new(sa.x, ys + 2, label_w, 2),
@@ -1122,7 +1508,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
         );
         render_rate(
             f,
-            "audio kbps",
+            "audio kbit/s wire",
             &audio,
             Color::Blue,
             Rect::new(sa.x, ys + 5, label_w, 2),
