@@ -52,7 +52,8 @@ use crate::redact::Redactor;
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
 use crate::session::{Session, SessionTracker};
 
-use super::direct::{self, Obj};
+mod direct;
+use direct::Obj;
 
 /// Version of the NDJSON schema (`schema/rtmpscope-events.schema.json`).
 /// Bumped on any incompatible change to the line format.

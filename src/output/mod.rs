@@ -3,7 +3,6 @@
 //! per-stream extraction). (`--fail-on` is decided in `cli` from the
 //! anomaly severities the driver loop tracks.)
 
-pub(crate) mod direct;
 pub mod extract;
 pub mod flv;
 pub mod json;

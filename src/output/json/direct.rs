@@ -4,7 +4,7 @@
 //!
 //! Contract: for every event, [`encode_event_body`] writes exactly the bytes
 //! `serde_json::to_writer` writes for the Value that
-//! [`super::json::JsonWriter::event_to_json`] builds (same keys, same order,
+//! [`super::JsonWriter::event_to_json`] builds (same keys, same order,
 //! same number and string formatting): scalars and derived-`Serialize`
 //! structs go through serde_json's own serializer, so escaping and number
 //! formatting are serde_json's. The test `direct_encoding_equals_value_tree`
@@ -146,7 +146,7 @@ pub(crate) fn encode_event_body(o: &mut Obj<'_>, ev: &Event, chunk_ranges: bool)
     true
 }
 
-/// The `rtmp` object of one message (see [`super::json::message_to_json`]).
+/// The `rtmp` object of one message (see [`super::message_to_json`]).
 pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth: usize) {
     let mut m = Obj::open(b);
     m.uint("csid", msg.csid.into());
@@ -229,7 +229,7 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
         }
         Body::Command(_) | Body::Data(_) | Body::SharedObject(_) => {
             // AMF-valued bodies: their one mapping is the Value form.
-            if let serde_json::Value::Object(mut vm) = super::json::message_to_json(msg, false) {
+            if let serde_json::Value::Object(mut vm) = super::message_to_json(msg, false) {
                 for k in ["command", "data", "shared_object"] {
                     if let Some(v) = vm.shift_remove(k) {
                         m.val(k, &v);
@@ -347,7 +347,7 @@ fn video(b: &mut Vec<u8>, v: &Video) {
             if i > 0 {
                 b.push(b',');
             }
-            put(b, &super::json::amf_to_json(x));
+            put(b, &super::amf_to_json(x));
         }
         b.push(b']');
     }
