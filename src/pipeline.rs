@@ -686,11 +686,10 @@ impl<T: DataTap> Sink for Driver<'_, T> {
             }
             self.drain(flow);
         }
-        let mut protocol = verdict.class.protocol();
-        let tls = tls.map(|(p, info)| {
-            protocol = p;
-            info
-        });
+        let (mut protocol, tls) = match tls {
+            Some((p, info)) => (p, Some(info)),
+            None => (verdict.class.protocol(), None),
+        };
         if self.rtmpt.is_carrier(flow) {
             let mut out = Vec::new();
             if self.rtmpt.carrier_end(flow, pkt, &mut out) == FlowProtocol::Rtmpt {
