@@ -99,6 +99,17 @@ fn compare(clean: &HashMap<Key, Message>, lossy: &HashMap<Key, Message>) -> Scor
             s.ts_equal += 1;
             continue;
         }
+        if std::env::var("RTMPSCOPE_LOSSY_DEBUG").is_ok() {
+            eprintln!(
+                "  ts off {k:?} csid {} type {}: true {} got {} diff {} est {:?}",
+                m.csid,
+                m.type_id,
+                c.timestamp,
+                m.timestamp,
+                c.timestamp as i64 - m.timestamp as i64,
+                m.timestamp_estimate
+            );
+        }
         match m.timestamp_estimate {
             None => {
                 s.wrong_unmarked += 1;

@@ -14,6 +14,7 @@
 //! [`ChunkOut::Desync`] and consumes nothing more; the caller resynchronises.
 //! It never panics.
 
+use crate::rtmp::cadence::{Cadence, Pace};
 use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
@@ -34,6 +35,8 @@ pub const CHUNK_REF_COST: usize = std::mem::size_of::<ChunkRef>();
 /// Most messages a gap is estimated to have swallowed on one chunk stream
 /// (the constant-delta rule; about 10 minutes of 25 fps video).
 pub const MAX_ESTIMATED_LOST_MESSAGES: u64 = 15_000;
+/// Most lost messages per chunk stream the cadence rule weighs for one gap.
+pub const MAX_CADENCE_SEARCH: u64 = 256;
 /// Message streams whose last exact timestamp is kept per direction.
 pub const MAX_FLOORS: usize = 64;
 /// Body bytes reserved up front for a new message at most (the rest grows
@@ -119,10 +122,15 @@ pub struct ChunkStream {
     est: Option<(u32, Option<u32>)>,
     /// Shortest message and largest delta seen on this stream.
     min_len: u32,
+    max_len: u32,
     max_delta: u32,
     /// Sum and count of message lengths seen (the typical size).
     len_sum: u64,
     len_n: u64,
+    /// Timestamp cadence of the stream (predicts lost messages' timestamps).
+    cadence: Cadence,
+    /// Delay of the packet clock behind the exact timestamps.
+    pace: Pace,
 }
 
 /// The chunk decoder of one direction.
@@ -153,12 +161,21 @@ pub struct ChunkDecoder {
     /// (media of one message stream is muxed in timestamp order, so a
     /// message after it is not earlier).
     floors: Vec<(u32, u32)>,
+    /// (message stream id, timestamp, type id) of the first audio/video
+    /// message after the last gap: the media the gap swallowed on the
+    /// other chunk streams of that message stream was muxed before it.
+    gap_first: Option<(u32, u32, u8)>,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
     /// Index of the stream whose chunk payload is being read, and the payload
     /// bytes left in that chunk.
     cur: Option<(usize, u32)>,
+}
+
+/// Packet time in ms.
+fn wall_ms(t: PacketTime) -> i64 {
+    (t.as_nanos() / 1_000_000) as i64
 }
 
 fn be24(b: &[u8]) -> u32 {
@@ -210,6 +227,7 @@ impl ChunkDecoder {
             gap_owed: 0,
             gap_room: None,
             floors: Vec::new(),
+            gap_first: None,
             max_partial_bytes,
             max_streams,
             partial_bytes: 0,
@@ -248,6 +266,7 @@ impl ChunkDecoder {
             }
         }
         self.gap_room = None;
+        self.gap_first = None;
     }
 
     /// Decoding resumes `region` bytes after the first gap since the last
@@ -582,9 +601,12 @@ impl ChunkDecoder {
                     // (then the stream starts at 0).
                     est: (fmt != 0 && !assumed).then_some((0, None)),
                     min_len: u32::MAX,
+                    max_len: 0,
                     max_delta: 0,
                     len_sum: 0,
                     len_n: 0,
+                    cadence: Cadence::default(),
+                    pace: Pace::default(),
                 });
                 self.streams.len() - 1
             }
@@ -742,10 +764,12 @@ impl ChunkDecoder {
         let last_delta = s.last_delta;
         let gap = std::mem::take(&mut s.gap);
         if fmt == 0 {
+            let mut unsure = gap;
             if let Some((above, _)) = s.est.take() {
                 // What the estimated timeline predicted for this message.
                 let predicted = s.timestamp.wrapping_add(last_delta.unwrap_or(0));
                 let off_by = value.wrapping_sub(predicted) as i32;
+                unsure |= off_by != 0;
                 if off_by != 0 && s.seen {
                     out.push(ChunkOut::Anomaly(Anomaly::new(
                         anomalies::RTMP_TIMESTAMP_CORRECTED,
@@ -761,9 +785,16 @@ impl ChunkDecoder {
                     )));
                 }
             }
-            s.last_delta = Some(value.wrapping_sub(s.timestamp));
+            let d = value.wrapping_sub(s.timestamp);
+            if unsure {
+                // The run's message count may be off: start again here.
+                s.cadence.reset();
+            }
+            s.cadence.observe(value, if s.seen { d } else { 0 });
+            s.last_delta = Some(d);
             s.timestamp = value;
             let msid = s.msid;
+            s.pace.observe(wall_ms(time), value);
             self.set_floor(msid, value);
             return (value, None);
         }
@@ -810,22 +841,43 @@ impl ChunkDecoder {
             } else {
                 // The fewest lost messages (of this delta) that bring the
                 // timestamp up to the last exact one of its message stream.
-                let mut n = by_size.unwrap_or(0);
+                let mut n_floor = 0;
                 if let Some(f) = floor {
                     let behind = f.wrapping_sub(naive) as i32;
                     if behind > 0 && value > 0 {
-                        n = n.max((behind as u64).div_ceil(value as u64));
+                        n_floor = (behind as u64).div_ceil(value as u64);
                     }
                 }
                 if let Some(m) = n_max {
-                    n = n.min(m);
+                    n_floor = n_floor.min(m);
                 }
-                n = n.min(MAX_ESTIMATED_LOST_MESSAGES);
-                let est = naive.wrapping_add((n as u32).wrapping_mul(value));
+                let s = &self.streams[idx];
                 let high = n_max.map(|m| {
                     let m = m.min(MAX_ESTIMATED_LOST_MESSAGES) as u32;
                     naive.saturating_add(m.saturating_mul(s.max_delta.max(value)))
                 });
+                let (n, est) = match self.by_cadence(idx, value, n_floor, n_max, time) {
+                    Some((n, base)) => {
+                        let est = base.wrapping_add(value);
+                        // Never outside the bounds.
+                        let est = if (est.wrapping_sub(naive) as i32) < 0 {
+                            naive
+                        } else {
+                            high.map_or(est, |h| est.min(h))
+                        };
+                        (n, est)
+                    }
+                    None => {
+                        let mut n = by_size.unwrap_or(0).max(n_floor);
+                        if let Some(m) = n_max {
+                            n = n.min(m);
+                        }
+                        n = n.min(MAX_ESTIMATED_LOST_MESSAGES);
+                        (n, naive.wrapping_add((n as u32).wrapping_mul(value)))
+                    }
+                };
+                let s = &mut self.streams[idx];
+                s.cadence.skip(n);
                 let (above, below) = s.est.unwrap_or((0, Some(0)));
                 let above = above.saturating_add(est.wrapping_sub(naive));
                 let below = match (below, high) {
@@ -838,15 +890,138 @@ impl ChunkDecoder {
         }
         let s = &mut self.streams[idx];
         let ts = s.timestamp;
+        s.cadence.observe(ts, value);
+        if gap && self.gap_first.is_none() && matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
+            self.gap_first = Some((s.msid, ts, s.type_id));
+        }
+        let s = &mut self.streams[idx];
         let estimate = s.est.map(|(above, below)| TimestampEstimate {
             low: ts.wrapping_sub(above),
             high: below.map(|b| ts.wrapping_add(b)),
         });
+        if estimate.is_none() {
+            s.pace.observe(wall_ms(time), ts);
+        }
         if estimate.is_none() && s.msid_known {
             let msid = s.msid;
             self.set_floor(msid, ts);
         }
         (ts, estimate)
+    }
+
+    /// The cadence rule for the first message of stream `idx` after a gap
+    /// (delta `value`): how many messages the gap swallowed on it and the
+    /// timestamp of the last of them (`None`: the stream has no cadence).
+    ///
+    /// Audio and video of one message stream are muxed in timestamp order
+    /// (video first on a tie). The first audio/video message after the gap
+    /// fixes which media of the other chunk streams came before it (lost);
+    /// for that first message itself, the count of lost messages is chosen
+    /// whose bytes (with the other streams' lost messages it implies, each
+    /// of its stream's average size with headers) best fill the bytes the
+    /// gap and the resync skipped.
+    fn by_cadence(
+        &self,
+        idx: usize,
+        value: u32,
+        n_floor: u64,
+        n_max: Option<u64>,
+        time: PacketTime,
+    ) -> Option<(u64, u32)> {
+        let s = &self.streams[idx];
+        let ty = s.type_id;
+        if !matches!(ty, type_id::AUDIO | type_id::VIDEO) {
+            return None;
+        }
+        let hi = n_max
+            .unwrap_or(MAX_CADENCE_SEARCH)
+            .min(MAX_CADENCE_SEARCH)
+            .max(n_floor);
+        let base = |n: u64| {
+            if n == 0 {
+                Some(s.timestamp)
+            } else {
+                s.cadence.predict_step(n, value)
+            }
+        };
+        // Messages of stream `o` (type `oty`) muxed before a message of
+        // type `ty` at timestamp `t`, after its last one.
+        let before = |o: &ChunkStream, t: u32, first_ty: u8| -> u64 {
+            let mut m = 0;
+            while m < MAX_CADENCE_SEARCH {
+                let Some(p) = o.cadence.predict(m + 1, o.last_delta.unwrap_or(0)) else {
+                    break;
+                };
+                let d = p.wrapping_sub(t) as i32;
+                if d < 0 || (d == 0 && o.type_id > first_ty) {
+                    m += 1;
+                } else {
+                    break;
+                }
+            }
+            m
+        };
+        if let Some((msid, t, first_ty)) = self.gap_first {
+            if msid != s.msid {
+                return None;
+            }
+            let n = before(s, t, first_ty).clamp(n_floor, hi);
+            if std::env::var_os("I11DBG").is_some() {
+                eprintln!("DBG second csid {} ts_last {} first t {t} n {n} period {:?}", s.csid, s.timestamp, s.cadence.period());
+            }
+            return Some((n, base(n)?));
+        }
+        let room = self.gap_room?;
+        let cs = self.chunk_size.max(1) as u64;
+        let cost_of = |len: u64| len + 8 + len.saturating_sub(1) / cs;
+        let cost = |o: &ChunkStream| cost_of(o.len_sum / o.len_n.max(1));
+        // One lost video message may be a keyframe (as long as the largest).
+        let key_extra = |o: &ChunkStream| {
+            if o.type_id == type_id::VIDEO {
+                cost_of(o.max_len as u64).saturating_sub(cost(o))
+            } else {
+                0
+            }
+        };
+        // Live media: the packet clock bounds the timestamp.
+        let paced = s.pace.highest(wall_ms(time));
+        let mut best: Option<(u64, u64, u32)> = None;
+        let mut best_any: Option<(u64, u64, u32)> = None;
+        for n in n_floor..=hi {
+            let b = base(n)?;
+            let t = b.wrapping_add(value);
+            let in_pace = paced.is_none_or(|hi| t as i64 <= hi);
+            let mut bytes = n * cost(s);
+            let mut key = if n > 0 { key_extra(s) } else { 0 };
+            for (j, o) in self.streams.iter().enumerate() {
+                if j != idx
+                    && o.gap
+                    && o.msid == s.msid
+                    && o.len_n > 0
+                    && matches!(o.type_id, type_id::AUDIO | type_id::VIDEO)
+                {
+                    let m = before(o, t, ty);
+                    bytes += m * cost(o);
+                    if m > 0 {
+                        key = key.max(key_extra(o));
+                    }
+                }
+            }
+            let err = bytes.abs_diff(room).min((bytes + key).abs_diff(room));
+            if std::env::var_os("I11DBG").is_some() {
+                eprintln!("DBG csid {} ts_last {} n {n} t {t} bytes {bytes} room {room} pace {paced:?} wall {} period {:?}", s.csid, s.timestamp, wall_ms(time) % 100000, s.cadence.period());
+            }
+            if in_pace && best.is_none_or(|(e, _, _)| err < e) {
+                best = Some((err, n, b));
+            }
+            if best_any.is_none_or(|(e, _, _)| err < e) {
+                best_any = Some((err, n, b));
+            }
+            if bytes > room && paced.is_none_or(|hi| t as i64 > hi) {
+                break;
+            }
+        }
+        best.or(best_any).map(|(_, n, b)| (n, b))
     }
 
     fn set_floor(&mut self, msid: u32, ts: u32) {
@@ -874,6 +1049,7 @@ impl ChunkDecoder {
         let cs = self.chunk_size;
         let s = &mut self.streams[idx];
         s.min_len = s.min_len.min(s.length);
+        s.max_len = s.max_len.max(s.length);
         s.len_sum += s.length as u64;
         s.len_n += 1;
         let pay = off + hlen as u64;

@@ -29,6 +29,7 @@
 
 pub mod aggregate;
 pub mod body;
+pub mod cadence;
 pub mod chunk;
 pub mod command;
 pub mod control;
