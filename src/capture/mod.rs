@@ -38,27 +38,7 @@ use crate::time::PacketTime;
 
 pub use parser::ParserSource;
 
-/// One captured frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RawPacket<'a> {
-    /// 1-based index in the input.
-    pub pcap_cnt: u64,
-    pub time: PacketTime,
-    /// LINKTYPE_* value of the interface the frame was captured on.
-    pub linktype: u32,
-    /// Length of the frame on the wire (>= data.len()).
-    pub origlen: u32,
-    /// Captured bytes.
-    pub data: &'a [u8],
-}
-
-/// Kernel/interface drop counters of a live capture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KernelStats {
-    pub received: u64,
-    pub dropped: u64,
-    pub if_dropped: u64,
-}
+pub use crate::packet::{KernelStats, RawPacket};
 
 /// Default snapshot length: large enough for GRO/TSO super-segments.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
