@@ -84,7 +84,8 @@ impl Cadence {
         let period = self.period();
         let off = period.is_some_and(|p| {
             let last = self.ring[(self.pos + RING - 1) % RING].1;
-            let d = rel.wrapping_sub(last) as f64 / (k - self.ring[(self.pos + RING - 1) % RING].0).max(1) as f64;
+            let d = rel.wrapping_sub(last) as f64
+                / (k - self.ring[(self.pos + RING - 1) % RING].0).max(1) as f64;
             d > 2.0 * p + 1.0 || d * 2.0 + 1.0 < p
         });
         if lo >= hi || off {

@@ -18,6 +18,7 @@ use crate::rtmp::cadence::{Cadence, Pace};
 use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
+use crate::rtmp::plausible::{plausible_length, plausible_type, MAX_PLAUSIBLE_MSID};
 use crate::time::PacketTime;
 use crate::vocab::anomalies;
 use crate::vocab::{Anomaly, ByteRange, Severity};
@@ -165,6 +166,10 @@ pub struct ChunkDecoder {
     /// message after the last gap: the media the gap swallowed on the
     /// other chunk streams of that message stream was muxed before it.
     gap_first: Option<(u32, u32, u8)>,
+    /// Decoding resumed at a resync whose chain has not yet proved the
+    /// chunk size (no message of more than one chunk completed since):
+    /// a header no real stream sends is taken as a wrong chain, not decoded.
+    probation: bool,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
@@ -228,6 +233,7 @@ impl ChunkDecoder {
             gap_room: None,
             floors: Vec::new(),
             gap_first: None,
+            probation: false,
             max_partial_bytes,
             max_streams,
             partial_bytes: 0,
@@ -255,6 +261,11 @@ impl ChunkDecoder {
         self.lenient = lenient;
     }
 
+    /// Bytes of this direction were lost since the flow began.
+    pub fn gapped(&self) -> bool {
+        self.gapped
+    }
+
     /// Bytes of this direction were lost: chunk streams first seen from now
     /// on have an unknown message stream id.
     pub fn note_gap(&mut self) {
@@ -273,6 +284,13 @@ impl ChunkDecoder {
     /// resync: bounds how many messages the gap can have swallowed.
     pub fn note_resync(&mut self, region: u64) {
         self.gap_room = Some(region.saturating_sub(std::mem::take(&mut self.gap_owed)));
+        self.probation = true;
+    }
+
+    /// Whether the chain taken at the last resync has not yet proved its
+    /// chunk size.
+    pub fn on_probation(&self) -> bool {
+        self.probation
     }
 
     /// Whether the peer repeats the extended timestamp on fmt 3 chunks.
@@ -469,6 +487,10 @@ impl ChunkDecoder {
         if p.dropping {
             return;
         }
+        if p.chunks.len() > 1 {
+            // The chain holds across a chunk boundary: the chunk size is right.
+            self.probation = false;
+        }
         let (mut m, body) = finish_partial(p, csid, time, None);
         self.apply_chunk_control(&mut m, &body, time, out);
         out.push(ChunkOut::Message(m, body));
@@ -548,6 +570,16 @@ impl ChunkDecoder {
         let mh = &d[bl..bl + ml];
         let idx = self.find(csid);
         let hdr_range = |len: usize| ByteRange::new(off, off + len as u64);
+        if self.probation {
+            if let Some(why) = self.implausible_after_resync(fmt, mh, idx) {
+                out.push(ChunkOut::Anomaly(Anomaly::new(
+                    anomalies::RTMP_CHUNK_IMPLAUSIBLE_HEADER,
+                    Some(hdr_range(bl + ml)),
+                    format!("fmt {fmt} header on csid {csid} after a resync: {why}"),
+                )));
+                return Hdr::Desync;
+            }
+        }
         // Unknown chunk stream.
         let idx = match idx {
             Some(i) => i,
@@ -734,6 +766,33 @@ impl ChunkDecoder {
         s.ets = ets;
         self.begin(idx, fmt, ts, delta, ext, est, off, hlen, time, out);
         Hdr::Ok(hlen)
+    }
+
+    /// Why a header read while on probation (after a resync) cannot be a
+    /// real one: a type id or length no stream sends, a message stream id
+    /// out of range, or a new message on a chunk stream whose message is
+    /// unfinished (the resync's chain was wrong: most likely the chunk size).
+    fn implausible_after_resync(&self, fmt: u8, mh: &[u8], idx: Option<usize>) -> Option<String> {
+        if fmt <= 1 {
+            let (len, t) = (be24(&mh[3..6]), mh[6]);
+            if !plausible_type(t) || !plausible_length(t, len, self.chunk_size) {
+                return Some(format!("type {t} of length {len}"));
+            }
+            if fmt == 0 {
+                let msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+                if msid >= MAX_PLAUSIBLE_MSID {
+                    return Some(format!("message stream id {msid}"));
+                }
+            }
+        }
+        let p = idx.and_then(|i| self.streams[i].partial.as_ref());
+        match p {
+            Some(p) if fmt <= 2 => Some(format!(
+                "new message with {} of {} bytes pending",
+                p.received, p.length
+            )),
+            _ => None,
+        }
     }
 
     /// The absolute timestamp of a new message on stream `idx` whose header
@@ -967,7 +1026,12 @@ impl ChunkDecoder {
             }
             let n = before(s, t, first_ty).clamp(n_floor, hi);
             if std::env::var_os("I11DBG").is_some() {
-                eprintln!("DBG second csid {} ts_last {} first t {t} n {n} period {:?}", s.csid, s.timestamp, s.cadence.period());
+                eprintln!(
+                    "DBG second csid {} ts_last {} first t {t} n {n} period {:?}",
+                    s.csid,
+                    s.timestamp,
+                    s.cadence.period()
+                );
             }
             return Some((n, base(n)?));
         }

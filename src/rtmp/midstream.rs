@@ -84,6 +84,11 @@
 
 use super::chunk::{basic_header, message_header_len, ChunkDecoder, ChunkOut};
 use super::message::{Message, TruncationCause};
+use super::plausible::{length_ok, plausible_length, MAX_PLAUSIBLE_MSID};
+pub use super::plausible::{
+    plausible_type, HUGE_MESSAGE, MAX_PLAUSIBLE_AUDIO, MAX_PLAUSIBLE_CHUNKS, MAX_PLAUSIBLE_COMMAND,
+    MAX_PLAUSIBLE_DATA,
+};
 use crate::time::PacketTime;
 use crate::vocab::Severity;
 
@@ -116,8 +121,6 @@ pub const MAX_WALK_HEADERS: u32 = 64;
 pub const CONFIDENT_HEADERS: u32 = 8;
 /// Lowest score accepted when the probe buffer is full (or the flow ended).
 pub const MIN_SCORE: i32 = 6;
-/// Messages longer than this are rare enough to count against a chain.
-pub const HUGE_MESSAGE: u32 = 4 * 1024 * 1024;
 /// Chunk streams simulated per walk.
 const SIM_STREAMS: usize = 16;
 /// Walks run per resynchronisation attempt with a known chunk size (pending
@@ -143,16 +146,6 @@ pub const MAX_JUDGE_MESSAGES: u32 = 64;
 /// A flow picked up mid-stream with at least this many decoded messages is
 /// classified with high confidence.
 pub const HIGH_CONFIDENCE_MESSAGES: u64 = 16;
-/// Commands (types 17, 20) longer than this are implausible.
-pub const MAX_PLAUSIBLE_COMMAND: u32 = 64 * 1024;
-/// Data and shared object messages (15, 16, 18, 19) longer than this are
-/// implausible.
-pub const MAX_PLAUSIBLE_DATA: u32 = 1024 * 1024;
-/// Audio messages longer than this are implausible.
-pub const MAX_PLAUSIBLE_AUDIO: u32 = 256 * 1024;
-/// Messages needing more chunks than this at the chunk size in force are
-/// implausible (a 1 MiB frame at the default 128-byte chunk size).
-pub const MAX_PLAUSIBLE_CHUNKS: u32 = 8192;
 /// A timestamp delta (fmt 1/2) above this (ten minutes) counts against.
 pub const MAX_PLAUSIBLE_DELTA: u32 = 600_000;
 /// A media timestamp delta up to this (ms) moves like a media clock.
@@ -192,21 +185,6 @@ struct Sim {
     left: u32,
     type_id: u8,
     ets: Option<u32>,
-}
-
-/// Message type ids seen in practice.
-pub fn plausible_type(t: u8) -> bool {
-    matches!(t, 1..=6 | 8 | 9 | 15..=20 | 22)
-}
-
-fn length_ok(t: u8, len: u32) -> bool {
-    match t {
-        1..=3 | 5 => len == 4,
-        6 => len == 5,
-        4 => (2..=64).contains(&len),
-        15..=20 | 22 => len >= 1,
-        _ => true,
-    }
 }
 
 fn be24(b: &[u8]) -> u32 {
@@ -330,7 +308,7 @@ pub fn walk(
                 };
                 if fmt == 0 {
                     let msid = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
-                    if msid >= 1 << 16 {
+                    if msid >= MAX_PLAUSIBLE_MSID {
                         w.failed = true;
                         break;
                     }
@@ -569,21 +547,6 @@ fn body_evidence(t: u8, b: &[u8], complete: bool) -> Option<i32> {
             .then_some(2)
         }
         _ => None,
-    }
-}
-
-/// Whether a message of type `t` may be `len` bytes long at chunk size
-/// `cs`.
-fn plausible_length(t: u8, len: u32, cs: u32) -> bool {
-    if len / cs.max(1) > MAX_PLAUSIBLE_CHUNKS {
-        return false;
-    }
-    match t {
-        17 | 20 => len <= MAX_PLAUSIBLE_COMMAND,
-        15 | 16 | 18 | 19 => len <= MAX_PLAUSIBLE_DATA,
-        8 => len <= MAX_PLAUSIBLE_AUDIO,
-        9 | 22 => len <= HUGE_MESSAGE,
-        _ => length_ok(t, len),
     }
 }
 
@@ -854,7 +817,7 @@ fn first_header_impossible(
                 return true;
             }
             if fmt == 0 {
-                u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]) >= 1 << 16
+                u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]) >= MAX_PLAUSIBLE_MSID
             } else {
                 !fmt1_unknown && !is_known()
             }
@@ -933,6 +896,16 @@ impl ResyncScan {
     ) -> StartOutcome {
         if first_header_impossible(buf, start, known, fmt1_unknown) {
             return StartOutcome::Reject;
+        }
+        // A chain does not start with a fmt 1 header on a never-seen chunk
+        // stream in the 2- or 3-byte basic header form: the two bytes
+        // before a real 1-byte header read that way as the same header
+        // with a made-up csid (one found in 05-both-5pct), and real peers
+        // number their chunk streams below 64.
+        if let Some((1, csid, bl)) = buf.get(start..).and_then(basic_header) {
+            if bl > 1 && !known.iter().any(|k| k.0 == csid) {
+                return StartOutcome::Reject;
+            }
         }
         let mut best: Option<Walk> = None;
         let mut need: Option<usize> = None;

@@ -40,6 +40,7 @@ mod handshake_asm;
 pub mod media;
 pub mod message;
 pub mod midstream;
+pub mod plausible;
 mod probe;
 pub(crate) mod reader;
 pub mod shared_object;
@@ -758,6 +759,12 @@ impl Connection {
         }
         self.scratch = outs;
         if desync {
+            // The bytes skipped until the next chain are lost to decoding,
+            // as after a gap; and the chunk size in force is suspect (a
+            // chain that breaks was most often read with the wrong one), so
+            // the scan tries the candidate sizes at once.
+            self.dirs[d].dec.note_gap();
+            self.dirs[d].probe.wide = true;
             // Messages in progress lose the bytes we are about to skip.
             let outs = self.dirs[d]
                 .dec

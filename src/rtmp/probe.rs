@@ -29,7 +29,10 @@ pub(super) struct ProbeState {
     pub(super) best_evidence: Option<i32>,
     /// `rtmp.midstream.work_limit` was reported for this direction.
     pub(super) work_limit_reported: bool,
-    /// The resync scan tries the candidate chunk sizes too.
+    /// The resync scan tries the candidate chunk sizes too: nothing held
+    /// with the size in force over [`RESYNC_WIDEN_BYTES`] since the first
+    /// gap, or the chain taken at the last resync broke (a desync). Kept
+    /// across gaps until a resync succeeds.
     pub(super) wide: bool,
 }
 
@@ -56,7 +59,6 @@ impl Connection {
         st.buf_off = off;
         st.probe.next_check = FIRST_PROBE_CHECK;
         st.probe.scan.reset();
-        st.probe.wide = false;
     }
 
     /// Runs inference on the probe buffer when it is worth it; switches to
@@ -135,7 +137,11 @@ impl Connection {
                 // again with the candidate sizes too (as mid-stream).
                 let known = st.dec.known_streams();
                 let mut sizes = vec![st.dec.chunk_size()];
-                let lenient = st.dec.lenient();
+                // After a loss the decoder takes a fmt 1 header on a
+                // never-seen chunk stream (its fmt 0 may be in the gap:
+                // nginx opens each media chunk stream with one fmt 0 and
+                // sends fmt 1 ever after), so the scan follows them too.
+                let lenient = st.dec.lenient() || st.dec.gapped();
                 let wide = st.probe.wide;
                 if wide {
                     for c in midstream::CANDIDATE_SIZES {
@@ -149,7 +155,15 @@ impl Connection {
                 let mut found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
                     resync_acceptable(w, fin || full)
                 });
-                if found.is_none() && !wide && (st.buf.len() >= RESYNC_WIDEN_BYTES || fin || full) {
+                // Counted from the first gap (a later gap in the same
+                // resync empties the buffer, not the doubt).
+                let since = match kind {
+                    Probe::Resync(since) => since,
+                    Probe::Midstream => st.buf_off,
+                };
+                let probed = (st.buf_off + st.buf.len() as u64).saturating_sub(since);
+                if found.is_none() && !wide && (probed >= RESYNC_WIDEN_BYTES as u64 || fin || full)
+                {
                     st.probe.wide = true;
                     scan.reset();
                     for c in midstream::CANDIDATE_SIZES {
@@ -248,6 +262,7 @@ impl Connection {
                     ));
                 }
                 Probe::Resync(since) => {
+                    self.dirs[d].probe.wide = false;
                     self.dirs[d]
                         .dec
                         .note_resync(start_off.saturating_sub(since));
