@@ -165,7 +165,8 @@ pub struct ChunkDecoder {
     /// (message stream id, timestamp, type id) of the first audio/video
     /// message after the last gap: the media the gap swallowed on the
     /// other chunk streams of that message stream was muxed before it.
-    gap_first: Option<(u32, u32, u8)>,
+    /// (`None` for the message stream id: unknown, after a pickup or a gap.)
+    gap_first: Option<(Option<u32>, u32, u8)>,
     /// Decoding resumed at a resync whose chain has not yet proved the
     /// chunk size (no message of more than one chunk completed since):
     /// a header no real stream sends is taken as a wrong chain, not decoded.
@@ -951,7 +952,7 @@ impl ChunkDecoder {
         let ts = s.timestamp;
         s.cadence.observe(ts, value);
         if gap && self.gap_first.is_none() && matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
-            self.gap_first = Some((s.msid, ts, s.type_id));
+            self.gap_first = Some((s.msid_known.then_some(s.msid), ts, s.type_id));
         }
         let s = &mut self.streams[idx];
         let estimate = s.est.map(|(above, below)| TimestampEstimate {
@@ -1021,7 +1022,7 @@ impl ChunkDecoder {
             m
         };
         if let Some((msid, t, first_ty)) = self.gap_first {
-            if msid != s.msid {
+            if msid.is_some_and(|m| s.msid_known && m != s.msid) {
                 return None;
             }
             let n = before(s, t, first_ty).clamp(n_floor, hi);
@@ -1060,7 +1061,7 @@ impl ChunkDecoder {
             for (j, o) in self.streams.iter().enumerate() {
                 if j != idx
                     && o.gap
-                    && o.msid == s.msid
+                    && (o.msid == s.msid || !o.msid_known || !s.msid_known)
                     && o.len_n > 0
                     && matches!(o.type_id, type_id::AUDIO | type_id::VIDEO)
                 {
