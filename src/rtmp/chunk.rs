@@ -128,6 +128,13 @@ pub struct ChunkStream {
     /// Sum and count of message lengths seen (the typical size).
     len_sum: u64,
     len_n: u64,
+    /// Video only: sum and count of the lengths of complete frames that
+    /// are not keyframes, and the length of the last keyframe (sequence
+    /// headers left out): a gap's bytes are weighed with these, as one
+    /// early keyframe would make the plain average several times too big.
+    inter_sum: u64,
+    inter_n: u64,
+    key_len: u32,
     /// Timestamp cadence of the stream (predicts lost messages' timestamps).
     cadence: Cadence,
     /// Delay of the packet clock behind the exact timestamps.
@@ -177,6 +184,24 @@ pub struct ChunkDecoder {
     /// Index of the stream whose chunk payload is being read, and the payload
     /// bytes left in that chunk.
     cur: Option<(usize, u32)>,
+}
+
+/// Whether a video message body is a keyframe (`Some(true)`), another
+/// frame (`Some(false)`), or a sequence header / unreadable (`None`):
+/// legacy FLV (frame type, codec id, AVC/HEVC/AV1 packet type 0 = sequence
+/// header) and Enhanced RTMP (bit 7, packet type 0 or 5 = sequence start).
+fn video_frame_kind(body: &[u8]) -> Option<bool> {
+    let b0 = *body.first()?;
+    let frame_type = (b0 >> 4) & 0x7;
+    let seq = if b0 & 0x80 != 0 {
+        matches!(b0 & 0x0f, 0 | 5)
+    } else {
+        matches!(b0 & 0x0f, 7 | 12 | 13) && body.get(1).is_none_or(|&t| t == 0)
+    };
+    if seq || frame_type == 5 {
+        return None;
+    }
+    Some(frame_type == 1)
 }
 
 /// Packet time in ms.
@@ -284,7 +309,11 @@ impl ChunkDecoder {
     /// Decoding resumes `region` bytes after the first gap since the last
     /// resync: bounds how many messages the gap can have swallowed.
     pub fn note_resync(&mut self, region: u64) {
-        self.gap_room = Some(region.saturating_sub(std::mem::take(&mut self.gap_owed)));
+        // Cut messages said to owe more than the whole region: their
+        // lengths were not real (a wrong chain before the gap), so the
+        // room is unknown rather than none.
+        let owed = std::mem::take(&mut self.gap_owed);
+        self.gap_room = region.checked_sub(owed);
         self.probation = true;
     }
 
@@ -492,6 +521,17 @@ impl ChunkDecoder {
             // The chain holds across a chunk boundary: the chunk size is right.
             self.probation = false;
         }
+        if p.type_id == type_id::VIDEO {
+            let s = &mut self.streams[si];
+            match video_frame_kind(&p.body) {
+                Some(true) => s.key_len = p.length,
+                Some(false) => {
+                    s.inter_sum += p.length as u64;
+                    s.inter_n += 1;
+                }
+                None => {}
+            }
+        }
         let (mut m, body) = finish_partial(p, csid, time, None);
         self.apply_chunk_control(&mut m, &body, time, out);
         out.push(ChunkOut::Message(m, body));
@@ -638,6 +678,9 @@ impl ChunkDecoder {
                     max_delta: 0,
                     len_sum: 0,
                     len_n: 0,
+                    inter_sum: 0,
+                    inter_n: 0,
+                    key_len: 0,
                     cadence: Cadence::default(),
                     pace: Pace::default(),
                 });
@@ -1039,11 +1082,19 @@ impl ChunkDecoder {
         let room = self.gap_room?;
         let cs = self.chunk_size.max(1) as u64;
         let cost_of = |len: u64| len + 8 + len.saturating_sub(1) / cs;
-        let cost = |o: &ChunkStream| cost_of(o.len_sum / o.len_n.max(1));
-        // One lost video message may be a keyframe (as long as the largest).
+        let cost = |o: &ChunkStream| {
+            if o.inter_n > 0 {
+                cost_of(o.inter_sum / o.inter_n)
+            } else {
+                cost_of(o.len_sum / o.len_n.max(1))
+            }
+        };
+        // One lost video message may be a keyframe (as long as the last
+        // one, or the largest message when none was seen).
         let key_extra = |o: &ChunkStream| {
             if o.type_id == type_id::VIDEO {
-                cost_of(o.max_len as u64).saturating_sub(cost(o))
+                let key = if o.key_len > 0 { o.key_len } else { o.max_len };
+                cost_of(key as u64).saturating_sub(cost(o))
             } else {
                 0
             }

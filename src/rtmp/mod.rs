@@ -310,6 +310,20 @@ impl Connection {
         pkt: PacketRef,
         out: &mut Vec<RtmpEvent>,
     ) {
+        self.gap_at(dir, offset, len, false, pkt, out);
+    }
+
+    /// [`Connection::handle_gap`]; `cut_tried`: the resync buffer before
+    /// the gap was already judged as cut.
+    fn gap_at(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        cut_tried: bool,
+        pkt: PacketRef,
+        out: &mut Vec<RtmpEvent>,
+    ) {
         if self.stopped() || len == 0 {
             return;
         }
@@ -346,6 +360,16 @@ impl Connection {
                         Phase::Probe(Probe::Resync(base + handshake::HANDSHAKE_TOTAL as u64));
                     self.reset_probe(d, end);
                 }
+            }
+            Phase::Probe(Probe::Resync(since)) if !cut_tried => {
+                // The probe buffer will not grow past this gap: judge it
+                // now as at the end of a flow (two headers with a decent
+                // score do), so the messages between two close gaps are
+                // decoded, not dropped with the buffer. A chain found is
+                // decoded, then the gap is applied to the chunk phase.
+                self.try_probe(dir, Probe::Resync(since), false, true, pkt, out);
+                self.drain_replay(dir, pkt, out);
+                self.gap_at(dir, offset, len, true, pkt, out);
             }
             Phase::Probe(p) => {
                 // The probe buffer is no longer contiguous: drop it.
@@ -426,7 +450,7 @@ impl Connection {
                 if self.dirs[d].buf.is_empty() {
                     break;
                 }
-                self.try_probe(dir, p, true, pkt, out);
+                self.try_probe(dir, p, true, false, pkt, out);
                 if self.dirs[d].replay.is_none() {
                     break;
                 }
@@ -701,7 +725,7 @@ impl Connection {
                     st.buf.extend_from_slice(&data[..n]);
                     off += n as u64;
                     data = &data[n..];
-                    self.try_probe(dir, p, false, pkt, out);
+                    self.try_probe(dir, p, false, false, pkt, out);
                 }
                 Phase::Chunks => {
                     let n = self.chunk_bytes(dir, off, data, pkt, out);
@@ -778,7 +802,7 @@ impl Connection {
             st.probe.next_check = FIRST_PROBE_CHECK;
             st.probe.scan.reset();
             if !st.buf.is_empty() {
-                self.try_probe(dir, Probe::Resync(since), false, pkt, out);
+                self.try_probe(dir, Probe::Resync(since), false, false, pkt, out);
             }
         }
         taken

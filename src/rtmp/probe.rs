@@ -63,11 +63,16 @@ impl Connection {
 
     /// Runs inference on the probe buffer when it is worth it; switches to
     /// the chunk phase (feeding the buffered bytes) when a chain is found.
+    /// `fin`: the flow ended; `cut`: a gap follows the buffer (it will not
+    /// grow: judged like a final pass, but nothing is reported when no
+    /// chain holds).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn try_probe(
         &mut self,
         dir: Direction,
         kind: Probe,
         fin: bool,
+        cut: bool,
         pkt: PacketRef,
         out: &mut Vec<RtmpEvent>,
     ) {
@@ -152,8 +157,9 @@ impl Connection {
                 }
                 let st = &mut self.dirs[d];
                 let mut scan = std::mem::take(&mut st.probe.scan);
-                let mut found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
-                    resync_acceptable(w, fin || full)
+                let last = fin || full || cut;
+                let mut found = scan.scan(&st.buf, &sizes, &known, lenient, last, |w| {
+                    cut_acceptable(w, fin || full, cut)
                 });
                 // Counted from the first gap (a later gap in the same
                 // resync empties the buffer, not the doubt).
@@ -171,8 +177,8 @@ impl Connection {
                             sizes.push(c);
                         }
                     }
-                    found = scan.scan(&st.buf, &sizes, &known, lenient, fin || full, |w| {
-                        resync_acceptable(w, fin || full)
+                    found = scan.scan(&st.buf, &sizes, &known, lenient, last, |w| {
+                        cut_acceptable(w, fin || full, cut)
                     });
                 }
                 st.probe.scan = scan;
@@ -188,7 +194,7 @@ impl Connection {
         // builds a long chain; accept it when it decodes exactly.
         let best = match best {
             Some(w) if w.headers >= 2 && !w.failed => Some(w),
-            _ if fin && !strict && st.buf.len() < midstream::START_WINDOW => {
+            _ if (fin || cut) && !strict && st.buf.len() < midstream::START_WINDOW => {
                 let sizes = match kind {
                     Probe::Midstream => {
                         let mut sizes = vec![self.dirs[1 - d].dec.chunk_size()];
@@ -210,7 +216,7 @@ impl Connection {
             if strict && (w.start != 0 || w.failed || w.strong < 2) {
                 return false;
             }
-            resync_acceptable(w, fin || full)
+            cut_acceptable(w, fin || full, cut)
         });
         // A mid-stream chain must also prove itself by what its messages
         // decode to, unless the other direction already did.
@@ -345,6 +351,17 @@ impl Connection {
         st.probe.scan.shift(half);
         st.probe.next_check = st.buf.len() + 1;
     }
+}
+
+/// Lowest score of a chain taken from a resync buffer that a gap cut
+/// (scores of the real chains of the lossy corpus: 13 and up; a chain of a
+/// fmt 2 and a fmt 1 header read from media bytes scored 7).
+pub const CUT_MIN_SCORE: i32 = 2 * midstream::MIN_SCORE;
+
+/// [`resync_acceptable`], and for a buffer cut by a gap (`cut`) the weaker
+/// test of a final pass with at least [`CUT_MIN_SCORE`].
+pub(super) fn cut_acceptable(w: &midstream::Walk, last: bool, cut: bool) -> bool {
+    resync_acceptable(w, last) || (cut && resync_acceptable(w, true) && w.score >= CUT_MIN_SCORE)
 }
 
 /// Whether a chain is good enough to take: long and clean, or clean to the
