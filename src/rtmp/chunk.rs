@@ -1069,14 +1069,6 @@ impl ChunkDecoder {
                 return None;
             }
             let n = before(s, t, first_ty).clamp(n_floor, hi);
-            if std::env::var_os("I11DBG").is_some() {
-                eprintln!(
-                    "DBG second csid {} ts_last {} first t {t} n {n} period {:?}",
-                    s.csid,
-                    s.timestamp,
-                    s.cadence.period()
-                );
-            }
             return Some((n, base(n)?));
         }
         let room = self.gap_room?;
@@ -1124,9 +1116,6 @@ impl ChunkDecoder {
                 }
             }
             let err = bytes.abs_diff(room).min((bytes + key).abs_diff(room));
-            if std::env::var_os("I11DBG").is_some() {
-                eprintln!("DBG csid {} ts_last {} n {n} t {t} bytes {bytes} room {room} pace {paced:?} wall {} period {:?}", s.csid, s.timestamp, wall_ms(time) % 100000, s.cadence.period());
-            }
             if in_pace && best.is_none_or(|(e, _, _)| err < e) {
                 best = Some((err, n, b));
             }

@@ -1511,3 +1511,75 @@ fn loss_gap_inside_an_extended_timestamp() {
         assert!(m.extended_timestamp);
     }
 }
+
+/// An AMF0 command body: the name, a transaction id, then nulls up to
+/// `len` bytes.
+fn amf_cmd(name: &str, len: usize) -> Vec<u8> {
+    let mut b = vec![0x02, 0, name.len() as u8];
+    b.extend_from_slice(name.as_bytes());
+    b.push(0x00);
+    b.extend_from_slice(&1f64.to_be_bytes());
+    b.resize(len.max(b.len()), 0x05);
+    b
+}
+
+#[test]
+fn loss_a_chain_read_with_the_wrong_chunk_size_breaks_and_resyncs_wide() {
+    // The Set Chunk Size (4096) is lost; small commands after it chain as
+    // well with 128, so the resync takes 128; a 400-byte data message then
+    // shows, at its byte 128, a header no stream sends (type 0x77). On
+    // probation that breaks the chain: reported, never decoded, and the
+    // scan that follows tries the candidate sizes at once.
+    let (mut c, base) = after_handshake();
+    let mut parts = vec![msg0(3, 0, 20, 0, &amf_cmd("connect", 60), 128)];
+    parts.push(msg0(2, 0, 1, 0, &4096u32.to_be_bytes(), 128));
+    for name in ["releaseStream", "FCPublish", "createStream", "publish"] {
+        parts.push(msg0(3, 0, 20, 0, &amf_cmd(name, 40), 4096));
+    }
+    let mut data = amf_cmd("@setDataFrame", 400);
+    data[128..140].copy_from_slice(&[0x05, 0, 0, 0, 0, 0, 10, 0x77, 0, 0, 0, 0]);
+    parts.push(msg0(5, 0, 18, 1, &data, 4096));
+    let first_media = parts.len();
+    parts.push(msg0(4, 0, 8, 1, &media(8, 300, 0), 4096));
+    for k in 1..16 {
+        parts.push(msg1(4, 23, 8, &media(8, 300, k), 4096));
+    }
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[1]);
+    assert!(
+        !anomalies(&ev, "rtmp.chunk.implausible_header").is_empty(),
+        "{ev:?}"
+    );
+    for m in messages(&ev).iter().filter(|m| m.truncated.is_none()) {
+        assert!(offs.contains(&m.first_byte), "phantom {m:?}");
+        assert_ne!(m.type_id, 0x77);
+    }
+    assert_eq!(c.chunk_size(TS), 4096);
+    for (i, &o) in offs.iter().enumerate().skip(first_media + 1) {
+        assert!(by_offset(&ev, o).is_some(), "part {i} lost: {ev:?}");
+    }
+}
+
+#[test]
+fn loss_messages_between_two_close_gaps_are_decoded() {
+    // Three audio messages between two gaps: too short a chain to be taken
+    // while the buffer grows, but the second gap cuts it, so it is judged
+    // then instead of being dropped with the buffer.
+    let (mut c, base) = after_handshake();
+    let mut parts = vec![msg0(4, 1000, 8, 1, &media(8, 100, 0), 128)];
+    let mut truth = vec![1000];
+    for k in 1..30u32 {
+        parts.push(msg1(4, 23, 8, &media(8, 100, k as usize), 128));
+        truth.push(1000 + 23 * k);
+    }
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts, &[10, 14]);
+    for i in (11..14).chain(15..parts.len()) {
+        let m = by_offset(&ev, offs[i]).unwrap_or_else(|| panic!("part {i} lost: {ev:?}"));
+        assert!(
+            holds(m, truth[i]),
+            "part {i}: {} vs {}",
+            m.timestamp,
+            truth[i]
+        );
+        assert_eq!(m.timestamp, truth[i], "part {i}");
+    }
+}
