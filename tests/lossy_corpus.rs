@@ -62,6 +62,9 @@ struct Score {
     bound_misses: usize,
     estimated: usize,
     ts_equal: usize,
+    /// Messages reported truncated (cut by a gap) whose header (type,
+    /// csid, length) and timestamp equal the clean run's.
+    ts_equal_truncated: usize,
 }
 
 fn compare(clean: &HashMap<Key, Message>, lossy: &HashMap<Key, Message>) -> Score {
@@ -71,6 +74,12 @@ fn compare(clean: &HashMap<Key, Message>, lossy: &HashMap<Key, Message>) -> Scor
     };
     for (k, m) in lossy {
         if m.truncated.is_some() {
+            if clean.get(k).is_some_and(|c| {
+                (c.type_id, c.csid, c.length, c.timestamp)
+                    == (m.type_id, m.csid, m.length, m.timestamp)
+            }) {
+                s.ts_equal_truncated += 1;
+            }
             continue;
         }
         s.complete += 1;
@@ -223,12 +232,15 @@ fn lossy_copies_report_no_wrong_message_and_no_unmarked_wrong_timestamp() {
         let s = compare(clean, &lossy);
         let share = s.ts_equal as f64 / s.clean.max(1) as f64;
         eprintln!(
-            "{name}: {} clean messages; lossy: {} complete, {} estimated; timestamps equal {:.1}%; \
-             wrong body {}, unmarked wrong timestamps {}, bounds missed {}",
+            "{name}: {} clean messages; lossy: {} complete, {} estimated; timestamps equal {:.1}% \
+             ({:.1}% of the complete ones; {:.1}% with the cut messages whose header and \
+             timestamp are right); wrong body {}, unmarked wrong timestamps {}, bounds missed {}",
             s.clean,
             s.complete,
             s.estimated,
             100.0 * share,
+            100.0 * s.ts_equal as f64 / s.complete.max(1) as f64,
+            100.0 * (s.ts_equal + s.ts_equal_truncated) as f64 / s.clean.max(1) as f64,
             s.wrong_body,
             s.wrong_unmarked,
             s.bound_misses

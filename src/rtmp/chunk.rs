@@ -1075,11 +1075,11 @@ impl ChunkDecoder {
         let cs = self.chunk_size.max(1) as u64;
         let cost_of = |len: u64| len + 8 + len.saturating_sub(1) / cs;
         let cost = |o: &ChunkStream| {
-            if o.inter_n > 0 {
-                cost_of(o.inter_sum / o.inter_n)
-            } else {
-                cost_of(o.len_sum / o.len_n.max(1))
-            }
+            cost_of(
+                o.inter_sum
+                    .checked_div(o.inter_n)
+                    .unwrap_or(o.len_sum / o.len_n.max(1)),
+            )
         };
         // One lost video message may be a keyframe (as long as the last
         // one, or the largest message when none was seen).
