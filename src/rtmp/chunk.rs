@@ -135,6 +135,15 @@ pub struct ChunkStream {
     inter_sum: u64,
     inter_n: u64,
     key_len: u32,
+    /// (timestamp, type id) of the first audio/video message after the
+    /// latest gap, when this stream had none since before that gap: its
+    /// media muxed before that message were lost, even when a later gap
+    /// comes before its own next message.
+    mux_floor: Option<(u32, u8)>,
+    /// Bytes lost or skipped by every gap since this stream's last message
+    /// (`None`: unknown): a stream silent across two gaps may have lost
+    /// messages in either.
+    lost_room: Option<u64>,
     /// Timestamp cadence of the stream (predicts lost messages' timestamps).
     cadence: Cadence,
     /// Delay of the packet clock behind the exact timestamps.
@@ -315,6 +324,11 @@ impl ChunkDecoder {
         let owed = std::mem::take(&mut self.gap_owed);
         self.gap_room = region.checked_sub(owed);
         self.probation = true;
+        for s in &mut self.streams {
+            if s.gap {
+                s.lost_room = s.lost_room.zip(self.gap_room).map(|(a, r)| a + r);
+            }
+        }
     }
 
     /// Whether the chain taken at the last resync has not yet proved its
@@ -681,6 +695,8 @@ impl ChunkDecoder {
                     inter_sum: 0,
                     inter_n: 0,
                     key_len: 0,
+                    mux_floor: None,
+                    lost_room: Some(0),
                     cadence: Cadence::default(),
                     pace: Pace::default(),
                 });
@@ -867,6 +883,8 @@ impl ChunkDecoder {
         let last_delta = s.last_delta;
         let gap = std::mem::take(&mut s.gap);
         if fmt == 0 {
+            s.mux_floor = None;
+            s.lost_room = Some(0);
             let mut unsure = gap;
             if let Some((above, _)) = s.est.take() {
                 // What the estimated timeline predicted for this message.
@@ -911,7 +929,7 @@ impl ChunkDecoder {
             // the gap and the resync skipped (each at least a 1-byte
             // header and half the shortest body seen on the stream).
             let per = (s.min_len / 2).max(1) as u64 + 1;
-            let n_max = self.gap_room.map(|r| r / per);
+            let n_max = s.lost_room.map(|r| r / per);
             // When no other stream of the direction can have lost a
             // message in those bytes, they are this stream's: as many
             // messages of its typical size (with headers) as fit.
@@ -993,9 +1011,21 @@ impl ChunkDecoder {
         }
         let s = &mut self.streams[idx];
         let ts = s.timestamp;
+        s.mux_floor = None;
+        s.lost_room = Some(0);
         s.cadence.observe(ts, value);
         if gap && self.gap_first.is_none() && matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
-            self.gap_first = Some((s.msid_known.then_some(s.msid), ts, s.type_id));
+            let (msid, known, ty) = (s.msid, s.msid_known, s.type_id);
+            self.gap_first = Some((known.then_some(msid), ts, ty));
+            for (j, o) in self.streams.iter_mut().enumerate() {
+                if j != idx
+                    && o.gap
+                    && matches!(o.type_id, type_id::AUDIO | type_id::VIDEO)
+                    && (o.msid == msid || !o.msid_known || !known)
+                {
+                    o.mux_floor = Some((ts, ty));
+                }
+            }
         }
         let s = &mut self.streams[idx];
         let estimate = s.est.map(|(above, below)| TimestampEstimate {
@@ -1036,6 +1066,7 @@ impl ChunkDecoder {
         if !matches!(ty, type_id::AUDIO | type_id::VIDEO) {
             return None;
         }
+        let mux = s.mux_floor;
         let hi = n_max
             .unwrap_or(MAX_CADENCE_SEARCH)
             .min(MAX_CADENCE_SEARCH)
@@ -1064,6 +1095,10 @@ impl ChunkDecoder {
             }
             m
         };
+        // Lost before the first message after an earlier gap.
+        let n_floor = mux.map_or(n_floor, |(t, first_ty)| {
+            n_floor.max(before(s, t, first_ty).min(hi))
+        });
         if let Some((msid, t, first_ty)) = self.gap_first {
             if msid.is_some_and(|m| s.msid_known && m != s.msid) {
                 return None;
