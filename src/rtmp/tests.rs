@@ -1583,3 +1583,68 @@ fn loss_messages_between_two_close_gaps_are_decoded() {
         assert_eq!(m.timestamp, truth[i], "part {i}");
     }
 }
+
+#[test]
+fn loss_a_stream_silent_across_two_gaps() {
+    // Audio (csid 4, 180 bytes: two chunks at 128) and 12.5 fps video
+    // (csid 6, 44 bytes) muxed in timestamp order. Gap 1 swallows one
+    // video message; gap 2, before the next video message, cuts one byte
+    // out of an audio message (its rest fills the gap's room). The video
+    // after gap 2 must count the message gap 1 took, not be called exact
+    // from gap 2's empty room.
+    let (mut c, base) = after_handshake();
+    let aac = |k: u32| ((k as f64 * 1024000.0 / 44100.0) + 0.5).floor() as u32;
+    let mut items: Vec<(u32, u8)> = Vec::new();
+    for k in 0..60 {
+        items.push((aac(k), 8));
+    }
+    for k in 0..18 {
+        items.push((80 * k, 9));
+    }
+    items.sort_by_key(|&(ts, t)| (ts, if t == 9 { 0 } else { 1 }));
+    let mut stream = Vec::new();
+    let mut starts = Vec::new();
+    let (mut la, mut lv) = (None, None);
+    for (k, &(ts, t)) in items.iter().enumerate() {
+        starts.push(base + stream.len() as u64);
+        let (csid, last, len) = if t == 8 {
+            (4, &mut la, 180)
+        } else {
+            (6, &mut lv, 44)
+        };
+        let body = media(t, len, k);
+        stream.extend(match *last {
+            None => msg0(csid, ts, t, 1, &body, 128),
+            Some(p) => msg1(csid, ts - p, t, &body, 128),
+        });
+        *last = Some(ts);
+    }
+    let idx = |ts: u32, t: u8| items.iter().position(|&i| i == (ts, t)).unwrap();
+    let v1 = idx(640, 9); // lost whole
+    let a2 = idx(aac(29), 8); // 674 ms: one byte of its second chunk lost
+    let v3 = idx(720, 9); // first message after gap 2
+    assert!(v1 < a2 && a2 < v3 && items[v1 + 1..v3].iter().all(|i| i.1 == 8));
+    let rel = |i: usize| (starts[i] - base) as usize;
+    let cut = rel(a2) + 8 + 128 + 1 + 10;
+    let mut ev = Vec::new();
+    c.handle_data(TS, base, &stream[..rel(v1)], pkt(10), &mut ev);
+    c.handle_data(
+        TS,
+        starts[v1 + 1],
+        &stream[rel(v1 + 1)..cut],
+        pkt(11),
+        &mut ev,
+    );
+    c.handle_data(
+        TS,
+        base + cut as u64 + 1,
+        &stream[cut + 1..],
+        pkt(12),
+        &mut ev,
+    );
+    c.finish(pkt(99), &mut ev);
+    let m = by_offset(&ev, starts[v3]).unwrap_or_else(|| panic!("video after gap 2 lost: {ev:?}"));
+    assert!(holds(m, 720), "{} {:?}", m.timestamp, m.timestamp_estimate);
+    assert!(m.timestamp_estimate.is_some(), "must be marked");
+    assert_eq!(m.timestamp, 720);
+}
