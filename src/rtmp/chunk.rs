@@ -36,6 +36,12 @@ pub const CHUNK_REF_COST: usize = std::mem::size_of::<ChunkRef>();
 /// Most messages a gap is estimated to have swallowed on one chunk stream
 /// (the constant-delta rule; about 10 minutes of 25 fps video).
 pub const MAX_ESTIMATED_LOST_MESSAGES: u64 = 15_000;
+/// Exact adjacent audio/video pairs in timestamp order seen before the mux
+/// order rule corrects estimates.
+pub const MUX_ORDER_EVIDENCE: u32 = 16;
+/// Largest step back (ms) between adjacent audio/video messages that the
+/// mux order rule reads as an estimate being off (more: a seek, a restart).
+pub const MAX_MUX_SKEW_MS: i32 = 1000;
 /// Most lost messages per chunk stream the cadence rule weighs for one gap.
 pub const MAX_CADENCE_SEARCH: u64 = 256;
 /// Message streams whose last exact timestamp is kept per direction.
@@ -144,6 +150,9 @@ pub struct ChunkStream {
     /// (`None`: unknown): a stream silent across two gaps may have lost
     /// messages in either.
     lost_room: Option<u64>,
+    /// The current estimate came from fitting a gap's bytes (this stream
+    /// was the first after the gap), not from another stream's timestamp.
+    fitted: bool,
     /// Timestamp cadence of the stream (predicts lost messages' timestamps).
     cadence: Cadence,
     /// Delay of the packet clock behind the exact timestamps.
@@ -187,6 +196,13 @@ pub struct ChunkDecoder {
     /// chunk size (no message of more than one chunk completed since):
     /// a header no real stream sends is taken as a wrong chain, not decoded.
     probation: bool,
+    /// (stream index, timestamp) of the last audio/video message.
+    last_media: Option<(usize, u32)>,
+    /// Adjacent audio/video messages of different chunk streams, both
+    /// exact, seen in timestamp order; and whether a pair was ever out of
+    /// order (this peer does not mux in timestamp order: the rule is off).
+    order_pairs: u32,
+    order_broken: bool,
     max_partial_bytes: usize,
     max_streams: usize,
     partial_bytes: usize,
@@ -269,6 +285,9 @@ impl ChunkDecoder {
             floors: Vec::new(),
             gap_first: None,
             probation: false,
+            last_media: None,
+            order_pairs: 0,
+            order_broken: false,
             max_partial_bytes,
             max_streams,
             partial_bytes: 0,
@@ -697,6 +716,7 @@ impl ChunkDecoder {
                     key_len: 0,
                     mux_floor: None,
                     lost_room: Some(0),
+                    fitted: false,
                     cadence: Cadence::default(),
                     pace: Pace::default(),
                 });
@@ -917,6 +937,7 @@ impl ChunkDecoder {
             let msid = s.msid;
             s.pace.observe(wall_ms(time), value);
             self.set_floor(msid, value);
+            self.mux_order(idx, value);
             return (value, None);
         }
         s.last_delta = Some(value);
@@ -977,8 +998,10 @@ impl ChunkDecoder {
                     let m = m.min(MAX_ESTIMATED_LOST_MESSAGES) as u32;
                     naive.saturating_add(m.saturating_mul(s.max_delta.max(value)))
                 });
+                let fitted = self.gap_first.is_none();
                 let (n, est) = match self.by_cadence(idx, value, n_floor, n_max, time) {
                     Some((n, base)) => {
+                        self.streams[idx].fitted = fitted;
                         let est = base.wrapping_add(value);
                         // Never outside the bounds.
                         let est = if (est.wrapping_sub(naive) as i32) < 0 {
@@ -989,6 +1012,7 @@ impl ChunkDecoder {
                         (n, est)
                     }
                     None => {
+                        self.streams[idx].fitted = true;
                         let mut n = by_size.unwrap_or(0).max(n_floor);
                         if let Some(m) = n_max {
                             n = n.min(m);
@@ -1014,6 +1038,8 @@ impl ChunkDecoder {
         s.mux_floor = None;
         s.lost_room = Some(0);
         s.cadence.observe(ts, value);
+        let ts = self.mux_order(idx, ts);
+        let s = &mut self.streams[idx];
         if gap && self.gap_first.is_none() && matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
             let (msid, known, ty) = (s.msid, s.msid_known, s.type_id);
             self.gap_first = Some((known.then_some(msid), ts, ty));
@@ -1040,6 +1066,89 @@ impl ChunkDecoder {
             self.set_floor(msid, ts);
         }
         (ts, estimate)
+    }
+
+    /// The mux order rule: audio and video of one message stream are muxed
+    /// in timestamp order, so a message whose timestamp is below the one
+    /// just before it (another chunk stream's) shows an estimate off by a
+    /// whole number of frames: the estimated side moves (the stream whose
+    /// estimate was fitted to a gap's bytes when both are estimates), by
+    /// its period, within its bounds. Only for a peer whose exact
+    /// timestamps were seen in order [`MUX_ORDER_EVIDENCE`] times and never
+    /// out of order. Returns the timestamp of the message of `idx`.
+    fn mux_order(&mut self, idx: usize, ts: u32) -> u32 {
+        let s = &self.streams[idx];
+        if !matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
+            return ts;
+        }
+        let Some((j, tj)) = self.last_media.replace((idx, ts)) else {
+            return ts;
+        };
+        let Some(o) = self.streams.get(j).filter(|_| j != idx) else {
+            return ts;
+        };
+        if !(o.msid == s.msid || !o.msid_known || !s.msid_known) {
+            return ts;
+        }
+        let d = tj.wrapping_sub(ts) as i32;
+        let (o_est, s_est) = (o.est.is_some(), s.est.is_some());
+        if !o_est && !s_est {
+            if d > 0 {
+                self.order_broken = true;
+            } else {
+                self.order_pairs = self.order_pairs.saturating_add(1);
+            }
+            return ts;
+        }
+        if d <= 0
+            || d > MAX_MUX_SKEW_MS
+            || self.order_broken
+            || self.order_pairs < MUX_ORDER_EVIDENCE
+        {
+            return ts;
+        }
+        let move_prev = match (o_est, s_est) {
+            (true, false) => true,
+            (false, true) => false,
+            _ if o.fitted != s.fitted => o.fitted,
+            _ => return ts,
+        };
+        let k = if move_prev { j } else { idx };
+        let m = &mut self.streams[k];
+        let p = m
+            .cadence
+            .period()
+            .or(m.last_delta.map(|d| d as f64))
+            .unwrap_or(0.0);
+        if p < 1.0 {
+            return ts;
+        }
+        let shift = ((d as f64 / p).ceil() * p).round() as u32;
+        let Some((above, below)) = m.est else {
+            return ts;
+        };
+        if move_prev {
+            if above < shift {
+                return ts;
+            }
+            m.timestamp = m.timestamp.wrapping_sub(shift);
+            m.est = Some((above - shift, below.map(|b| b.saturating_add(shift))));
+        } else {
+            if below.is_some_and(|b| b < shift) {
+                return ts;
+            }
+            m.timestamp = m.timestamp.wrapping_add(shift);
+            m.est = Some((above.saturating_add(shift), below.map(|b| b - shift)));
+        }
+        let t = m.timestamp;
+        m.cadence.reset();
+        m.cadence.observe(t, 0);
+        if move_prev {
+            ts
+        } else {
+            self.last_media = Some((idx, t));
+            t
+        }
     }
 
     /// The cadence rule for the first message of stream `idx` after a gap

@@ -1648,3 +1648,59 @@ fn loss_a_stream_silent_across_two_gaps() {
     assert!(m.timestamp_estimate.is_some(), "must be marked");
     assert_eq!(m.timestamp, 720);
 }
+
+#[test]
+fn loss_mux_order_corrects_a_fitted_estimate() {
+    // Audio (csid 4, 180 bytes, AAC cadence) and video (csid 6, 1000
+    // bytes, 25 fps) muxed in timestamp order. The gap swallows an audio
+    // message and a video message larger than usual (1500 bytes), so the
+    // bytes fit two lost audio messages better than one: the audio after
+    // the gap comes out one frame (23 ms) late. The next video message,
+    // whose count does not depend on it, is then earlier than the audio
+    // just before it: the mux order moves the audio back by its period.
+    let (mut c, base) = after_handshake();
+    let aac = |k: u32| ((k as f64 * 1024000.0 / 44100.0) + 0.5).floor() as u32;
+    let mut items: Vec<(u32, u8)> = (0..80).map(|k| (aac(k), 8)).collect();
+    items.extend((0..45).map(|k| (40 * k, 9)));
+    items.sort_by_key(|&(ts, t)| (ts, if t == 9 { 0 } else { 1 }));
+    let (a_lost, v_lost) = (aac(18), 440);
+    let mut parts = Vec::new();
+    let (mut la, mut lv) = (None, None);
+    for (k, &(ts, t)) in items.iter().enumerate() {
+        let (csid, last, len) = if t == 8 {
+            (4, &mut la, 180)
+        } else {
+            (6, &mut lv, if ts == v_lost { 1500 } else { 1000 })
+        };
+        let body = media(t, len, k);
+        parts.push(match *last {
+            None => msg0(csid, ts, t, 1, &body, 4096),
+            Some(p) => msg1(csid, ts - p, t, &body, 4096),
+        });
+        *last = Some(ts);
+    }
+    let mut parts_cs = vec![msg0(2, 0, 1, 0, &4096u32.to_be_bytes(), 128)];
+    parts_cs.extend(parts);
+    let idx = |ts: u32, t: u8| 1 + items.iter().position(|&i| i == (ts, t)).unwrap();
+    let lost = [idx(a_lost, 8), idx(v_lost, 9)];
+    assert_eq!(lost[0] + 1, lost[1]);
+    let (ev, offs) = feed_with_loss(&mut c, base, &parts_cs, &lost);
+    let v_next = idx(480, 9);
+    for (i, &(ts, t)) in items.iter().enumerate() {
+        let p = i + 1;
+        if p <= lost[1] {
+            continue;
+        }
+        let m = by_offset(&ev, offs[p]).unwrap_or_else(|| panic!("part {p} lost: {ev:?}"));
+        assert!(
+            holds(m, ts),
+            "part {p}: {} vs {ts} {:?}",
+            m.timestamp,
+            m.timestamp_estimate
+        );
+        if p > v_next {
+            assert!(m.timestamp_estimate.is_some(), "part {p} must stay marked");
+            assert_eq!(m.timestamp, ts, "part {p} ({t}) after the correction");
+        }
+    }
+}
