@@ -345,7 +345,10 @@ impl ChunkDecoder {
         self.probation = true;
         for s in &mut self.streams {
             if s.gap {
-                s.lost_room = s.lost_room.zip(self.gap_room).map(|(a, r)| a + r);
+                s.lost_room = s
+                    .lost_room
+                    .zip(self.gap_room)
+                    .map(|(a, r)| a.saturating_add(r));
             }
         }
     }
