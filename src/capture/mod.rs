@@ -1038,6 +1038,11 @@ impl PacketSource {
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
+
+    /// The BPF filter expression the source was opened with.
+    pub fn filter_expr(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
 }
 
 /// Size of a classic pcap file header.
