@@ -24,8 +24,8 @@
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::capture::RawPacket;
 use crate::event::{Anomaly, Event, FlowId, PacketRef};
+use crate::packet::RawPacket;
 use crate::pipeline::{Analyzer, Config, Job, RunEnd};
 use crate::reassembly::{FlowEndInfo, FlowStartInfo, Side, Sink};
 use crate::time::PacketTime;
