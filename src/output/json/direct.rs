@@ -17,12 +17,64 @@ use serde::Serialize;
 
 use crate::event::{Direction, Event, EventKind, FlowInfo};
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
+use crate::time::PacketTime;
 
 /// Appends `v` as JSON (serde_json's formatting and escaping).
 #[inline]
 pub(crate) fn put<T: Serialize + ?Sized>(b: &mut Vec<u8>, v: &T) {
     // Writing into a Vec cannot fail; the types written have string keys.
     let _ = serde_json::to_writer(&mut *b, v);
+}
+
+/// The RFC 3339 text of the last timestamp written: the next one in the
+/// same second only rewrites its microseconds.
+#[derive(Debug, Default)]
+pub(crate) struct Stamp {
+    sec: Option<i64>,
+    text: [u8; 27],
+}
+
+impl Stamp {
+    /// Appends [`PacketTime::write_rfc3339_micros`] of `t` to `b`.
+    #[inline]
+    pub(crate) fn write(&mut self, t: PacketTime, b: &mut Vec<u8>) {
+        if self.sec == Some(t.sec) && t.nsec < 1_000_000_000 {
+            let mut us = t.nsec / 1000;
+            for c in self.text[20..26].iter_mut().rev() {
+                *c = b'0' + (us % 10) as u8;
+                us /= 10;
+            }
+            b.extend_from_slice(&self.text);
+            return;
+        }
+        let at = b.len();
+        t.write_rfc3339_micros(b);
+        // Only the fixed-width form (years 0..=9999) is kept.
+        match b.get(at..).and_then(|w| <[u8; 27]>::try_from(w).ok()) {
+            Some(w) if t.nsec < 1_000_000_000 => {
+                self.text = w;
+                self.sec = Some(t.sec);
+            }
+            _ => self.sec = None,
+        }
+    }
+}
+
+/// Appends the decimal digits of `v` (small values, the common case, as
+/// single bytes rather than a copy of a formatted buffer).
+#[inline(always)]
+fn put_u64(b: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        b.push(b'0' + v as u8);
+    } else if v < 100 {
+        b.push(b'0' + (v / 10) as u8);
+        b.push(b'0' + (v % 10) as u8);
+    } else {
+        let mut tmp = itoa::Buffer::new();
+        for &c in tmp.format(v).as_bytes() {
+            b.push(c);
+        }
+    }
 }
 
 /// An object being written: `{` on open, `,` between members, `}` on close.
@@ -38,7 +90,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Writes `"k":` (keys are the writer's own ASCII names: no escaping).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.first {
             self.b.push(b',');
@@ -55,15 +107,40 @@ impl<'a> Obj<'a> {
         put(self.key(k), v);
     }
 
-    /// Unsigned integer member (the common case, without serde).
+    /// String member: written as is when serde_json would not escape any
+    /// of its bytes (no control character, quote or backslash), else
+    /// through serde_json.
     #[inline]
-    pub(crate) fn uint(&mut self, k: &str, v: u64) {
+    pub(crate) fn str(&mut self, k: &str, v: &str) {
         let b = self.key(k);
-        let mut tmp = itoa::Buffer::new();
-        b.extend_from_slice(tmp.format(v).as_bytes());
+        if v.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+            b.reserve(v.len() + 2);
+            b.push(b'"');
+            b.extend_from_slice(v.as_bytes());
+            b.push(b'"');
+        } else {
+            put(b, v);
+        }
     }
 
-    #[inline]
+    /// String member that is one of the writer's own names (fixed ASCII
+    /// words: nothing to escape).
+    #[inline(always)]
+    pub(crate) fn name(&mut self, k: &str, v: &'static str) {
+        debug_assert!(v.bytes().all(|c| c > 0x20 && c != b'"' && c != b'\\'));
+        let b = self.key(k);
+        b.push(b'"');
+        b.extend_from_slice(v.as_bytes());
+        b.push(b'"');
+    }
+
+    /// Unsigned integer member (the common case, without serde).
+    #[inline(always)]
+    pub(crate) fn uint(&mut self, k: &str, v: u64) {
+        put_u64(self.key(k), v);
+    }
+
+    #[inline(always)]
     pub(crate) fn bool(&mut self, k: &str, v: bool) {
         let b = self.key(k);
         b.extend_from_slice(if v { b"true" } else { b"false" });
@@ -74,6 +151,38 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// An open flow as the writer knows it: its identity, its formatted
+/// client and server addresses, and the envelope members from `src_ip`
+/// to `direction` (and `transport`), written once per direction.
+#[derive(Debug)]
+pub(crate) struct FlowText {
+    pub(crate) info: FlowInfo,
+    cip: String,
+    sip: String,
+    /// By [`FlowText::slot`]; empty until first written.
+    tails: [Vec<u8>; 6],
+}
+
+impl FlowText {
+    pub(crate) fn new(info: FlowInfo, cip: String, sip: String) -> Self {
+        FlowText {
+            info,
+            cip,
+            sip,
+            tails: Default::default(),
+        }
+    }
+
+    fn slot(dir: Option<Direction>, rtmps: bool) -> usize {
+        let d = match dir {
+            None => 0,
+            Some(Direction::ToServer) => 1,
+            Some(Direction::ToClient) => 2,
+        };
+        d + if rtmps { 3 } else { 0 }
+    }
+}
+
 /// The envelope members of `ev` (`timestamp` .. `direction`, then
 /// `transport: rtmps` for the RTMP-layer events of a TLS flow); `flow`
 /// holds the flow's identity and formatted client/server addresses when
@@ -81,14 +190,15 @@ impl<'a> Obj<'a> {
 pub(crate) fn envelope(
     o: &mut Obj<'_>,
     ev: &Event,
-    etype: &str,
-    flow: Option<&(FlowInfo, String, String)>,
+    etype: &'static str,
+    flow: Option<&mut FlowText>,
     rtmps: bool,
+    stamp: &mut Stamp,
 ) {
     // RFC 3339 text is plain ASCII: no escaping.
     let b = o.key("timestamp");
     b.push(b'"');
-    ev.time.write_rfc3339_micros(b);
+    stamp.write(ev.time, b);
     b.push(b'"');
     if let Some(f) = ev.flow_id {
         o.uint("flow_id", f);
@@ -96,32 +206,55 @@ pub(crate) fn envelope(
     if ev.pcap_cnt > 0 {
         o.uint("pcap_cnt", ev.pcap_cnt);
     }
-    o.val("event_type", etype);
-    if let Some((info, cip, sip)) = flow {
-        let client = (cip.as_str(), info.client_port);
-        let server = (sip.as_str(), info.server_port);
+    o.name("event_type", etype);
+    match flow {
+        // The rest depends only on the flow, the direction and `rtmps`:
+        // written once, then copied.
+        Some(ft) if ft.info.tunnel.is_none() => {
+            let slot = FlowText::slot(ev.direction, rtmps);
+            if ft.tails[slot].is_empty() {
+                let mut t = Vec::new();
+                let mut to = Obj {
+                    b: &mut t,
+                    first: false,
+                };
+                tail(&mut to, ev, Some(&*ft), rtmps);
+                ft.tails[slot] = t;
+            }
+            o.b.extend_from_slice(&ft.tails[slot]);
+        }
+        flow => tail(o, ev, flow.map(|f| &*f), rtmps),
+    }
+}
+
+/// The envelope after `event_type`.
+fn tail(o: &mut Obj<'_>, ev: &Event, flow: Option<&FlowText>, rtmps: bool) {
+    if let Some(ft) = flow {
+        let info = &ft.info;
+        let client = (ft.cip.as_str(), info.client_port);
+        let server = (ft.sip.as_str(), info.server_port);
         let (src, dst) = match ev.direction {
             Some(Direction::ToClient) => (server, client),
             _ => (client, server),
         };
-        o.val("src_ip", src.0);
+        o.str("src_ip", src.0);
         o.uint("src_port", src.1.into());
-        o.val("dest_ip", dst.0);
+        o.str("dest_ip", dst.0);
         o.uint("dest_port", dst.1.into());
         if let Some(t) = &info.tunnel {
             // (`rtmps` replaces the tunnel's transport in place.)
-            o.val(
+            o.str(
                 "transport",
                 if rtmps { "rtmps" } else { t.transport.as_str() },
             );
-            o.val("tunnel_sid", &t.sid);
+            o.str("tunnel_sid", &t.sid);
         }
     }
     if let Some(d) = ev.direction {
-        o.val("direction", d.as_str());
+        o.name("direction", d.as_str());
     }
-    if rtmps && flow.is_none_or(|(info, _, _)| info.tunnel.is_none()) {
-        o.val("transport", "rtmps");
+    if rtmps && flow.is_none_or(|ft| ft.info.tunnel.is_none()) {
+        o.name("transport", "rtmps");
     }
 }
 
@@ -148,10 +281,13 @@ pub(crate) fn encode_event_body(o: &mut Obj<'_>, ev: &Event, chunk_ranges: bool)
 
 /// The `rtmp` object of one message (see [`super::message_to_json`]).
 pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth: usize) {
+    // Room for the members below without growing on the way (most lines
+    // are shorter).
+    b.reserve(512);
     let mut m = Obj::open(b);
     m.uint("csid", msg.csid.into());
     m.uint("type_id", msg.type_id.into());
-    m.val("type", msg.type_name());
+    m.name("type", msg.type_name());
     m.uint("msid", msg.msid.into());
     if msg.msid_unknown {
         m.bool("msid_unknown", true);
@@ -192,7 +328,7 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
         Body::UserControl(u) => {
             let mut uo = Obj::open(m.key("user_control"));
             uo.uint("event_type", u.event_type.into());
-            uo.val("event", u.event);
+            uo.name("event", u.event);
             let mut p = Obj::open(uo.key("params"));
             if let Some(v) = u.stream_id {
                 p.uint("stream_id", v.into());
@@ -255,7 +391,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
             height,
         } => {
             let mut m = Obj::open(b);
-            m.val("kind", "avc");
+            m.name("kind", "avc");
             m.uint("profile", (*profile).into());
             m.uint("compatibility", (*compatibility).into());
             m.uint("level", (*level).into());
@@ -272,7 +408,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
         }
         CodecConfig::Opaque { span } => {
             let mut m = Obj::open(b);
-            m.val("kind", "opaque");
+            m.name("kind", "opaque");
             m.uint("length", span.len() as u64);
             m.close();
         }
@@ -284,7 +420,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
 /// object has none yet: `written_ct`).
 fn track(m: &mut Obj<'_>, t: &MediaTrack, written_ct: bool) {
     if let Some(f) = &t.fourcc {
-        m.val("fourcc", f);
+        m.str("fourcc", f);
     }
     if let (Some(ct), false) = (t.composition_time, written_ct) {
         m.val("composition_time", &ct);
@@ -321,12 +457,12 @@ fn video(b: &mut Vec<u8>, v: &Video) {
     if let Some(c) = v.codec_id {
         m.uint("codec_id", c.into());
     }
-    m.val("codec", &v.codec);
+    m.str("codec", &v.codec);
     if let Some(p) = v.packet_type {
         m.uint("packet_type", p.into());
     }
     if let Some(p) = v.packet {
-        m.val("packet", p);
+        m.name("packet", p);
     }
     if let Some(c) = v.composition_time {
         m.val("composition_time", &c);
@@ -335,7 +471,7 @@ fn video(b: &mut Vec<u8>, v: &Video) {
         m.uint("command", c.into());
     }
     if let Some(mt) = v.multitrack {
-        m.val("multitrack", mt);
+        m.name("multitrack", mt);
     }
     if let Some(t) = v.timestamp_offset_nanos {
         m.uint("timestamp_offset_nanos", t.into());
@@ -364,7 +500,7 @@ fn audio(b: &mut Vec<u8>, a: &Audio) {
     let mut m = Obj::open(b);
     m.uint("sound_format", a.sound_format.into());
     m.bool("enhanced", a.enhanced);
-    m.val("codec", &a.codec);
+    m.str("codec", &a.codec);
     if let Some(v) = a.sample_rate {
         m.uint("sample_rate", v.into());
     }
@@ -378,10 +514,10 @@ fn audio(b: &mut Vec<u8>, a: &Audio) {
         m.uint("packet_type", p.into());
     }
     if let Some(p) = a.packet {
-        m.val("packet", p);
+        m.name("packet", p);
     }
     if let Some(mt) = a.multitrack {
-        m.val("multitrack", mt);
+        m.name("multitrack", mt);
     }
     if let Some(t) = a.timestamp_offset_nanos {
         m.uint("timestamp_offset_nanos", t.into());
