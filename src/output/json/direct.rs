@@ -60,6 +60,13 @@ impl Stamp {
     }
 }
 
+/// `,"k":` of a member after the first of an object, as one literal.
+macro_rules! member {
+    ($k:literal) => {
+        concat!(",\"", $k, "\":").as_bytes()
+    };
+}
+
 /// Appends the decimal digits of `v` (small values, the common case, as
 /// single bytes rather than a copy of a formatted buffer).
 #[inline(always)]
@@ -144,6 +151,40 @@ impl<'a> Obj<'a> {
     pub(crate) fn bool(&mut self, k: &str, v: bool) {
         let b = self.key(k);
         b.extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// A member after the first: `lit` is its `,"key":` ([`member!`]).
+    #[inline(always)]
+    pub(crate) fn then_uint(&mut self, lit: &[u8], v: u64) {
+        self.then_raw(lit);
+        put_u64(self.b, v);
+    }
+
+    /// A member after the first with one of the writer's own names as
+    /// value (see [`Obj::name`]).
+    #[inline(always)]
+    pub(crate) fn then_name(&mut self, lit: &[u8], v: &'static str) {
+        debug_assert!(v.bytes().all(|c| c > 0x20 && c != b'"' && c != b'\\'));
+        self.then_raw(lit);
+        self.b.push(b'"');
+        self.b.extend_from_slice(v.as_bytes());
+        self.b.push(b'"');
+    }
+
+    /// A boolean member after the first.
+    #[inline(always)]
+    pub(crate) fn then_bool(&mut self, lit: &[u8], v: bool) {
+        self.then_raw(lit);
+        self.b
+            .extend_from_slice(if v { b"true".as_slice() } else { b"false" });
+    }
+
+    /// Bytes of members after the first, written as they are.
+    #[inline(always)]
+    pub(crate) fn then_raw(&mut self, lit: &[u8]) {
+        debug_assert!(!self.first && lit.first() == Some(&b','));
+        self.b.extend_from_slice(lit);
+        self.first = false;
     }
 
     pub(crate) fn close(self) {
@@ -286,25 +327,31 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
     b.reserve(512);
     let mut m = Obj::open(b);
     m.uint("csid", msg.csid.into());
-    m.uint("type_id", msg.type_id.into());
-    m.name("type", msg.type_name());
-    m.uint("msid", msg.msid.into());
+    // The members after the first, each with its comma and key as one
+    // literal.
+    m.then_uint(member!("type_id"), msg.type_id.into());
+    m.then_name(member!("type"), msg.type_name());
+    m.then_uint(member!("msid"), msg.msid.into());
     if msg.msid_unknown {
-        m.bool("msid_unknown", true);
+        m.then_raw(concat!(",\"msid_unknown\":true").as_bytes());
     }
-    m.uint("timestamp", msg.timestamp.into());
-    m.uint("timestamp_delta", msg.timestamp_delta.into());
+    m.then_uint(member!("timestamp"), msg.timestamp.into());
+    m.then_uint(member!("timestamp_delta"), msg.timestamp_delta.into());
     if let Some(e) = &msg.timestamp_estimate {
         // Capture loss (or a chunk stream never anchored by a fmt 0
         // header): `timestamp` is an estimate within these bounds.
         m.bool("timestamp_estimated", true);
         m.val("timestamp_bound", e);
     }
-    m.uint("length", msg.length.into());
-    m.uint("fmt", msg.fmt.into());
-    m.uint("chunks", msg.chunk_count().into());
-    m.uint("stream_offset", msg.first_byte);
-    m.bool("extended_timestamp", msg.extended_timestamp);
+    m.then_uint(member!("length"), msg.length.into());
+    m.then_uint(member!("fmt"), msg.fmt.into());
+    m.then_uint(member!("chunks"), msg.chunk_count().into());
+    m.then_uint(member!("stream_offset"), msg.first_byte);
+    m.then_raw(if msg.extended_timestamp {
+        b",\"extended_timestamp\":true"
+    } else {
+        b",\"extended_timestamp\":false"
+    });
     if let Some(t) = &msg.truncated {
         m.val("truncated", t);
     }
@@ -452,14 +499,14 @@ fn tracks(m: &mut Obj<'_>, ts: &[MediaTrack], multitrack: Option<&str>, written_
 fn video(b: &mut Vec<u8>, v: &Video) {
     let mut m = Obj::open(b);
     m.uint("frame_type", v.frame_type.into());
-    m.bool("keyframe", v.keyframe);
-    m.bool("enhanced", v.enhanced);
+    m.then_bool(member!("keyframe"), v.keyframe);
+    m.then_bool(member!("enhanced"), v.enhanced);
     if let Some(c) = v.codec_id {
-        m.uint("codec_id", c.into());
+        m.then_uint(member!("codec_id"), c.into());
     }
     m.str("codec", &v.codec);
     if let Some(p) = v.packet_type {
-        m.uint("packet_type", p.into());
+        m.then_uint(member!("packet_type"), p.into());
     }
     if let Some(p) = v.packet {
         m.name("packet", p);
@@ -468,13 +515,13 @@ fn video(b: &mut Vec<u8>, v: &Video) {
         m.val("composition_time", &c);
     }
     if let Some(c) = v.command {
-        m.uint("command", c.into());
+        m.then_uint(member!("command"), c.into());
     }
     if let Some(mt) = v.multitrack {
         m.name("multitrack", mt);
     }
     if let Some(t) = v.timestamp_offset_nanos {
-        m.uint("timestamp_offset_nanos", t.into());
+        m.then_uint(member!("timestamp_offset_nanos"), t.into());
     }
     if !v.metadata.is_empty() {
         let b = m.key("metadata");
@@ -499,19 +546,19 @@ fn video(b: &mut Vec<u8>, v: &Video) {
 fn audio(b: &mut Vec<u8>, a: &Audio) {
     let mut m = Obj::open(b);
     m.uint("sound_format", a.sound_format.into());
-    m.bool("enhanced", a.enhanced);
+    m.then_bool(member!("enhanced"), a.enhanced);
     m.str("codec", &a.codec);
     if let Some(v) = a.sample_rate {
-        m.uint("sample_rate", v.into());
+        m.then_uint(member!("sample_rate"), v.into());
     }
     if let Some(v) = a.sample_bits {
-        m.uint("sample_bits", v.into());
+        m.then_uint(member!("sample_bits"), v.into());
     }
     if let Some(v) = a.channels {
-        m.uint("channels", v.into());
+        m.then_uint(member!("channels"), v.into());
     }
     if let Some(p) = a.packet_type {
-        m.uint("packet_type", p.into());
+        m.then_uint(member!("packet_type"), p.into());
     }
     if let Some(p) = a.packet {
         m.name("packet", p);
@@ -520,7 +567,7 @@ fn audio(b: &mut Vec<u8>, a: &Audio) {
         m.name("multitrack", mt);
     }
     if let Some(t) = a.timestamp_offset_nanos {
-        m.uint("timestamp_offset_nanos", t.into());
+        m.then_uint(member!("timestamp_offset_nanos"), t.into());
     }
     tracks(&mut m, &a.tracks, a.multitrack, false);
     m.close();
