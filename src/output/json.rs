@@ -651,13 +651,15 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Anomaly(a) => !a.name.starts_with("tls.") && !a.name.starts_with("tcp."),
             _ => false,
         };
-        let rtmps = rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
+        let rtmps = rtmp_layer
+            && !self.tls_flows.is_empty()
+            && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
         out.reserve(256);
         let mut o = Obj::open(out);
         let flow = ev.flow_id.and_then(|f| self.flows.get_mut(&f));
         direct::envelope(&mut o, ev, etype, flow, rtmps, &mut self.stamp);
-        let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
         if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
+            let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
             let data = match &ev.kind {
                 EventKind::FlowStart(info) => {
                     let mut m = Map::new();
