@@ -25,7 +25,7 @@
 //! [`BATCH_PACKETS`] packets or [`BATCH_BYTES`] of payload) and as many
 //! result batches. Cost (captures/README.md): every payload byte is copied
 //! once more (into the worker's batch) and every event crosses threads, so
-//! on 2 cores a sharded run takes 50-65% more CPU than one thread.
+//! on 2 cores a sharded run takes 48-65% more CPU than one thread.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
