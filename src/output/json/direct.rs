@@ -333,7 +333,7 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
     m.then_name(member!("type"), msg.type_name());
     m.then_uint(member!("msid"), msg.msid.into());
     if msg.msid_unknown {
-        m.then_raw(concat!(",\"msid_unknown\":true").as_bytes());
+        m.then_raw(b",\"msid_unknown\":true");
     }
     m.then_uint(member!("timestamp"), msg.timestamp.into());
     m.then_uint(member!("timestamp_delta"), msg.timestamp_delta.into());
