@@ -16,7 +16,9 @@
 #        SOURCE=small   320x240 low-bitrate source instead of 1280x720 12 Mbit/s: many small
 #                       messages per MB (used by benches/tui_responsiveness.sh)
 #        MEASURE=0      only make the capture
-#        PORT=19390     nginx-rtmp port
+#        PORT=19390     nginx-rtmp port (with CAPTURE: the capture's RTMP port, for tshark's
+#                       -d tcp.port==PORT,rtmpt: without it tshark decodes no RTMP on a port
+#                       other than 1935 and its time means nothing)
 #        MTU=1500       publish over a veth pair into a private network namespace with this
 #                       MTU and one segment per packet (gso_max_segs 1), like a real NIC, instead
 #                       of loopback (MTU 65536: few, huge packets). Needs root and iproute2;
@@ -25,8 +27,8 @@
 #   tcpdump -r BIG -w /dev/null (the read floor), rtmpscope json and summary at --threads 1
 #   and --threads N (and BASELINE json/summary), tshark's per-message export
 # and prints wall time, CPU time (user+sys: the robust figure on a busy machine), MB/s,
-# messages/s (messages from the json run's stats line), peak RSS, ratio to the floor and
-# to tshark, and the load average during the runs.
+# messages/s (messages from the json run's stats line), peak RSS, ratio to the floor (wall
+# and CPU time) and to tshark, and the load average during the runs.
 # Runs unattended; stops everything it started by PID; every wait is bounded.
 set -uo pipefail
 exec </dev/null
@@ -189,18 +191,18 @@ if [ -n "${BASELINE:-}" ]; then
     measure base_summary "$BASELINE" summary -r "$BIG"; NAMES+=(base_summary)
 fi
 if [ "${TSHARK:-1}" != 0 ]; then
-    RUNS=1 measure tshark tshark -r "$BIG" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
+    RUNS=1 measure tshark tshark -r "$BIG" -d "tcp.port==$PORT,rtmpt" -o rtmpt.max_packet_size:16777215 -T fields -e frame.number \
         -e rtmpt.header.typeid -e rtmpt.header.bodysize -Y rtmpt
     NAMES+=(tshark)
 fi
 
 echo
 echo "capture: $BIG, $MB MB ($BYTES bytes), messages: ${MESSAGES:-?}, cores: $(nproc), N = $THREADS, best of $RUNS"
-printf '%-14s %4s %8s %8s %9s %11s %9s %9s %9s %6s\n' reader exit wall_s cpu_s MB/s msgs/s peakRSS_MB x_floor x_tshark load
+printf '%-14s %4s %8s %8s %9s %11s %9s %9s %9s %9s %6s\n' reader exit wall_s cpu_s MB/s msgs/s peakRSS_MB x_floor x_floorcpu x_tshark load
 for n in "${NAMES[@]}"; do
     awk -v n="$n" -v rc="${RC[$n]}" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v mb="$MB" \
-        -v msg="${MESSAGES:-0}" -v f="${WALL[tcpdump]}" -v t="${WALL[tshark]:-0}" -v l="${LOAD[$n]}" 'BEGIN{
+        -v msg="${MESSAGES:-0}" -v f="${WALL[tcpdump]}" -v fc="${CPU[tcpdump]}" -v t="${WALL[tshark]:-0}" -v l="${LOAD[$n]}" 'BEGIN{
         ws = (w > 0 ? w : 0.01);
         xt = (t > 0 ? sprintf("%.3f", ws/t) : "-");
-        printf "%-14s %4s %8.2f %8.2f %9.1f %11.0f %9.1f %9.2f %9s %6s\n", n, rc, w, c, mb/ws, msg/ws, r, ws/(f>0?f:0.01), xt, l }'
+        printf "%-14s %4s %8.2f %8.2f %9.1f %11.0f %9.1f %9.2f %9.2f %9s %6s\n", n, rc, w, c, mb/ws, msg/ws, r, ws/(f>0?f:0.01), c/(fc>0?fc:0.01), xt, l }'
 done

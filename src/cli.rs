@@ -1160,7 +1160,7 @@ pub fn drive<F>(
 where
     F: FnMut(&[Event], Option<usize>) -> io::Result<()>,
 {
-    let mut analyzer = Analyzer::new(pipeline_config(input));
+    let analyzer = Analyzer::new(pipeline_config(input));
     let mut end = InputEnd::default();
     let limits = Limits::of(input);
     let live = src.is_live();
@@ -1177,16 +1177,81 @@ where
     }
     let threads = threads(input);
     let (read, mut events) = if threads <= 1 {
-        let mut events = Vec::new();
-        let read = read_input(src, &limits, &timer_fired, |pkt| {
-            analyzer.handle_packet(pkt, &mut events);
-            end.worst = worst(&events, end.worst);
-            let r = sink(&events, Some(pkt.data.len())).map_err(DriveError::Output);
-            events.clear();
-            r
-        })?;
-        analyzer.finish_run(read.kernel, &read.run_end, &mut events);
-        (read, events)
+        single_run(
+            src,
+            analyzer,
+            &limits,
+            &timer_fired,
+            Skip::default(),
+            &mut end,
+            &mut sink,
+        )?
+    } else if !live && reopenable(input) {
+        // Reader + flows sharded over workers + output here
+        // (crate::parallel::run_sharded); exact or it falls back.
+        let config = pipeline_config(input);
+        let timer = &timer_fired;
+        let limits = &limits;
+        let worst_acc = &mut end.worst;
+        let r = crate::parallel::run_sharded(
+            threads,
+            &config,
+            |tx: &mut crate::parallel::ShardSender| {
+                read_input(src, limits, timer, |pkt| {
+                    if tx.push(pkt) {
+                        Ok(())
+                    } else {
+                        Err(())
+                    }
+                })
+                .ok()
+            },
+            |read: &ReadEnd| read.run_end.clone(),
+            |eb: &crate::parallel::EventBatch| {
+                for (evs, len) in eb.per_packet() {
+                    *worst_acc = worst(evs, *worst_acc);
+                    sink(evs, Some(len)).map_err(DriveError::Output)?;
+                }
+                Ok(())
+            },
+        )?;
+        match r {
+            crate::parallel::Sharded::Done {
+                read,
+                front,
+                mut final_events,
+            } => {
+                final_events.push(front.shard_stats(read.kernel, &read.run_end));
+                (read, final_events)
+            }
+            crate::parallel::Sharded::Fallback { delivered } => {
+                // Re-read single-threaded; the first `delivered` packets'
+                // events were written already.
+                let opts = SourceOptions {
+                    filter: src.filter_expr().map(str::to_owned),
+                    ..SourceOptions::default()
+                };
+                let mut again = PacketSource::open_files(&input.read, &opts)
+                    .map_err(|e| DriveError::Input(e.into()))?;
+                install_signals(&again);
+                // Interrupted already: the re-read stops where the output is.
+                let stop = src
+                    .stop_handle()
+                    .signal()
+                    .map(|sig| (again.stop_handle(), sig));
+                let analyzer = Analyzer::new(pipeline_config(input));
+                let skip = Skip {
+                    packets: delivered,
+                    then_stop: stop,
+                };
+                single_run(
+                    &mut again, analyzer, limits, timer, skip, &mut end, &mut sink,
+                )?
+            }
+            crate::parallel::Sharded::Stopped => {
+                return Err(DriveError::Output(io::Error::other("pipeline stopped")))
+            }
+        }
     } else {
         // Reader thread | analyzer thread | output here (crate::parallel).
         let timer = &timer_fired;
@@ -1247,6 +1312,64 @@ where
         }
     }
     Ok(end)
+}
+
+/// Packets whose events a single-threaded re-read does not hand on (a
+/// sharded run delivered them), and the signal that interrupted that run
+/// (the re-read stops at the same packet).
+#[derive(Default)]
+struct Skip {
+    packets: u64,
+    then_stop: Option<(crate::capture::StopHandle, i32)>,
+}
+
+/// The single-threaded run: every packet through `analyzer` on this
+/// thread, each packet's events to `sink` (except the skipped ones).
+fn single_run<F>(
+    src: &mut PacketSource,
+    mut analyzer: Analyzer,
+    limits: &Limits,
+    timer_fired: &AtomicBool,
+    skip: Skip,
+    end: &mut InputEnd,
+    sink: &mut F,
+) -> Result<(ReadEnd, Vec<Event>), DriveError>
+where
+    F: FnMut(&[Event], Option<usize>) -> io::Result<()>,
+{
+    let mut events = Vec::new();
+    let mut n = 0u64;
+    if let (0, Some((h, sig))) = (skip.packets, &skip.then_stop) {
+        h.stop_by_signal(*sig);
+    }
+    let read = read_input(src, limits, timer_fired, |pkt| {
+        analyzer.handle_packet(pkt, &mut events);
+        n += 1;
+        if n <= skip.packets {
+            events.clear();
+            if let (true, Some((h, sig))) = (n == skip.packets, &skip.then_stop) {
+                h.stop_by_signal(*sig);
+            }
+            return Ok(());
+        }
+        end.worst = worst(&events, end.worst);
+        let r = sink(&events, Some(pkt.data.len())).map_err(DriveError::Output);
+        events.clear();
+        r
+    })?;
+    analyzer.finish_run(read.kernel, &read.run_end, &mut events);
+    Ok((read, events))
+}
+
+/// Whether the input can be read a second time (regular files only), as
+/// the sharded run's fallback needs.
+fn reopenable(input: &InputArgs) -> bool {
+    !input.read.is_empty()
+        && input.interface.is_none()
+        && input
+            .read
+            .iter()
+            .all(|p| p.as_os_str() != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file()))
 }
 
 /// Worker threads of a run: `--threads`, else the number of cores.

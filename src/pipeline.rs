@@ -733,6 +733,80 @@ impl<T: DataTap> Sink for Driver<'_, T> {
     }
 }
 
+/// A frame the link layer did not hand to reassembly (counted in `stats`).
+#[derive(Clone, Copy, Debug)]
+enum Uncounted {
+    NonTcp,
+    UnknownLink,
+}
+
+impl Totals {
+    fn count(&mut self, u: Option<Uncounted>) {
+        match u {
+            Some(Uncounted::NonTcp) => self.non_tcp += 1,
+            Some(Uncounted::UnknownLink) => self.unknown_link += 1,
+            None => {}
+        }
+    }
+}
+
+/// Link decoding of one frame: TCP segments to `reasm` (which calls
+/// `sink`), link-level diagnostics to `sink`; what is only counted is
+/// returned.
+fn decode_into<S: Sink>(
+    reasm: &mut Reassembler,
+    pkt: &RawPacket<'_>,
+    pref: PacketRef,
+    sink: &mut S,
+) -> Option<Uncounted> {
+    match link::decode(pkt.linktype, pkt.data, pkt.origlen) {
+        Decoded::Tcp(seg) => reasm.handle_segment(&seg, pref, sink),
+        Decoded::NonTcp => return Some(Uncounted::NonTcp),
+        Decoded::UnknownLink(_) => return Some(Uncounted::UnknownLink),
+        Decoded::Fragment { ip_number, .. } => {
+            if ip_number != 6 {
+                return Some(Uncounted::NonTcp);
+            }
+            sink.anomaly(
+                None,
+                None,
+                Anomaly::new(
+                    anomalies::IP_FRAGMENT,
+                    None,
+                    "IP fragment of a TCP datagram (IP reassembly is not done)",
+                ),
+                pref,
+            );
+        }
+        Decoded::Malformed(name) => sink.anomaly(
+            None,
+            None,
+            Anomaly::new(name, None, "frame could not be decoded"),
+            pref,
+        ),
+    }
+    None
+}
+
+/// The `capture.truncated` diagnostic of a run that ended in the middle of
+/// a record (`pref`: the last packet read).
+fn truncation_anomaly(end: &RunEnd, pref: PacketRef) -> Option<Anomaly> {
+    let (what, offset) = end.truncated.as_ref()?;
+    let detail = match offset {
+        Some(o) => format!(
+            "{what}: the capture ends in the middle of the record at byte {o} \
+             (after packet {}); that packet and anything after it were not read",
+            pref.pcap_cnt
+        ),
+        None => format!(
+            "{what}: the capture ends in the middle of a packet (after packet {})",
+            pref.pcap_cnt
+        ),
+    };
+    let range = offset.map(|o| ByteRange::new(o, o));
+    Some(Anomaly::new(anomalies::CAPTURE_TRUNCATED, range, detail))
+}
+
 impl Analyzer {
     pub fn new(config: Config) -> Self {
         let reasm = Reassembler::new(config.reassembly());
@@ -783,33 +857,8 @@ impl Analyzer {
             scratch: Vec::new(),
             interrupted: false,
         };
-        match link::decode(pkt.linktype, pkt.data, pkt.origlen) {
-            Decoded::Tcp(seg) => self.reasm.handle_segment(&seg, pref, &mut driver),
-            Decoded::NonTcp => driver.totals.non_tcp += 1,
-            Decoded::UnknownLink(_) => driver.totals.unknown_link += 1,
-            Decoded::Fragment { ip_number, .. } => {
-                if ip_number != 6 {
-                    driver.totals.non_tcp += 1;
-                } else {
-                    driver.anomaly(
-                        None,
-                        None,
-                        Anomaly::new(
-                            anomalies::IP_FRAGMENT,
-                            None,
-                            "IP fragment of a TCP datagram (IP reassembly is not done)",
-                        ),
-                        pref,
-                    );
-                }
-            }
-            Decoded::Malformed(name) => driver.anomaly(
-                None,
-                None,
-                Anomaly::new(name, None, "frame could not be decoded"),
-                pref,
-            ),
-        }
+        let uncounted = decode_into(&mut self.reasm, pkt, pref, &mut driver);
+        self.totals.count(uncounted);
     }
 
     /// The clock of a live capture without packets: ends flows idle longer
@@ -862,23 +911,11 @@ impl Analyzer {
             scratch: Vec::new(),
             interrupted: end.interrupted.is_some() || end.autostop.is_some(),
         };
-        if let Some((what, offset)) = &end.truncated {
-            let detail = match offset {
-                Some(o) => format!(
-                    "{what}: the capture ends in the middle of the record at byte {o} \
-                     (after packet {}); that packet and anything after it were not read",
-                    pref.pcap_cnt
-                ),
-                None => format!(
-                    "{what}: the capture ends in the middle of a packet (after packet {})",
-                    pref.pcap_cnt
-                ),
-            };
-            let range = offset.map(|o| ByteRange::new(o, o));
+        if let Some(a) = truncation_anomaly(end, pref) {
             driver.anomaly(
                 None,
                 None,
-                Anomaly::new(anomalies::CAPTURE_TRUNCATED, range, detail),
+                a,
                 PacketRef {
                     pcap_cnt: 0,
                     time: pref.time,
@@ -895,21 +932,26 @@ impl Analyzer {
         for f in left {
             driver.flush_limited(f, pref);
         }
+        out.push(self.stats_event(kernel, end));
+    }
+
+    /// The final `stats` event.
+    fn stats_event(&self, kernel: Option<KernelStats>, end: &RunEnd) -> Event {
         let mut stats = self.stats(kernel);
         stats.interrupted = end.interrupted.clone();
         stats.autostop = end.autostop.clone();
         let time = if self.totals.packets == 0 {
-            end.fallback_time.unwrap_or(pref.time)
+            end.fallback_time.unwrap_or(self.totals.last.time)
         } else {
-            pref.time
+            self.totals.last.time
         };
-        out.push(Event {
+        Event {
             pcap_cnt: 0,
             time,
             flow_id: None,
             direction: None,
             kind: EventKind::Stats(stats),
-        });
+        }
     }
 
     /// Totals so far (the final `stats` event, or a live snapshot).
@@ -947,6 +989,222 @@ impl Analyzer {
     /// Bytes held by reassembly right now.
     pub fn memory(&self) -> usize {
         self.reasm.memory()
+    }
+}
+
+/// One reassembler callback recorded by the reading thread of a sharded
+/// run ([`crate::parallel`]) for the worker that owns the flow; the worker
+/// replays it on its own [`Analyzer`] ([`Analyzer::run_job`]), so every
+/// flow goes through exactly the code of the single-threaded run.
+#[derive(Debug)]
+pub enum Job {
+    FlowStart(FlowStartInfo),
+    /// `len` bytes, the next ones of the batch's data buffer.
+    Data {
+        flow: FlowId,
+        side: Side,
+        offset: u64,
+        len: usize,
+    },
+    Gap {
+        flow: FlowId,
+        side: Side,
+        offset: u64,
+        len: u64,
+    },
+    Anomaly {
+        flow: Option<FlowId>,
+        side: Option<Side>,
+        anomaly: Anomaly,
+    },
+    /// `interrupted`: the run's input was interrupted (see [`RunEnd`]).
+    FlowEnd {
+        flow: FlowId,
+        end: FlowEndInfo,
+        interrupted: bool,
+    },
+}
+
+impl Job {
+    /// The flow the job belongs to (`None`: link-level diagnostics).
+    pub fn flow(&self) -> Option<FlowId> {
+        match self {
+            Job::FlowStart(f) => Some(f.flow_id),
+            Job::Data { flow, .. } | Job::Gap { flow, .. } | Job::FlowEnd { flow, .. } => {
+                Some(*flow)
+            }
+            Job::Anomaly { flow, .. } => *flow,
+        }
+    }
+}
+
+/// The sharded run's pieces. The reading thread's analyzer only decodes
+/// and reassembles ([`Analyzer::front_packet`], [`Analyzer::front_finish`]);
+/// each worker's analyzer gets the jobs of its flows. What is global in the
+/// single-threaded run is made exact by the caller, in job order: the
+/// dissector memory total and its peak (from [`Analyzer::job_state`]), the
+/// rate-limiter lines left at the end ([`Analyzer::shard_finish`]) and the
+/// totals ([`Analyzer::absorb`]). What cannot be split (the dissector memory
+/// cap reached, an RTMPT tunnel's virtual flow id) is reported by
+/// `job_state`, and the caller falls back to a single-threaded run.
+impl Analyzer {
+    /// A worker's analyzer: its dissector memory cap is off (the caller
+    /// checks the real cap on the total of all workers).
+    pub fn shard_worker(config: &Config) -> Analyzer {
+        let mut c = config.clone();
+        c.max_dissector_mem = Some(usize::MAX);
+        Analyzer::new(c)
+    }
+
+    /// Front end: decodes one frame and hands what reassembly completes to
+    /// `sink` (a recorder of [`Job`]s).
+    pub fn front_packet<S: Sink>(&mut self, pkt: &RawPacket<'_>, sink: &mut S) {
+        let pref = PacketRef {
+            pcap_cnt: pkt.pcap_cnt,
+            time: pkt.time,
+        };
+        self.totals.packets += 1;
+        self.totals.bytes += pkt.data.len() as u64;
+        self.totals.last = pref;
+        let u = decode_into(&mut self.reasm, pkt, pref, sink);
+        self.totals.count(u);
+    }
+
+    /// Front end, end of input: the truncation diagnostic and every open
+    /// flow's end, to `sink`, as [`Analyzer::finish_run`] does.
+    pub fn front_finish<S: Sink>(&mut self, end: &RunEnd, sink: &mut S) {
+        let pref = self.totals.last;
+        if let Some(a) = truncation_anomaly(end, pref) {
+            sink.anomaly(
+                None,
+                None,
+                a,
+                PacketRef {
+                    pcap_cnt: 0,
+                    time: pref.time,
+                },
+            );
+        }
+        self.reasm.finish(pref, sink);
+    }
+
+    /// The last packet the front end read.
+    pub fn last_packet(&self) -> PacketRef {
+        self.totals.last
+    }
+
+    /// Worker: replays one job (`data`: a `Data` job's bytes).
+    pub fn run_job(&mut self, job: Job, pkt: PacketRef, data: &[u8], out: &mut Vec<Event>) {
+        let interrupted = matches!(
+            job,
+            Job::FlowEnd {
+                interrupted: true,
+                ..
+            }
+        );
+        let mut driver = Driver {
+            keylog: &self.keylog,
+            flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
+            totals: &mut self.totals,
+            limiter: &mut self.limiter,
+            out,
+            tap: &mut NoTap,
+            scratch: Vec::new(),
+            interrupted,
+        };
+        match job {
+            Job::FlowStart(info) => driver.flow_start(&info, pkt),
+            Job::Data {
+                flow, side, offset, ..
+            } => driver.data(flow, side, offset, data, pkt),
+            Job::Gap {
+                flow,
+                side,
+                offset,
+                len,
+            } => driver.gap(flow, side, offset, len, pkt),
+            Job::Anomaly {
+                flow,
+                side,
+                anomaly,
+            } => driver.anomaly(flow, side, anomaly, pkt),
+            Job::FlowEnd { flow, end, .. } => driver.flow_end(flow, &end, pkt),
+        }
+    }
+
+    /// Worker: bytes its dissectors hold now, and whether its RTMPT layer
+    /// ever opened a tunnel (a virtual flow id, which only the
+    /// single-threaded run numbers right).
+    pub fn job_state(&self) -> (usize, bool) {
+        (self.totals.dissector_mem, self.rtmpt.tunnels_created() > 0)
+    }
+
+    /// Worker, end of input (after the jobs of the front end's finish):
+    /// open tunnels end, then the `anomaly.rate_limited` lines still
+    /// pending, each with its limiter key (the caller sorts all workers'
+    /// by key, as [`Analyzer::finish_run`] does).
+    pub fn shard_finish(&mut self, pref: PacketRef) -> Vec<(Option<FlowId>, Event)> {
+        let mut out = Vec::new();
+        let mut driver = Driver {
+            keylog: &self.keylog,
+            flows: &mut self.flows,
+            rtmpt: &mut self.rtmpt,
+            totals: &mut self.totals,
+            limiter: &mut self.limiter,
+            out: &mut out,
+            tap: &mut NoTap,
+            scratch: Vec::new(),
+            interrupted: false,
+        };
+        let mut tunnel_out = Vec::new();
+        driver.rtmpt.finish(pref, &mut tunnel_out);
+        driver.push_all(tunnel_out);
+        let mut keyed: Vec<(Option<FlowId>, Event)> = out.drain(..).map(|e| (None, e)).collect();
+        let mut left: Vec<Option<FlowId>> = self.limiter.seen.keys().copied().collect();
+        left.sort();
+        for f in left {
+            let mut driver = Driver {
+                keylog: &self.keylog,
+                flows: &mut self.flows,
+                rtmpt: &mut self.rtmpt,
+                totals: &mut self.totals,
+                limiter: &mut self.limiter,
+                out: &mut out,
+                tap: &mut NoTap,
+                scratch: Vec::new(),
+                interrupted: false,
+            };
+            driver.flush_limited(f, pref);
+            keyed.extend(out.drain(..).map(|e| (f, e)));
+        }
+        keyed
+    }
+
+    /// Front end: adds a worker's totals (at the end of input), and the
+    /// exact peak of the dissector memory total the caller tracked.
+    pub fn absorb(&mut self, worker: &Analyzer, dissector_mem_peak: usize) {
+        let (t, w) = (&mut self.totals, &worker.totals);
+        t.flows += w.flows;
+        t.rtmp_flows += w.rtmp_flows;
+        t.messages += w.messages;
+        t.missed_bytes += w.missed_bytes;
+        for (k, v) in &w.anomalies {
+            *t.anomalies.entry(k).or_default() += v;
+        }
+        t.dissector_mem_peak = dissector_mem_peak;
+        self.rtmpt.rtmp_flows += worker.rtmpt.rtmp_flows;
+    }
+
+    /// Front end: the final `stats` event of a sharded run (after every
+    /// worker was absorbed).
+    pub fn shard_stats(&self, kernel: Option<KernelStats>, end: &RunEnd) -> Event {
+        self.stats_event(kernel, end)
+    }
+
+    /// The dissector memory cap of the run.
+    pub fn dissector_mem_cap(&self) -> usize {
+        self.totals.dissector_mem_cap
     }
 }
 

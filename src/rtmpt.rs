@@ -494,6 +494,11 @@ impl Layer {
         self.carriers.contains_key(&flow)
     }
 
+    /// Tunnels opened so far (each took a virtual flow id).
+    pub fn tunnels_created(&self) -> u64 {
+        self.created
+    }
+
     /// Tunnels open right now.
     pub fn open_tunnels(&self) -> usize {
         self.tunnels.len()

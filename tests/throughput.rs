@@ -1,6 +1,8 @@
 //! Throughput work (issue 12) must not change a byte of output:
 //! the direct JSON encoding equals the Value-tree mapping on every message
-//! of the corpus, and any `--threads` count writes the same bytes (2: reader thread; 3+: analyzer thread too).
+//! of the corpus, and any `--threads` count writes the same bytes (file
+//! input: flows sharded over N workers, falling back to a single-threaded
+//! re-read where sharding cannot be exact).
 
 use std::path::{Path, PathBuf};
 
@@ -118,5 +120,126 @@ fn threads_option_is_checked() {
             .output()
             .expect("run rtmpscope");
         assert_eq!(out.status.code(), Some(2), "--threads {bad}");
+    }
+}
+
+/// Events of a single-threaded run (`config`), `stats` included, and the
+/// number of events the first n packets made (n = index).
+fn single(cap: &Path, config: &Config) -> (Vec<rtmpscope::event::Event>, Vec<usize>) {
+    let mut src = PacketSource::open_file(cap, &SourceOptions::default()).expect("open");
+    let mut an = Analyzer::new(config.clone());
+    let mut events = Vec::new();
+    let mut ends = vec![0];
+    while let Some(p) = src.next_packet().expect("read") {
+        an.handle_packet(&p, &mut events);
+        ends.push(events.len());
+    }
+    an.finish(None, &mut events);
+    (events, ends)
+}
+
+/// A sharded run over `workers`: the per-packet events and how it ended
+/// (`Done` with all events, stats last, or `Fallback` after that many
+/// packets).
+fn sharded(
+    cap: &Path,
+    config: &Config,
+    workers: usize,
+) -> (Vec<rtmpscope::event::Event>, Option<u64>) {
+    use rtmpscope::parallel::{run_sharded, EventBatch, ShardSender, Sharded};
+    use rtmpscope::pipeline::RunEnd;
+    let mut src = PacketSource::open_file(cap, &SourceOptions::default()).expect("open");
+    let mut events = Vec::new();
+    let r = run_sharded(
+        workers,
+        config,
+        |tx: &mut ShardSender| {
+            while let Some(p) = src.next_packet().expect("read") {
+                assert!(tx.push(&p), "consumer gone");
+            }
+            Some(())
+        },
+        |_: &()| RunEnd::default(),
+        |eb: &EventBatch| -> Result<(), ()> {
+            for (evs, _) in eb.per_packet() {
+                events.extend(evs.iter().cloned());
+            }
+            Ok(())
+        },
+    )
+    .expect("no consumer error");
+    match r {
+        Sharded::Done {
+            front,
+            final_events,
+            ..
+        } => {
+            events.extend(final_events);
+            events.push(front.shard_stats(None, &RunEnd::default()));
+            (events, None)
+        }
+        Sharded::Fallback { delivered } => (events, Some(delivered)),
+        Sharded::Stopped => panic!("stopped"),
+    }
+}
+
+fn lines(evs: &[rtmpscope::event::Event]) -> Vec<String> {
+    evs.iter().map(|e| format!("{e:?}")).collect()
+}
+
+#[test]
+fn flows_are_sharded_and_merged_in_single_threaded_order() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    // Five publishers (five flows over two or three workers), a lossy
+    // capture (gaps), IPv6 pcapng, TLS.
+    for name in [
+        "09-nginx-5-concurrent-publishers.pcap",
+        "10-ffmpeg-nginx-publish-play-lossy.pcap",
+        "08b-ipv6-any-sll2-nanosec.pcapng",
+        "15b-rtmps-tls12-aes128gcm-dsb.pcapng",
+    ] {
+        let cap = dir.join(name);
+        let want = lines(&single(&cap, &Config::default()).0);
+        for workers in [1, 2, 3] {
+            let (got, fallback) = sharded(&cap, &Config::default(), workers);
+            assert_eq!(fallback, None, "{name}: {workers} workers fell back");
+            let got = lines(&got);
+            assert_eq!(got.len(), want.len(), "{name}: {workers} workers");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g, w, "{name}: {workers} workers, event {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn what_cannot_be_sharded_falls_back_after_whole_packets() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    // An RTMPT tunnel (its virtual flow id), and the dissector memory cap
+    // reached on big keyframes: the sharded run stops, and what it
+    // delivered is exactly the single-threaded run's first packets.
+    let capped = Config {
+        max_dissector_mem: Some(20_000),
+        ..Config::default()
+    };
+    for (name, config) in [
+        (
+            "14a-rtmpt-ffmpeg-bridge-publish-play.pcap",
+            Config::default(),
+        ),
+        ("11-nginx-chunk60000-big-keyframes.pcap", capped),
+    ] {
+        let cap = dir.join(name);
+        let (want, ends) = single(&cap, &config);
+        let (got, fallback) = sharded(&cap, &config, 2);
+        let delivered = fallback.unwrap_or_else(|| panic!("{name}: no fallback"));
+        assert!(delivered > 0, "{name}");
+        assert!(
+            (delivered as usize) < ends.len() - 1,
+            "{name}: fell back at the end"
+        );
+        let prefix = &want[..ends[delivered as usize]];
+        assert!(!prefix.is_empty(), "{name}");
+        assert_eq!(lines(&got), lines(prefix), "{name}");
     }
 }

@@ -24,6 +24,7 @@
 //! frame number in the file (as tshark shows it) even with a filter. A live
 //! capture numbers the packets the kernel filter delivered.
 
+mod block;
 mod parser;
 
 use std::fmt;
@@ -283,6 +284,13 @@ struct LibpcapFile {
     /// Classic pcap: file offset of the next record (24-byte file header,
     /// then 16-byte record headers and captured bytes).
     next_record: u64,
+    /// Classic pcap: the records read in big blocks, in place
+    /// ([`block::BlockReader`]); `None` once libpcap took over (or for
+    /// files it does not read).
+    block: Option<block::BlockReader<std::fs::File>>,
+    /// Records the block reader delivered (libpcap skips them when it
+    /// takes over).
+    block_records: u64,
 }
 
 /// One step of a libpcap file read.
@@ -301,6 +309,38 @@ impl LibpcapFile {
     /// Reads one record; a packet that passes the filter goes to `f` with
     /// its metadata, in libpcap's buffer.
     fn next<R>(&mut self, count: &mut u64, f: impl FnOnce(&[u8], Meta, u64) -> R) -> FileStep<R> {
+        if let Some(b) = &mut self.block {
+            match b.next() {
+                block::Next::Record(rec) => {
+                    let data = b.data(&rec);
+                    self.block_records += 1;
+                    self.next_record += PCAP_RECORD_HEADER_LEN + data.len() as u64;
+                    *count += 1;
+                    if let Some(prog) = &self.filter {
+                        if !prog.filter(data) {
+                            return FileStep::Filtered;
+                        }
+                    }
+                    let meta = Meta {
+                        time: rec.time,
+                        linktype: self.linktype,
+                        origlen: rec.origlen,
+                    };
+                    return FileStep::Packet(f(data, meta, *count));
+                }
+                block::Next::End => return FileStep::End,
+                block::Next::Handover => {
+                    // libpcap reads on from this record: past the ones
+                    // delivered already (read without error before).
+                    self.block = None;
+                    for _ in 0..self.block_records {
+                        if self.cap.next_packet().is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         let p = match self.cap.next_packet() {
             Ok(p) => p,
             Err(pcap::Error::NoMorePackets) => return FileStep::End,
@@ -637,6 +677,14 @@ impl PacketSource {
                         linktype,
                         filter,
                         next_record: PCAP_FILE_HEADER_LEN,
+                        block: if kind == "pcap" {
+                            std::fs::File::open(path)
+                                .ok()
+                                .and_then(block::BlockReader::new)
+                        } else {
+                            None
+                        },
+                        block_records: 0,
                     }),
                     format!("file {what} ({kind}, libpcap){}", filter_desc(opts)),
                     opts.filter.clone(),
@@ -1127,6 +1175,11 @@ impl PacketSource {
     /// A handle that stops this source from another thread (Ctrl-C).
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
+    }
+
+    /// The BPF filter expression the source was opened with.
+    pub fn filter_expr(&self) -> Option<&str> {
+        self.filter.as_deref()
     }
 }
 

@@ -551,13 +551,15 @@ pub struct JsonWriter<W: Write> {
     w: W,
     opts: JsonOptions,
     /// Open flows: identity plus the address strings (formatted once).
-    flows: BTreeMap<FlowId, (FlowInfo, String, String)>,
+    flows: BTreeMap<FlowId, direct::FlowText>,
     redactor: Redactor,
     sessions: Option<SessionTracker>,
     buf: Vec<u8>,
     /// Open flows that are TLS (a `tls` event was seen): their RTMP events
     /// carry `"transport": "rtmps"`.
     tls_flows: std::collections::BTreeSet<FlowId>,
+    /// The last timestamp's text ([`direct::Stamp`]).
+    stamp: direct::Stamp,
 }
 
 /// The TLS facts as JSON; with `redact`, the SNI goes through the redactor
@@ -581,6 +583,7 @@ impl<W: Write> JsonWriter<W> {
             sessions,
             buf: Vec::with_capacity(WRITE_CHUNK + (4 << 10)),
             tls_flows: std::collections::BTreeSet::new(),
+            stamp: direct::Stamp::default(),
         }
     }
 
@@ -626,7 +629,8 @@ impl<W: Write> JsonWriter<W> {
         };
         if let EventKind::FlowStart(info) = &ev.kind {
             let (c, s) = (info.client_ip.to_string(), info.server_ip.to_string());
-            self.flows.insert(info.flow_id, (info.clone(), c, s));
+            self.flows
+                .insert(info.flow_id, direct::FlowText::new(info.clone(), c, s));
         }
         let etype = match &ev.kind {
             EventKind::FlowStart(_) => "flow_start",
@@ -647,11 +651,15 @@ impl<W: Write> JsonWriter<W> {
             EventKind::Anomaly(a) => !a.name.starts_with("tls.") && !a.name.starts_with("tcp."),
             _ => false,
         };
-        let rtmps = rtmp_layer && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
-        let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
+        let rtmps = rtmp_layer
+            && !self.tls_flows.is_empty()
+            && ev.flow_id.is_some_and(|f| self.tls_flows.contains(&f));
+        out.reserve(256);
         let mut o = Obj::open(out);
-        direct::envelope(&mut o, ev, etype, flow, rtmps);
+        let flow = ev.flow_id.and_then(|f| self.flows.get_mut(&f));
+        direct::envelope(&mut o, ev, etype, flow, rtmps, &mut self.stamp);
         if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
+            let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
             let data = match &ev.kind {
                 EventKind::FlowStart(info) => {
                     let mut m = Map::new();
@@ -667,7 +675,7 @@ impl<W: Write> JsonWriter<W> {
                     J::Object(m)
                 }
                 EventKind::FlowEnd(end) => {
-                    let mut v = flow_to_json(flow.map(|x| &x.0), end);
+                    let mut v = flow_to_json(flow.map(|x| &x.info), end);
                     if let (Some(t), J::Object(m)) = (&end.tls, &mut v) {
                         let r = self.opts.redact.then_some(&self.redactor);
                         m.insert("tls".into(), tls_to_json(t, r));

@@ -17,12 +17,71 @@ use serde::Serialize;
 
 use crate::event::{Direction, Event, EventKind, FlowInfo};
 use crate::rtmp::message::{Audio, Body, CodecConfig, MediaTrack, Message, Video};
+use crate::time::PacketTime;
 
 /// Appends `v` as JSON (serde_json's formatting and escaping).
 #[inline]
 pub(crate) fn put<T: Serialize + ?Sized>(b: &mut Vec<u8>, v: &T) {
     // Writing into a Vec cannot fail; the types written have string keys.
     let _ = serde_json::to_writer(&mut *b, v);
+}
+
+/// The RFC 3339 text of the last timestamp written: the next one in the
+/// same second only rewrites its microseconds.
+#[derive(Debug, Default)]
+pub(crate) struct Stamp {
+    sec: Option<i64>,
+    text: [u8; 27],
+}
+
+impl Stamp {
+    /// Appends [`PacketTime::write_rfc3339_micros`] of `t` to `b`.
+    #[inline]
+    pub(crate) fn write(&mut self, t: PacketTime, b: &mut Vec<u8>) {
+        if self.sec == Some(t.sec) && t.nsec < 1_000_000_000 {
+            let mut us = t.nsec / 1000;
+            for c in self.text[20..26].iter_mut().rev() {
+                *c = b'0' + (us % 10) as u8;
+                us /= 10;
+            }
+            b.extend_from_slice(&self.text);
+            return;
+        }
+        let at = b.len();
+        t.write_rfc3339_micros(b);
+        // Only the fixed-width form (years 0..=9999) is kept.
+        match b.get(at..).and_then(|w| <[u8; 27]>::try_from(w).ok()) {
+            Some(w) if t.nsec < 1_000_000_000 => {
+                self.text = w;
+                self.sec = Some(t.sec);
+            }
+            _ => self.sec = None,
+        }
+    }
+}
+
+/// `,"k":` of a member after the first of an object, as one literal.
+macro_rules! member {
+    ($k:literal) => {
+        concat!(",\"", $k, "\":").as_bytes()
+    };
+}
+
+/// Appends the decimal digits of `v` (small values, the common case, as
+/// single bytes rather than a copy of a formatted buffer).
+#[inline(always)]
+fn put_u64(b: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        b.push(b'0' + v as u8);
+    } else if v < 100 {
+        b.push(b'0' + (v / 10) as u8);
+        b.push(b'0' + (v % 10) as u8);
+    } else {
+        let mut tmp = itoa::Buffer::new();
+        for &c in tmp.format(v).as_bytes() {
+            b.push(c);
+        }
+    }
 }
 
 /// An object being written: `{` on open, `,` between members, `}` on close.
@@ -38,7 +97,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Writes `"k":` (keys are the writer's own ASCII names: no escaping).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.first {
             self.b.push(b',');
@@ -55,22 +114,113 @@ impl<'a> Obj<'a> {
         put(self.key(k), v);
     }
 
-    /// Unsigned integer member (the common case, without serde).
+    /// String member: written as is when serde_json would not escape any
+    /// of its bytes (no control character, quote or backslash), else
+    /// through serde_json.
     #[inline]
-    pub(crate) fn uint(&mut self, k: &str, v: u64) {
+    pub(crate) fn str(&mut self, k: &str, v: &str) {
         let b = self.key(k);
-        let mut tmp = itoa::Buffer::new();
-        b.extend_from_slice(tmp.format(v).as_bytes());
+        if v.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+            b.reserve(v.len() + 2);
+            b.push(b'"');
+            b.extend_from_slice(v.as_bytes());
+            b.push(b'"');
+        } else {
+            put(b, v);
+        }
     }
 
-    #[inline]
+    /// String member that is one of the writer's own names (fixed ASCII
+    /// words: nothing to escape).
+    #[inline(always)]
+    pub(crate) fn name(&mut self, k: &str, v: &'static str) {
+        debug_assert!(v.bytes().all(|c| c > 0x20 && c != b'"' && c != b'\\'));
+        let b = self.key(k);
+        b.push(b'"');
+        b.extend_from_slice(v.as_bytes());
+        b.push(b'"');
+    }
+
+    /// Unsigned integer member (the common case, without serde).
+    #[inline(always)]
+    pub(crate) fn uint(&mut self, k: &str, v: u64) {
+        put_u64(self.key(k), v);
+    }
+
+    #[inline(always)]
     pub(crate) fn bool(&mut self, k: &str, v: bool) {
         let b = self.key(k);
         b.extend_from_slice(if v { b"true" } else { b"false" });
     }
 
+    /// A member after the first: `lit` is its `,"key":` ([`member!`]).
+    #[inline(always)]
+    pub(crate) fn then_uint(&mut self, lit: &[u8], v: u64) {
+        self.then_raw(lit);
+        put_u64(self.b, v);
+    }
+
+    /// A member after the first with one of the writer's own names as
+    /// value (see [`Obj::name`]).
+    #[inline(always)]
+    pub(crate) fn then_name(&mut self, lit: &[u8], v: &'static str) {
+        debug_assert!(v.bytes().all(|c| c > 0x20 && c != b'"' && c != b'\\'));
+        self.then_raw(lit);
+        self.b.push(b'"');
+        self.b.extend_from_slice(v.as_bytes());
+        self.b.push(b'"');
+    }
+
+    /// A boolean member after the first.
+    #[inline(always)]
+    pub(crate) fn then_bool(&mut self, lit: &[u8], v: bool) {
+        self.then_raw(lit);
+        self.b
+            .extend_from_slice(if v { b"true".as_slice() } else { b"false" });
+    }
+
+    /// Bytes of members after the first, written as they are.
+    #[inline(always)]
+    pub(crate) fn then_raw(&mut self, lit: &[u8]) {
+        debug_assert!(!self.first && lit.first() == Some(&b','));
+        self.b.extend_from_slice(lit);
+        self.first = false;
+    }
+
     pub(crate) fn close(self) {
         self.b.push(b'}');
+    }
+}
+
+/// An open flow as the writer knows it: its identity, its formatted
+/// client and server addresses, and the envelope members from `src_ip`
+/// to `direction` (and `transport`), written once per direction.
+#[derive(Debug)]
+pub(crate) struct FlowText {
+    pub(crate) info: FlowInfo,
+    cip: String,
+    sip: String,
+    /// By [`FlowText::slot`]; empty until first written.
+    tails: [Vec<u8>; 6],
+}
+
+impl FlowText {
+    pub(crate) fn new(info: FlowInfo, cip: String, sip: String) -> Self {
+        FlowText {
+            info,
+            cip,
+            sip,
+            tails: Default::default(),
+        }
+    }
+
+    fn slot(dir: Option<Direction>, rtmps: bool) -> usize {
+        let d = match dir {
+            None => 0,
+            Some(Direction::ToServer) => 1,
+            Some(Direction::ToClient) => 2,
+        };
+        d + if rtmps { 3 } else { 0 }
     }
 }
 
@@ -81,14 +231,15 @@ impl<'a> Obj<'a> {
 pub(crate) fn envelope(
     o: &mut Obj<'_>,
     ev: &Event,
-    etype: &str,
-    flow: Option<&(FlowInfo, String, String)>,
+    etype: &'static str,
+    flow: Option<&mut FlowText>,
     rtmps: bool,
+    stamp: &mut Stamp,
 ) {
     // RFC 3339 text is plain ASCII: no escaping.
     let b = o.key("timestamp");
     b.push(b'"');
-    ev.time.write_rfc3339_micros(b);
+    stamp.write(ev.time, b);
     b.push(b'"');
     if let Some(f) = ev.flow_id {
         o.uint("flow_id", f);
@@ -96,32 +247,55 @@ pub(crate) fn envelope(
     if ev.pcap_cnt > 0 {
         o.uint("pcap_cnt", ev.pcap_cnt);
     }
-    o.val("event_type", etype);
-    if let Some((info, cip, sip)) = flow {
-        let client = (cip.as_str(), info.client_port);
-        let server = (sip.as_str(), info.server_port);
+    o.name("event_type", etype);
+    match flow {
+        // The rest depends only on the flow, the direction and `rtmps`:
+        // written once, then copied.
+        Some(ft) if ft.info.tunnel.is_none() => {
+            let slot = FlowText::slot(ev.direction, rtmps);
+            if ft.tails[slot].is_empty() {
+                let mut t = Vec::new();
+                let mut to = Obj {
+                    b: &mut t,
+                    first: false,
+                };
+                tail(&mut to, ev, Some(&*ft), rtmps);
+                ft.tails[slot] = t;
+            }
+            o.b.extend_from_slice(&ft.tails[slot]);
+        }
+        flow => tail(o, ev, flow.map(|f| &*f), rtmps),
+    }
+}
+
+/// The envelope after `event_type`.
+fn tail(o: &mut Obj<'_>, ev: &Event, flow: Option<&FlowText>, rtmps: bool) {
+    if let Some(ft) = flow {
+        let info = &ft.info;
+        let client = (ft.cip.as_str(), info.client_port);
+        let server = (ft.sip.as_str(), info.server_port);
         let (src, dst) = match ev.direction {
             Some(Direction::ToClient) => (server, client),
             _ => (client, server),
         };
-        o.val("src_ip", src.0);
+        o.str("src_ip", src.0);
         o.uint("src_port", src.1.into());
-        o.val("dest_ip", dst.0);
+        o.str("dest_ip", dst.0);
         o.uint("dest_port", dst.1.into());
         if let Some(t) = &info.tunnel {
             // (`rtmps` replaces the tunnel's transport in place.)
-            o.val(
+            o.str(
                 "transport",
                 if rtmps { "rtmps" } else { t.transport.as_str() },
             );
-            o.val("tunnel_sid", &t.sid);
+            o.str("tunnel_sid", &t.sid);
         }
     }
     if let Some(d) = ev.direction {
-        o.val("direction", d.as_str());
+        o.name("direction", d.as_str());
     }
-    if rtmps && flow.is_none_or(|(info, _, _)| info.tunnel.is_none()) {
-        o.val("transport", "rtmps");
+    if rtmps && flow.is_none_or(|ft| ft.info.tunnel.is_none()) {
+        o.name("transport", "rtmps");
     }
 }
 
@@ -148,27 +322,36 @@ pub(crate) fn encode_event_body(o: &mut Obj<'_>, ev: &Event, chunk_ranges: bool)
 
 /// The `rtmp` object of one message (see [`super::message_to_json`]).
 pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth: usize) {
+    // Room for the members below without growing on the way (most lines
+    // are shorter).
+    b.reserve(512);
     let mut m = Obj::open(b);
     m.uint("csid", msg.csid.into());
-    m.uint("type_id", msg.type_id.into());
-    m.val("type", msg.type_name());
-    m.uint("msid", msg.msid.into());
+    // The members after the first, each with its comma and key as one
+    // literal.
+    m.then_uint(member!("type_id"), msg.type_id.into());
+    m.then_name(member!("type"), msg.type_name());
+    m.then_uint(member!("msid"), msg.msid.into());
     if msg.msid_unknown {
-        m.bool("msid_unknown", true);
+        m.then_raw(b",\"msid_unknown\":true");
     }
-    m.uint("timestamp", msg.timestamp.into());
-    m.uint("timestamp_delta", msg.timestamp_delta.into());
+    m.then_uint(member!("timestamp"), msg.timestamp.into());
+    m.then_uint(member!("timestamp_delta"), msg.timestamp_delta.into());
     if let Some(e) = &msg.timestamp_estimate {
         // Capture loss (or a chunk stream never anchored by a fmt 0
         // header): `timestamp` is an estimate within these bounds.
         m.bool("timestamp_estimated", true);
         m.val("timestamp_bound", e);
     }
-    m.uint("length", msg.length.into());
-    m.uint("fmt", msg.fmt.into());
-    m.uint("chunks", msg.chunk_count().into());
-    m.uint("stream_offset", msg.first_byte);
-    m.bool("extended_timestamp", msg.extended_timestamp);
+    m.then_uint(member!("length"), msg.length.into());
+    m.then_uint(member!("fmt"), msg.fmt.into());
+    m.then_uint(member!("chunks"), msg.chunk_count().into());
+    m.then_uint(member!("stream_offset"), msg.first_byte);
+    m.then_raw(if msg.extended_timestamp {
+        b",\"extended_timestamp\":true"
+    } else {
+        b",\"extended_timestamp\":false"
+    });
     if let Some(t) = &msg.truncated {
         m.val("truncated", t);
     }
@@ -192,7 +375,7 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
         Body::UserControl(u) => {
             let mut uo = Obj::open(m.key("user_control"));
             uo.uint("event_type", u.event_type.into());
-            uo.val("event", u.event);
+            uo.name("event", u.event);
             let mut p = Obj::open(uo.key("params"));
             if let Some(v) = u.stream_id {
                 p.uint("stream_id", v.into());
@@ -255,7 +438,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
             height,
         } => {
             let mut m = Obj::open(b);
-            m.val("kind", "avc");
+            m.name("kind", "avc");
             m.uint("profile", (*profile).into());
             m.uint("compatibility", (*compatibility).into());
             m.uint("level", (*level).into());
@@ -272,7 +455,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
         }
         CodecConfig::Opaque { span } => {
             let mut m = Obj::open(b);
-            m.val("kind", "opaque");
+            m.name("kind", "opaque");
             m.uint("length", span.len() as u64);
             m.close();
         }
@@ -284,7 +467,7 @@ fn config(b: &mut Vec<u8>, c: &CodecConfig) {
 /// object has none yet: `written_ct`).
 fn track(m: &mut Obj<'_>, t: &MediaTrack, written_ct: bool) {
     if let Some(f) = &t.fourcc {
-        m.val("fourcc", f);
+        m.str("fourcc", f);
     }
     if let (Some(ct), false) = (t.composition_time, written_ct) {
         m.val("composition_time", &ct);
@@ -316,29 +499,29 @@ fn tracks(m: &mut Obj<'_>, ts: &[MediaTrack], multitrack: Option<&str>, written_
 fn video(b: &mut Vec<u8>, v: &Video) {
     let mut m = Obj::open(b);
     m.uint("frame_type", v.frame_type.into());
-    m.bool("keyframe", v.keyframe);
-    m.bool("enhanced", v.enhanced);
+    m.then_bool(member!("keyframe"), v.keyframe);
+    m.then_bool(member!("enhanced"), v.enhanced);
     if let Some(c) = v.codec_id {
-        m.uint("codec_id", c.into());
+        m.then_uint(member!("codec_id"), c.into());
     }
-    m.val("codec", &v.codec);
+    m.str("codec", &v.codec);
     if let Some(p) = v.packet_type {
-        m.uint("packet_type", p.into());
+        m.then_uint(member!("packet_type"), p.into());
     }
     if let Some(p) = v.packet {
-        m.val("packet", p);
+        m.name("packet", p);
     }
     if let Some(c) = v.composition_time {
         m.val("composition_time", &c);
     }
     if let Some(c) = v.command {
-        m.uint("command", c.into());
+        m.then_uint(member!("command"), c.into());
     }
     if let Some(mt) = v.multitrack {
-        m.val("multitrack", mt);
+        m.name("multitrack", mt);
     }
     if let Some(t) = v.timestamp_offset_nanos {
-        m.uint("timestamp_offset_nanos", t.into());
+        m.then_uint(member!("timestamp_offset_nanos"), t.into());
     }
     if !v.metadata.is_empty() {
         let b = m.key("metadata");
@@ -363,28 +546,28 @@ fn video(b: &mut Vec<u8>, v: &Video) {
 fn audio(b: &mut Vec<u8>, a: &Audio) {
     let mut m = Obj::open(b);
     m.uint("sound_format", a.sound_format.into());
-    m.bool("enhanced", a.enhanced);
-    m.val("codec", &a.codec);
+    m.then_bool(member!("enhanced"), a.enhanced);
+    m.str("codec", &a.codec);
     if let Some(v) = a.sample_rate {
-        m.uint("sample_rate", v.into());
+        m.then_uint(member!("sample_rate"), v.into());
     }
     if let Some(v) = a.sample_bits {
-        m.uint("sample_bits", v.into());
+        m.then_uint(member!("sample_bits"), v.into());
     }
     if let Some(v) = a.channels {
-        m.uint("channels", v.into());
+        m.then_uint(member!("channels"), v.into());
     }
     if let Some(p) = a.packet_type {
-        m.uint("packet_type", p.into());
+        m.then_uint(member!("packet_type"), p.into());
     }
     if let Some(p) = a.packet {
-        m.val("packet", p);
+        m.name("packet", p);
     }
     if let Some(mt) = a.multitrack {
-        m.val("multitrack", mt);
+        m.name("multitrack", mt);
     }
     if let Some(t) = a.timestamp_offset_nanos {
-        m.uint("timestamp_offset_nanos", t.into());
+        m.then_uint(member!("timestamp_offset_nanos"), t.into());
     }
     tracks(&mut m, &a.tracks, a.multitrack, false);
     m.close();
