@@ -811,6 +811,7 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
         mouse: args.mouse,
         redact: args.redact,
         filter: (!filter.is_empty()).then(|| filter.join(" ")),
+        config: pipeline_config(input),
         ..tui::TuiOptions::default()
     };
     match tui::run(opts, tui_source(src, pipeline_config(input), keep_bytes)) {

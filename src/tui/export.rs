@@ -127,19 +127,13 @@ pub fn write_pcap(input: &Path, info: &FlowInfo, out: &Path) -> Result<usize, St
     Ok(n)
 }
 
-/// Largest window re-read from the capture file for the hex view.
-pub const MAX_REREAD_BYTES: u64 = 32 * 1024 * 1024;
-
 /// One TCP segment of a frame.
-struct Segment<'a> {
+struct Segment {
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
-    seq: u32,
-    syn: bool,
-    payload: &'a [u8],
 }
 
-fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment<'_>> {
+fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment> {
     use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
     let p = match linktype {
         1 => LaxSlicedPacket::from_ethernet(data).ok()?,
@@ -164,93 +158,9 @@ fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment<'_>> {
         TransportSlice::Tcp(t) => Some(Segment {
             src: (s, t.source_port()),
             dst: (d, t.destination_port()),
-            seq: t.sequence_number(),
-            syn: t.syn(),
-            payload: t.payload(),
         }),
         _ => None,
     }
-}
-
-/// Re-reads stream bytes `[start, end)` of one direction of a flow from the
-/// capture file, placing each segment by its sequence number (offset 0 =
-/// first byte after the SYN, or the first segment seen mid-stream, as the
-/// reassembler counts). Retransmissions and reordering are harmless; bytes
-/// never captured stay `None`. A later SYN with a new ISN (port reuse) ends
-/// the flow. The window is capped at [`MAX_REREAD_BYTES`].
-pub fn reread_stream(
-    input: &Path,
-    info: &FlowInfo,
-    dir: crate::event::Direction,
-    start: u64,
-    end: u64,
-) -> Result<Vec<Option<u8>>, String> {
-    use crate::event::Direction;
-    let end = end.min(start.saturating_add(MAX_REREAD_BYTES));
-    let len = end.saturating_sub(start) as usize;
-    let mut out: Vec<Option<u8>> = vec![None; len];
-    let mut cap =
-        pcap::Capture::from_file(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let lt = cap.get_datalink().0;
-    let (from, to) = match dir {
-        Direction::ToServer => (
-            (info.client_ip, info.client_port),
-            (info.server_ip, info.server_port),
-        ),
-        Direction::ToClient => (
-            (info.server_ip, info.server_port),
-            (info.client_ip, info.client_port),
-        ),
-    };
-    let mut base: Option<u32> = None;
-    let mut last: u64 = 0;
-    loop {
-        let p = match cap.next_packet() {
-            Ok(p) => p,
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => return Err(e.to_string()),
-        };
-        let Some(seg) = tcp_segment(lt, p.data) else {
-            continue;
-        };
-        if seg.src != from || seg.dst != to {
-            continue;
-        }
-        if seg.syn {
-            match base {
-                None => {
-                    base = Some(seg.seq.wrapping_add(1));
-                    continue;
-                }
-                Some(b) if b != seg.seq.wrapping_add(1) => break,
-                Some(_) => continue,
-            }
-        }
-        if seg.payload.is_empty() {
-            continue;
-        }
-        let b = *base.get_or_insert(seg.seq);
-        // 64-bit offset nearest to the last one (sequence wraparound).
-        let rel = seg.seq.wrapping_sub(b) as u64;
-        let mut off = (last & !0xffff_ffff) | rel;
-        if off + (1 << 31) < last {
-            off += 1 << 32;
-        } else if off > last + (1 << 31) && off >= 1 << 32 {
-            off -= 1 << 32;
-        }
-        last = off;
-        let s = off.max(start);
-        let e = (off + seg.payload.len() as u64).min(end);
-        for o in s..e {
-            if let (Some(slot), Some(byte)) = (
-                out.get_mut((o - start) as usize),
-                seg.payload.get((o - off) as usize),
-            ) {
-                *slot = Some(*byte);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The lines `rtmpscope json -r FILE [FILTER]` writes for `flow`: the

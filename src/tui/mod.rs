@@ -37,6 +37,7 @@ pub mod columns;
 pub mod export;
 pub mod filter;
 pub mod model;
+pub mod reload;
 pub use crate::sanitize;
 pub mod summary;
 pub mod tree;
@@ -92,6 +93,9 @@ pub struct TuiOptions {
     /// Shown in the status bar when the input is spooled to a temporary
     /// file (stdin), e.g. `spooled to /tmp/... (max 1 GiB)`.
     pub spool_note: Option<String>,
+    /// Analyzer settings of the input (re-reads and exports decode the
+    /// file again with them, so they see what the first pass saw).
+    pub config: crate::pipeline::Config,
 }
 
 impl Default for TuiOptions {
@@ -105,6 +109,7 @@ impl Default for TuiOptions {
             export_dir: PathBuf::from("."),
             filter: None,
             spool_note: None,
+            config: crate::pipeline::Config::default(),
         }
     }
 }

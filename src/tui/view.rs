@@ -977,11 +977,13 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
         let why = if app.reread_loading == Some(ri) {
             "loading bytes from the capture file ..."
         } else if app.opts.file.is_some() {
-            "bytes not available (not found in the capture file)"
+            "bytes not available: the capture file read again did not deliver them \
+             (capture loss, or the file changed)"
         } else if app.bytes.is_empty() {
             "no stream bytes were forwarded to the UI"
         } else {
-            "bytes no longer available (evicted from the in-memory ring)"
+            "bytes no longer available (evicted from the in-memory ring; a live capture \
+             cannot be read again)"
         };
         lines.push(Line::from(Span::styled(
             why,
