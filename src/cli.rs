@@ -919,6 +919,9 @@ fn tui_source(mut src: PacketSource, config: Config, live: bool) -> tui::Source 
             bytes,
             kernel_dropped: src.stats().map(|k| k.dropped),
         });
+        if let Some(e) = src.take_savefile_error() {
+            return tui::SourceStatus::Failed(e.to_string());
+        }
         tui::SourceStatus::More
     })
 }
@@ -1315,6 +1318,9 @@ fn read_input<E>(
         autostop = limits.duration.map(|d| format!("duration:{d}"));
     }
     let kernel = src.stats();
+    if read_error.is_none() {
+        read_error = src.take_savefile_error();
+    }
     Ok(ReadEnd {
         run_end: RunEnd {
             interrupted: signal.map(signal_name),
@@ -1481,6 +1487,7 @@ fn run_extract(input: &InputArgs, filter: &[String], args: &ExtractArgs) -> Resu
         print(ex.take_done());
     }
     analyzer.finish(src.stats(), &mut events);
+    let read_error = read_error.or_else(|| src.take_savefile_error());
     ex.handle(&events);
     print(ex.finish());
     if let Some(e) = ex.error.take() {

@@ -20,14 +20,14 @@ pub use crate::vocab::{
     Anomaly, ByteRange, Direction, FlowId, FlowProtocol, PacketRef, Severity, Suppressed,
 };
 
-/// How the client side of a flow was decided.
+/// How the client side of a flow was decided, when the flow's first packet
+/// arrives (`flow_start` is written then). The RTMP handshake comes later
+/// and does not re-orient a flow, so it is not one of the ways.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientBy {
     /// The SYN sender.
     Syn,
-    /// The RTMP handshake (the C0/C1 sender).
-    Handshake,
     /// The well-known port (1935 is the server).
     Port,
     /// No evidence: the sender of the first packet seen.

@@ -23,8 +23,8 @@
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::capture::RawPacket;
 use crate::event::Event;
+use crate::packet::RawPacket;
 use crate::pipeline::Analyzer;
 use crate::time::PacketTime;
 

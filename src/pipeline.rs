@@ -23,13 +23,13 @@ use std::collections::BTreeMap;
 
 use crate::fasthash::FastMap;
 
-use crate::capture::{KernelStats, RawPacket};
 use crate::classify::{self, FlowSniffer, Route, Step};
 use crate::event::{
     Anomaly, ByteRange, Direction, EndReason, Event, EventKind, FlowEnd, FlowId, FlowProtocol, Gap,
     PacketRef, Stats, Suppressed,
 };
 use crate::link::{self, Decoded};
+use crate::packet::{KernelStats, RawPacket};
 use crate::reassembly::{self, FlowEndInfo, FlowStartInfo, Reassembler, Side, Sink};
 use crate::rtmp;
 use crate::rtmpt;

@@ -8,7 +8,8 @@
 //! frame rate, keyframes), pings, anomaly counts and gaps, plus replay command
 //! lines (rtmpdump / ffmpeg) like rtmpsrv prints.
 //!
-//! A session is finished at its flow's FlowEnd; [`SessionTracker::take_finished`]
+//! A session begins at its flow's FlowStart (events of a flow not started,
+//! or of one already ended, are ignored) and is finished at its FlowEnd; [`SessionTracker::take_finished`]
 //! drains finished sessions, [`SessionTracker::finish`] closes all at end of
 //! input, [`SessionTracker::snapshot`] copies the current state (live / TUI).
 //! Only flows that showed RTMP (a handshake or a message) produce sessions.
@@ -1027,14 +1028,24 @@ impl SessionTracker {
         let Some(fid) = ev.flow_id else { return };
         ev.time.set_rfc3339_micros(&mut self.ts);
         let ts = &self.ts;
-        let st = self.open.entry(fid).or_insert_with(|| FlowState {
-            session: Session {
-                flow_id: fid,
-                start: ts.clone(),
-                ..Default::default()
-            },
-            ..Default::default()
-        });
+        // Session state is made only by the flow's start: an event of an
+        // ended flow (`tcp.pkt_after_close`) or of a flow never started must
+        // not revive or invent a session that would then live to the end of
+        // the input.
+        let st = match (&ev.kind, self.open.entry(fid)) {
+            (_, std::collections::btree_map::Entry::Occupied(e)) => e.into_mut(),
+            (EventKind::FlowStart(_), std::collections::btree_map::Entry::Vacant(e)) => {
+                e.insert(FlowState {
+                    session: Session {
+                        flow_id: fid,
+                        start: ts.clone(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                })
+            }
+            _ => return,
+        };
         // clone_from reuses the allocation of the previous end.
         st.session.end.clone_from(ts);
         let shows_session = match &ev.kind {

@@ -470,6 +470,38 @@ fn pcap_packet_count(p: &Path) -> usize {
     pcap_records(&bytes).1.len()
 }
 
+/// A `-w` savefile that cannot be written (the disk is full: /dev/full)
+/// ends the live capture with an error naming the file, as tcpdump does;
+/// it was flushed and the error dropped before.
+#[test]
+fn live_savefile_write_error_is_reported() {
+    if !loopback_capture() {
+        return inputs::missing("no loopback capture (needs root or cap_net_raw)");
+    }
+    if !Path::new("/dev/full").exists() {
+        return inputs::missing("/dev/full");
+    }
+    let t = traffic(17175, 30);
+    let o = bin()
+        .args([
+            "-i",
+            "lo",
+            "-c",
+            "8",
+            "-w",
+            "/dev/full",
+            "json",
+            "tcp port 17175",
+        ])
+        .output()
+        .unwrap();
+    t.join().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("-w /dev/full"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+}
+
 #[test]
 fn live_loopback_autostop_and_sigterm() {
     if !loopback_capture() {

@@ -166,3 +166,50 @@ fn tui_model_keeps_a_bounded_number_of_sessions_and_flows() {
     assert!(m.flow(n as u64).is_some());
     assert!(m.flow(1).is_none());
 }
+
+/// The same crafted capture through the command line: `--max-dissector-mem`
+/// reaches the analyzer, the `stats` line's `dissector_memory_peak` stays
+/// within the cap (give or take one 64 KiB delivery) and the anomaly is in
+/// the output; without the flag the default cap (48 MiB) is not reached.
+#[test]
+fn max_dissector_mem_flag_holds_on_a_crafted_capture() {
+    let mut p = hostile::PcapWriter::new(Vec::new()).unwrap();
+    hostile::big_partials(&mut p, 10, 512 << 10).unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "rtmpscope-limits-{}-partials.pcap",
+        std::process::id()
+    ));
+    std::fs::write(&path, p.into_inner()).unwrap();
+    let json = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rtmpscope"))
+            .args(extra)
+            .args(["json", "-r", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let peak_and_hits = |v: &[serde_json::Value]| {
+        let peak = v
+            .iter()
+            .find(|e| e["event_type"] == "stats")
+            .and_then(|e| e["stats"]["dissector_memory_peak"].as_u64())
+            .expect("stats line with dissector_memory_peak");
+        let hits = v
+            .iter()
+            .filter(|e| e["anomaly"]["name"] == "rtmp.limit.dissector_memory")
+            .count();
+        (peak, hits)
+    };
+    let cap: u64 = 1 << 20;
+    let (peak, hits) = peak_and_hits(&json(&["--max-dissector-mem", "1M"]));
+    assert!(hits >= 5, "{hits} flows gave up");
+    assert!(peak <= cap + (70 << 10), "peak {peak} over the 1 MiB cap");
+    let (peak, hits) = peak_and_hits(&json(&[]));
+    assert_eq!(hits, 0);
+    assert!(peak > 10 * (500 << 10), "peak {peak}");
+    let _ = std::fs::remove_file(&path);
+}

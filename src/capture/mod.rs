@@ -38,27 +38,7 @@ use crate::time::PacketTime;
 
 pub use parser::ParserSource;
 
-/// One captured frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RawPacket<'a> {
-    /// 1-based index in the input.
-    pub pcap_cnt: u64,
-    pub time: PacketTime,
-    /// LINKTYPE_* value of the interface the frame was captured on.
-    pub linktype: u32,
-    /// Length of the frame on the wire (>= data.len()).
-    pub origlen: u32,
-    /// Captured bytes.
-    pub data: &'a [u8],
-}
-
-/// Kernel/interface drop counters of a live capture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KernelStats {
-    pub received: u64,
-    pub dropped: u64,
-    pub if_dropped: u64,
-}
+pub use crate::packet::{KernelStats, RawPacket};
 
 /// Default snapshot length: large enough for GRO/TSO super-segments.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
@@ -329,21 +309,22 @@ impl LibpcapFile {
             // after the packets already read.
             Err(e) if self.kind == "pcapng" => return FileStep::FallBack(pcap_msg(&e)),
             Err(e) => {
+                // libpcap says only "error" (PCAP_ERROR) and a text: whether
+                // the file was cut is decided from the file's structure, not
+                // by reading the text.
                 let detail = pcap_msg(&e);
                 let what = self.path.display().to_string();
-                return FileStep::Err(if detail.contains("truncated") {
-                    let offset = if self.kind == "pcap" {
-                        Some(self.next_record)
-                    } else {
-                        truncation_offset(&self.path)
-                    };
-                    CaptureError::Truncated {
+                return FileStep::Err(match truncation_offset(&self.path) {
+                    Some(at) => CaptureError::Truncated {
                         what,
                         detail,
-                        offset,
-                    }
-                } else {
-                    CaptureError::Corrupt { what, detail }
+                        offset: Some(if self.kind == "pcap" {
+                            self.next_record
+                        } else {
+                            at
+                        }),
+                    },
+                    None => CaptureError::Corrupt { what, detail },
                 });
             }
         };
@@ -367,6 +348,36 @@ struct LiveCapture {
     cap: Capture<Active>,
     linktype: u32,
     savefile: Option<pcap::Savefile>,
+    /// The `-w` path (for messages).
+    savefile_path: PathBuf,
+    /// A write error of the savefile noticed where it cannot be returned
+    /// ([`PacketSource::stats`]), kept for [`PacketSource::take_savefile_error`].
+    savefile_error: Option<CaptureError>,
+}
+
+impl LiveCapture {
+    /// Flushes the savefile; on failure the savefile is closed (writing on
+    /// after a failed write would leave a file with a hole) and the error
+    /// returned, once.
+    fn flush_savefile(&mut self) -> Result<(), CaptureError> {
+        let Some(s) = &mut self.savefile else {
+            return Ok(());
+        };
+        match s.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.savefile = None;
+                let err = match e {
+                    pcap::Error::ErrnoError(n) => std::io::Error::from_raw_os_error(n.0),
+                    other => std::io::Error::other(pcap_msg(&other)),
+                };
+                Err(CaptureError::Io {
+                    what: format!("-w {}", self.savefile_path.display()),
+                    err,
+                })
+            }
+        }
+    }
 }
 
 /// Waits until the live capture's descriptor is readable or `timeout_ms`
@@ -454,6 +465,76 @@ pub(crate) fn compile_filter(expr: &str, linktype: u32) -> Result<BpfProgram, Ca
         Capture::dead(pcap::Linktype(linktype_to_dlt(linktype))).map_err(|e| bad(pcap_msg(&e)))?;
     dead.compile(expr, true)
         .map_err(|e| bad(format!("{} (link type {linktype})", pcap_msg(&e))))
+}
+
+/// Why opening a live capture failed, by error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LiveFailure {
+    PermissionDenied,
+    NoSuchDevice,
+    Other,
+}
+
+/// Classifies a failed live open by codes, not by libpcap's message text:
+/// the `pcap` crate keeps `pcap_activate`'s return code to itself (it hands
+/// back only `pcap_geterr`'s text), so the two causes a user can act on are
+/// asked of the kernel directly. An interface name the kernel does not know
+/// (`if_nametoindex`: ENODEV) is a missing device ("any" is libpcap's own
+/// pseudo-device); a packet socket the kernel refuses (EPERM/EACCES) is
+/// missing privilege. An error the crate did return with a code (errno, I/O
+/// kind) is read first.
+fn live_failure_cause(iface: &str, e: &pcap::Error) -> LiveFailure {
+    use nix::errno::Errno;
+    let by_errno = |n: Errno| match n {
+        Errno::EPERM | Errno::EACCES => Some(LiveFailure::PermissionDenied),
+        Errno::ENODEV | Errno::ENXIO => Some(LiveFailure::NoSuchDevice),
+        _ => None,
+    };
+    match e {
+        pcap::Error::IoError(std::io::ErrorKind::PermissionDenied) => {
+            return LiveFailure::PermissionDenied
+        }
+        pcap::Error::IoError(std::io::ErrorKind::NotFound) => return LiveFailure::NoSuchDevice,
+        pcap::Error::ErrnoError(n) => {
+            if let Some(c) = by_errno(Errno::from_raw(n.0)) {
+                return c;
+            }
+        }
+        _ => {}
+    }
+    if iface != "any" {
+        if let Err(n) = nix::net::if_::if_nametoindex(iface) {
+            if let Some(c) = by_errno(n) {
+                return c;
+            }
+        }
+    }
+    live_capture_permission()
+}
+
+/// Whether the kernel lets this process open a packet socket (what libpcap
+/// needs on Linux): EPERM/EACCES means missing privilege
+/// (CAP_NET_RAW). Elsewhere nothing is asked.
+fn live_capture_permission() -> LiveFailure {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+        match socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        ) {
+            Err(nix::errno::Errno::EPERM | nix::errno::Errno::EACCES) => {
+                LiveFailure::PermissionDenied
+            }
+            _ => LiveFailure::Other,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        LiveFailure::Other
+    }
 }
 
 fn pcap_msg(e: &pcap::Error) -> String {
@@ -671,22 +752,16 @@ impl PacketSource {
         // Non-blocking reads, the descriptor polled by `fill` (see the
         // module doc: a blocking read may never time out after a burst).
         let nonblock = |c: Capture<Active>| c.setnonblock();
-        let live_err = |e: pcap::Error| {
-            let msg = pcap_msg(&e);
-            let low = msg.to_ascii_lowercase();
-            if low.contains("permission") || low.contains("operation not permitted") {
-                CaptureError::PermissionDenied {
-                    what: iface.to_string(),
-                    live: true,
-                }
-            } else if low.contains("no such device") {
-                CaptureError::NoSuchDevice(iface.to_string())
-            } else {
-                CaptureError::Live {
-                    iface: iface.to_string(),
-                    detail: msg,
-                }
-            }
+        let live_err = |e: pcap::Error| match live_failure_cause(iface, &e) {
+            LiveFailure::PermissionDenied => CaptureError::PermissionDenied {
+                what: iface.to_string(),
+                live: true,
+            },
+            LiveFailure::NoSuchDevice => CaptureError::NoSuchDevice(iface.to_string()),
+            LiveFailure::Other => CaptureError::Live {
+                iface: iface.to_string(),
+                detail: pcap_msg(&e),
+            },
         };
         let mut cap = match build(opts.promisc)
             .and_then(|c| c.open())
@@ -740,6 +815,8 @@ impl PacketSource {
                 cap,
                 linktype,
                 savefile,
+                savefile_path: opts.savefile.clone().unwrap_or_default(),
+                savefile_error: None,
             })),
             description,
             opts.filter.clone(),
@@ -892,18 +969,21 @@ impl PacketSource {
                     };
                     if let Some(s) = &mut l.savefile {
                         s.write(&p);
-                        // Per packet, like tcpdump -U: the file on disk is
-                        // complete up to the last packet shown.
-                        let _ = s.flush();
                     }
-                    self.count += 1;
-                    self.buf.clear();
-                    self.buf.extend_from_slice(p.data);
-                    return Ok(Some(Meta {
+                    // Per packet, like tcpdump -U: the file on disk is
+                    // complete up to the last packet shown. A failed write
+                    // (disk full) ends the capture, as it does tcpdump's:
+                    // the user asked for the file.
+                    let meta = Meta {
                         time: pcap_time(p.header, false),
                         linktype: l.linktype,
                         origlen: p.header.len,
-                    }));
+                    };
+                    self.buf.clear();
+                    self.buf.extend_from_slice(p.data);
+                    l.flush_savefile()?;
+                    self.count += 1;
+                    return Ok(Some(meta));
                 }
                 Inner::Merged(m) => {
                     for part in m.parts.iter_mut().filter(|p| p.head.is_none() && !p.done) {
@@ -979,8 +1059,8 @@ impl PacketSource {
     pub fn stats(&mut self) -> Option<KernelStats> {
         match &mut self.inner {
             Inner::Live(l) => {
-                if let Some(s) = &mut l.savefile {
-                    let _ = s.flush();
+                if let Err(e) = l.flush_savefile() {
+                    l.savefile_error.get_or_insert(e);
                 }
                 l.cap.stats().ok().map(|s| KernelStats {
                     received: u64::from(s.received),
@@ -988,6 +1068,16 @@ impl PacketSource {
                     if_dropped: u64::from(s.if_dropped),
                 })
             }
+            _ => None,
+        }
+    }
+
+    /// A `-w` savefile write error that [`PacketSource::stats`] met (its
+    /// final flush), once; errors met while reading packets are returned
+    /// by the read itself.
+    pub fn take_savefile_error(&mut self) -> Option<CaptureError> {
+        match &mut self.inner {
+            Inner::Live(l) => l.savefile_error.take(),
             _ => None,
         }
     }
@@ -1045,9 +1135,10 @@ const PCAP_FILE_HEADER_LEN: u64 = 24;
 /// Size of a classic pcap record header.
 const PCAP_RECORD_HEADER_LEN: u64 = 16;
 
-/// Where the cut record of a truncated pcapng file starts: read once more
-/// with the pure-Rust reader, which counts the bytes it consumed (only
-/// called after libpcap reported a truncation).
+/// Where the cut record of a truncated pcap/pcapng file starts, or None when
+/// the file is not cut: read once more with the pure-Rust reader, which
+/// checks every record's length against the bytes that exist (only called
+/// after libpcap reported an error reading the file).
 fn truncation_offset(path: &Path) -> Option<u64> {
     let file = std::fs::File::open(path).ok()?;
     let mut p = ParserSource::new(file, &path.display().to_string(), None).ok()?;

@@ -607,3 +607,32 @@ fn blocks_larger_than_the_initial_buffer_are_read() {
         assert_eq!(got, expect(&pkts, &[1], false));
     }
 }
+
+/// Live open failures are classified by codes, not by libpcap's text: a
+/// message that says "permission" about an interface that does not exist
+/// is a missing device, an error kind the crate hands back is read as such,
+/// and
+/// text alone decides nothing.
+#[test]
+fn live_failures_are_classified_by_code() {
+    let text = |s: &str| pcap::Error::PcapError(s.to_string());
+    assert_eq!(
+        live_failure_cause("rtmpscope-no-such0", &text("permission denied")),
+        LiveFailure::NoSuchDevice
+    );
+    assert_eq!(
+        live_failure_cause(
+            "lo",
+            &pcap::Error::IoError(std::io::ErrorKind::PermissionDenied)
+        ),
+        LiveFailure::PermissionDenied
+    );
+    // An existing interface, a process that may open packet sockets: the
+    // words "no such device" in the text do not make it one.
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(
+            live_failure_cause("lo", &text("no such device exists")),
+            LiveFailure::Other
+        );
+    }
+}

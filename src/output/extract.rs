@@ -35,7 +35,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -830,8 +830,9 @@ impl Extractor {
 
 /// Reads a whole capture through a fresh analyzer and extracts its media
 /// (the `extract` command on a file, and the TUI export).
+#[cfg(feature = "pcap")]
 pub fn extract_file(
-    path: &Path,
+    path: &std::path::Path,
     filter: Option<String>,
     config: crate::pipeline::Config,
     opts: ExtractOptions,

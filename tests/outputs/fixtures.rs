@@ -244,6 +244,31 @@ pub fn hevc_config() -> CodecConfig {
 /// A publisher conversation: handshake, connect, releaseStream, FCPublish,
 /// createStream, publish, metadata + media on msid 0 (ffmpeg quirk), a ping,
 /// one anomaly, one gap, flow end, stats.
+/// The `flow_start` of a mid-stream flow `flow_id` (127.0.0.1:40000 ->
+/// 127.0.0.1:1935, chosen by port) at packet 0: what the session tracker
+/// needs before a flow's other events count.
+pub fn midstream_flow_start(flow_id: u64) -> Event {
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    Event {
+        pcap_cnt: 0,
+        time: PacketTime::new(1000, 0),
+        flow_id: Some(flow_id),
+        direction: None,
+        kind: EventKind::FlowStart(FlowInfo {
+            flow_id,
+            client_ip: ip,
+            client_port: 40000,
+            server_ip: ip,
+            server_port: 1935,
+            vlan: vec![],
+            community_id: "1:abcdefghijklmnopqrstuvwxyz0=".into(),
+            midstream: true,
+            client_by: ClientBy::Port,
+            tunnel: None,
+        }),
+    }
+}
+
 pub fn publish_conversation(sc: Scenario) -> Vec<Event> {
     use Direction::{ToClient as C, ToServer as S};
     let mut b = B {

@@ -205,6 +205,64 @@ fn non_rtmp_flow_has_no_session() {
     assert!(run(&only).is_empty());
 }
 
+/// Session state comes only from a flow's start: an event after the flow
+/// ended (reassembly's `tcp.pkt_after_close`, a late message) does not
+/// revive the finished session, and events of a flow never started make
+/// none.
+#[test]
+fn ended_flows_stay_ended() {
+    let clean = run(&publish_conversation(Scenario::default()));
+    assert_eq!(clean.len(), 1);
+    let mut events = publish_conversation(Scenario::default());
+    let end_at = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::FlowEnd(_)))
+        .expect("the conversation ends its flow");
+    let fid = events[end_at].flow_id.unwrap();
+    let late = |cnt: u64, flow_id: u64, kind: EventKind| Event {
+        pcap_cnt: cnt,
+        time: PacketTime::new(5000 + cnt as i64, 0),
+        flow_id: Some(flow_id),
+        direction: Some(Direction::ToServer),
+        kind,
+    };
+    let create = || {
+        EventKind::Message(Box::new(message(
+            3,
+            20,
+            0,
+            0,
+            25,
+            command("createStream", 9.0, None, vec![]),
+        )))
+    };
+    let after_close = EventKind::Anomaly(Anomaly::new(
+        rtmpscope::vocab::anomalies::TCP_PKT_AFTER_CLOSE,
+        None,
+        "late",
+    ));
+    events.insert(end_at + 1, late(9000, fid, after_close));
+    events.push(late(9001, fid, create()));
+    events.push(late(9002, 99, create()));
+    let mut t = SessionTracker::new();
+    let mut finished = Vec::new();
+    for e in &events {
+        t.handle(e);
+        finished.extend(t.take_finished());
+    }
+    assert_eq!(finished.len(), 1, "the flow's session, finished at its end");
+    assert_eq!(finished[0].messages, clean[0].messages);
+    assert_eq!(finished[0].anomalies, clean[0].anomalies);
+    assert!(
+        t.snapshot_open().is_empty(),
+        "a late event revived the ended session or invented one"
+    );
+    assert!(
+        t.finish().is_empty(),
+        "nothing left to close at end of input"
+    );
+}
+
 fn ev(cnt: u64, dir: Direction, m: Message) -> Event {
     Event {
         pcap_cnt: cnt,
@@ -219,6 +277,7 @@ fn ev(cnt: u64, dir: Direction, m: Message) -> Event {
 fn player_session_and_rtmpdump_line() {
     use Direction::{ToClient as C, ToServer as S};
     let events = vec![
+        midstream_flow_start(7),
         ev(
             1,
             S,
@@ -290,7 +349,8 @@ fn player_session_and_rtmpdump_line() {
     let sessions = run(&events);
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
-    assert!(s.client.is_none(), "no FlowStart seen");
+    assert!(s.midstream);
+    assert_eq!(s.client.as_ref().map(|c| c.port), Some(40000));
     let st = &s.streams[0];
     assert_eq!(st.role.as_deref(), Some("play"));
     assert_eq!(st.play_start, Some(-1000.0));
@@ -414,7 +474,7 @@ fn status_info_in_command_object_position() {
             ),
         ),
     );
-    let s = run(&[e]);
+    let s = run(&[midstream_flow_start(7), e]);
     assert_eq!(s[0].status[0].code.as_deref(), Some("NetStream.Play.Start"));
     assert_eq!(s[0].status[0].level.as_deref(), Some("status"));
 }
