@@ -26,6 +26,7 @@ use rtmpscope::event::{Direction, Event, EventKind, FlowId};
 use rtmpscope::pipeline::{Analyzer, Config, DataTap};
 use rtmpscope::tui::app::App;
 use rtmpscope::tui::bytes::ByteStore;
+use rtmpscope::tui::spool::{SpoolReader, SpoolState, MAX_SPOOL_BYTES};
 use rtmpscope::tui::{view, Batch, TuiOptions};
 
 /// All stream bytes of the first pass (small captures only).
@@ -45,7 +46,11 @@ impl DataTap for AllBytes {
 
 /// First pass: the events (and, if asked, every stream byte).
 fn first_pass(cap: &Path, keep_bytes: bool) -> (Vec<Event>, AllBytes) {
-    let mut src = PacketSource::open_file(cap, &SourceOptions::default()).unwrap();
+    let src = PacketSource::open_file(cap, &SourceOptions::default()).unwrap();
+    first_pass_of(src, keep_bytes)
+}
+
+fn first_pass_of(mut src: PacketSource, keep_bytes: bool) -> (Vec<Event>, AllBytes) {
     let mut a = Analyzer::new(Config::default());
     let mut events = Vec::new();
     let mut all = AllBytes::default();
@@ -151,8 +156,21 @@ fn message_events(events: &[Event]) -> HashMap<u32, Event> {
 /// (and larger than its largest message).
 fn walk(cap: &Path, ring: usize) {
     let (events, all) = first_pass(cap, true);
+    walk_events(cap, events, all, ring, None);
+}
+
+/// [`walk`] with the first pass's results, `file` being what is read
+/// again (a spool of standard input when `spool` is given).
+fn walk_events(
+    file: &Path,
+    events: Vec<Event>,
+    all: AllBytes,
+    ring: usize,
+    spool: Option<std::sync::Arc<SpoolState>>,
+) {
     let msgs = message_events(&events);
-    let mut app = app_for(cap, events, ring);
+    let mut app = app_for(file, events, ring);
+    app.opts.spool = spool;
     let total: usize = all.0.values().map(|v| v.len()).sum();
     assert!(
         total > 2 * ring,
@@ -239,4 +257,62 @@ fn big_capture_messages_are_decoded_again() {
         check_selected(&mut app, &mut term, &none, None);
         eprintln!("row {target}: shown after {:?}", t0.elapsed());
     }
+}
+
+/// Standard input as `rtmpscope tui -r -` reads it: through the spooling
+/// reader with the pure-Rust reader; the spool file (read again with
+/// libpcap) gives every message and its bytes exactly as the first pass.
+#[test]
+fn stdin_spool_is_decoded_again() {
+    let Some(cap) = bundled("01-ffmpeg-nginx-publish-play.pcap") else {
+        return;
+    };
+    let (spool, reader) = SpoolReader::create(
+        std::fs::File::open(&cap).unwrap(),
+        &std::env::temp_dir(),
+        MAX_SPOOL_BYTES,
+    )
+    .unwrap();
+    let src = PacketSource::open_reader(reader, "stdin", &SourceOptions::default()).unwrap();
+    let (events, all) = first_pass_of(src, true);
+    assert_eq!(
+        std::fs::read(&spool.state.path).unwrap(),
+        std::fs::read(&cap).unwrap()
+    );
+    let path = spool.state.path.clone();
+    walk_events(&path, events, all, 16 * 1024, Some(spool.state.clone()));
+    drop(spool);
+    assert!(!path.exists(), "spool file removed");
+}
+
+/// A spool cut by its cap: the messages past it say why they cannot be
+/// shown (the spool's cap), not that the file lacks them.
+#[test]
+fn capped_stdin_spool_says_why() {
+    let Some(cap) = bundled("01-ffmpeg-nginx-publish-play.pcap") else {
+        return;
+    };
+    let (spool, reader) = SpoolReader::create(
+        std::fs::File::open(&cap).unwrap(),
+        &std::env::temp_dir(),
+        20_000,
+    )
+    .unwrap();
+    let src = PacketSource::open_reader(reader, "stdin", &SourceOptions::default()).unwrap();
+    let (events, _) = first_pass_of(src, false);
+    assert!(spool.state.stopped());
+    let mut app = app_for(&spool.state.path, events, 16 * 1024);
+    app.opts.spool = Some(spool.state.clone());
+    let mut term = Terminal::new(TestBackend::new(140, 50)).unwrap();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('G'));
+    draw(&mut app, &mut term);
+    assert!(app.wait_reread(Duration::from_secs(60)));
+    let s = draw(&mut app, &mut term);
+    assert!(s.contains("stdin was spooled only up to 20 KB"), "{s}");
+    assert!(s.contains("stdin spool full"), "{s}");
+    // The first message is in the spooled part: shown.
+    key(&mut app, KeyCode::Char('g'));
+    let msgs = HashMap::new();
+    check_selected(&mut app, &mut term, &msgs, None);
 }

@@ -30,6 +30,8 @@ pub enum View {
     Anomalies,
     /// Every TCP flow with its classification (like Conversations).
     Flows,
+    /// One session's conversation as a dialogue (`F`).
+    Follow,
 }
 
 /// Columns of the messages table (`o` chooses which are shown).
@@ -207,6 +209,11 @@ pub struct App {
     pub sessions: ListPos,
     pub anomalies: ListPos,
     pub flows: ListPos,
+    /// The Follow view's dialogue (`F`) and its selection.
+    pub dialogue: Option<super::follow::Follow>,
+    pub dialogue_pos: ListPos,
+    /// Hex view offsets relative to the message's first byte (`r`).
+    pub hex_relative: bool,
     pub msgs: ListPos,
     pub chunks: ListPos,
     pub tree_pos: ListPos,
@@ -333,6 +340,9 @@ impl App {
             sessions: ListPos::default(),
             anomalies: ListPos::default(),
             flows: ListPos::default(),
+            dialogue: None,
+            dialogue_pos: ListPos::default(),
+            hex_relative: false,
             msgs: ListPos::default(),
             chunks: ListPos::default(),
             tree_pos: ListPos::default(),
@@ -712,9 +722,12 @@ impl App {
                     super::model::MAX_FULL_MEDIA
                 )
             } else if self.reread_tried.contains(&r) {
-                "(not decoded again: the message was not found when the capture file \
-                     was read again)"
-                    .to_string()
+                match self.opts.spool.as_ref().and_then(|s| s.why_missing()) {
+                    Some(w) => format!("(not decoded again: {w})"),
+                    None => "(not decoded again: the message was not found when the capture \
+                             file was read again)"
+                        .to_string(),
+                }
             } else {
                 "(decoding again from the capture file ...)".to_string()
             },
@@ -1059,6 +1072,7 @@ impl App {
             }
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
             KeyCode::Char('5') | KeyCode::Char('w') => self.view = View::Flows,
+            KeyCode::Char('6') | KeyCode::Char('F') => self.open_follow(),
             KeyCode::Char('/') => {
                 // Edit the current filter; a trailing space makes typing add
                 // an AND term.
@@ -1111,6 +1125,7 @@ impl App {
             KeyCode::Char('m') => self.ask_export(ExportKind::Media),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
+            KeyCode::Char('r') => self.hex_relative = !self.hex_relative,
             KeyCode::Char('T') => self.show_tree = !self.show_tree,
             KeyCode::Char('X') => self.show_hex = !self.show_hex,
             KeyCode::Char('+') => self.table_pct = (self.table_pct + 5).min(85),
@@ -1228,6 +1243,10 @@ impl App {
             View::Sessions => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Anomalies => self.anomalies.move_by(delta, self.model.anomalies.len()),
             View::Flows => self.flows.move_by(delta, self.model.flows.len()),
+            View::Follow => {
+                let n = self.dialogue.as_ref().map_or(0, |d| d.lines.len());
+                self.dialogue_pos.move_by(delta, n);
+            }
             View::Stats => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Messages => match self.pane {
                 Pane::Table => {
@@ -1356,6 +1375,16 @@ impl App {
                     None => self.set_status("this anomaly is not inside a decoded message", true),
                 }
             }
+            View::Follow => {
+                let Some(l) = self
+                    .dialogue
+                    .as_ref()
+                    .and_then(|d| d.lines.get(self.dialogue_pos.sel))
+                else {
+                    return;
+                };
+                self.show_message(l.row());
+            }
             View::Messages => match self.pane {
                 Pane::Table => {
                     self.pane = if self.show_tree {
@@ -1375,6 +1404,60 @@ impl App {
                 }
                 Pane::Hex => {}
             },
+        }
+    }
+
+    /// Opens the Follow view on the session being looked at (the selected
+    /// session, message or flow).
+    pub fn open_follow(&mut self) {
+        let flow = if self.view == View::Flows {
+            self.model.flows.get(self.flows.sel).map(|f| f.flow_id)
+        } else if self.view == View::Follow {
+            self.dialogue.as_ref().map(|d| d.flow)
+        } else {
+            self.current_flow()
+        };
+        let Some(flow) = flow else {
+            return self.set_status("follow: select a session first", true);
+        };
+        if self.model.session_number(flow).is_none() {
+            return self.set_status(
+                format!("follow: flow {flow} carries no RTMP session"),
+                true,
+            );
+        }
+        if self.dialogue.as_ref().map(|d| d.flow) != Some(flow) {
+            let mut d = super::follow::Follow::new(flow);
+            d.update(&self.model);
+            // Start on the line of the selected message, if any.
+            let at = (self.view == View::Messages)
+                .then(|| self.selected_row())
+                .flatten()
+                .map(|r| d.lines.partition_point(|l| l.row() < r))
+                .unwrap_or(0);
+            self.dialogue_pos = ListPos { sel: at, top: 0 };
+            self.dialogue = Some(d);
+        }
+        self.view = View::Follow;
+    }
+
+    /// Selects message `row` in the Messages view (clearing the filter,
+    /// and saying so, if it hides the message).
+    pub fn show_message(&mut self, row: u32) {
+        let mut note = "";
+        if self.filtered.binary_search(&row).is_err() {
+            self.set_filter(Filter::default());
+            self.drilled_from_session = false;
+            note = " (filter cleared: it hid the message)";
+        }
+        self.paused = None;
+        self.follow = false;
+        self.chunk_mode = false;
+        self.select_row(row);
+        self.view = View::Messages;
+        self.pane = Pane::Table;
+        if !note.is_empty() {
+            self.set_status(format!("message #{}{note}", row + 1), false);
         }
     }
 
@@ -1436,6 +1519,7 @@ impl App {
                     (View::Sessions, _) | (View::Stats, _) => &mut self.sessions,
                     (View::Anomalies, _) => &mut self.anomalies,
                     (View::Flows, _) => &mut self.flows,
+                    (View::Follow, _) => &mut self.dialogue_pos,
                     (View::Messages, Pane::Tree) => &mut self.tree_pos,
                     (View::Messages, _) if self.chunk_mode => &mut self.chunks,
                     (View::Messages, _) => &mut self.msgs,

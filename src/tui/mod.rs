@@ -36,8 +36,10 @@ pub mod bytes;
 pub mod columns;
 pub mod export;
 pub mod filter;
+pub mod follow;
 pub mod model;
 pub mod reload;
+pub mod spool;
 pub use crate::sanitize;
 pub mod summary;
 pub mod tree;
@@ -90,9 +92,12 @@ pub struct TuiOptions {
     /// BPF filter of the input (the media export re-reads the file with it,
     /// so flow numbers match).
     pub filter: Option<String>,
-    /// Shown in the status bar when the input is spooled to a temporary
-    /// file (stdin), e.g. `spooled to /tmp/... (max 1 GiB)`.
+    /// Shown in the status bar: why standard input is not spooled (the
+    /// hex view then has only the in-memory ring, exports only memory).
     pub spool_note: Option<String>,
+    /// Standard input spooled to a temporary file (`file` is that file):
+    /// the status bar says so, and why a message cannot be read again.
+    pub spool: Option<Arc<spool::SpoolState>>,
     /// Analyzer settings of the input (re-reads and exports decode the
     /// file again with them, so they see what the first pass saw).
     pub config: crate::pipeline::Config,
@@ -109,6 +114,7 @@ impl Default for TuiOptions {
             export_dir: PathBuf::from("."),
             filter: None,
             spool_note: None,
+            spool: None,
             config: crate::pipeline::Config::default(),
         }
     }
