@@ -394,3 +394,45 @@ fn tmux_stdin_is_spooled_for_the_hex_view() {
     assert!(left.is_empty(), "spool file left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A terminal closed under the UI (tmux kill-session while a shell runs
+/// it: no SIGHUP reaches rtmpscope, reads fail at once) ends the UI within
+/// seconds instead of leaving it spinning in the background.
+#[test]
+fn tmux_closed_terminal_ends_the_ui() {
+    if !have_tmux() {
+        inputs::missing("tmux not installed");
+        return;
+    }
+    let pcap = default_capture();
+    if !pcap.exists() {
+        inputs::missing(&format!("capture {} not found", pcap.display()));
+        return;
+    }
+    let cmd = format!(
+        "{} tui -r {}; sleep 60",
+        env!("CARGO_BIN_EXE_rtmpscope"),
+        pcap.display()
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+    t.wait_for("Sessions (", 20);
+    let shell: u32 = t.format("#{pane_pid}").parse().unwrap();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .unwrap_or_default();
+    let ui: u32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("rtmpscope under the pane's shell");
+    drop(t); // kill-session
+    let end = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{ui}")).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alive = std::fs::read_to_string(format!("/proc/{ui}/stat")).ok();
+    if let Some(stat) = &alive {
+        // Leave nothing behind even when failing.
+        let _ = Command::new("kill").arg(ui.to_string()).status();
+        panic!("rtmpscope {ui} still running 5 s after its terminal closed: {stat}");
+    }
+}

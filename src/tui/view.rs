@@ -290,7 +290,7 @@ fn render_line(app: &App, f: &mut Frame, area: Rect) {
     } else {
         let hint = match app.view {
             View::Sessions => "Enter: messages of session  s: stats  F: follow  /: filter  ?: help",
-            View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  f: follow new  F: dialogue  e/p: export  ?: help",
+            View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  F: dialogue  e/p: export  ?: help",
             View::Stats => "j/k: session  Enter: messages  ?: help",
             View::Anomalies => "Enter: jump to message  ?: help",
             View::Flows => "Enter: the flow's RTMP session  F: follow  ?: help",
