@@ -126,7 +126,10 @@ fn follow_view_is_the_sessions_dialogue() {
             Line::Msg(_) => None,
         })
         .sum();
-    assert_eq!(folded as usize, media, "folded lines count every media message");
+    assert_eq!(
+        folded as usize, media,
+        "folded lines count every media message"
+    );
     // No two folded lines in a row (a run is one line).
     assert!(d
         .lines

@@ -72,7 +72,10 @@ fn draw(app: &mut App, w: u16, h: u16) -> (String, Buffer) {
 /// Draws, lets the re-read from the file finish, draws again.
 fn settled(app: &mut App, w: u16, h: u16) -> (String, Buffer) {
     draw(app, w, h);
-    assert!(app.wait_reread(Duration::from_secs(30)), "re-read timed out");
+    assert!(
+        app.wait_reread(Duration::from_secs(30)),
+        "re-read timed out"
+    );
     draw(app, w, h)
 }
 

@@ -195,7 +195,11 @@ fn chunk_headers_are_marked_in_hex() {
     key(&mut app, KeyCode::Char('r'));
     let b = draw(&mut app, 200, 50);
     let y = find_row(&b, "Hex msg +0000000..=").unwrap() + 1;
-    assert!(row_text(&b, y).contains("│+0000000 03"), "{}", row_text(&b, y));
+    assert!(
+        row_text(&b, y).contains("│+0000000 03"),
+        "{}",
+        row_text(&b, y)
+    );
 }
 
 #[test]

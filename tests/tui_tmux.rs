@@ -417,8 +417,8 @@ fn tmux_closed_terminal_ends_the_ui() {
     let t = Tmux::start(&cmd, 100, 30);
     t.wait_for("Sessions (", 20);
     let shell: u32 = t.format("#{pane_pid}").parse().unwrap();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-        .unwrap_or_default();
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
     let ui: u32 = children
         .split_whitespace()
         .next()

@@ -1421,10 +1421,7 @@ impl App {
             return self.set_status("follow: select a session first", true);
         };
         if self.model.session_number(flow).is_none() {
-            return self.set_status(
-                format!("follow: flow {flow} carries no RTMP session"),
-                true,
-            );
+            return self.set_status(format!("follow: flow {flow} carries no RTMP session"), true);
         }
         if self.dialogue.as_ref().map(|d| d.flow) != Some(flow) {
             let mut d = super::follow::Follow::new(flow);

@@ -365,7 +365,9 @@ impl TtyIn {
             Ok(0) => TtyWait::Timeout,
             Ok(_) => match fds[0].revents() {
                 Some(r)
-                    if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) =>
+                    if r.intersects(
+                        PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
+                    ) =>
                 {
                     TtyWait::HungUp
                 }

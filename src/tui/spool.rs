@@ -77,10 +77,7 @@ impl SpoolState {
         if let Some(e) = self.error() {
             Some(format!("the stdin spool stopped: {e}"))
         } else if self.full.load(Ordering::Acquire) {
-            Some(format!(
-                "stdin was spooled only up to {}",
-                size(self.cap)
-            ))
+            Some(format!("stdin was spooled only up to {}", size(self.cap)))
         } else {
             None
         }
@@ -209,7 +206,11 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), &data[..4000]);
         assert_eq!(spool.state.written(), 4000);
         assert!(spool.state.stopped());
-        assert!(spool.state.note().contains("full"), "{}", spool.state.note());
+        assert!(
+            spool.state.note().contains("full"),
+            "{}",
+            spool.state.note()
+        );
         assert!(spool.state.why_missing().is_some());
         drop(spool);
         assert!(!path.exists());

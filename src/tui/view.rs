@@ -1700,10 +1700,7 @@ fn render_help(app: &App, f: &mut Frame, area: Rect) {
         for (i, p) in parts.into_iter().enumerate() {
             let key = if i == 0 { *k } else { "" };
             lines.push(Line::from(vec![
-                Span::styled(
-                    format!("{key:<key_w$}"),
-                    Style::default().fg(Color::Cyan),
-                ),
+                Span::styled(format!("{key:<key_w$}"), Style::default().fg(Color::Cyan)),
                 Span::raw(p),
             ]));
         }
