@@ -87,8 +87,7 @@ impl Follow {
     /// Adds the lines of the rows added to `model` since the last call.
     pub fn update(&mut self, model: &Model) {
         let rows = &model.rows;
-        for i in self.upto..rows.len() {
-            let r = &rows[i];
+        for (i, r) in rows.iter().enumerate().skip(self.upto) {
             if r.flow_id != self.flow {
                 continue;
             }
