@@ -295,6 +295,9 @@ pub enum ExportKind {
     Ndjson,
     /// The flow's packets.
     Pcap,
+    /// The packets of the shown (filtered) messages, with the context a
+    /// reader needs to decode them (see [`App::shown_ranges`]).
+    PcapShown,
     /// The session's media as FLV files (a directory).
     Media,
 }
@@ -304,6 +307,7 @@ impl ExportKind {
         match self {
             ExportKind::Ndjson => "NDJSON (rtmpscope json lines of the flow)",
             ExportKind::Pcap => "pcap (the flow's packets)",
+            ExportKind::PcapShown => "pcap (the packets of the shown messages)",
             ExportKind::Media => "FLV media (directory)",
         }
     }
@@ -1122,6 +1126,7 @@ impl App {
             KeyCode::Char('N') => self.jump_anomaly(false),
             KeyCode::Char('e') => self.ask_export(ExportKind::Ndjson),
             KeyCode::Char('p') => self.ask_export(ExportKind::Pcap),
+            KeyCode::Char('P') => self.ask_export(ExportKind::PcapShown),
             KeyCode::Char('m') => self.ask_export(ExportKind::Media),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
@@ -1571,12 +1576,15 @@ impl App {
 
     /// Opens the export path prompt for `kind` with its default path.
     fn ask_export(&mut self, kind: ExportKind) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
+        let flow = match (kind, self.current_flow()) {
+            (_, Some(f)) => f,
+            (ExportKind::PcapShown, None) => 0,
+            (_, None) => return self.set_status("no session selected to export", true),
         };
         let name = match kind {
             ExportKind::Ndjson => format!("rtmpscope-flow{flow}.ndjson"),
             ExportKind::Pcap => format!("rtmpscope-flow{flow}.pcap"),
+            ExportKind::PcapShown => "rtmpscope-shown.pcap".to_string(),
             ExportKind::Media => format!("rtmpscope-flow{flow}-media"),
         };
         let text = self.opts.export_dir.join(name).display().to_string();
@@ -1611,6 +1619,7 @@ impl App {
         match p.kind {
             ExportKind::Ndjson => self.export_ndjson(p.flow, path),
             ExportKind::Pcap => self.export_pcap(p.flow, path),
+            ExportKind::PcapShown => self.export_shown_pcap(path),
             ExportKind::Media => self.export_media(p.flow, path),
         }
     }
@@ -1650,6 +1659,105 @@ impl App {
                     )
                 })
                 .map_err(|e| format!("media export failed: {e}"));
+            let _ = tx.send(r);
+        });
+    }
+
+    /// The stream bytes a pcap of the shown messages must carry: every
+    /// shown message (the filter applied, up to the pause point), and for
+    /// each flow they belong to the RTMP handshake and the protocol control
+    /// messages (types 1-6: Set Chunk Size above all), without which the
+    /// messages cannot be read again from the exported packets. Also
+    /// returns the flows' endpoints (their SYN packets are kept too).
+    pub fn shown_ranges(&self) -> (super::export::Ranges, Vec<crate::event::FlowInfo>) {
+        use crate::rtmp::handshake::HANDSHAKE_TOTAL;
+        let mut ranges = super::export::Ranges::new();
+        let mut flows = std::collections::BTreeSet::new();
+        for &r in &self.filtered[..self.visible_len()] {
+            let row = &self.model.rows[r as usize];
+            flows.insert(row.flow_id);
+            ranges
+                .entry((row.flow_id, row.dir))
+                .or_default()
+                .push((row.first_byte, row.last_byte.saturating_add(1)));
+        }
+        for row in &self.model.rows {
+            if (1..=6).contains(&row.type_id) && flows.contains(&row.flow_id) {
+                ranges
+                    .entry((row.flow_id, row.dir))
+                    .or_default()
+                    .push((row.first_byte, row.last_byte.saturating_add(1)));
+            }
+        }
+        let mut infos = Vec::new();
+        for &f in &flows {
+            for d in [
+                crate::event::Direction::ToServer,
+                crate::event::Direction::ToClient,
+            ] {
+                ranges
+                    .entry((f, d))
+                    .or_default()
+                    .push((0, HANDSHAKE_TOTAL as u64));
+            }
+            if let Some(info) = self.model.flow(f).and_then(|s| s.info.clone()) {
+                infos.push(info);
+            }
+        }
+        super::export::normalize_ranges(&mut ranges);
+        (ranges, infos)
+    }
+
+    /// Writes the packets of the shown messages (with their flows'
+    /// handshake, control messages and SYNs) from the capture file to
+    /// `path`, on a thread.
+    fn export_shown_pcap(&mut self, path: std::path::PathBuf) {
+        let Some(file) = self.opts.file.clone() else {
+            return self.set_status(
+                "pcap export needs the capture file (not available for live capture)",
+                true,
+            );
+        };
+        let shown = self.visible_len();
+        if shown == 0 {
+            return self.set_status("no shown message to export", true);
+        }
+        let (ranges, flows) = self.shown_ranges();
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        let warn = if self.opts.redact {
+            " - NOT redacted: the raw packets contain the stream keys and tokens"
+        } else {
+            ""
+        };
+        self.set_status(
+            format!(
+                "exporting the packets of {shown} shown messages to {} ...{warn}",
+                path.display()
+            ),
+            self.opts.redact,
+        );
+        let filter = self.opts.filter.clone();
+        let config = self.opts.config.clone();
+        std::thread::spawn(move || {
+            let r = super::export::write_shown_pcap(&file, filter, config, &ranges, &flows, &path)
+                .map(|w| {
+                    let other = if w.other_linktype > 0 {
+                        format!(
+                            " ({} left out: another link type than the first packet's)",
+                            w.other_linktype
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "wrote {} packets of {shown} shown messages (with their flows' \
+                             handshake and control messages) to {}{other}{warn}",
+                        w.packets,
+                        path.display()
+                    )
+                })
+                .map_err(|e| format!("pcap export failed: {e}"));
             let _ = tx.send(r);
         });
     }

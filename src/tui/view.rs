@@ -59,6 +59,10 @@ pub const HELP: &[(&str, &str)] = &[
         "export selected flow's packets as pcap (file or stdin input, not live)",
     ),
     (
+        "P",
+        "export the shown (filtered) messages' packets as pcap, with their flows' handshake and control messages",
+    ),
+    (
         "m",
         "export selected session's media streams as FLV files (file or stdin input, not live)",
     ),
