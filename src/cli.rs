@@ -793,16 +793,43 @@ fn run_diff(input: &InputArgs, args: &DiffArgs) -> i32 {
 
 /// `tui`: the interactive terminal UI.
 fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
-    let src = match open_source(input, filter) {
+    // Standard input is spooled to a temporary file (bounded) so that the
+    // hex view, evicted messages and exports can read it again.
+    let stdin_only = input.interface.is_none()
+        && input.write.is_none()
+        && matches!(input.read.as_slice(), [p] if p.as_os_str() == "-");
+    let (mut spool, mut spool_note) = (None, None);
+    let src = if stdin_only {
+        match tui::spool::SpoolReader::create(
+            std::io::stdin(),
+            &std::env::temp_dir(),
+            tui::spool::MAX_SPOOL_BYTES,
+        ) {
+            Ok((sp, reader)) => {
+                spool = Some(sp);
+                open_reader_source(reader, "stdin", filter)
+            }
+            Err(e) => {
+                spool_note = Some(format!(
+                    "stdin not spooled ({}: {e}): hex view from memory only",
+                    std::env::temp_dir().display()
+                ));
+                open_source(input, filter)
+            }
+        }
+    } else {
+        open_source(input, filter)
+    };
+    let src = match src {
         Ok(s) => s,
         Err(e) => return fail(e.0),
     };
-    // Several merged files cannot be re-read for the hex view: keep the
-    // bytes as a live capture does.
-    let keep_bytes = src.is_live() || input.read.len() > 1;
+    // Several merged files (or stdin not spooled) cannot be re-read for
+    // the hex view: keep the bytes as a live capture does.
+    let keep_bytes = src.is_live() || input.read.len() > 1 || (stdin_only && spool.is_none());
     let single = match input.read.as_slice() {
         [p] if p.as_os_str() != "-" => Some(p.clone()),
-        _ => None,
+        _ => spool.as_ref().map(|s| s.state.path.clone()),
     };
     let opts = tui::TuiOptions {
         source: src.description().to_owned(),
@@ -811,8 +838,12 @@ fn run_tui(input: &InputArgs, filter: &[String], args: &TuiArgs) -> i32 {
         mouse: args.mouse,
         redact: args.redact,
         filter: (!filter.is_empty()).then(|| filter.join(" ")),
+        config: pipeline_config(input),
+        spool: spool.as_ref().map(|s| s.state.clone()),
+        spool_note,
         ..tui::TuiOptions::default()
     };
+    // `spool` lives until the UI is gone (dropping it removes the file).
     match tui::run(opts, tui_source(src, pipeline_config(input), keep_bytes)) {
         Ok(()) if tui::QUIT_REQUESTED.load(Ordering::SeqCst) => {
             128 + LAST_SIGNAL.load(Ordering::SeqCst)
@@ -1010,6 +1041,22 @@ pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, 
             PacketSource::open_live(iface, &opts)?
         }
     };
+    install_signals(&src);
+    Ok(src)
+}
+
+/// Opens a capture read from `reader` (the pure-Rust reader, as stdin is)
+/// with the BPF filter `words`, and installs the signal handler.
+fn open_reader_source<R: std::io::Read + Send + 'static>(
+    reader: R,
+    name: &str,
+    words: &[String],
+) -> Result<PacketSource, CliError> {
+    let opts = SourceOptions {
+        filter: (!words.is_empty()).then(|| words.join(" ")),
+        ..SourceOptions::default()
+    };
+    let src = PacketSource::open_reader(reader, name, &opts)?;
     install_signals(&src);
     Ok(src)
 }

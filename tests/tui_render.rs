@@ -185,12 +185,21 @@ fn chunk_headers_are_marked_in_hex() {
     key(&mut app, KeyCode::Char('g'));
     let b = draw(&mut app, 200, 50);
     // The first hex byte of a message is its chunk header (csid 3 -> 03).
-    let y = find_row(&b, "Hex 3073..=").unwrap() + 1;
+    let y = find_row(&b, "Hex 00000c01..=").unwrap() + 1;
     let row = row_text(&b, y);
     let col = find_col(&b, y, " 03 ") + 1;
-    assert!(row.contains("c01 03"), "row: {row}"); // offset 3073 = 0xc01
+    assert!(row.contains("│00000c01 03"), "row: {row}"); // offset 3073 = 0xc01
     assert_eq!(b[(col, y)].fg, Color::Cyan, "row: {row}");
     assert!(b[(col, y)].modifier.contains(Modifier::DIM));
+    // `r`: offsets relative to the message, same width.
+    key(&mut app, KeyCode::Char('r'));
+    let b = draw(&mut app, 200, 50);
+    let y = find_row(&b, "Hex msg +0000000..=").unwrap() + 1;
+    assert!(
+        row_text(&b, y).contains("│+0000000 03"),
+        "{}",
+        row_text(&b, y)
+    );
 }
 
 #[test]

@@ -341,3 +341,98 @@ fn tmux_ctrl_c_restores_terminal() {
     t.send(&["C-c"]);
     check_restored(&t);
 }
+
+/// `rtmpscope tui -r -`: standard input is spooled to a temporary file
+/// (the status bar says so), so the hex view shows the bytes of the
+/// first message (the `connect` command's AMF string), and the spool file
+/// is removed when the UI quits.
+#[test]
+fn tmux_stdin_is_spooled_for_the_hex_view() {
+    if !have_tmux() {
+        inputs::missing("tmux not installed");
+        return;
+    }
+    let pcap = default_capture();
+    if !pcap.exists() {
+        inputs::missing(&format!("capture {} not found", pcap.display()));
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("rtmpscope-spool-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let cmd = format!(
+        "TMPDIR={} {} tui -r - < {}{AFTER}",
+        tmp.display(),
+        env!("CARGO_BIN_EXE_rtmpscope"),
+        pcap.display()
+    );
+    let t = Tmux::start(&cmd, 200, 50);
+    let s = t.wait_for("stdin spooled to", 20);
+    assert!(s.contains("stdin (pcap-parser)"), "{s}");
+    let spooled: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert_eq!(spooled.len(), 1, "one spool file");
+    assert_eq!(
+        std::fs::read(spooled[0].path()).unwrap(),
+        std::fs::read(&pcap).unwrap(),
+        "the spool holds the whole input"
+    );
+    t.send(&["2"]);
+    t.send(&["g"]);
+    for _ in 0..10 {
+        if t.capture().contains("▾ Command connect") {
+            break;
+        }
+        t.send(&["j"]);
+    }
+    // "connect" as an AMF0 string (02 00 07 63 ...) after the 12-byte
+    // chunk header: bytes 12..16 share a hex row at any row width.
+    let s = t.wait_for("02 00 07 63", 10);
+    assert!(!s.contains("not available"), "{s}");
+    t.send(&["q"]);
+    check_restored(&t);
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "spool file left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A terminal closed under the UI (tmux kill-session while a shell runs
+/// it: no SIGHUP reaches rtmpscope, reads fail at once) ends the UI within
+/// seconds instead of leaving it spinning in the background.
+#[test]
+fn tmux_closed_terminal_ends_the_ui() {
+    if !have_tmux() {
+        inputs::missing("tmux not installed");
+        return;
+    }
+    let pcap = default_capture();
+    if !pcap.exists() {
+        inputs::missing(&format!("capture {} not found", pcap.display()));
+        return;
+    }
+    let cmd = format!(
+        "{} tui -r {}; sleep 60",
+        env!("CARGO_BIN_EXE_rtmpscope"),
+        pcap.display()
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+    t.wait_for("Sessions (", 20);
+    let shell: u32 = t.format("#{pane_pid}").parse().unwrap();
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
+    let ui: u32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("rtmpscope under the pane's shell");
+    drop(t); // kill-session
+    let end = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{ui}")).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alive = std::fs::read_to_string(format!("/proc/{ui}/stat")).ok();
+    if let Some(stat) = &alive {
+        // Leave nothing behind even when failing.
+        let _ = Command::new("kill").arg(ui.to_string()).status();
+        panic!("rtmpscope {ui} still running 5 s after its terminal closed: {stat}");
+    }
+}

@@ -480,7 +480,7 @@ fn capture_kind(head: &[u8]) -> Option<&'static str> {
 
 /// Maps a LINKTYPE_ value to the DLT_ value libpcap's filter compiler
 /// expects, and back.
-fn linktype_to_dlt(linktype: u32) -> i32 {
+pub fn linktype_to_dlt(linktype: u32) -> i32 {
     match linktype {
         101 => 12,
         other => other as i32,

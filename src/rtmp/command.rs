@@ -40,6 +40,7 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
             return Body::Command(Command {
                 name: AmfStr::Text(String::new()),
                 transaction_id: None,
+                transaction_id_span: None,
                 object: None,
                 args,
                 info: None,
@@ -48,12 +49,14 @@ pub fn decode(body: &[u8], amf3: bool, out: &mut Vec<Anomaly>) -> Body {
     };
     let tid = it.next();
     let transaction_id = tid.as_ref().and_then(Value::as_f64);
+    let transaction_id_span = tid.as_ref().map(|v| v.span);
     let object = it.next();
     let args: Vec<Value> = it.collect();
     let info = interpret(name.as_text().unwrap_or(""), object.as_ref(), &args);
     Body::Command(Command {
         name,
         transaction_id,
+        transaction_id_span,
         object,
         args,
         info,
@@ -196,6 +199,8 @@ mod tests {
         assert!(a.is_empty(), "{a:?}");
         assert_eq!(c.name, AmfStr::from("connect"));
         assert_eq!(c.transaction_id, Some(1.0));
+        // After the name (marker, length, 7 bytes): marker + 8-byte double.
+        assert_eq!(c.transaction_id_span, Some(crate::amf::Span::new(10, 19)));
         assert!(c.args.is_empty());
         assert_eq!(
             c.info,

@@ -229,6 +229,10 @@ pub enum CommandInfo {
 pub struct Command {
     pub name: AmfStr,
     pub transaction_id: Option<f64>,
+    /// Where the transaction id is in the body (the hex view highlights
+    /// it); not part of the JSON output.
+    #[serde(skip)]
+    pub transaction_id_span: Option<Span>,
     /// The command object (often null).
     pub object: Option<Value>,
     /// Further arguments, in order.

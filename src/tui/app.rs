@@ -12,7 +12,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::bytes::{ByteStore, StreamBytes};
+use super::bytes::ByteStore;
 use super::filter::Filter;
 use super::model::Model;
 use super::tree::{Hl, Tree};
@@ -30,6 +30,8 @@ pub enum View {
     Anomalies,
     /// Every TCP flow with its classification (like Conversations).
     Flows,
+    /// One session's conversation as a dialogue (`F`).
+    Follow,
 }
 
 /// Columns of the messages table (`o` chooses which are shown).
@@ -207,6 +209,11 @@ pub struct App {
     pub sessions: ListPos,
     pub anomalies: ListPos,
     pub flows: ListPos,
+    /// The Follow view's dialogue (`F`) and its selection.
+    pub dialogue: Option<super::follow::Follow>,
+    pub dialogue_pos: ListPos,
+    /// Hex view offsets relative to the message's first byte (`r`).
+    pub hex_relative: bool,
     pub msgs: ListPos,
     pub chunks: ListPos,
     pub tree_pos: ListPos,
@@ -243,10 +250,16 @@ pub struct App {
     pub drilled_from_session: bool,
     export_rx: Option<mpsc::Receiver<Result<String, String>>>,
     last_sync: Option<std::time::Instant>,
-    reread_rx: Option<mpsc::Receiver<Result<Vec<StreamBytes>, String>>>,
+    /// Decodes the capture file again on demand (file inputs).
+    reloader: Option<super::reload::Reloader>,
+    /// The request in flight: its id and rows.
+    reload_pending: Option<(u64, Vec<u32>)>,
+    /// Rows already asked for (not asked again if still missing).
     reread_tried: std::collections::HashSet<u32>,
     /// Row whose bytes are being re-read from the capture file.
     pub reread_loading: Option<u32>,
+    /// Stream bytes wanted around the selection per re-read request.
+    pub reload_window_bytes: u64,
     /// Something changed outside input and ingest (export or re-read done).
     pub needs_redraw: bool,
     /// Messages table columns and whether each is shown (`o`).
@@ -266,6 +279,12 @@ pub struct App {
     hist_pos: Option<usize>,
 }
 
+/// Stream bytes of the messages around the selection decoded again with
+/// it (so that moving on is instant).
+pub const RELOAD_WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+/// Messages on each side of the selection decoded again with it.
+pub const RELOAD_WINDOW_ROWS: usize = 256;
+
 /// Filters remembered in the history.
 pub const MAX_FILTER_HISTORY: usize = 100;
 
@@ -276,6 +295,9 @@ pub enum ExportKind {
     Ndjson,
     /// The flow's packets.
     Pcap,
+    /// The packets of the shown (filtered) messages, with the context a
+    /// reader needs to decode them (see [`App::shown_ranges`]).
+    PcapShown,
     /// The session's media as FLV files (a directory).
     Media,
 }
@@ -285,6 +307,7 @@ impl ExportKind {
         match self {
             ExportKind::Ndjson => "NDJSON (rtmpscope json lines of the flow)",
             ExportKind::Pcap => "pcap (the flow's packets)",
+            ExportKind::PcapShown => "pcap (the packets of the shown messages)",
             ExportKind::Media => "FLV media (directory)",
         }
     }
@@ -321,6 +344,9 @@ impl App {
             sessions: ListPos::default(),
             anomalies: ListPos::default(),
             flows: ListPos::default(),
+            dialogue: None,
+            dialogue_pos: ListPos::default(),
+            hex_relative: false,
             msgs: ListPos::default(),
             chunks: ListPos::default(),
             tree_pos: ListPos::default(),
@@ -349,9 +375,11 @@ impl App {
             drilled_from_session: false,
             export_rx: None,
             last_sync: None,
-            reread_rx: None,
+            reloader: None,
+            reload_pending: None,
             reread_tried: std::collections::HashSet::new(),
             reread_loading: None,
+            reload_window_bytes: RELOAD_WINDOW_BYTES,
             needs_redraw: false,
             msg_cols: MsgCol::ALL.iter().map(|&c| (c, c.default_on())).collect(),
             col_chooser: None,
@@ -472,29 +500,72 @@ impl App {
                 self.needs_redraw = true;
             }
         }
-        if let Some(rx) = &self.reread_rx {
-            match rx.try_recv() {
-                Ok(Ok(segs)) => {
-                    for sb in segs {
-                        self.bytes.push(sb);
-                    }
-                    self.reread_rx = None;
-                    self.reread_loading = None;
-                    self.needs_redraw = true;
-                }
-                Ok(Err(e)) => {
-                    self.status = Some((format!("re-reading bytes: {e}"), true));
-                    self.reread_rx = None;
-                    self.reread_loading = None;
-                    self.needs_redraw = true;
-                }
-                Err(mpsc::TryRecvError::Empty) => {}
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    self.reread_rx = None;
-                    self.reread_loading = None;
+        if let Some(l) = self.reloader.as_ref().and_then(|r| r.try_recv()) {
+            self.take_reloaded(l);
+        }
+    }
+
+    /// Applies the answer of a re-read from the capture file.
+    pub fn take_reloaded(&mut self, l: super::reload::Loaded) {
+        let pending = match &self.reload_pending {
+            Some((id, _)) if *id == l.id => self.reload_pending.take(),
+            Some(_) => return,
+            None if l.error.is_some() => None,
+            None => return,
+        };
+        let cur = self.tree.as_ref().map(|(r, _)| *r);
+        for (row, ev) in l.messages {
+            if Some(row) == cur {
+                // Rebuilt with the decoded message.
+                self.tree = None;
+            }
+            self.model.put_reloaded(row, ev);
+        }
+        // Rows the file did not give back are not asked for again (rows
+        // given back and evicted later are).
+        if let Some((_, rows)) = &pending {
+            let has = |w: &super::model::MsgRow, off: u64| {
+                l.bytes.iter().any(|b| {
+                    b.flow_id == w.flow_id
+                        && b.direction == w.dir
+                        && b.offset <= off
+                        && off < b.offset + b.data.len() as u64
+                })
+            };
+            for &r in rows {
+                let Some(w) = self.model.rows.get(r as usize) else {
+                    continue;
+                };
+                if self.model.full(r as usize).is_none()
+                    || !has(w, w.first_byte)
+                    || !has(w, w.last_byte)
+                {
+                    self.reread_tried.insert(r);
                 }
             }
         }
+        // The selected message's bytes go in last: the ring evicts the
+        // oldest first, so a window larger than the ring keeps them.
+        let sel = self
+            .reread_loading
+            .and_then(|r| self.model.rows.get(r as usize))
+            .map(|w| (w.flow_id, w.dir, w.first_byte, w.last_byte));
+        let (mine, others): (Vec<_>, Vec<_>) = l.bytes.into_iter().partition(|b| {
+            sel.is_some_and(|(f, d, a, z)| {
+                b.flow_id == f
+                    && b.direction == d
+                    && b.offset <= z
+                    && b.offset + b.data.len() as u64 > a
+            })
+        });
+        for sb in others.into_iter().chain(mine) {
+            self.bytes.push(sb);
+        }
+        if let Some(e) = l.error {
+            self.status = Some((format!("re-reading the capture file: {e}"), true));
+        }
+        self.reread_loading = None;
+        self.needs_redraw = true;
     }
 
     /// Replaces the filter and recomputes the filtered list.
@@ -648,10 +719,22 @@ impl App {
             format!("timestamp: {}  length: {}", row.timestamp, row.length),
             format!("stream bytes: {}..={}", row.first_byte, row.last_byte),
             format!("summary: {}", self.model.summary(row)),
-            format!(
-                "(decoded detail no longer kept: the last {} media messages are kept)",
-                super::model::MAX_FULL_MEDIA
-            ),
+            if self.opts.file.is_none() {
+                format!(
+                    "(decoded detail no longer kept: the last {} media messages are kept, \
+                         and a live capture cannot be read again)",
+                    super::model::MAX_FULL_MEDIA
+                )
+            } else if self.reread_tried.contains(&r) {
+                match self.opts.spool.as_ref().and_then(|s| s.why_missing()) {
+                    Some(w) => format!("(not decoded again: {w})"),
+                    None => "(not decoded again: the message was not found when the capture \
+                             file was read again)"
+                        .to_string(),
+                }
+            } else {
+                "(decoding again from the capture file ...)".to_string()
+            },
         ];
         for (i, l) in lines.into_iter().enumerate() {
             t.nodes.push(super::tree::Node {
@@ -665,60 +748,112 @@ impl App {
         self.tree = Some((r, t));
     }
 
-    /// When the selected message's bytes are not in memory and the input is
-    /// a file, re-reads them from the capture on a thread (once per message).
+    /// Whether row `r` lacks its decoded message or its bytes.
+    fn lacks(&self, r: u32) -> bool {
+        let Some(row) = self.model.rows.get(r as usize) else {
+            return false;
+        };
+        self.model.full(r as usize).is_none()
+            || self
+                .bytes
+                .get(row.flow_id, row.dir, row.first_byte)
+                .is_none()
+            || self
+                .bytes
+                .get(row.flow_id, row.dir, row.last_byte)
+                .is_none()
+    }
+
+    /// When the selected message's decoded form or bytes are no longer in
+    /// memory and the input is a file, decodes the file again on the
+    /// re-read thread ([`super::reload`]) for it and the messages around
+    /// it in the list (bounded by [`RELOAD_WINDOW_ROWS`] and
+    /// `reload_window_bytes`), once per message.
     pub fn maybe_reread(&mut self) {
-        if self.reread_rx.is_some() {
-            return;
-        }
         let Some(file) = self.opts.file.clone() else {
             return;
         };
         let Some(r) = self.selected_row() else { return };
-        let Some(row) = self.model.rows.get(r as usize) else {
-            return;
-        };
-        let (flow, dir, first, last) = (row.flow_id, row.dir, row.first_byte, row.last_byte);
-        if self.bytes.get(flow, dir, first).is_some() || self.bytes.get(flow, dir, last).is_some() {
+        if !self.lacks(r) || self.reread_tried.contains(&r) {
             return;
         }
-        let Some(info) = self.model.flow(flow).and_then(|f| f.info.clone()) else {
-            return;
-        };
-        if !self.reread_tried.insert(r) {
-            return;
+        if let Some((_, rows)) = &self.reload_pending {
+            if rows.contains(&r) {
+                return;
+            }
         }
-        let (tx, rx) = mpsc::channel();
-        self.reread_rx = Some(rx);
-        self.reread_loading = Some(r);
-        std::thread::spawn(move || {
-            let res =
-                super::export::reread_stream(&file, &info, dir, first, last.saturating_add(1)).map(
-                    |v| {
-                        // Contiguous captured runs become segments of the byte store.
-                        let mut segs = Vec::new();
-                        let mut cur: Option<StreamBytes> = None;
-                        for (i, b) in v.into_iter().enumerate() {
-                            let off = first + i as u64;
-                            match (b, cur.as_mut()) {
-                                (Some(x), Some(c)) => c.data.push(x),
-                                (Some(x), None) => {
-                                    cur = Some(StreamBytes {
-                                        flow_id: flow,
-                                        direction: dir,
-                                        offset: off,
-                                        data: vec![x],
-                                    })
-                                }
-                                (None, _) => segs.extend(cur.take()),
-                            }
-                        }
-                        segs.extend(cur);
-                        segs
-                    },
-                );
-            let _ = tx.send(res);
+        // The selection first, then its neighbours in the list, outwards.
+        let at = self.filtered.binary_search(&r).ok();
+        let mut rows = vec![r];
+        let mut budget = self.reload_window_bytes;
+        let len = |app: &Self, x: u32| {
+            let w = &app.model.rows[x as usize];
+            w.last_byte.saturating_sub(w.first_byte) + 1
+        };
+        if let Some(i) = at {
+            let n = self.visible_len().min(self.filtered.len());
+            for k in 1..=RELOAD_WINDOW_ROWS {
+                let mut any = false;
+                for j in [i.checked_sub(k), Some(i + k).filter(|&j| j < n)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let x = self.filtered[j];
+                    let l = len(self, x);
+                    if l > budget {
+                        continue;
+                    }
+                    any = true;
+                    if self.lacks(x) && !self.reread_tried.contains(&x) {
+                        budget -= l;
+                        rows.push(x);
+                    }
+                }
+                if !any {
+                    break;
+                }
+            }
+        }
+        let want: Vec<super::reload::WantRow> = rows
+            .iter()
+            .map(|&x| {
+                let w = &self.model.rows[x as usize];
+                super::reload::WantRow {
+                    row: x,
+                    flow: w.flow_id,
+                    dir: w.dir,
+                    first_byte: w.first_byte,
+                    last_byte: w.last_byte,
+                    pcap_cnt: w.pcap_cnt,
+                }
+            })
+            .collect();
+        let opts = &self.opts;
+        let reloader = self.reloader.get_or_insert_with(|| {
+            super::reload::Reloader::spawn(file, opts.filter.clone(), opts.config.clone())
         });
+        let id = reloader.request(want);
+        self.reload_pending = Some((id, rows));
+        self.reread_loading = Some(r);
+    }
+
+    /// Waits for the re-read in flight (tests: `maybe_reread` then this).
+    pub fn wait_reread(&mut self, timeout: std::time::Duration) -> bool {
+        if self.reload_pending.is_none() {
+            return true;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        while self.reload_pending.is_some() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.reloader.as_ref().and_then(|r| r.recv_timeout(left)) {
+                Some(l) => self.take_reloaded(l),
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The highlight of the selected tree node.
@@ -941,6 +1076,7 @@ impl App {
             }
             KeyCode::Char('4') | KeyCode::Char('a') => self.view = View::Anomalies,
             KeyCode::Char('5') | KeyCode::Char('w') => self.view = View::Flows,
+            KeyCode::Char('6') | KeyCode::Char('F') => self.open_follow(),
             KeyCode::Char('/') => {
                 // Edit the current filter; a trailing space makes typing add
                 // an AND term.
@@ -990,9 +1126,11 @@ impl App {
             KeyCode::Char('N') => self.jump_anomaly(false),
             KeyCode::Char('e') => self.ask_export(ExportKind::Ndjson),
             KeyCode::Char('p') => self.ask_export(ExportKind::Pcap),
+            KeyCode::Char('P') => self.ask_export(ExportKind::PcapShown),
             KeyCode::Char('m') => self.ask_export(ExportKind::Media),
             KeyCode::Char('\\') => self.maximized = !self.maximized,
             KeyCode::Char('|') => self.hex_side = !self.hex_side,
+            KeyCode::Char('r') => self.hex_relative = !self.hex_relative,
             KeyCode::Char('T') => self.show_tree = !self.show_tree,
             KeyCode::Char('X') => self.show_hex = !self.show_hex,
             KeyCode::Char('+') => self.table_pct = (self.table_pct + 5).min(85),
@@ -1110,6 +1248,10 @@ impl App {
             View::Sessions => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Anomalies => self.anomalies.move_by(delta, self.model.anomalies.len()),
             View::Flows => self.flows.move_by(delta, self.model.flows.len()),
+            View::Follow => {
+                let n = self.dialogue.as_ref().map_or(0, |d| d.lines.len());
+                self.dialogue_pos.move_by(delta, n);
+            }
             View::Stats => self.sessions.move_by(delta, self.model.sessions.len()),
             View::Messages => match self.pane {
                 Pane::Table => {
@@ -1238,6 +1380,16 @@ impl App {
                     None => self.set_status("this anomaly is not inside a decoded message", true),
                 }
             }
+            View::Follow => {
+                let Some(l) = self
+                    .dialogue
+                    .as_ref()
+                    .and_then(|d| d.lines.get(self.dialogue_pos.sel))
+                else {
+                    return;
+                };
+                self.show_message(l.row());
+            }
             View::Messages => match self.pane {
                 Pane::Table => {
                     self.pane = if self.show_tree {
@@ -1257,6 +1409,57 @@ impl App {
                 }
                 Pane::Hex => {}
             },
+        }
+    }
+
+    /// Opens the Follow view on the session being looked at (the selected
+    /// session, message or flow).
+    pub fn open_follow(&mut self) {
+        let flow = if self.view == View::Flows {
+            self.model.flows.get(self.flows.sel).map(|f| f.flow_id)
+        } else if self.view == View::Follow {
+            self.dialogue.as_ref().map(|d| d.flow)
+        } else {
+            self.current_flow()
+        };
+        let Some(flow) = flow else {
+            return self.set_status("follow: select a session first", true);
+        };
+        if self.model.session_number(flow).is_none() {
+            return self.set_status(format!("follow: flow {flow} carries no RTMP session"), true);
+        }
+        if self.dialogue.as_ref().map(|d| d.flow) != Some(flow) {
+            let mut d = super::follow::Follow::new(flow);
+            d.update(&self.model);
+            // Start on the line of the selected message, if any.
+            let at = (self.view == View::Messages)
+                .then(|| self.selected_row())
+                .flatten()
+                .map(|r| d.lines.partition_point(|l| l.row() < r))
+                .unwrap_or(0);
+            self.dialogue_pos = ListPos { sel: at, top: 0 };
+            self.dialogue = Some(d);
+        }
+        self.view = View::Follow;
+    }
+
+    /// Selects message `row` in the Messages view (clearing the filter,
+    /// and saying so, if it hides the message).
+    pub fn show_message(&mut self, row: u32) {
+        let mut note = "";
+        if self.filtered.binary_search(&row).is_err() {
+            self.set_filter(Filter::default());
+            self.drilled_from_session = false;
+            note = " (filter cleared: it hid the message)";
+        }
+        self.paused = None;
+        self.follow = false;
+        self.chunk_mode = false;
+        self.select_row(row);
+        self.view = View::Messages;
+        self.pane = Pane::Table;
+        if !note.is_empty() {
+            self.set_status(format!("message #{}{note}", row + 1), false);
         }
     }
 
@@ -1318,6 +1521,7 @@ impl App {
                     (View::Sessions, _) | (View::Stats, _) => &mut self.sessions,
                     (View::Anomalies, _) => &mut self.anomalies,
                     (View::Flows, _) => &mut self.flows,
+                    (View::Follow, _) => &mut self.dialogue_pos,
                     (View::Messages, Pane::Tree) => &mut self.tree_pos,
                     (View::Messages, _) if self.chunk_mode => &mut self.chunks,
                     (View::Messages, _) => &mut self.msgs,
@@ -1356,33 +1560,31 @@ impl App {
         );
         let filter = self.opts.filter.clone();
         let redact = self.opts.redact;
+        let config = self.opts.config.clone();
         std::thread::spawn(move || {
-            let r = super::export::ndjson_from_file(
-                &file,
-                filter,
-                crate::pipeline::Config::default(),
-                redact,
-                flow,
-            )
-            .and_then(|bytes| {
-                std::fs::write(&path, &bytes)
-                    .map(|_| bytes.iter().filter(|&&b| b == b'\n').count())
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            })
-            .map(|n| format!("wrote {n} lines of flow {flow} to {}", path.display()))
-            .map_err(|e| format!("export failed: {e}"));
+            let r = super::export::ndjson_from_file(&file, filter, config.clone(), redact, flow)
+                .and_then(|bytes| {
+                    std::fs::write(&path, &bytes)
+                        .map(|_| bytes.iter().filter(|&&b| b == b'\n').count())
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .map(|n| format!("wrote {n} lines of flow {flow} to {}", path.display()))
+                .map_err(|e| format!("export failed: {e}"));
             let _ = tx.send(r);
         });
     }
 
     /// Opens the export path prompt for `kind` with its default path.
     fn ask_export(&mut self, kind: ExportKind) {
-        let Some(flow) = self.current_flow() else {
-            return self.set_status("no session selected to export", true);
+        let flow = match (kind, self.current_flow()) {
+            (_, Some(f)) => f,
+            (ExportKind::PcapShown, None) => 0,
+            (_, None) => return self.set_status("no session selected to export", true),
         };
         let name = match kind {
             ExportKind::Ndjson => format!("rtmpscope-flow{flow}.ndjson"),
             ExportKind::Pcap => format!("rtmpscope-flow{flow}.pcap"),
+            ExportKind::PcapShown => "rtmpscope-shown.pcap".to_string(),
             ExportKind::Media => format!("rtmpscope-flow{flow}-media"),
         };
         let text = self.opts.export_dir.join(name).display().to_string();
@@ -1417,6 +1619,7 @@ impl App {
         match p.kind {
             ExportKind::Ndjson => self.export_ndjson(p.flow, path),
             ExportKind::Pcap => self.export_pcap(p.flow, path),
+            ExportKind::PcapShown => self.export_shown_pcap(path),
             ExportKind::Media => self.export_media(p.flow, path),
         }
     }
@@ -1439,6 +1642,7 @@ impl App {
         );
         let filter = self.opts.filter.clone();
         let redact = self.opts.redact;
+        let config = self.opts.config.clone();
         std::thread::spawn(move || {
             let opts = crate::output::extract::ExtractOptions {
                 dir: dir.clone(),
@@ -1446,20 +1650,114 @@ impl App {
                 redact,
                 ..Default::default()
             };
-            let r = crate::output::extract::extract_file(
-                &file,
-                filter,
-                crate::pipeline::Config::default(),
-                opts,
-            )
-            .map(|files| {
-                format!(
-                    "wrote {} FLV file(s) of session {flow} to {}",
-                    files.len(),
-                    dir.display()
-                )
-            })
-            .map_err(|e| format!("media export failed: {e}"));
+            let r = crate::output::extract::extract_file(&file, filter, config.clone(), opts)
+                .map(|files| {
+                    format!(
+                        "wrote {} FLV file(s) of session {flow} to {}",
+                        files.len(),
+                        dir.display()
+                    )
+                })
+                .map_err(|e| format!("media export failed: {e}"));
+            let _ = tx.send(r);
+        });
+    }
+
+    /// The stream bytes a pcap of the shown messages must carry: every
+    /// shown message (the filter applied, up to the pause point), and for
+    /// each flow they belong to the RTMP handshake and the protocol control
+    /// messages (types 1-6: Set Chunk Size above all), without which the
+    /// messages cannot be read again from the exported packets. Also
+    /// returns the flows' endpoints (their SYN packets are kept too).
+    pub fn shown_ranges(&self) -> (super::export::Ranges, Vec<crate::event::FlowInfo>) {
+        use crate::rtmp::handshake::HANDSHAKE_TOTAL;
+        let mut ranges = super::export::Ranges::new();
+        let mut flows = std::collections::BTreeSet::new();
+        for &r in &self.filtered[..self.visible_len()] {
+            let row = &self.model.rows[r as usize];
+            flows.insert(row.flow_id);
+            ranges
+                .entry((row.flow_id, row.dir))
+                .or_default()
+                .push((row.first_byte, row.last_byte.saturating_add(1)));
+        }
+        for row in &self.model.rows {
+            if (1..=6).contains(&row.type_id) && flows.contains(&row.flow_id) {
+                ranges
+                    .entry((row.flow_id, row.dir))
+                    .or_default()
+                    .push((row.first_byte, row.last_byte.saturating_add(1)));
+            }
+        }
+        let mut infos = Vec::new();
+        for &f in &flows {
+            for d in [
+                crate::event::Direction::ToServer,
+                crate::event::Direction::ToClient,
+            ] {
+                ranges
+                    .entry((f, d))
+                    .or_default()
+                    .push((0, HANDSHAKE_TOTAL as u64));
+            }
+            if let Some(info) = self.model.flow(f).and_then(|s| s.info.clone()) {
+                infos.push(info);
+            }
+        }
+        super::export::normalize_ranges(&mut ranges);
+        (ranges, infos)
+    }
+
+    /// Writes the packets of the shown messages (with their flows'
+    /// handshake, control messages and SYNs) from the capture file to
+    /// `path`, on a thread.
+    fn export_shown_pcap(&mut self, path: std::path::PathBuf) {
+        let Some(file) = self.opts.file.clone() else {
+            return self.set_status(
+                "pcap export needs the capture file (not available for live capture)",
+                true,
+            );
+        };
+        let shown = self.visible_len();
+        if shown == 0 {
+            return self.set_status("no shown message to export", true);
+        }
+        let (ranges, flows) = self.shown_ranges();
+        let (tx, rx) = mpsc::channel();
+        self.export_rx = Some(rx);
+        let warn = if self.opts.redact {
+            " - NOT redacted: the raw packets contain the stream keys and tokens"
+        } else {
+            ""
+        };
+        self.set_status(
+            format!(
+                "exporting the packets of {shown} shown messages to {} ...{warn}",
+                path.display()
+            ),
+            self.opts.redact,
+        );
+        let filter = self.opts.filter.clone();
+        let config = self.opts.config.clone();
+        std::thread::spawn(move || {
+            let r = super::export::write_shown_pcap(&file, filter, config, &ranges, &flows, &path)
+                .map(|w| {
+                    let other = if w.other_linktype > 0 {
+                        format!(
+                            " ({} left out: another link type than the first packet's)",
+                            w.other_linktype
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "wrote {} packets of {shown} shown messages (with their flows' \
+                             handshake and control messages) to {}{other}{warn}",
+                        w.packets,
+                        path.display()
+                    )
+                })
+                .map_err(|e| format!("pcap export failed: {e}"));
             let _ = tx.send(r);
         });
     }

@@ -3,8 +3,11 @@
 //!
 //! Contract: the producer forwards reassembled stream data as
 //! [`StreamBytes`]; [`ByteStore`] keeps at most [`MAX_STREAM_BYTES`] bytes in
-//! total, evicting the oldest segments first. Lookups of evicted or never
-//! seen offsets return `None` per byte ("bytes no longer available").
+//! total, evicting the oldest segments first. Segments may come in any
+//! order (bytes re-read from the capture file for an older message come
+//! after newer live ones): each direction's segments are kept sorted by
+//! offset. Lookups of evicted or never seen offsets return `None` per byte
+//! ("bytes no longer available").
 
 use std::collections::{HashMap, VecDeque};
 
@@ -12,6 +15,9 @@ use crate::event::{Direction, FlowId};
 
 /// Total payload bytes kept for the hex view (all flows, both directions).
 pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+
+/// Segments looked at before a lookup gives up (partial overlaps).
+const MAX_OVERLAP_SCAN: usize = 8;
 
 /// In-order bytes of one direction of a flow, at stream offset `offset`
 /// (the same offsets `Message::chunks` and `first_byte` use).
@@ -32,7 +38,11 @@ pub struct ByteStore {
     cap: usize,
     total: usize,
     per: HashMap<(FlowId, Direction), Segments>,
-    order: VecDeque<(FlowId, Direction)>,
+    /// Segments in the order they came (the oldest is evicted first);
+    /// entries of segments already gone are skipped.
+    order: VecDeque<((FlowId, Direction), u64)>,
+    /// Entries of `order` whose segment is gone.
+    stale: usize,
 }
 
 impl Default for ByteStore {
@@ -49,6 +59,7 @@ impl ByteStore {
             total: 0,
             per: HashMap::new(),
             order: VecDeque::new(),
+            stale: 0,
         }
     }
 
@@ -74,16 +85,49 @@ impl ByteStore {
             offset += cut as u64;
         }
         let key = (sb.flow_id, sb.direction);
-        self.total += data.len();
-        self.per.entry(key).or_default().push_back((offset, data));
-        self.order.push_back(key);
+        let q = self.per.entry(key).or_default();
+        let end = offset + data.len() as u64;
+        // Segments the new one covers entirely go (a re-read window that
+        // overlaps an earlier one).
+        let mut i = q.partition_point(|(o, _)| *o < offset);
+        while let Some((o, d)) = q.get(i) {
+            if *o >= end {
+                break;
+            }
+            if *o + d.len() as u64 <= end {
+                if let Some((_, d)) = q.remove(i) {
+                    self.total -= d.len();
+                    self.stale += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        // Sorted by offset (usually at the end: in-order live data).
+        let at = q.partition_point(|(o, _)| *o <= offset);
+        q.insert(at, (offset, data));
+        self.total += (end - offset) as usize;
+        self.order.push_back((key, offset));
+        if self.stale > 1024 && self.stale > self.order.len() / 2 {
+            let per = &self.per;
+            self.order.retain(|(k, off)| {
+                per.get(k).is_some_and(|q| {
+                    let i = q.partition_point(|(o, _)| o < off);
+                    q.get(i).is_some_and(|(o, _)| o == off)
+                })
+            });
+            self.stale = 0;
+        }
         while self.total > self.cap {
-            let Some(k) = self.order.pop_front() else {
+            let Some((k, off)) = self.order.pop_front() else {
                 break;
             };
             if let Some(q) = self.per.get_mut(&k) {
-                if let Some((_, d)) = q.pop_front() {
-                    self.total -= d.len();
+                let i = q.partition_point(|(o, _)| *o < off);
+                if q.get(i).is_some_and(|(o, _)| *o == off) {
+                    if let Some((_, d)) = q.remove(i) {
+                        self.total -= d.len();
+                    }
                 }
                 if q.is_empty() {
                     self.per.remove(&k);
@@ -95,10 +139,13 @@ impl ByteStore {
     /// One byte at a stream offset, if still held.
     pub fn get(&self, flow: FlowId, dir: Direction, off: u64) -> Option<u8> {
         let q = self.per.get(&(flow, dir))?;
-        // Segments arrive in stream order: binary search by start offset.
+        // Sorted by start offset: the last segment starting at or before
+        // `off`, or (partial overlaps) one of the few before it.
         let i = q.partition_point(|(o, _)| *o <= off);
-        let (o, d) = q.get(i.checked_sub(1)?)?;
-        d.get((off - o) as usize).copied()
+        q.range(..i)
+            .rev()
+            .take(MAX_OVERLAP_SCAN)
+            .find_map(|(o, d)| d.get((off - o) as usize).copied())
     }
 
     /// Bytes for `[start, end)`, `None` where not held.
@@ -144,5 +191,28 @@ mod tests {
             ]
         );
         assert_eq!(s.get(1, Direction::ToServer, 10), None);
+    }
+
+    /// Bytes of an older message re-read after newer ones were stored
+    /// (the hex view said "not found in the capture file" for them).
+    #[test]
+    fn out_of_order_segments_are_found() {
+        let mut s = ByteStore::with_capacity(1 << 20);
+        s.push(sb(1000, b"later"));
+        s.push(sb(10, b"early"));
+        s.push(sb(500, b"middle"));
+        assert_eq!(s.get(1, Direction::ToServer, 10), Some(b'e'));
+        assert_eq!(s.get(1, Direction::ToServer, 14), Some(b'y'));
+        assert_eq!(s.get(1, Direction::ToServer, 505), Some(b'e'));
+        assert_eq!(s.get(1, Direction::ToServer, 1004), Some(b'r'));
+        assert_eq!(s.get(1, Direction::ToServer, 15), None);
+        // A window covering stored segments replaces them (no double count).
+        s.push(sb(0, &[b'x'; 2000]));
+        assert_eq!(s.len(), 2000);
+        assert_eq!(s.get(1, Direction::ToServer, 1004), Some(b'x'));
+        // Partial overlap: both stay reachable.
+        s.push(sb(1990, b"0123456789abc"));
+        assert_eq!(s.get(1, Direction::ToServer, 1985), Some(b'x'));
+        assert_eq!(s.get(1, Direction::ToServer, 2002), Some(b'c'));
     }
 }

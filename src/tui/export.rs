@@ -1,16 +1,21 @@
-//! Exports from the UI: a session's messages as NDJSON, and a flow's raw
-//! packets as pcap (re-read from the capture file, filtered by 5-tuple).
+//! Exports from the UI: a session's messages as NDJSON, a flow's raw
+//! packets as pcap (re-read from the capture file, filtered by 5-tuple), and
+//! the packets that carry the shown (filtered) messages as pcap
+//! ([`write_shown_pcap`]: the capture is decoded again and every packet whose
+//! stream bytes overlap a wanted range is copied, as it was captured).
 //!
 //! Contract: writes only the named output file; errors are returned as
 //! strings for the status line, never panics. NDJSON uses the crate's
 //! `output::json` writer; messages whose decoded form was evicted from memory
 //! are written with their header fields and a raw (undecoded) body.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::Model;
-use crate::event::{Event, EventKind, FlowId, FlowInfo};
+use crate::event::{Direction, Event, EventKind, FlowId, FlowInfo};
+use crate::pipeline::DataTap;
 use crate::rtmp::message::{Body, Message};
 use crate::time::PacketTime;
 
@@ -127,19 +132,158 @@ pub fn write_pcap(input: &Path, info: &FlowInfo, out: &Path) -> Result<usize, St
     Ok(n)
 }
 
-/// Largest window re-read from the capture file for the hex view.
-pub const MAX_REREAD_BYTES: u64 = 32 * 1024 * 1024;
-
 /// One TCP segment of a frame.
-struct Segment<'a> {
+struct Segment {
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
-    seq: u32,
     syn: bool,
-    payload: &'a [u8],
 }
 
-fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment<'_>> {
+/// Stream byte ranges `[start, end)` per flow direction (offsets as in
+/// `Message::first_byte`), sorted by start and not overlapping.
+pub type Ranges = HashMap<(FlowId, Direction), Vec<(u64, u64)>>;
+
+/// Sorts and merges each direction's ranges (a precondition of
+/// [`write_shown_pcap`]'s lookup).
+pub fn normalize_ranges(ranges: &mut Ranges) {
+    for rs in ranges.values_mut() {
+        rs.retain(|&(s, e)| s < e);
+        rs.sort_unstable();
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(rs.len());
+        for &(s, e) in rs.iter() {
+            match out.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => out.push((s, e)),
+            }
+        }
+        *rs = out;
+    }
+}
+
+/// Whether `[offset, end)` overlaps one of the sorted, merged `rs`.
+fn overlaps(rs: &[(u64, u64)], offset: u64, end: u64) -> bool {
+    // The first range that ends after `offset`; it overlaps when it
+    // starts before `end`.
+    let i = rs.partition_point(|&(_, e)| e <= offset);
+    rs.get(i).is_some_and(|&(s, _)| s < end)
+}
+
+/// Marks the packet being analysed when the bytes it delivers overlap a
+/// wanted range (for a TLS flow: the plaintext its records completed).
+struct Mark<'a> {
+    ranges: &'a Ranges,
+    hit: bool,
+}
+
+impl DataTap for Mark<'_> {
+    fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+        if let Some(rs) = self.ranges.get(&(flow, dir)) {
+            if overlaps(rs, offset, offset.saturating_add(data.len() as u64)) {
+                self.hit = true;
+            }
+        }
+    }
+}
+
+/// What [`write_shown_pcap`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShownPcap {
+    /// Packets written.
+    pub packets: u64,
+    /// Wanted packets left out because their link type differs from the
+    /// first written packet's (a classic pcap file has one link type).
+    pub other_linktype: u64,
+}
+
+/// Writes to `out` (classic pcap, nanosecond timestamps) every packet of
+/// `file` that delivers stream bytes overlapping `ranges` (normalised with
+/// [`normalize_ranges`]), plus the TCP SYN packets between the endpoints of
+/// `flows`: the capture is decoded again with the UI's filter and analyzer
+/// configuration, so flow ids and offsets are the UI's. Packets keep their
+/// bytes, lengths and timestamps, in capture order. A packet whose bytes
+/// reach the dissector only when a later one fills a hole is the later one.
+pub fn write_shown_pcap(
+    file: &Path,
+    filter: Option<String>,
+    config: crate::pipeline::Config,
+    ranges: &Ranges,
+    flows: &[FlowInfo],
+    out: &Path,
+) -> Result<ShownPcap, String> {
+    use crate::capture::{PacketSource, SourceOptions};
+    use crate::pipeline::Analyzer;
+    let opts = SourceOptions {
+        filter,
+        ..SourceOptions::default()
+    };
+    let mut src =
+        PacketSource::open_files(&[file.to_path_buf()], &opts).map_err(|e| e.to_string())?;
+    let mut an = Analyzer::new(config);
+    let mut evs = Vec::new();
+    let mut save: Option<(u32, pcap::Savefile)> = None;
+    let mut done = ShownPcap::default();
+    let ends: Vec<((IpAddr, u16), (IpAddr, u16))> = flows
+        .iter()
+        .map(|f| ((f.client_ip, f.client_port), (f.server_ip, f.server_port)))
+        .collect();
+    loop {
+        evs.clear();
+        let p = match src.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) if e.is_truncation() => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut mark = Mark { ranges, hit: false };
+        an.handle_packet_tap(&p, &mut evs, &mut mark);
+        let syn = !mark.hit
+            && tcp_segment(p.linktype as i32, p.data).is_some_and(|g| {
+                g.syn
+                    && ends
+                        .iter()
+                        .any(|&(c, s)| (g.src, g.dst) == (c, s) || (g.src, g.dst) == (s, c))
+            });
+        if !mark.hit && !syn {
+            continue;
+        }
+        if save.is_none() {
+            let dead = pcap::Capture::dead_with_precision(
+                pcap::Linktype(crate::capture::linktype_to_dlt(p.linktype)),
+                pcap::Precision::Nano,
+            )
+            .map_err(|e| e.to_string())?;
+            let s = dead
+                .savefile(out)
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            save = Some((p.linktype, s));
+        }
+        let Some((lt, s)) = save.as_mut() else {
+            continue;
+        };
+        if *lt != p.linktype {
+            done.other_linktype += 1;
+            continue;
+        }
+        let header = pcap::PacketHeader {
+            ts: libc::timeval {
+                tv_sec: p.time.sec as libc::time_t,
+                // A nanosecond-precision savefile takes nanoseconds here.
+                tv_usec: p.time.nsec as libc::suseconds_t,
+            },
+            caplen: p.data.len() as u32,
+            len: p.origlen.max(p.data.len() as u32),
+        };
+        s.write(&pcap::Packet::new(&header, p.data));
+        done.packets += 1;
+    }
+    match save {
+        Some((_, mut s)) => s.flush().map_err(|e| format!("{}: {e}", out.display()))?,
+        None => return Err("no packet carries the shown messages".into()),
+    }
+    Ok(done)
+}
+
+fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment> {
     use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
     let p = match linktype {
         1 => LaxSlicedPacket::from_ethernet(data).ok()?,
@@ -164,93 +308,10 @@ fn tcp_segment(linktype: i32, data: &[u8]) -> Option<Segment<'_>> {
         TransportSlice::Tcp(t) => Some(Segment {
             src: (s, t.source_port()),
             dst: (d, t.destination_port()),
-            seq: t.sequence_number(),
             syn: t.syn(),
-            payload: t.payload(),
         }),
         _ => None,
     }
-}
-
-/// Re-reads stream bytes `[start, end)` of one direction of a flow from the
-/// capture file, placing each segment by its sequence number (offset 0 =
-/// first byte after the SYN, or the first segment seen mid-stream, as the
-/// reassembler counts). Retransmissions and reordering are harmless; bytes
-/// never captured stay `None`. A later SYN with a new ISN (port reuse) ends
-/// the flow. The window is capped at [`MAX_REREAD_BYTES`].
-pub fn reread_stream(
-    input: &Path,
-    info: &FlowInfo,
-    dir: crate::event::Direction,
-    start: u64,
-    end: u64,
-) -> Result<Vec<Option<u8>>, String> {
-    use crate::event::Direction;
-    let end = end.min(start.saturating_add(MAX_REREAD_BYTES));
-    let len = end.saturating_sub(start) as usize;
-    let mut out: Vec<Option<u8>> = vec![None; len];
-    let mut cap =
-        pcap::Capture::from_file(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let lt = cap.get_datalink().0;
-    let (from, to) = match dir {
-        Direction::ToServer => (
-            (info.client_ip, info.client_port),
-            (info.server_ip, info.server_port),
-        ),
-        Direction::ToClient => (
-            (info.server_ip, info.server_port),
-            (info.client_ip, info.client_port),
-        ),
-    };
-    let mut base: Option<u32> = None;
-    let mut last: u64 = 0;
-    loop {
-        let p = match cap.next_packet() {
-            Ok(p) => p,
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => return Err(e.to_string()),
-        };
-        let Some(seg) = tcp_segment(lt, p.data) else {
-            continue;
-        };
-        if seg.src != from || seg.dst != to {
-            continue;
-        }
-        if seg.syn {
-            match base {
-                None => {
-                    base = Some(seg.seq.wrapping_add(1));
-                    continue;
-                }
-                Some(b) if b != seg.seq.wrapping_add(1) => break,
-                Some(_) => continue,
-            }
-        }
-        if seg.payload.is_empty() {
-            continue;
-        }
-        let b = *base.get_or_insert(seg.seq);
-        // 64-bit offset nearest to the last one (sequence wraparound).
-        let rel = seg.seq.wrapping_sub(b) as u64;
-        let mut off = (last & !0xffff_ffff) | rel;
-        if off + (1 << 31) < last {
-            off += 1 << 32;
-        } else if off > last + (1 << 31) && off >= 1 << 32 {
-            off -= 1 << 32;
-        }
-        last = off;
-        let s = off.max(start);
-        let e = (off + seg.payload.len() as u64).min(end);
-        for o in s..e {
-            if let (Some(slot), Some(byte)) = (
-                out.get_mut((o - start) as usize),
-                seg.payload.get((o - off) as usize),
-            ) {
-                *slot = Some(*byte);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The lines `rtmpscope json -r FILE [FILTER]` writes for `flow`: the

@@ -36,7 +36,10 @@ pub mod bytes;
 pub mod columns;
 pub mod export;
 pub mod filter;
+pub mod follow;
 pub mod model;
+pub mod reload;
+pub mod spool;
 pub use crate::sanitize;
 pub mod summary;
 pub mod tree;
@@ -89,9 +92,15 @@ pub struct TuiOptions {
     /// BPF filter of the input (the media export re-reads the file with it,
     /// so flow numbers match).
     pub filter: Option<String>,
-    /// Shown in the status bar when the input is spooled to a temporary
-    /// file (stdin), e.g. `spooled to /tmp/... (max 1 GiB)`.
+    /// Shown in the status bar: why standard input is not spooled (the
+    /// hex view then has only the in-memory ring, exports only memory).
     pub spool_note: Option<String>,
+    /// Standard input spooled to a temporary file (`file` is that file):
+    /// the status bar says so, and why a message cannot be read again.
+    pub spool: Option<Arc<spool::SpoolState>>,
+    /// Analyzer settings of the input (re-reads and exports decode the
+    /// file again with them, so they see what the first pass saw).
+    pub config: crate::pipeline::Config,
 }
 
 impl Default for TuiOptions {
@@ -105,6 +114,8 @@ impl Default for TuiOptions {
             export_dir: PathBuf::from("."),
             filter: None,
             spool_note: None,
+            spool: None,
+            config: crate::pipeline::Config::default(),
         }
     }
 }
@@ -306,6 +317,68 @@ fn drain(app: &mut app::App, rx: &Receiver<Msg>, budget: Duration, ended: &mut b
     any
 }
 
+/// The terminal's input, waited on here rather than inside crossterm:
+/// on a hung-up terminal (tmux kill-session, a closed window, when no
+/// SIGHUP reaches us because a shell was the session leader) crossterm's
+/// reader spins forever (its read returns 0 and it reads again), so the
+/// UI checks for the hang-up itself and quits.
+enum TtyIn {
+    /// Standard input is the terminal (crossterm reads it).
+    Stdin,
+    /// `/dev/tty` (crossterm opens it too when stdin is not a terminal).
+    Dev(std::fs::File),
+    /// Neither: wait inside crossterm as before.
+    Unknown,
+}
+
+/// What waiting on the terminal's input gave.
+enum TtyWait {
+    Ready,
+    Timeout,
+    HungUp,
+    Unknown,
+}
+
+impl TtyIn {
+    fn open() -> TtyIn {
+        use std::io::IsTerminal;
+        if io::stdin().is_terminal() {
+            TtyIn::Stdin
+        } else {
+            std::fs::File::open("/dev/tty").map_or(TtyIn::Unknown, TtyIn::Dev)
+        }
+    }
+
+    /// Waits up to `d` for input (poll(2), no read).
+    fn wait(&self, d: Duration) -> TtyWait {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let stdin = io::stdin();
+        let fd = match self {
+            TtyIn::Stdin => stdin.as_fd(),
+            TtyIn::Dev(f) => f.as_fd(),
+            TtyIn::Unknown => return TtyWait::Unknown,
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let t = PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, t) {
+            Ok(0) => TtyWait::Timeout,
+            Ok(_) => match fds[0].revents() {
+                Some(r)
+                    if r.intersects(
+                        PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
+                    ) =>
+                {
+                    TtyWait::HungUp
+                }
+                _ => TtyWait::Ready,
+            },
+            // EINTR (a signal: SIGWINCH, SIGTERM): let the loop look.
+            Err(_) => TtyWait::Timeout,
+        }
+    }
+}
+
 /// Set from another thread (SIGTERM / SIGHUP): the UI quits like on `q`,
 /// restoring the terminal.
 pub static QUIT_REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -328,6 +401,7 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
     let mut dirty = true;
     let mut ended = false;
     let mut last_draw = Instant::now() - frame;
+    let tty = TtyIn::open();
     while !app.quit && !QUIT_REQUESTED.load(std::sync::atomic::Ordering::SeqCst) {
         dirty |= drain(&mut app, &rx, INGEST_BUDGET, &mut ended);
         if dirty && last_draw.elapsed() >= frame {
@@ -342,7 +416,14 @@ pub fn run(opts: TuiOptions, source: Source) -> Result<(), TuiError> {
         } else {
             Duration::from_millis(10)
         };
-        if event::poll(wait)? {
+        let input = match tty.wait(wait) {
+            TtyWait::HungUp => break,
+            // Crossterm still looks (without waiting) on a timeout: it
+            // turns SIGWINCH into resize events.
+            TtyWait::Ready | TtyWait::Timeout => event::poll(Duration::ZERO)?,
+            TtyWait::Unknown => event::poll(wait)?,
+        };
+        if input {
             // Handle every pending input before the next draw.
             loop {
                 match event::read()? {

@@ -23,6 +23,9 @@ use crate::time::PacketTime;
 pub const MAX_FULL_MEDIA: usize = 20_000;
 /// Full decoded non-media messages kept.
 pub const MAX_FULL_OTHER: usize = 500_000;
+/// Messages decoded again from the capture file (on demand, see
+/// `tui::reload`) kept besides the ones above.
+pub const MAX_RELOADED: usize = 4_096;
 /// One-second bins kept per stream for the stats view.
 pub const MAX_STAT_BINS: usize = 3_600;
 /// Streams tracked per session.
@@ -334,6 +337,13 @@ pub struct Model {
     full: Vec<Option<Box<Message>>>,
     full_media: VecDeque<u32>,
     full_other: VecDeque<u32>,
+    /// Caps of the full-message cache (media, other); `None`:
+    /// [`MAX_FULL_MEDIA`], [`MAX_FULL_OTHER`] (tests set small ones).
+    pub full_caps: Option<(usize, usize)>,
+    /// Messages decoded again from the capture file, by row (bounded by
+    /// [`MAX_RELOADED`], oldest first out).
+    reloaded: HashMap<u32, Box<Message>>,
+    reloaded_order: VecDeque<u32>,
     /// Sessions (RTMP flows) in session-number order (first seen, the
     /// number every output shows): a snapshot of the tracker.
     pub sessions: Vec<Session>,
@@ -455,9 +465,40 @@ impl Model {
         }
     }
 
-    /// Full decoded message of a row, if still kept.
+    /// Full decoded message of a row, if still kept (or decoded again
+    /// from the capture file).
     pub fn full(&self, row: usize) -> Option<&Message> {
-        self.full.get(row).and_then(|m| m.as_deref())
+        self.full
+            .get(row)
+            .and_then(|m| m.as_deref())
+            .or_else(|| self.reloaded.get(&(row as u32)).map(|m| &**m))
+    }
+
+    /// Keeps a message of `row` decoded again from the capture file (an
+    /// event of the same analyzer on the same input; redacted here like
+    /// every ingested event). Ignored when it is not that row's message.
+    pub fn put_reloaded(&mut self, row: u32, ev: Event) {
+        let ev = match &mut self.redactor {
+            Some(r) => r.redact_event(&ev),
+            None => ev,
+        };
+        let EventKind::Message(m) = ev.kind else {
+            return;
+        };
+        let Some(r) = self.rows.get(row as usize) else {
+            return;
+        };
+        if r.first_byte != m.first_byte || r.last_byte != m.last_byte || r.type_id != m.type_id {
+            return;
+        }
+        if self.reloaded.insert(row, m).is_none() {
+            self.reloaded_order.push_back(row);
+        }
+        while self.reloaded_order.len() > MAX_RELOADED {
+            if let Some(old) = self.reloaded_order.pop_front() {
+                self.reloaded.remove(&old);
+            }
+        }
     }
 
     /// Session (model) of a flow, from the last snapshot.
@@ -797,13 +838,14 @@ impl Model {
         }
         // Keep the full message, bounded.
         self.full.push(Some(m));
+        let (cap_media, cap_other) = self.full_caps.unwrap_or((MAX_FULL_MEDIA, MAX_FULL_OTHER));
         let (q, cap) = if kind.is_media() {
-            (&mut self.full_media, MAX_FULL_MEDIA)
+            (&mut self.full_media, cap_media)
         } else {
-            (&mut self.full_other, MAX_FULL_OTHER)
+            (&mut self.full_other, cap_other)
         };
         q.push_back(row_idx);
-        if q.len() > cap {
+        while q.len() > cap {
             if let Some(old) = q.pop_front() {
                 if let Some(slot) = self.full.get_mut(old as usize) {
                     *slot = None;

@@ -269,7 +269,8 @@ impl Tree {
                     whole,
                 );
                 if let Some(tx) = c.transaction_id {
-                    self.push(d + 1, format!("transaction_id: {}", fmt_num(tx)), Hl::None);
+                    let hl = c.transaction_id_span.map_or(Hl::None, Hl::Body);
+                    self.push(d + 1, format!("transaction_id: {}", fmt_num(tx)), hl);
                 }
                 if let Some(o) = &c.object {
                     self.value(d + 1, "object", o);

@@ -7,7 +7,7 @@
 use ratatui::layout::{Constraint, Direction as LDir, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
 use super::app::{App, Pane, View};
@@ -21,8 +21,8 @@ use crate::event::{Direction, Severity};
 /// Every key, for the help overlay and docs/tui.md.
 pub const HELP: &[(&str, &str)] = &[
     (
-        "1 2 3 4 5",
-        "views: Sessions, Messages, Stats, Anomalies, Flows",
+        "1 2 3 4 5 6",
+        "views: Sessions, Messages, Stats, Anomalies, Flows, Follow",
     ),
     ("Tab / S-Tab", "next/previous pane (Messages) or view"),
     ("j k / Down Up", "move selection"),
@@ -46,20 +46,32 @@ pub const HELP: &[(&str, &str)] = &[
     ("o", "Messages: choose columns; Sessions: cycle sort order"),
     ("space", "pause display (capture continues)"),
     ("f", "follow new messages (unpause)"),
+    (
+        "F",
+        "Follow view: the session's commands and status as a dialogue (Enter: the message)",
+    ),
     ("c", "chunk view on/off (messages as chunks on the wire)"),
     ("n / N", "next / previous message with an anomaly"),
     ("s / a / w", "stats / anomalies / flows view"),
     ("e", "export selected session as NDJSON"),
     (
         "p",
-        "export selected flow's packets as pcap (capture file input only)",
+        "export selected flow's packets as pcap (file or stdin input, not live)",
+    ),
+    (
+        "P",
+        "export the shown (filtered) messages' packets as pcap, with their flows' handshake and control messages",
     ),
     (
         "m",
-        "export selected session's media streams as FLV files (capture file input only)",
+        "export selected session's media streams as FLV files (file or stdin input, not live)",
     ),
     ("\\", "maximise / restore the focused pane"),
     ("|", "hex beside / below the detail tree"),
+    (
+        "r",
+        "hex offsets: stream (zero-padded hex) / message-relative",
+    ),
     ("T / X", "show / hide detail tree / hex pane"),
     ("+ / -", "grow / shrink the message table"),
     ("?", "this help (any key closes)"),
@@ -148,6 +160,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         View::Stats => render_stats(app, f, body),
         View::Anomalies => render_anomalies(app, f, body),
         View::Flows => render_flows(app, f, body),
+        View::Follow => render_follow(app, f, body),
     }
     render_line(app, f, line);
     render_status(app, f, status);
@@ -199,6 +212,7 @@ fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
         (View::Stats, "Stats"),
         (View::Anomalies, "Anomalies"),
         (View::Flows, "Flows"),
+        (View::Follow, "Follow"),
     ]
     .iter()
     .enumerate()
@@ -279,11 +293,12 @@ fn render_line(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(Span::styled(clean(s), st)))
     } else {
         let hint = match app.view {
-            View::Sessions => "Enter: messages of session  s: stats  /: filter  ?: help",
-            View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  f: follow  e/p: export  ?: help",
+            View::Sessions => "Enter: messages of session  s: stats  F: follow  /: filter  ?: help",
+            View::Messages => "Enter/Tab: detail  c: chunks  /: filter  space: pause  F: dialogue  e/p: export  ?: help",
             View::Stats => "j/k: session  Enter: messages  ?: help",
             View::Anomalies => "Enter: jump to message  ?: help",
-            View::Flows => "Enter: the flow's RTMP session  ?: help",
+            View::Flows => "Enter: the flow's RTMP session  F: follow  ?: help",
+            View::Follow => "Enter: the message  Esc: back  ?: help",
         };
         Paragraph::new(Line::from(Span::styled(
             hint,
@@ -333,19 +348,23 @@ fn render_status(app: &App, f: &mut Frame, area: Rect) {
     if let Some(sp) = &app.opts.spool_note {
         fields.push((0, clean(sp)));
     }
+    if let Some(sp) = &app.opts.spool {
+        fields.push((0, clean(&sp.note())));
+    }
     if !app.filter.is_empty() {
         fields.push((0, format!("filter: {}", clean(app.filter.source()))));
     }
     // A file input shows its path (its end is what identifies it).
     let src_full = match &app.opts.file {
-        Some(p) => clean(&p.display().to_string()),
-        None => clean(&app.opts.source),
+        Some(p) if app.opts.spool.is_none() => clean(&p.display().to_string()),
+        _ => clean(&app.opts.source),
     };
     // The file name (without its directory) is what must stay readable.
     let base = app
         .opts
         .file
         .as_ref()
+        .filter(|_| app.opts.spool.is_none())
         .and_then(|p| p.file_name())
         .map(|n| clean(&n.to_string_lossy()))
         .unwrap_or_else(|| src_full.clone());
@@ -812,13 +831,13 @@ fn render_chunk_table(app: &mut App, f: &mut Frame, area: Rect) {
                 c.fmt.to_string(),
                 c.header.len().to_string(),
                 c.payload.len().to_string(),
-                c.header.start.to_string(),
+                format!("{:08x}", c.header.start),
             ),
             None if ci == 0 => (
                 r.fmt.to_string(),
                 "?".into(),
                 "?".into(),
-                r.first_byte.to_string(),
+                format!("{:08x}", r.first_byte),
             ),
             None => ("3".into(), "?".into(), "?".into(), "?".into()),
         };
@@ -934,10 +953,14 @@ fn render_tree(app: &mut App, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines).block(block("Detail", focused)), area);
 }
 
+/// Width of a hex row's offset label (8 zero-padded hex digits and a
+/// space; `+` and 7 digits for message-relative offsets).
+const HEX_LABEL: usize = 9;
+
 /// Bytes per hex row that fit in `inner` columns.
 pub fn hex_bpr(inner: usize) -> usize {
     for b in [32usize, 16, 8, 4] {
-        if 11 + b * 3 + 1 + b <= inner {
+        if HEX_LABEL + b * 3 + 1 + b <= inner {
             return b;
         }
     }
@@ -974,14 +997,21 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
     let hdr_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::DIM);
     let mut lines = Vec::with_capacity(h);
     if !any {
+        let spool_why = app.opts.spool.as_ref().and_then(|s| s.why_missing());
         let why = if app.reread_loading == Some(ri) {
-            "loading bytes from the capture file ..."
+            "loading bytes from the capture file ...".to_string()
+        } else if let Some(w) = spool_why {
+            format!("bytes not available: {w}")
         } else if app.opts.file.is_some() {
-            "bytes not available (not found in the capture file)"
+            "bytes not available: the capture file read again did not deliver them \
+             (capture loss, or the file changed)"
+                .to_string()
         } else if app.bytes.is_empty() {
-            "no stream bytes were forwarded to the UI"
+            "no stream bytes were forwarded to the UI".to_string()
         } else {
-            "bytes no longer available (evicted from the in-memory ring)"
+            "bytes no longer available (evicted from the in-memory ring; a live capture \
+             cannot be read again)"
+                .to_string()
         };
         lines.push(Line::from(Span::styled(
             why,
@@ -990,10 +1020,12 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
     } else {
         for (li, chunk) in data.chunks(bpr).enumerate() {
             let row_off = start + (li * bpr) as u64;
-            let mut spans = vec![Span::styled(
-                format!("{row_off:>10x} "),
-                Style::default().fg(Color::DarkGray),
-            )];
+            let label = if app.hex_relative {
+                format!("+{:07x} ", row_off - r.first_byte)
+            } else {
+                format!("{row_off:08x} ")
+            };
+            let mut spans = vec![Span::styled(label, Style::default().fg(Color::DarkGray))];
             let mut ascii = String::with_capacity(bpr);
             let mut styles = Vec::with_capacity(bpr);
             for (k, b) in chunk.iter().enumerate() {
@@ -1041,10 +1073,15 @@ fn render_hex(app: &mut App, f: &mut Frame, area: Rect) {
             lines.push(Line::from(spans));
         }
     }
+    // One base everywhere: zero-padded hex stream offsets (as the rows
+    // and the chunk table), or message-relative ones (`r`).
     let title = format!(
-        "Hex {}..={} ({}){}",
-        r.first_byte,
-        r.last_byte,
+        "Hex {} ({}){}",
+        if app.hex_relative {
+            format!("msg +{:07x}..=+{:07x}", 0, r.last_byte - r.first_byte)
+        } else {
+            format!("{:08x}..={:08x}", r.first_byte, r.last_byte)
+        },
         human_bytes(r.last_byte - r.first_byte + 1),
         if full.is_none() {
             " [layout unknown]"
@@ -1654,17 +1691,24 @@ fn render_rate(
 
 fn render_help(app: &App, f: &mut Frame, area: Rect) {
     let w = area.width.saturating_sub(4).min(100);
-    let h = area.height.saturating_sub(2);
+    // Between the tab bar and the key hints (both stay visible).
+    let h = area.height.saturating_sub(3);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, d)| {
-            Line::from(vec![
-                Span::styled(format!("{k:<18}"), Style::default().fg(Color::Cyan)),
-                Span::raw(*d),
-            ])
-        })
-        .collect();
+    let inner = w.saturating_sub(2) as usize;
+    let key_w = 18.min(inner / 3);
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, d) in HELP {
+        // Descriptions too long for the line continue under themselves
+        // (never under the key column).
+        let parts = wrap_words(d, inner.saturating_sub(key_w).max(8));
+        for (i, p) in parts.into_iter().enumerate() {
+            let key = if i == 0 { *k } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<key_w$}"), Style::default().fg(Color::Cyan)),
+                Span::raw(p),
+            ]));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Filter",
@@ -1677,9 +1721,88 @@ fn render_help(app: &App, f: &mut Frame, area: Rect) {
     let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block("Help (any key closes, j/k scroll)", true)),
+        Paragraph::new(lines).block(block("Help (any key closes, j/k scroll)", true)),
         r,
+    );
+}
+
+/// The Follow view: the followed session's messages as a dialogue, client
+/// lines on the left in red, server lines indented in blue, media folded.
+fn render_follow(app: &mut App, f: &mut Frame, area: Rect) {
+    let h = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
+    let Some(d) = app.dialogue.as_mut() else {
+        f.render_widget(
+            Paragraph::new("no session followed: press F on a session, message or flow")
+                .block(block("Follow", true)),
+            area,
+        );
+        return;
+    };
+    d.update(&app.model);
+    let n = d.lines.len();
+    let top = app.dialogue_pos.scroll_into_view(h, n);
+    let m = &app.model;
+    let client_st = Style::default().fg(Color::LightRed);
+    let server_st = Style::default().fg(Color::LightBlue);
+    let fold_st = Style::default().fg(Color::DarkGray);
+    let t0 = d
+        .lines
+        .first()
+        .and_then(|l| m.rows.get(l.row() as usize))
+        .map(|r| r.time);
+    let mut lines = Vec::with_capacity(h);
+    for (i, l) in d.lines.iter().enumerate().skip(top).take(h) {
+        let r = &m.rows[l.row() as usize];
+        let t = t0.map_or(0.0, |t0| r.time.nanos_since(t0) as f64 / 1e9);
+        let (text, st) = match l {
+            super::follow::Line::Msg(_) => {
+                let mut text = match r.dir {
+                    Direction::ToServer => format!("{t:>10.3}  C→S  {}", clean(&m.summary(r))),
+                    Direction::ToClient => {
+                        format!("{t:>10.3}      S→C  {}", clean(&m.summary(r)))
+                    }
+                };
+                if r.anomalies > 0 || r.truncated {
+                    text.push_str("  [anomaly]");
+                }
+                let st = match r.dir {
+                    Direction::ToServer => client_st,
+                    Direction::ToClient => server_st,
+                };
+                (text, st)
+            }
+            super::follow::Line::Folded(run) => (
+                format!("{t:>10.3}  {}", super::follow::folded_text(run)),
+                fold_st,
+            ),
+        };
+        let st = if i == app.dialogue_pos.sel {
+            st.patch(sel_style(true))
+        } else {
+            st
+        };
+        lines.push(Line::from(Span::styled(truncate(&text, width.max(1)), st)));
+    }
+    let ends = m
+        .flow(d.flow)
+        .and_then(|fl| fl.info.as_ref())
+        .map(|i| {
+            format!(
+                "client {}:{} (red) ⇄ server {}:{} (blue)",
+                i.client_ip, i.client_port, i.server_ip, i.server_port
+            )
+        })
+        .unwrap_or_default();
+    let num = m.session_number(d.flow).unwrap_or(d.flow);
+    let capped = if d.capped {
+        format!(" (first {} lines)", super::follow::MAX_FOLLOW_LINES)
+    } else {
+        String::new()
+    };
+    let title = format!("Follow session {num}: {ends}; media folded{capped}");
+    f.render_widget(
+        Paragraph::new(lines).block(block(truncate(&title, width.max(1)), true)),
+        area,
     );
 }

@@ -78,6 +78,7 @@ pub fn command(name: &str, tx: f64, object: Option<Value>, args: Vec<Value>) -> 
     Body::Command(Command {
         name: AmfStr::from(name),
         transaction_id: Some(tx),
+        transaction_id_span: None,
         object,
         args,
         info: None,

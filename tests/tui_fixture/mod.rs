@@ -212,6 +212,7 @@ impl Fx {
         let body = Body::Command(Command {
             name: AmfStr::from(name),
             transaction_id: Some(tx),
+            transaction_id_span: None,
             object,
             args,
             info,
