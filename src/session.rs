@@ -115,6 +115,18 @@ pub struct MediaStats {
     pub keyframe_interval_ms: Option<f64>,
     pub sample_rate: Option<u32>,
     pub channels: Option<u8>,
+    /// What capture loss did to this stream; absent from the JSON when no
+    /// gap fell between two of its messages and no timestamp of it was
+    /// estimated.
+    #[serde(skip_serializing_if = "StreamLoss::is_empty")]
+    pub loss: StreamLoss,
+    /// The direction's gap count at the last message ([`MediaStats::add`]).
+    #[serde(skip)]
+    gap_mark: u64,
+    /// Timestamp step between the last two messages with no gap between
+    /// them (the stream's cadence, for counting lost messages).
+    #[serde(skip)]
+    last_delta: Option<u32>,
     #[serde(skip)]
     last_keyframe_ts: Option<u32>,
     #[serde(skip)]
@@ -326,6 +338,10 @@ pub struct Session {
     pub pings: PingStats,
     pub anomalies: BTreeMap<String, u64>,
     pub gaps: GapStats,
+    /// Gaps per direction so far (streams compare it to see a gap fall
+    /// between two of their messages).
+    #[serde(skip)]
+    pub gaps_by_dir: PerDir<u64>,
     /// Each loss with what it caused (first [`MAX_LOSSES`]); not in the
     /// JSON session line (the `gap` and `anomaly` lines carry the facts).
     #[serde(skip)]
@@ -426,13 +442,63 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Capture loss seen by one audio or video stream.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StreamLoss {
+    /// Gaps of the stream's direction that fell between two of its
+    /// messages (a gap may have held none of this stream's bytes).
+    pub gaps: u64,
+    /// Messages of this stream the gaps swallowed, estimated from its
+    /// cadence: the timestamp step across a gap divided by the step before
+    /// it, minus one (0 when the step is unknown).
+    pub messages_lost: u64,
+    /// Media time those messages covered (ms): `messages_lost` times the
+    /// step; when the step is unknown, the whole timestamp jump across
+    /// the gap (an upper bound).
+    pub media_ms: u64,
+    /// Messages whose timestamp is an estimate (`timestamp_estimated`).
+    pub timestamps_estimated: u64,
+}
+
+impl StreamLoss {
+    pub fn is_empty(&self) -> bool {
+        self.gaps == 0 && self.timestamps_estimated == 0
+    }
+}
+
 impl MediaStats {
-    fn add(&mut self, msg: &Message) {
+    /// Counts `msg`; `gaps` is the number of gaps its direction has had so
+    /// far (a change since the last message means a gap fell between).
+    fn add(&mut self, msg: &Message, gaps: u64) {
         self.messages += 1;
         self.bytes += msg.length as u64;
         if self.first_timestamp.is_none() {
             self.first_timestamp = Some(msg.timestamp);
         }
+        if msg.timestamp_estimate.is_some() {
+            self.loss.timestamps_estimated += 1;
+        }
+        if let Some(prev) = self.last_timestamp {
+            let step = msg.timestamp.wrapping_sub(prev);
+            // A step back (or a wrap) says nothing about the cadence.
+            let step = (step < 1 << 31).then_some(step as u64);
+            if gaps != self.gap_mark {
+                self.loss.gaps += 1;
+                match (step, self.last_delta.filter(|&d| d > 0)) {
+                    (Some(jump), Some(d)) => {
+                        let d = d as u64;
+                        let lost = ((jump + d / 2) / d).saturating_sub(1);
+                        self.loss.messages_lost += lost;
+                        self.loss.media_ms += lost * d;
+                    }
+                    (Some(jump), None) => self.loss.media_ms += jump,
+                    (None, _) => {}
+                }
+            } else if let Some(st) = step.filter(|&x| x > 0) {
+                self.last_delta = Some(st as u32);
+            }
+        }
+        self.gap_mark = gaps;
         self.last_timestamp = Some(msg.timestamp);
     }
 
@@ -1102,6 +1168,9 @@ impl SessionTracker {
             }
             EventKind::Gap(g) => {
                 st.session.gaps.count += 1;
+                if let Some(d) = ev.direction {
+                    *st.session.gaps_by_dir.get_mut(d) += 1;
+                }
                 st.session.gaps.bytes = st.session.gaps.bytes.saturating_add(g.len);
                 if st.session.losses.len() < MAX_LOSSES {
                     st.session.losses.push(Loss {
@@ -1271,6 +1340,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Video(v) => {
+            let gaps = *s.gaps_by_dir.get_mut(d);
             let not_created = msid_not_created(s, m.msid);
             let Some(stream) = s.stream_for(m, d) else {
                 return;
@@ -1296,7 +1366,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 codec: &codec,
             });
             let vs = &mut stream.video;
-            vs.add(m);
+            vs.add(m, gaps);
             let pt = v.packet_type;
             if v.frame_type == 5 {
                 // command frame: not a picture
@@ -1311,6 +1381,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             }
         }
         Body::Audio(a) => {
+            let gaps = *s.gaps_by_dir.get_mut(d);
             let not_created = msid_not_created(s, m.msid);
             let Some(stream) = s.stream_for(m, d) else {
                 return;
@@ -1335,7 +1406,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 codec: &codec,
             });
             let au = &mut stream.audio;
-            au.add(m);
+            au.add(m, gaps);
             if a.packet_type == Some(0) && (a.enhanced || a.codec == "aac") {
                 au.config(&a.tracks, &a.codec);
             } else if a.packet_type.is_none() || a.packet_type == Some(1) {

@@ -164,7 +164,15 @@ fn media_lines(kind: &str, m: &MediaStats) -> Vec<String> {
         parts.push(k);
     }
     parts.push(format!("{:.1} s", m.duration_ms as f64 / 1000.0));
-    vec![head, format!("  {}", parts.join(", "))]
+    let mut out = vec![head, format!("  {}", parts.join(", "))];
+    if !m.loss.is_empty() {
+        let l = &m.loss;
+        out.push(format!(
+            "  loss: {} gap(s), ~{} msgs lost (~{} ms of media), {} timestamps estimated",
+            l.gaps, l.messages_lost, l.media_ms, l.timestamps_estimated
+        ));
+    }
+    out
 }
 
 /// Stream health: length of the series, GOP, drift and A/V drift; then the

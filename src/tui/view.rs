@@ -1504,7 +1504,7 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             (Some(v), Some(a)) => format!("{} ms", v as i64 - a as i64),
             _ => "-".into(),
         };
-        let head2 = format!(
+        let mut head2 = format!(
             "  fps {}  keyint {}  A/V drift {drift}  frames v{} a{}  keyframes {}",
             f1(st.video.frame_rate, ""),
             f1(st.video.keyframe_interval_ms, " ms"),
@@ -1512,6 +1512,18 @@ fn render_stats(app: &mut App, f: &mut Frame, area: Rect) {
             st.audio.frames,
             st.video.keyframes,
         );
+        let (lv, la) = (&st.video.loss, &st.audio.loss);
+        if !lv.is_empty() || !la.is_empty() {
+            // Capture loss of this stream: messages lost (estimated), the
+            // media time they covered, and estimated timestamps.
+            head2.push_str(&format!(
+                "  lost v~{} a~{} (~{} ms)  est ts {}",
+                lv.messages_lost,
+                la.messages_lost,
+                lv.media_ms.max(la.media_ms),
+                lv.timestamps_estimated + la.timestamps_estimated,
+            ));
+        }
         f.render_widget(
             Paragraph::new(vec![
                 Line::from(Span::styled(
