@@ -332,6 +332,24 @@ impl Default for Analyzer {
     }
 }
 
+/// A [`Driver`] over the analyzer's flow-side parts (a macro, not a
+/// method: the callers keep using `self.reasm` beside it).
+macro_rules! driver {
+    ($an:expr, $out:expr, $tap:expr, $interrupted:expr) => {
+        Driver {
+            keylog: &$an.keylog,
+            flows: &mut $an.flows,
+            rtmpt: &mut $an.rtmpt,
+            totals: &mut $an.totals,
+            limiter: &mut $an.limiter,
+            out: $out,
+            tap: $tap,
+            scratch: Vec::new(),
+            interrupted: $interrupted,
+        }
+    };
+}
+
 /// Reassembly sink that drives the per-flow dissectors.
 struct Driver<'a, T: DataTap> {
     keylog: &'a Option<std::sync::Arc<crate::tls::KeyLog>>,
@@ -846,17 +864,7 @@ impl Analyzer {
         self.totals.packets += 1;
         self.totals.bytes += pkt.data.len() as u64;
         self.totals.last = pref;
-        let mut driver = Driver {
-            keylog: &self.keylog,
-            flows: &mut self.flows,
-            rtmpt: &mut self.rtmpt,
-            totals: &mut self.totals,
-            limiter: &mut self.limiter,
-            out,
-            tap,
-            scratch: Vec::new(),
-            interrupted: false,
-        };
+        let mut driver = driver!(self, out, tap, false);
         let uncounted = decode_into(&mut self.reasm, pkt, pref, &mut driver);
         self.totals.count(uncounted);
     }
@@ -874,17 +882,7 @@ impl Analyzer {
             pcap_cnt: self.totals.last.pcap_cnt,
             time: now,
         };
-        let mut driver = Driver {
-            flows: &mut self.flows,
-            rtmpt: &mut self.rtmpt,
-            totals: &mut self.totals,
-            limiter: &mut self.limiter,
-            out,
-            tap: &mut NoTap,
-            scratch: Vec::new(),
-            interrupted: false,
-            keylog: &self.keylog,
-        };
+        let mut driver = driver!(self, out, &mut NoTap, false);
         self.reasm.expire(pref, &mut driver);
     }
 
@@ -900,17 +898,12 @@ impl Analyzer {
     /// diagnostics and is marked in `stats`.
     pub fn finish_run(&mut self, kernel: Option<KernelStats>, end: &RunEnd, out: &mut Vec<Event>) {
         let pref = self.totals.last;
-        let mut driver = Driver {
-            keylog: &self.keylog,
-            flows: &mut self.flows,
-            rtmpt: &mut self.rtmpt,
-            totals: &mut self.totals,
-            limiter: &mut self.limiter,
+        let mut driver = driver!(
+            self,
             out,
-            tap: &mut NoTap,
-            scratch: Vec::new(),
-            interrupted: end.interrupted.is_some() || end.autostop.is_some(),
-        };
+            &mut NoTap,
+            end.interrupted.is_some() || end.autostop.is_some()
+        );
         if let Some(a) = truncation_anomaly(end, pref) {
             driver.anomaly(
                 None,
@@ -1102,17 +1095,7 @@ impl Analyzer {
                 ..
             }
         );
-        let mut driver = Driver {
-            keylog: &self.keylog,
-            flows: &mut self.flows,
-            rtmpt: &mut self.rtmpt,
-            totals: &mut self.totals,
-            limiter: &mut self.limiter,
-            out,
-            tap: &mut NoTap,
-            scratch: Vec::new(),
-            interrupted,
-        };
+        let mut driver = driver!(self, out, &mut NoTap, interrupted);
         match job {
             Job::FlowStart(info) => driver.flow_start(&info, pkt),
             Job::Data {
@@ -1146,17 +1129,7 @@ impl Analyzer {
     /// by key, as [`Analyzer::finish_run`] does).
     pub fn shard_finish(&mut self, pref: PacketRef) -> Vec<(Option<FlowId>, Event)> {
         let mut out = Vec::new();
-        let mut driver = Driver {
-            keylog: &self.keylog,
-            flows: &mut self.flows,
-            rtmpt: &mut self.rtmpt,
-            totals: &mut self.totals,
-            limiter: &mut self.limiter,
-            out: &mut out,
-            tap: &mut NoTap,
-            scratch: Vec::new(),
-            interrupted: false,
-        };
+        let mut driver = driver!(self, &mut out, &mut NoTap, false);
         let mut tunnel_out = Vec::new();
         driver.rtmpt.finish(pref, &mut tunnel_out);
         driver.push_all(tunnel_out);
@@ -1164,17 +1137,7 @@ impl Analyzer {
         let mut left: Vec<Option<FlowId>> = self.limiter.seen.keys().copied().collect();
         left.sort();
         for f in left {
-            let mut driver = Driver {
-                keylog: &self.keylog,
-                flows: &mut self.flows,
-                rtmpt: &mut self.rtmpt,
-                totals: &mut self.totals,
-                limiter: &mut self.limiter,
-                out: &mut out,
-                tap: &mut NoTap,
-                scratch: Vec::new(),
-                interrupted: false,
-            };
+            let mut driver = driver!(self, &mut out, &mut NoTap, false);
             driver.flush_limited(f, pref);
             keyed.extend(out.drain(..).map(|e| (f, e)));
         }
