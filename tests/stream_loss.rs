@@ -9,6 +9,8 @@
 
 #[path = "support/inputs.rs"]
 mod inputs;
+#[path = "support/tui_load.rs"]
+mod tui_load;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -93,10 +95,8 @@ fn summary_and_stats_view_show_the_loss() {
     use ratatui::backend::TestBackend;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
-    use rtmpscope::capture::{PacketSource, SourceOptions};
-    use rtmpscope::pipeline::{Analyzer, Config};
-    use rtmpscope::tui::app::App;
-    use rtmpscope::tui::{view, Batch, TuiOptions};
+
+    use rtmpscope::tui::{view, TuiOptions};
 
     let cap = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("captures/10-ffmpeg-nginx-publish-play-lossy.pcap");
@@ -118,19 +118,7 @@ fn summary_and_stats_view_show_the_loss() {
         "{text}"
     );
 
-    let mut src = PacketSource::open_file(&cap, &SourceOptions::default()).unwrap();
-    let mut a = Analyzer::new(Config::default());
-    let mut events = Vec::new();
-    while let Some(p) = src.next_packet().unwrap() {
-        a.handle_packet(&p, &mut events);
-    }
-    a.finish(None, &mut events);
-    let mut app = App::new(TuiOptions::default());
-    app.ingest(Batch {
-        events,
-        ..Batch::default()
-    });
-    app.model.sync_sessions();
+    let mut app = tui_load::load(&cap, TuiOptions::default());
     app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE));
     let mut t = Terminal::new(TestBackend::new(200, 50)).unwrap();
     t.draw(|f| view::render(&mut app, f)).unwrap();

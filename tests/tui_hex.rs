@@ -11,6 +11,8 @@
 
 #[path = "support/inputs.rs"]
 mod inputs;
+#[path = "support/tui_load.rs"]
+mod tui_load;
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,10 +22,8 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
-use rtmpscope::capture::{PacketSource, SourceOptions};
-use rtmpscope::pipeline::{Analyzer, Config};
 use rtmpscope::tui::app::{App, Pane};
-use rtmpscope::tui::{Batch, TuiOptions};
+use rtmpscope::tui::TuiOptions;
 
 fn key(app: &mut App, c: KeyCode) {
     app.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
@@ -36,23 +36,13 @@ fn load() -> Option<App> {
         inputs::missing(&format!("{} not found", cap.display()));
         return None;
     }
-    let mut app = App::new(TuiOptions {
-        file: Some(cap.clone()),
-        ..TuiOptions::default()
-    });
-    let mut src = PacketSource::open_file(&cap, &SourceOptions::default()).unwrap();
-    let mut a = Analyzer::new(Config::default());
-    let mut events = Vec::new();
-    while let Some(p) = src.next_packet().unwrap() {
-        a.handle_packet(&p, &mut events);
-    }
-    a.finish(None, &mut events);
-    app.ingest(Batch {
-        events,
-        ..Batch::default()
-    });
-    app.model.sync_sessions();
-    Some(app)
+    Some(tui_load::load(
+        &cap,
+        TuiOptions {
+            file: Some(cap.clone()),
+            ..TuiOptions::default()
+        },
+    ))
 }
 
 fn draw(app: &mut App, w: u16, h: u16) -> (String, Buffer) {

@@ -7,15 +7,15 @@
 
 #[path = "support/inputs.rs"]
 mod inputs;
+#[path = "support/tui_load.rs"]
+mod tui_load;
 
 use std::path::Path;
 use std::process::Command;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use rtmpscope::capture::{PacketSource, SourceOptions};
-use rtmpscope::pipeline::{Analyzer, Config};
 use rtmpscope::tui::app::App;
-use rtmpscope::tui::{Batch, TuiOptions};
+use rtmpscope::tui::TuiOptions;
 
 fn key(app: &mut App, c: KeyCode) {
     app.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
@@ -31,23 +31,14 @@ fn ndjson_export_equals_rtmpscope_json_for_the_flow() {
     let dir = std::env::temp_dir().join(format!("rtmpscope-ndjson-export-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut app = App::new(TuiOptions {
-        file: Some(cap.clone()),
-        export_dir: dir.clone(),
-        ..TuiOptions::default()
-    });
-    let mut src = PacketSource::open_file(&cap, &SourceOptions::default()).unwrap();
-    let mut a = Analyzer::new(Config::default());
-    let mut events = Vec::new();
-    while let Some(p) = src.next_packet().unwrap() {
-        a.handle_packet(&p, &mut events);
-    }
-    a.finish(None, &mut events);
-    app.ingest(Batch {
-        events,
-        ..Batch::default()
-    });
-    app.model.sync_sessions();
+    let mut app = tui_load::load(
+        &cap,
+        TuiOptions {
+            file: Some(cap.clone()),
+            export_dir: dir.clone(),
+            ..TuiOptions::default()
+        },
+    );
     // The second session (flow 2, the publisher).
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Char('e'));

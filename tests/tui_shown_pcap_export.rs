@@ -19,6 +19,8 @@
 
 #[path = "support/inputs.rs"]
 mod inputs;
+#[path = "support/tui_load.rs"]
+mod tui_load;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -27,10 +29,9 @@ use std::path::{Path, PathBuf};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rtmpscope::capture::{PacketSource, SourceOptions};
 use rtmpscope::event::{Direction, Event, EventKind};
-use rtmpscope::pipeline::{Analyzer, Config};
 use rtmpscope::tui::app::App;
 use rtmpscope::tui::filter::Filter;
-use rtmpscope::tui::{Batch, TuiOptions};
+use rtmpscope::tui::TuiOptions;
 
 fn key(app: &mut App, c: KeyCode) {
     app.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
@@ -44,17 +45,6 @@ fn packets(file: &Path) -> Vec<(i64, u32, Vec<u8>)> {
         out.push((p.time.sec, p.time.nsec, p.data.to_vec()));
     }
     out
-}
-
-fn events(file: &Path) -> Vec<Event> {
-    let mut src = PacketSource::open_file(file, &SourceOptions::default()).unwrap();
-    let mut a = Analyzer::new(Config::default());
-    let mut events = Vec::new();
-    while let Some(p) = src.next_packet().unwrap() {
-        a.handle_packet(&p, &mut events);
-    }
-    a.finish(None, &mut events);
-    events
 }
 
 /// What must survive the export: direction, type, csid, msid, length and
@@ -164,17 +154,15 @@ fn check(filter: &str, read_back: bool) -> Option<(usize, usize, usize)> {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut app = App::new(TuiOptions {
-        file: Some(cap.clone()),
-        export_dir: dir.clone(),
-        ..TuiOptions::default()
-    });
-    let evs = events(&cap);
-    app.ingest(Batch {
-        events: evs.clone(),
-        ..Batch::default()
-    });
-    app.model.sync_sessions();
+    let evs = tui_load::decode(&cap);
+    let mut app = tui_load::app_with(
+        TuiOptions {
+            file: Some(cap.clone()),
+            export_dir: dir.clone(),
+            ..TuiOptions::default()
+        },
+        evs.clone(),
+    );
     app.set_filter(Filter::parse(filter).unwrap());
     app.refresh();
     // The shown messages, as the original capture decodes them.
@@ -272,7 +260,10 @@ fn check(filter: &str, read_back: bool) -> Option<(usize, usize, usize)> {
     }
 
     // The shown messages are read back from the export.
-    let mut back: Vec<String> = events(&out).iter().filter_map(message_key).collect();
+    let mut back: Vec<String> = tui_load::decode(&out)
+        .iter()
+        .filter_map(message_key)
+        .collect();
     back.sort();
     want.sort();
     let mut missing = Vec::new();

@@ -1725,11 +1725,7 @@ impl App {
         let (ranges, flows) = self.shown_ranges();
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
-        let warn = if self.opts.redact {
-            " - NOT redacted: the raw packets contain the stream keys and tokens"
-        } else {
-            ""
-        };
+        let warn = self.raw_export_warning();
         self.set_status(
             format!(
                 "exporting the packets of {shown} shown messages to {} ...{warn}",
@@ -1762,6 +1758,17 @@ impl App {
         });
     }
 
+    /// The status suffix of a pcap export: --redact covers what rtmpscope
+    /// shows and writes from decoded events; a pcap is the raw packets,
+    /// secrets included: say so.
+    fn raw_export_warning(&self) -> &'static str {
+        if self.opts.redact {
+            " - NOT redacted: the raw packets contain the stream keys and tokens"
+        } else {
+            ""
+        }
+    }
+
     fn export_pcap(&mut self, flow: u64, path: std::path::PathBuf) {
         let Some(file) = self.opts.file.clone() else {
             return self.set_status(
@@ -1774,13 +1781,7 @@ impl App {
         };
         let (tx, rx) = mpsc::channel();
         self.export_rx = Some(rx);
-        // --redact covers what rtmpscope shows and writes from decoded
-        // events; a pcap is the raw packets, secrets included: say so.
-        let warn = if self.opts.redact {
-            " - NOT redacted: the raw packets contain the stream keys and tokens"
-        } else {
-            ""
-        };
+        let warn = self.raw_export_warning();
         self.set_status(
             format!("exporting flow {flow} to {} ...{warn}", path.display()),
             self.opts.redact,
