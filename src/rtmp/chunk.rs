@@ -18,7 +18,9 @@ use crate::rtmp::cadence::{Cadence, Pace};
 use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
-use crate::rtmp::plausible::{plausible_length, plausible_type, MAX_PLAUSIBLE_MSID};
+use crate::rtmp::plausible::{
+    held_body_matches, plausible_length, plausible_type, MAX_PLAUSIBLE_MSID,
+};
 use crate::time::PacketTime;
 use crate::vocab::anomalies;
 use crate::vocab::{Anomaly, ByteRange, Severity};
@@ -46,6 +48,14 @@ pub const MAX_MUX_SKEW_MS: i32 = 1000;
 pub const MAX_CADENCE_SEARCH: u64 = 256;
 /// Message streams whose last exact timestamp is kept per direction.
 pub const MAX_FLOORS: usize = 64;
+/// Messages held per direction at most: messages of a chunk stream whose
+/// first header seen was fmt 2/3 (a mid-stream pickup, or a loss), kept
+/// until a fmt 0/1 header on it tells their type ([`ChunkDecoder::adopt`]).
+/// Past it the oldest is dropped (`rtmp.chunk.held_dropped`).
+pub const MAX_HELD_MESSAGES: usize = 256;
+/// Body bytes (and chunk references) held per direction at most, counted in
+/// [`ChunkDecoder::partial_bytes`] and so against the dissector memory cap.
+pub const MAX_HELD_BYTES: usize = 256 * 1024;
 /// Body bytes reserved up front for a new message at most (the rest grows
 /// as bytes arrive).
 const INITIAL_RESERVE: usize = 4096;
@@ -157,6 +167,9 @@ pub struct ChunkStream {
     cadence: Cadence,
     /// Delay of the packet clock behind the exact timestamps.
     pace: Pace,
+    /// The stream was first seen with a fmt 2/3 header ([`ChunkDecoder::adopt`]):
+    /// its type is unknown, its messages are held until a fmt 0/1 header.
+    hold: bool,
 }
 
 /// The chunk decoder of one direction.
@@ -209,6 +222,17 @@ pub struct ChunkDecoder {
     /// Index of the stream whose chunk payload is being read, and the payload
     /// bytes left in that chunk.
     cur: Option<(usize, u32)>,
+    /// Complete messages of streams on hold (stream index, message, body),
+    /// in order, and the bytes they hold.
+    held: Vec<(usize, Box<Message>, Vec<u8>)>,
+    held_bytes: usize,
+    /// Held messages dropped because the hold was full, since it was last
+    /// empty (reported once, then counted).
+    held_lost: u64,
+    /// (offset, fmt, csid) of the fmt 2/3 header on a never-seen chunk
+    /// stream that stopped decoding (mid-stream or after a loss): the caller
+    /// may find its payload length and [`ChunkDecoder::adopt`] the stream.
+    unknown_stop: Option<(u64, u8, u32)>,
 }
 
 /// Whether a video message body is a keyframe (`Some(true)`), another
@@ -292,6 +316,10 @@ impl ChunkDecoder {
             max_streams,
             partial_bytes: 0,
             cur: None,
+            held: Vec::new(),
+            held_bytes: 0,
+            held_lost: 0,
+            unknown_stop: None,
         }
     }
 
@@ -364,19 +392,155 @@ impl ChunkDecoder {
         self.fmt3_ets
     }
 
-    /// Bytes held in partial message bodies.
+    /// Bytes held in partial message bodies and held messages.
     pub fn partial_bytes(&self) -> usize {
-        self.partial_bytes
+        self.partial_bytes + self.held_bytes
     }
 
     /// Lowest stream offset a partial message still refers to (its first
     /// chunk header), `None` when no message is partial. Bytes below it and
     /// below the unconsumed input will not be part of any later message.
     pub fn oldest_partial(&self) -> Option<u64> {
+        let held = self.held.first().map(|h| h.1.first_byte);
         self.streams
             .iter()
             .filter_map(|s| s.partial.as_ref().map(|p| p.first_byte))
+            .chain(held)
             .min()
+    }
+
+    /// The fmt 2/3 header on a never-seen chunk stream that made the last
+    /// [`ChunkOut::Desync`]: (stream offset, fmt, csid). Taken once.
+    pub fn take_unknown_stop(&mut self) -> Option<(u64, u8, u32)> {
+        self.unknown_stop.take()
+    }
+
+    /// Starts chunk stream `csid`, first seen with a fmt 2/3 header, as a
+    /// stream of messages `length` bytes long (the caller found where its
+    /// chunk ends: real peers send fmt 2/3 for a message as long as the
+    /// previous one, so its next fmt 2/3 messages have that length too).
+    /// Its type is unknown: its messages are held until a fmt 0/1 header
+    /// on it tells the type, then the first message after that header
+    /// decides which held ones are of that type
+    /// ([`super::plausible::held_body_matches`]); timestamps are lower bounds
+    /// (an unknown fmt 3 delta counts as 0). False when the stream exists
+    /// or the chunk stream limit is reached.
+    pub fn adopt(&mut self, csid: u32, length: u32) -> bool {
+        if self.find(csid).is_some() || self.streams.len() >= self.max_streams {
+            return false;
+        }
+        let idx = self.new_stream(csid, 2, false);
+        let s = &mut self.streams[idx];
+        s.length = length;
+        s.hold = true;
+        true
+    }
+
+    /// Drops every held message (end of flow, memory cap): one
+    /// `rtmp.chunk.held_dropped` anomaly per chunk stream.
+    pub fn drop_held(&mut self, why: &str) -> Vec<ChunkOut> {
+        let mut out = Vec::new();
+        let held = std::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        let lost = std::mem::take(&mut self.held_lost);
+        let why = if lost > 0 {
+            format!("{why} ({lost} more dropped earlier, the hold being full)")
+        } else {
+            why.to_string()
+        };
+        let mut i = 0;
+        while i < held.len() {
+            let si = held[i].0;
+            let n = held[i..].iter().take_while(|h| h.0 == si).count();
+            let (first, last) = (held[i].1.first_byte, held[i + n - 1].1.last_byte);
+            let csid = held[i].1.csid;
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                anomalies::RTMP_CHUNK_HELD_DROPPED,
+                Some(ByteRange::new(first, last + 1)),
+                format!(
+                    "{n} message(s) on csid {csid} held for a header telling their type: {why}"
+                ),
+            )));
+            i += n;
+        }
+        out
+    }
+
+    /// Holds a complete message of a stream on hold (bounded: the oldest
+    /// goes past [`MAX_HELD_MESSAGES`] or [`MAX_HELD_BYTES`]).
+    fn hold_message(&mut self, si: usize, m: Box<Message>, body: Vec<u8>, out: &mut Vec<ChunkOut>) {
+        let cost = |m: &Message, b: &Vec<u8>| b.len() + m.chunks.len() * CHUNK_REF_COST;
+        self.held_bytes += cost(&m, &body);
+        self.held.push((si, m, body));
+        while self.held.len() > MAX_HELD_MESSAGES || self.held_bytes > MAX_HELD_BYTES {
+            let (_, m, b) = self.held.remove(0);
+            self.held_bytes = self.held_bytes.saturating_sub(cost(&m, &b));
+            self.held_lost += 1;
+            if self.held_lost > 1 {
+                continue;
+            }
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                anomalies::RTMP_CHUNK_HELD_DROPPED,
+                Some(ByteRange::new(m.first_byte, m.last_byte + 1)),
+                format!(
+                    "message on csid {} held for a header telling its type: more than {} \
+                     messages or {} bytes held (the oldest are dropped from now on, counted \
+                     when the hold ends)",
+                    m.csid, MAX_HELD_MESSAGES, MAX_HELD_BYTES
+                ),
+            )));
+        }
+    }
+
+    /// The first complete message `anchor` (with `body`) of stream `si`
+    /// after the fmt 0/1 header that ended its hold: the held messages of
+    /// the stream whose bodies match take its type and are emitted, the
+    /// others are dropped (`rtmp.chunk.held_dropped`).
+    fn release_held(&mut self, si: usize, anchor: &Message, body: &[u8], out: &mut Vec<ChunkOut>) {
+        if !self.held.iter().any(|h| h.0 == si) {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        let mut dropped: Vec<(u64, u64)> = Vec::new();
+        for (hi, mut m, b) in held {
+            if hi != si {
+                self.held.push((hi, m, b));
+                continue;
+            }
+            self.held_bytes = self
+                .held_bytes
+                .saturating_sub(b.len() + m.chunks.len() * CHUNK_REF_COST);
+            if held_body_matches(anchor.type_id, &b, body) {
+                m.type_id = anchor.type_id;
+                out.push(ChunkOut::Message(m, b));
+            } else {
+                dropped.push((m.first_byte, m.last_byte));
+            }
+        }
+        let lost = if self.held.is_empty() {
+            std::mem::take(&mut self.held_lost)
+        } else {
+            0
+        };
+        if lost > 0 {
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                anomalies::RTMP_CHUNK_HELD_DROPPED,
+                Some(ByteRange::new(anchor.first_byte, anchor.last_byte + 1)),
+                format!("{lost} message(s) held before this one were dropped, the hold being full"),
+            )));
+        }
+        if let (Some(f), Some(l)) = (dropped.first(), dropped.last()) {
+            out.push(ChunkOut::Anomaly(Anomaly::new(
+                anomalies::RTMP_CHUNK_HELD_DROPPED,
+                Some(ByteRange::new(f.0, l.1 + 1)),
+                format!(
+                    "{} message(s) held on csid {} do not look like its type {} message: not decoded",
+                    dropped.len(),
+                    anchor.csid,
+                    anchor.type_id
+                ),
+            )));
+        }
     }
 
     /// (csid, length) of every chunk stream with a known header: a resync
@@ -401,7 +565,8 @@ impl ChunkDecoder {
         for i in 0..self.streams.len() {
             if let Some(p) = self.streams[i].partial.take() {
                 self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
-                if p.dropping {
+                // A message of unknown type (stream on hold) cut: lost.
+                if p.dropping || self.streams[i].hold {
                     continue;
                 }
                 let csid = self.streams[i].csid;
@@ -423,6 +588,14 @@ impl ChunkDecoder {
                 continue;
             };
             if p.dropping || p.body.is_empty() {
+                continue;
+            }
+            if s.hold {
+                // Type unknown: nothing to report; its bytes are let go.
+                self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+                p.body = Vec::new();
+                p.chunks = Vec::new();
+                p.dropping = true;
                 continue;
             }
             self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
@@ -569,6 +742,13 @@ impl ChunkDecoder {
             }
         }
         let (mut m, body) = finish_partial(p, csid, time, None);
+        if self.streams[si].hold {
+            self.hold_message(si, m, body, out);
+            return;
+        }
+        if !self.held.is_empty() {
+            self.release_held(si, &m, &body, out);
+        }
         self.apply_chunk_control(&mut m, &body, time, out);
         out.push(ChunkOut::Message(m, body));
     }
@@ -667,6 +847,9 @@ impl ChunkDecoder {
                         Some(hdr_range(bl + ml)),
                         format!("fmt {fmt} chunk on never-seen csid {csid}"),
                     )));
+                    if self.lenient || self.gapped {
+                        self.unknown_stop = Some((off, fmt, csid));
+                    }
                     return Hdr::Desync;
                 }
                 if self.streams.len() >= self.max_streams {
@@ -690,40 +873,7 @@ impl ChunkDecoder {
                         format!("fmt 1 header opens csid {csid}: message stream id taken as 0"),
                     )));
                 }
-                self.index.insert(csid, self.streams.len());
-                self.streams.push(ChunkStream {
-                    csid,
-                    timestamp: 0,
-                    ts_field: 0,
-                    length: 0,
-                    type_id: 0,
-                    msid: 0,
-                    msid_known: assumed,
-                    ets: None,
-                    seen: false,
-                    partial: None,
-                    last_time: None,
-                    last_delta: None,
-                    gap: false,
-                    // Without a fmt 0 header the absolute timestamp is not
-                    // known, unless the connection was seen from its start
-                    // (then the stream starts at 0).
-                    est: (fmt != 0 && !assumed).then_some((0, None)),
-                    min_len: u32::MAX,
-                    max_len: 0,
-                    max_delta: 0,
-                    len_sum: 0,
-                    len_n: 0,
-                    inter_sum: 0,
-                    inter_n: 0,
-                    key_len: 0,
-                    mux_floor: None,
-                    lost_room: Some(0),
-                    fitted: false,
-                    cadence: Cadence::default(),
-                    pace: Pace::default(),
-                });
-                self.streams.len() - 1
+                self.new_stream(csid, fmt, assumed)
             }
         };
         let mut hlen = bl + ml;
@@ -838,6 +988,7 @@ impl ChunkDecoder {
         let s = &mut self.streams[idx];
         if fmt <= 1 {
             s.seen = true;
+            s.hold = false;
             s.length = be24(&mh[3..6]);
             s.type_id = mh[6];
         }
@@ -849,6 +1000,46 @@ impl ChunkDecoder {
         s.ets = ets;
         self.begin(idx, fmt, ts, delta, ext, est, off, hlen, time, out);
         Hdr::Ok(hlen)
+    }
+
+    /// A new chunk stream first seen with a fmt `fmt` header; returns its
+    /// index. `assumed`: its message stream id is taken as 0.
+    fn new_stream(&mut self, csid: u32, fmt: u8, assumed: bool) -> usize {
+        self.index.insert(csid, self.streams.len());
+        self.streams.push(ChunkStream {
+            csid,
+            timestamp: 0,
+            ts_field: 0,
+            length: 0,
+            type_id: 0,
+            msid: 0,
+            msid_known: assumed,
+            ets: None,
+            seen: false,
+            partial: None,
+            last_time: None,
+            last_delta: None,
+            gap: false,
+            // Without a fmt 0 header the absolute timestamp is not
+            // known, unless the connection was seen from its start
+            // (then the stream starts at 0).
+            est: (fmt != 0 && !assumed).then_some((0, None)),
+            min_len: u32::MAX,
+            max_len: 0,
+            max_delta: 0,
+            len_sum: 0,
+            len_n: 0,
+            inter_sum: 0,
+            inter_n: 0,
+            key_len: 0,
+            mux_floor: None,
+            lost_room: Some(0),
+            fitted: false,
+            cadence: Cadence::default(),
+            pace: Pace::default(),
+            hold: false,
+        });
+        self.streams.len() - 1
     }
 
     /// Why a header read while on probation (after a resync) cannot be a

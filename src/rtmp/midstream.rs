@@ -176,6 +176,12 @@ pub struct Walk {
     /// Buffer position where the walk stopped (may lie past the end when the
     /// last chunk body is incomplete).
     pub end: usize,
+    /// The walk stopped at this position, at a fmt 2/3 header on a chunk
+    /// stream it did not know.
+    pub unknown_at: Option<usize>,
+    /// fmt 0/1 headers with a message stream id of 256 or more, or a delta
+    /// above [`MEDIA_CLOCK_DELTA`] (real, but rare: [`bridge`] takes none).
+    pub wild: u32,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -243,6 +249,21 @@ pub fn walk(
     chunk_size: u32,
     known: &[(u32, u32)],
     fmt1_unknown: bool,
+) -> Walk {
+    walk_into(buf, start, chunk_size, known, fmt1_unknown, None)
+}
+
+/// [`walk`], also returning the chunk streams it knew at its end (csid,
+/// length, type id, fmt 0/1 header seen in the walk) in `streams`, and in
+/// [`Walk::unknown_at`] where it stopped at a fmt 2/3 header on a chunk
+/// stream it did not know.
+fn walk_into(
+    buf: &[u8],
+    start: usize,
+    chunk_size: u32,
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+    streams: Option<&mut Vec<(u32, u32, u8)>>,
 ) -> Walk {
     let mut w = Walk {
         start,
@@ -313,8 +334,10 @@ pub fn walk(
                         break;
                     }
                     w.score += 4 + i32::from(msid < 256);
+                    w.wild += u32::from(msid >= 256);
                 } else {
                     w.score += 3 + i32::from(field < 1000 || ets.is_some());
+                    w.wild += u32::from(field > MEDIA_CLOCK_DELTA && ets.is_none());
                 }
                 if t <= 6 && csid == 2 {
                     w.score += 1;
@@ -339,7 +362,10 @@ pub fn walk(
                 i
             }
             2 => {
-                let Some(i) = si else { break };
+                let Some(i) = si else {
+                    w.unknown_at = Some(pos);
+                    break;
+                };
                 if sims[i].left > 0 {
                     w.failed = true;
                     break;
@@ -358,7 +384,10 @@ pub fn walk(
                 i
             }
             _ => {
-                let Some(i) = si else { break };
+                let Some(i) = si else {
+                    w.unknown_at = Some(pos);
+                    break;
+                };
                 if let Some(e) = sims[i].ets {
                     if be32(&d[hlen..hlen + 4]) == e {
                         hlen += 4;
@@ -403,7 +432,221 @@ pub fn walk(
         w.score += 2;
         w.exact = pos == buf.len() && sims[..n].iter().all(|s| s.left == 0);
     }
+    if let Some(v) = streams {
+        v.extend(sims[..n].iter().map(|s| (s.csid, s.len, s.type_id)));
+    }
     w
+}
+
+/// Most payload lengths [`held_length`] tries for one chunk (walks per
+/// call).
+pub const MAX_HELD_LENGTH: u32 = 64 * 1024;
+
+/// What [`held_length`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldFit {
+    /// The chunk's payload is this long: the chain from its end holds.
+    Fit(u32),
+    /// More bytes may decide: resume at this length.
+    Wait(u32),
+    /// No length below the chunk size (and [`MAX_HELD_LENGTH`]) makes a
+    /// chain.
+    Unfit,
+}
+
+/// The payload length of a chunk whose fmt 2/3 header on the never-seen
+/// chunk stream `csid` ends at `pstart` of `buf`: real peers send fmt 2/3
+/// for a message of the same length as the previous one on its chunk
+/// stream, so a single-chunk message of `p` bytes is followed by more of
+/// `p` bytes on fmt 2/3 headers. The smallest `p` (from `from`, below the
+/// chunk size) from whose end a chain walked with `csid` known at length
+/// `p` is `accept`ed; `Wait` when a shorter chain ran into the end of the
+/// buffer (and not `last`). A chunk of exactly the chunk size may belong to
+/// a longer message: never fitted. At most [`MAX_HELD_LENGTH`] walks.
+#[allow(clippy::too_many_arguments)]
+pub fn held_length(
+    buf: &[u8],
+    pstart: usize,
+    chunk_size: u32,
+    known: &[(u32, u32)],
+    csid: u32,
+    fmt1_unknown: bool,
+    from: u32,
+    last: bool,
+    accept: impl Fn(&Walk) -> bool,
+) -> HeldFit {
+    let mut with: Vec<(u32, u32)> = Vec::with_capacity(SIM_STREAMS);
+    with.push((csid, 0));
+    with.extend(known.iter().filter(|k| k.0 != csid).take(SIM_STREAMS - 1));
+    let top = chunk_size.min(MAX_HELD_LENGTH);
+    for p in from.max(1)..top {
+        let pos = pstart + p as usize;
+        if pos >= buf.len() {
+            return if last {
+                HeldFit::Unfit
+            } else {
+                HeldFit::Wait(p)
+            };
+        }
+        with[0].1 = p;
+        let w = walk(buf, pos, chunk_size, &with, fmt1_unknown);
+        if w.failed || w.headers == 0 {
+            continue;
+        }
+        if accept(&w) {
+            return HeldFit::Fit(p);
+        }
+        if w.reached_end && !last {
+            return HeldFit::Wait(p);
+        }
+    }
+    HeldFit::Unfit
+}
+
+/// Bytes before a chain's start searched by [`bridge`] (the whole probe
+/// buffer).
+pub const BRIDGE_BYTES: usize = PROBE_BYTES;
+/// Walks [`bridge`] runs at most.
+pub const MAX_BRIDGE_WALKS: usize = 64 * 1024;
+/// Held chunks [`bridge`] crosses at most.
+pub const MAX_BRIDGE_HOLDS: u32 = 8;
+
+/// An earlier start for the mid-stream chain `w`: the first position
+/// (within [`BRIDGE_BYTES`] before it) from which chunks lead exactly to
+/// `w.start` across at least one fmt 2/3 chunk on a chunk stream whose
+/// earlier header the capture missed (each such chunk fitted with a
+/// payload length below the chunk size, as [`held_length`] does). The
+/// bridge starts with a fmt 0/1 header (or one on a `known` chunk
+/// stream), and every chunk stream it meets with a header is one of the
+/// chain's (or known), of the same type. The decoder then holds the fitted
+/// chunks ([`super::chunk::ChunkDecoder::adopt`]) instead of losing them
+/// with the bytes before the chain. At most [`MAX_BRIDGE_WALKS`] walks.
+pub fn bridge(buf: &[u8], w: &Walk, known: &[(u32, u32)], fmt1_unknown: bool) -> Option<usize> {
+    let target = w.start.min(buf.len());
+    if target == 0 {
+        return None;
+    }
+    let mut chain = Vec::new();
+    walk_into(
+        buf,
+        target,
+        w.chunk_size,
+        known,
+        fmt1_unknown,
+        Some(&mut chain),
+    );
+    chain.extend(known.iter().map(|k| (k.0, k.1, 0)));
+    let head = &buf[..target];
+    let mut walks = 0usize;
+    for s in target.saturating_sub(BRIDGE_BYTES)..target {
+        if walks >= MAX_BRIDGE_WALKS {
+            break;
+        }
+        // A fmt 0/1 header of one of the chain's chunk streams, of its
+        // type (checked before walking).
+        let first = basic_header(&head[s..]).filter(|&(fmt, csid, bl)| {
+            fmt <= 1
+                && head
+                    .get(s + bl + 6)
+                    .is_some_and(|&t| chain.iter().any(|x| x.0 == csid && (x.2 == 0 || x.2 == t)))
+        });
+        if first.is_none() {
+            continue;
+        }
+        let b = Bridge {
+            head,
+            cs: w.chunk_size.max(1),
+            chain: &chain,
+            fmt1_unknown,
+        };
+        if b.reaches(s, known, 0, &mut walks) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+struct Bridge<'a> {
+    head: &'a [u8],
+    cs: u32,
+    chain: &'a [(u32, u32, u8)],
+    fmt1_unknown: bool,
+}
+
+impl Bridge<'_> {
+    /// Whether chunks from `pos` (with `known` chunk streams) end exactly at
+    /// the end of `head` after `holds` held chunks (at least one).
+    fn reaches(&self, pos: usize, known: &[(u32, u32)], holds: u32, walks: &mut usize) -> bool {
+        *walks += 1;
+        let mut seen = Vec::new();
+        let w = walk_into(
+            self.head,
+            pos,
+            self.cs,
+            known,
+            self.fmt1_unknown,
+            Some(&mut seen),
+        );
+        if w.failed || w.wild > 0 || w.headers == 0 || (w.strong == 0 && !w.exact) {
+            return false;
+        }
+        // Each step holds a fmt 0/1 header or ends at the chain (a fitted
+        // chunk's length is only as good as what follows it: two
+        // never-seen chunk streams in a row are not bridged).
+        // Chunk streams met with a header (type known) are the chain's;
+        // fitted ones (type 0) are judged by their bodies when released.
+        let same = |c: u32, t: u8| {
+            t == 0
+                || self
+                    .chain
+                    .iter()
+                    .any(|x| x.0 == c && (x.2 == 0 || x.2 == t))
+        };
+        if !seen.iter().all(|&(c, _, t)| same(c, t)) {
+            return false;
+        }
+        if w.exact {
+            return holds > 0;
+        }
+        let Some(u) = w.unknown_at else {
+            return false;
+        };
+        if holds >= MAX_BRIDGE_HOLDS {
+            return false;
+        }
+        let Some((fmt, csid, bl)) = basic_header(&self.head[u..]) else {
+            return false;
+        };
+        let mut hl = bl + message_header_len(fmt);
+        if fmt == 2 {
+            match self.head.get(u + bl..u + bl + 3).map(be24) {
+                Some(0xFF_FFFF) => hl += 4,
+                Some(d) if d <= MEDIA_CLOCK_DELTA => {}
+                _ => return false,
+            }
+        }
+        let mut with: Vec<(u32, u32)> = seen.iter().map(|s| (s.0, s.1)).collect();
+        with.retain(|k| k.0 != csid);
+        with.truncate(SIM_STREAMS - 1);
+        with.push((csid, 0));
+        let top = self.cs.min(MAX_HELD_LENGTH);
+        for p in 1..top {
+            let q = u + hl + p as usize;
+            if q > self.head.len() || *walks >= MAX_BRIDGE_WALKS {
+                return false;
+            }
+            if q == self.head.len() {
+                return true;
+            }
+            if let Some(l) = with.last_mut() {
+                l.1 = p;
+            }
+            if self.reaches(q, &with, holds + 1, walks) {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// Command names of the RTMP specification and of common servers and

@@ -373,6 +373,9 @@ impl Connection {
             }
             Phase::Probe(p) => {
                 // The probe buffer is no longer contiguous: drop it.
+                if self.dirs[d].probe.held.is_some() {
+                    self.desync_loss(dir, pkt, out);
+                }
                 self.dirs[d].phase = Phase::Probe(p);
                 self.reset_probe(d, end);
             }
@@ -505,6 +508,10 @@ impl Connection {
                 }
                 _ => {}
             }
+            let outs = self.dirs[d].dec.drop_held("the flow ended first");
+            for o in outs {
+                self.chunk_out(dir, o, pkt, out);
+            }
         }
         self.report_doubt(pkt, out);
     }
@@ -594,7 +601,10 @@ impl Connection {
     /// those messages are skipped).
     pub fn give_up_partials(&mut self, cap: usize, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let outs = self.dirs[dir.index()].dec.give_up_partials(pkt.time);
+            let mut outs = self.dirs[dir.index()].dec.give_up_partials(pkt.time);
+            outs.extend(self.dirs[dir.index()].dec.drop_held(&format!(
+                "the dissectors of all flows hold more than {cap} bytes"
+            )));
             for o in outs {
                 if let chunk::ChunkOut::Message(m, body) = &o {
                     out.push(anomaly(
@@ -748,11 +758,14 @@ impl Connection {
         let d = dir.index();
         let mut outs = std::mem::take(&mut self.scratch);
         let st = &mut self.dirs[d];
+        // The first byte of the header that lost sync (skipped below).
+        let mut first = None;
         let (taken, desync) = if st.buf.is_empty() {
             let n = st.dec.feed(off, data, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
             if desync {
                 // Skip one byte past the desync point; the rest is probed.
+                first = data.get(n).copied();
                 let skip = (n + 1).min(data.len());
                 st.buf_off = off + skip as u64;
                 (skip, true)
@@ -768,6 +781,7 @@ impl Connection {
             let n = st.dec.feed(st.buf_off, &buf, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
             if desync {
+                first = buf.get(n).copied();
                 let skip = (n + 1).min(buf.len());
                 st.buf = buf[skip..].to_vec();
                 st.buf_off += skip as u64;
@@ -783,18 +797,23 @@ impl Connection {
         }
         self.scratch = outs;
         if desync {
-            // The bytes skipped until the next chain are lost to decoding,
-            // as after a gap; and the chunk size in force is suspect (a
-            // chain that breaks was most often read with the wrong one), so
-            // the scan tries the candidate sizes at once.
-            self.dirs[d].dec.note_gap();
-            self.dirs[d].probe.wide = true;
-            // Messages in progress lose the bytes we are about to skip.
-            let outs = self.dirs[d]
-                .dec
-                .truncate_all(TruncationCause::Interrupted, pkt.time);
-            for o in outs {
-                self.chunk_out(dir, o, pkt, out);
+            let st = &mut self.dirs[d];
+            let stop = st.dec.take_unknown_stop();
+            match (stop, first) {
+                // A fmt 2/3 header on a never-seen chunk stream: the probe
+                // first looks for its payload length (the stream is then
+                // held, nothing is skipped); the loss is applied only when
+                // none fits.
+                (Some((at, fmt, csid)), Some(b)) if at + 1 == st.buf_off => {
+                    st.probe.held = Some(probe::HeldHint {
+                        off: at,
+                        first: b,
+                        fmt,
+                        csid,
+                        from: 1,
+                    });
+                }
+                _ => self.desync_loss(dir, pkt, out),
             }
             let since = self.dirs[d].buf_off.saturating_sub(1);
             let st = &mut self.dirs[d];
@@ -806,6 +825,24 @@ impl Connection {
             }
         }
         taken
+    }
+
+    /// Decoding lost sync and the bytes up to the next chain will be
+    /// skipped: they are lost to decoding, as after a gap; and the chunk
+    /// size in force is suspect (a chain that breaks was most often read
+    /// with the wrong one), so the scan tries the candidate sizes at once.
+    /// Messages in progress lose the skipped bytes.
+    fn desync_loss(&mut self, dir: Direction, pkt: PacketRef, out: &mut Vec<RtmpEvent>) {
+        let d = dir.index();
+        self.dirs[d].probe.held = None;
+        self.dirs[d].dec.note_gap();
+        self.dirs[d].probe.wide = true;
+        let outs = self.dirs[d]
+            .dec
+            .truncate_all(TruncationCause::Interrupted, pkt.time);
+        for o in outs {
+            self.chunk_out(dir, o, pkt, out);
+        }
     }
 
     fn chunk_out(

@@ -52,3 +52,42 @@ pub fn plausible_length(t: u8, len: u32, cs: u32) -> bool {
         _ => length_ok(t, len),
     }
 }
+
+/// Whether `held`, the body of a message whose header (fmt 2/3 on a chunk
+/// stream first seen that way) gave neither type nor length, is a message
+/// of type `t` like `anchor`, the first complete message of that chunk
+/// stream after the fmt 0/1 header that told `t` (real peers send fmt 2/3
+/// for a message of the previous one's type and length, and keep one kind
+/// of media per chunk stream): audio with the anchor's sound format byte
+/// (AAC: a raw frame or a sequence header; Enhanced RTMP: the same FourCC),
+/// video of the anchor's codec with a valid frame type, AMF0 data and
+/// commands that start with a name string, control messages of their fixed
+/// length. Anything else is not decoded.
+pub fn held_body_matches(t: u8, held: &[u8], anchor: &[u8]) -> bool {
+    let (Some(&h0), Some(&a0)) = (held.first(), anchor.first()) else {
+        return false;
+    };
+    match t {
+        8 => match a0 >> 4 {
+            9 => h0 >> 4 == 9 && held.get(1..5).is_some() && held.get(1..5) == anchor.get(1..5),
+            10 => h0 == a0 && held.get(1).is_some_and(|&p| p <= 1),
+            _ => h0 == a0,
+        },
+        9 => {
+            let ft = (h0 >> 4) & 0x7;
+            if !(1..=5).contains(&ft) {
+                return false;
+            }
+            if a0 & 0x80 != 0 {
+                h0 & 0x80 != 0 && held.get(1..5).is_some() && held.get(1..5) == anchor.get(1..5)
+            } else {
+                h0 & 0x80 == 0
+                    && h0 & 0x0f == a0 & 0x0f
+                    && (!matches!(h0 & 0x0f, 7 | 12 | 13) || held.get(1).is_some_and(|&p| p <= 2))
+            }
+        }
+        15 | 17 => h0 == 0 && held.get(1) == Some(&0x02),
+        18 | 20 => h0 == 0x02 && held.len() >= 4,
+        _ => length_ok(t, held.len() as u32) && matches!(t, 1..=6),
+    }
+}

@@ -11,7 +11,7 @@
 //! [`midstream::PROBE_BYTES`].
 
 use super::{
-    anomaly, handshake, midstream, Connection, Phase, Probe, RtmpEvent, FIRST_PROBE_CHECK,
+    anomaly, chunk, handshake, midstream, Connection, Phase, Probe, RtmpEvent, FIRST_PROBE_CHECK,
     NOT_RTMP_DECIDE_BYTES,
 };
 use crate::vocab::anomalies;
@@ -34,6 +34,33 @@ pub(super) struct ProbeState {
     /// gap, or the chain taken at the last resync broke (a desync). Kept
     /// across gaps until a resync succeeds.
     pub(super) wide: bool,
+    /// Decoding stopped at a fmt 2/3 header on a never-seen chunk stream;
+    /// its payload length is looked for before anything is skipped.
+    pub(super) held: Option<HeldHint>,
+}
+
+/// A fmt 2/3 header on a never-seen chunk stream that stopped decoding
+/// (mid-stream or after a loss): the probe buffer starts at its second byte.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HeldHint {
+    /// Stream offset of the header.
+    pub(super) off: u64,
+    /// Its first byte (the probe buffer starts after it).
+    pub(super) first: u8,
+    pub(super) fmt: u8,
+    pub(super) csid: u32,
+    /// Payload lengths below this were ruled out.
+    pub(super) from: u32,
+}
+
+/// What [`Connection::try_held`] did.
+enum HeldOutcome {
+    /// The stream was adopted; decoding resumes at the header.
+    Adopted,
+    /// Waiting for more bytes.
+    Waiting,
+    /// No payload length fits: the bytes are skipped as after a desync.
+    Unfit,
 }
 
 /// Probe bytes after which a resync that found nothing with the chunk size
@@ -48,11 +75,77 @@ impl Default for ProbeState {
             best_evidence: None,
             work_limit_reported: false,
             wide: false,
+            held: None,
         }
     }
 }
 
 impl Connection {
+    /// Looks for the payload length of the held chunk `h`
+    /// ([`midstream::held_length`], a chain judged as a resync's);
+    /// adopts its chunk stream and queues the bytes from its header again
+    /// when one fits. `last`: no more bytes will join the buffer.
+    fn try_held(&mut self, d: usize, h: HeldHint, last: bool) -> HeldOutcome {
+        let st = &mut self.dirs[d];
+        if st.buf_off != h.off + 1 {
+            return HeldOutcome::Unfit;
+        }
+        let mut hb = vec![h.first];
+        hb.extend(st.buf.iter().take(chunk::MAX_HEADER_LEN));
+        let Some((fmt, csid, bl)) = chunk::basic_header(&hb) else {
+            return if last {
+                HeldOutcome::Unfit
+            } else {
+                HeldOutcome::Waiting
+            };
+        };
+        let mut hlen = bl + chunk::message_header_len(fmt);
+        if fmt == 2 && hb.get(bl..bl + 3) == Some(&[0xff, 0xff, 0xff][..]) {
+            hlen += 4;
+        }
+        if (fmt, csid) != (h.fmt, h.csid) {
+            return HeldOutcome::Unfit;
+        }
+        if hb.len() < hlen {
+            return if last {
+                HeldOutcome::Unfit
+            } else {
+                HeldOutcome::Waiting
+            };
+        }
+        let known = st.dec.known_streams();
+        let lenient = st.dec.lenient() || st.dec.gapped();
+        let fit = midstream::held_length(
+            &st.buf,
+            hlen - 1,
+            st.dec.chunk_size(),
+            &known,
+            csid,
+            lenient,
+            h.from,
+            last,
+            |w| resync_acceptable(w, false) || (last && w.exact && w.headers >= 2),
+        );
+        match fit {
+            midstream::HeldFit::Fit(p) if st.dec.adopt(csid, p) => {
+                st.probe.held = None;
+                let mut bytes = Vec::with_capacity(st.buf.len() + 1);
+                bytes.push(h.first);
+                bytes.extend_from_slice(&st.buf);
+                st.buf = Vec::new();
+                st.buf_off = h.off;
+                st.phase = Phase::Chunks;
+                st.replay = Some((h.off, bytes));
+                HeldOutcome::Adopted
+            }
+            midstream::HeldFit::Wait(p) => {
+                st.probe.held = Some(HeldHint { from: p, ..h });
+                HeldOutcome::Waiting
+            }
+            _ => HeldOutcome::Unfit,
+        }
+    }
+
     pub(super) fn reset_probe(&mut self, d: usize, off: u64) {
         let st = &mut self.dirs[d];
         st.buf.clear();
@@ -78,10 +171,16 @@ impl Connection {
     ) {
         let d = dir.index();
         let len = self.dirs[d].buf.len();
+        let full = len >= midstream::PROBE_BYTES;
+        if let (Probe::Resync(_), Some(h)) = (kind, self.dirs[d].probe.held) {
+            match self.try_held(d, h, fin || full || cut) {
+                HeldOutcome::Adopted | HeldOutcome::Waiting => return,
+                HeldOutcome::Unfit => self.desync_loss(dir, pkt, out),
+            }
+        }
         if len == 0 {
             return;
         }
-        let full = len >= midstream::PROBE_BYTES;
         // Handshake hypothesis for a mid-stream flow starting with 0x03 at offset 0.
         if kind == Probe::Midstream && self.dirs[d].buf_off == 0 && self.dirs[d].buf[0] == 3 {
             let hs_end = handshake::HANDSHAKE_TOTAL;
@@ -246,7 +345,14 @@ impl Connection {
             (_, a) => a,
         };
         let st = &mut self.dirs[d];
-        if let Some(w) = accept {
+        if let Some(mut w) = accept {
+            // Chunks before the chain that fmt 2/3 headers on never-seen
+            // chunk streams cut off from it are held, not lost.
+            let known = st.dec.known_streams();
+            let lenient = kind == Probe::Midstream || st.dec.lenient() || st.dec.gapped();
+            if let Some(s) = midstream::bridge(&st.buf, &w, &known, lenient) {
+                w.start = s;
+            }
             let start_off = st.buf_off + w.start as u64;
             match kind {
                 Probe::Midstream => {

@@ -1704,3 +1704,213 @@ fn loss_mux_order_corrects_a_fitted_estimate() {
         }
     }
 }
+
+/// The chunks of `msgs` (csid, absolute timestamp, type, message stream id,
+/// body) as ffmpeg, nginx-rtmp and librtmp compress headers: fmt 0 for a
+/// chunk stream's first message (or a new message stream id), else fmt 1
+/// when the type or length changed, fmt 2 when only the delta changed, fmt
+/// 3 when nothing did. Returns the bytes and each message's first offset.
+fn compressed(msgs: &[(u32, u32, u8, u32, Vec<u8>)], cs: usize) -> (Vec<u8>, Vec<u64>) {
+    let mut last: std::collections::HashMap<u32, (u32, u32, u8, u32, u32)> = Default::default();
+    let (mut out, mut offs) = (Vec::new(), Vec::new());
+    for (csid, ts, t, msid, body) in msgs {
+        let len = body.len() as u32;
+        let first = match last.get(csid) {
+            Some(&(pts, pdelta, pt, plen, pmsid)) if pmsid == *msid && *ts >= pts => {
+                let delta = ts - pts;
+                if pt != *t || plen != len {
+                    header(1, *csid, delta, len, *t, 0)
+                } else if delta != pdelta {
+                    header(2, *csid, delta, 0, 0, 0)
+                } else {
+                    basic(3, *csid)
+                }
+            }
+            _ => header(0, *csid, *ts, len, *t, *msid),
+        };
+        let delta = last.get(csid).map_or(0, |l| ts - l.0);
+        last.insert(*csid, (*ts, delta, *t, len, *msid));
+        offs.push(out.len() as u64);
+        out.extend(chunks(first, *csid, body, cs, None).concat());
+    }
+    (out, offs)
+}
+
+/// An ffmpeg-like publish: video on csid 6 (40 ms, sizes that vary),
+/// constant-size audio on csid 4 (23 or 24 ms) whose size changes every
+/// `every` messages (then a fmt 1 header), chunk size 4096.
+fn constant_audio_publish(n_video: u32, every: u32) -> Vec<(u32, u32, u8, u32, Vec<u8>)> {
+    let mut msgs = vec![(2, 0, 1, 0, 4096u32.to_be_bytes().to_vec())];
+    let (mut a, mut k) = (0u32, 0u32);
+    for v in 0..n_video {
+        let vt = v * 40;
+        while a <= vt {
+            let len = if (k / every).is_multiple_of(2) {
+                200
+            } else {
+                210
+            };
+            msgs.push((4, a, 8, 1, media(8, len, k as usize)));
+            a += if k % 3 == 2 { 24 } else { 23 };
+            k += 1;
+        }
+        let vlen = 900 + (v as usize * 577) % 5000;
+        msgs.push((6, vt, 9, 1, media(9, vlen, v as usize)));
+    }
+    msgs
+}
+
+#[test]
+fn held_fmt2_fmt3_on_never_seen_csid_after_pickup() {
+    // Picked up mid-stream at a video message: the audio chunk stream's
+    // next messages carry fmt 2/3 headers (same size as the last one, which
+    // the capture missed); they are held until its fmt 1 header, then
+    // decoded with its type, and nothing else of the direction is lost.
+    let msgs = constant_audio_publish(120, 12);
+    let (bytes, offs) = compressed(&msgs, 4096);
+    // A pickup point: the first video message after the 30th message whose
+    // next audio message is not fmt 1 (size unchanged).
+    let at = (30..msgs.len())
+        .find(|&i| msgs[i].0 == 6 && bytes[offs[i + 1] as usize] >> 6 >= 2)
+        .expect("a video message followed by fmt 2/3 audio");
+    let base = offs[at];
+    let tail = &bytes[base as usize..];
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = feed(&mut c, TS, 0, tail, 1448, 10);
+    c.finish(pkt(9999), &mut ev);
+    let ms = messages(&ev);
+    let mut missing = Vec::new();
+    for (i, m) in msgs.iter().enumerate().skip(at) {
+        let off = offs[i] - base;
+        match ms.iter().find(|x| x.first_byte == off) {
+            Some(x) => {
+                assert_eq!(
+                    (x.csid, x.type_id, x.length),
+                    (m.0, m.2, m.4.len() as u32),
+                    "{i}"
+                );
+                assert!(x.truncated.is_none(), "{i}");
+                assert_eq!(body_of(x, tail, 0), m.4, "{i}");
+                // Timestamps after a pickup are lower bounds.
+                let e = x.timestamp_estimate.expect("estimated after a pickup");
+                assert_eq!(e.low, x.timestamp);
+                assert!(x.timestamp <= m.1 - msgs[at].1 + 40, "{i}: {}", x.timestamp);
+            }
+            None => missing.push(i),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost: {missing:?}",
+        missing.len(),
+        msgs.len() - at
+    );
+    assert!(anomalies(&ev, "rtmp.resync").is_empty());
+}
+
+#[test]
+fn held_fmt3_after_a_loss_that_took_the_streams_first_header() {
+    // Seen from the handshake; the gap swallows the audio chunk stream's
+    // only fmt 0 header (and the first messages): its next messages carry
+    // fmt 2/3 headers, held until its fmt 1, then decoded.
+    let msgs = constant_audio_publish(60, 12);
+    let (bytes, offs) = compressed(&msgs, 4096);
+    let (mut c, base) = after_handshake();
+    // The gap: from the first audio message (fmt 0) to the second video.
+    let first_audio = msgs.iter().position(|m| m.0 == 4).unwrap();
+    let resume = (first_audio..msgs.len())
+        .filter(|&i| msgs[i].0 == 6)
+        .nth(1)
+        .unwrap();
+    assert!(
+        bytes[offs[resume + 1] as usize] >> 6 >= 2,
+        "audio after the gap is fmt 2/3"
+    );
+    let (a, b) = (offs[first_audio] as usize, offs[resume] as usize);
+    let mut ev = Vec::new();
+    c.handle_data(TS, base, &bytes[..a], pkt(10), &mut ev);
+    for (i, p) in bytes[b..].chunks(1448).enumerate() {
+        let off = base + (b + i * 1448) as u64;
+        c.handle_data(TS, off, p, pkt(11 + i as u64), &mut ev);
+    }
+    c.finish(pkt(9999), &mut ev);
+    let ms = messages(&ev);
+    let mut missing = Vec::new();
+    for (i, m) in msgs.iter().enumerate().skip(resume) {
+        let off = base + offs[i];
+        match ms
+            .iter()
+            .find(|x| x.first_byte == off && x.truncated.is_none())
+        {
+            Some(x) => {
+                assert_eq!(
+                    (x.csid, x.type_id, x.length),
+                    (m.0, m.2, m.4.len() as u32),
+                    "{i}"
+                );
+                assert_eq!(body_of(x, &bytes, base), m.4, "{i}");
+                assert!(
+                    holds(x, m.1),
+                    "{i}: {} {:?} vs {}",
+                    x.timestamp,
+                    x.timestamp_estimate,
+                    m.1
+                );
+            }
+            None => missing.push(i),
+        }
+    }
+    assert!(missing.is_empty(), "{missing:?}");
+    // The held audio messages came before the fmt 1 that told their type.
+    let held = ms
+        .iter()
+        .filter(|x| x.csid == 4 && x.fmt >= 2 && x.first_byte < base + offs[resume + 12])
+        .count();
+    assert!(held >= 2, "{held}");
+}
+
+#[test]
+fn held_messages_are_bounded_and_reported_when_no_header_comes() {
+    // Constant-size audio that never gets a fmt 0/1 header after the
+    // pickup: its messages are held up to the bound, the oldest dropped
+    // with `rtmp.chunk.held_dropped`, the rest at the end of the flow;
+    // every video message still decodes and nothing is resynchronised.
+    let msgs = constant_audio_publish(400, 100_000);
+    let (bytes, offs) = compressed(&msgs, 4096);
+    let at = (30..msgs.len())
+        .find(|&i| msgs[i].0 == 6 && bytes[offs[i + 1] as usize] >> 6 >= 2)
+        .unwrap();
+    let base = offs[at];
+    let tail = &bytes[base as usize..];
+    let mut c = Connection::new(Limits::default(), true);
+    let mut ev = Vec::new();
+    let mut most = 0;
+    for (i, p) in tail.chunks(1448).enumerate() {
+        c.handle_data(TS, (i * 1448) as u64, p, pkt(10 + i as u64), &mut ev);
+        most = most.max(c.memory());
+    }
+    c.finish(pkt(99_999), &mut ev);
+    let ms = messages(&ev);
+    let video = msgs[at..].iter().filter(|m| m.0 == 6).count();
+    assert_eq!(
+        ms.iter()
+            .filter(|m| m.type_id == 9 && m.truncated.is_none())
+            .count(),
+        video
+    );
+    assert!(ms.iter().all(|m| m.csid != 4), "no audio without its type");
+    assert!(anomalies(&ev, "rtmp.resync").is_empty());
+    let dropped = anomalies(&ev, "rtmp.chunk.held_dropped");
+    assert!(
+        dropped.iter().any(|a| a.detail.contains("more than")),
+        "{dropped:?}"
+    );
+    assert!(
+        dropped.iter().any(|a| a.detail.contains("flow ended")),
+        "{dropped:?}"
+    );
+    assert!(
+        most <= chunk::MAX_HELD_BYTES + 2 * midstream::PROBE_BYTES + 64 * 1024,
+        "{most}"
+    );
+}

@@ -90,6 +90,7 @@ registry! {
     RTMP_BODY_MISSING_FORMAT_BYTE = "rtmp.body.missing_format_byte", Warning, "data or command message of the AMF3 type without its format byte";
     RTMP_CHUNK_FMT3_ETS_OMITTED = "rtmp.chunk.fmt3_ets_omitted", Info, "peer omits the extended timestamp on fmt 3 chunks";
     RTMP_CHUNK_FMT3_ETS_REPEATED = "rtmp.chunk.fmt3_ets_repeated", Info, "peer repeats the extended timestamp on fmt 3 chunks";
+    RTMP_CHUNK_HELD_DROPPED = "rtmp.chunk.held_dropped", Warning, "messages of a chunk stream first seen with fmt 2/3 headers, held for a header telling their type, not decoded (hold full, end of flow, or not of that type)";
     RTMP_CHUNK_IMPLAUSIBLE_HEADER = "rtmp.chunk.implausible_header", Warning, "after a resync, a header no real stream sends (type, length, stream id, or a new message over an unfinished one): the chain was wrong, decoding resynchronises again";
     RTMP_CHUNK_MSID_ASSUMED = "rtmp.chunk.msid_assumed", Info, "fmt 1 header opens a chunk stream: message stream id taken as 0";
     RTMP_CHUNK_UNEXPECTED_HEADER = "rtmp.chunk.unexpected_header", Error, "new message header on a chunk stream with a message pending";
