@@ -381,6 +381,13 @@ impl ChunkDecoder {
         }
     }
 
+    /// The chain taken at the last resync proved itself another way (it
+    /// was bridged across held chunks exactly onto the chain the scan
+    /// found, [`super::midstream::bridge`]).
+    pub fn end_probation(&mut self) {
+        self.probation = false;
+    }
+
     /// Whether the chain taken at the last resync has not yet proved its
     /// chunk size.
     pub fn on_probation(&self) -> bool {
@@ -847,7 +854,12 @@ impl ChunkDecoder {
                         Some(hdr_range(bl + ml)),
                         format!("fmt {fmt} chunk on never-seen csid {csid}"),
                     )));
-                    if self.lenient || self.gapped {
+                    // Held (the caller looks for its length) when the stream
+                    // may have started unseen: mid-stream or after a loss,
+                    // numbered as real peers number theirs (below 64), and
+                    // not on a fresh resync's chain (there a never-seen
+                    // chunk stream means the chain is wrong).
+                    if (self.lenient || self.gapped) && bl == 1 && !self.probation {
                         self.unknown_stop = Some((off, fmt, csid));
                     }
                     return Hdr::Desync;

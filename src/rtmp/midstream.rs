@@ -182,6 +182,8 @@ pub struct Walk {
     /// fmt 0/1 headers with a message stream id of 256 or more, or a delta
     /// above [`MEDIA_CLOCK_DELTA`] (real, but rare: [`bridge`] takes none).
     pub wild: u32,
+    /// Headers on the chunk stream of the first `known` entry.
+    pub first_known_hits: u32,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -403,6 +405,9 @@ fn walk_into(
                 i
             }
         };
+        if si == 0 && !known.is_empty() {
+            w.first_known_hits += 1;
+        }
         let s = &mut sims[si];
         let take = s.left.min(cs) as usize;
         let body = d.get(hlen..).unwrap_or(&[]);
@@ -493,7 +498,9 @@ pub fn held_length(
         if w.failed || w.headers == 0 {
             continue;
         }
-        if accept(&w) {
+        // The chain meets the chunk stream again: a stream, not a stray
+        // byte of a wrong chain.
+        if accept(&w) && w.first_known_hits > 0 {
             return HeldFit::Fit(p);
         }
         if w.reached_end && !last {
@@ -508,6 +515,9 @@ pub fn held_length(
 pub const BRIDGE_BYTES: usize = PROBE_BYTES;
 /// Walks [`bridge`] runs at most.
 pub const MAX_BRIDGE_WALKS: usize = 64 * 1024;
+/// Walks [`bridge`] runs at most for a resync (one per gap, where a
+/// pickup's runs once per direction).
+pub const MAX_RESYNC_BRIDGE_WALKS: usize = 4 * 1024;
 /// Held chunks [`bridge`] crosses at most.
 pub const MAX_BRIDGE_HOLDS: u32 = 8;
 
@@ -520,8 +530,16 @@ pub const MAX_BRIDGE_HOLDS: u32 = 8;
 /// stream), and every chunk stream it meets with a header is one of the
 /// chain's (or known), of the same type. The decoder then holds the fitted
 /// chunks ([`super::chunk::ChunkDecoder::adopt`]) instead of losing them
-/// with the bytes before the chain. At most [`MAX_BRIDGE_WALKS`] walks.
-pub fn bridge(buf: &[u8], w: &Walk, known: &[(u32, u32)], fmt1_unknown: bool) -> Option<usize> {
+/// with the bytes before the chain. Starts from `from` on are tried; at
+/// most `budget` walks ([`MAX_BRIDGE_WALKS`], [`MAX_RESYNC_BRIDGE_WALKS`]).
+pub fn bridge(
+    buf: &[u8],
+    w: &Walk,
+    known: &[(u32, u32)],
+    fmt1_unknown: bool,
+    budget: usize,
+    from: usize,
+) -> Option<usize> {
     let target = w.start.min(buf.len());
     if target == 0 {
         return None;
@@ -538,8 +556,8 @@ pub fn bridge(buf: &[u8], w: &Walk, known: &[(u32, u32)], fmt1_unknown: bool) ->
     chain.extend(known.iter().map(|k| (k.0, k.1, 0)));
     let head = &buf[..target];
     let mut walks = 0usize;
-    for s in target.saturating_sub(BRIDGE_BYTES)..target {
-        if walks >= MAX_BRIDGE_WALKS {
+    for s in target.saturating_sub(BRIDGE_BYTES).max(from)..target {
+        if walks >= budget {
             break;
         }
         // A fmt 0/1 header of one of the chain's chunk streams, of its
@@ -558,6 +576,7 @@ pub fn bridge(buf: &[u8], w: &Walk, known: &[(u32, u32)], fmt1_unknown: bool) ->
             cs: w.chunk_size.max(1),
             chain: &chain,
             fmt1_unknown,
+            budget,
         };
         if b.reaches(s, known, 0, &mut walks) {
             return Some(s);
@@ -571,6 +590,7 @@ struct Bridge<'a> {
     cs: u32,
     chain: &'a [(u32, u32, u8)],
     fmt1_unknown: bool,
+    budget: usize,
 }
 
 impl Bridge<'_> {
@@ -625,22 +645,23 @@ impl Bridge<'_> {
                 _ => return false,
             }
         }
-        let mut with: Vec<(u32, u32)> = seen.iter().map(|s| (s.0, s.1)).collect();
-        with.retain(|k| k.0 != csid);
-        with.truncate(SIM_STREAMS - 1);
-        with.push((csid, 0));
+        let mut with: Vec<(u32, u32)> = vec![(csid, 0)];
+        with.extend(
+            seen.iter()
+                .filter(|s| s.0 != csid)
+                .map(|s| (s.0, s.1))
+                .take(SIM_STREAMS - 1),
+        );
         let top = self.cs.min(MAX_HELD_LENGTH);
         for p in 1..top {
             let q = u + hl + p as usize;
-            if q > self.head.len() || *walks >= MAX_BRIDGE_WALKS {
+            if q > self.head.len() || *walks >= self.budget {
                 return false;
             }
             if q == self.head.len() {
                 return true;
             }
-            if let Some(l) = with.last_mut() {
-                l.1 = p;
-            }
+            with[0].1 = p;
             if self.reaches(q, &with, holds + 1, walks) {
                 return true;
             }
@@ -1085,6 +1106,10 @@ pub struct ResyncScan {
     next_start: usize,
     /// (start, buffer length needed before walking it again), by start.
     pending: Vec<(u32, u32)>,
+    /// The first start walked whose chain (a fmt 0/1 header, nothing
+    /// wild) stopped at a fmt 2/3 header on a chunk stream it did not
+    /// know: where [`bridge`] may start after a resync.
+    unknown_start: Option<usize>,
 }
 
 enum StartOutcome {
@@ -1098,10 +1123,12 @@ impl ResyncScan {
     pub fn reset(&mut self) {
         self.next_start = 0;
         self.pending.clear();
+        self.unknown_start = None;
     }
 
     /// The first `n` bytes of the buffer were dropped.
     pub fn shift(&mut self, n: usize) {
+        self.unknown_start = self.unknown_start.and_then(|u| u.checked_sub(n));
         self.next_start = self.next_start.saturating_sub(n);
         let n32 = u32::try_from(n).unwrap_or(u32::MAX);
         self.pending.retain(|p| p.0 >= n32);
@@ -1129,6 +1156,12 @@ impl ResyncScan {
         self.next_start
     }
 
+    /// See the field: the first start whose chain stopped at a never-seen
+    /// chunk stream's fmt 2/3 header.
+    pub fn unknown_start(&self) -> Option<usize> {
+        self.unknown_start
+    }
+
     fn try_start(
         buf: &[u8],
         start: usize,
@@ -1136,6 +1169,7 @@ impl ResyncScan {
         known: &[(u32, u32)],
         fmt1_unknown: bool,
         accept: &impl Fn(&Walk) -> bool,
+        unknown_start: &mut Option<usize>,
     ) -> StartOutcome {
         if first_header_impossible(buf, start, known, fmt1_unknown) {
             return StartOutcome::Reject;
@@ -1154,6 +1188,14 @@ impl ResyncScan {
         let mut need: Option<usize> = None;
         for &cs in sizes {
             let w = walk(buf, start, cs, known, fmt1_unknown);
+            if unknown_start.is_none()
+                && !w.failed
+                && w.strong >= 1
+                && w.wild == 0
+                && w.unknown_at.is_some()
+            {
+                *unknown_start = Some(start);
+            }
             if w.headers > 0 && accept(&w) {
                 if best.is_none_or(|b| w.score > b.score) {
                     best = Some(w);
@@ -1218,7 +1260,15 @@ impl ResyncScan {
                 continue;
             }
             walks += 1;
-            match Self::try_start(buf, s as usize, sizes, known, fmt1_unknown, &accept) {
+            match Self::try_start(
+                buf,
+                s as usize,
+                sizes,
+                known,
+                fmt1_unknown,
+                &accept,
+                &mut self.unknown_start,
+            ) {
                 StartOutcome::Accept(w) => {
                     if take(w) {
                         return best;
@@ -1249,7 +1299,15 @@ impl ResyncScan {
                 break;
             }
             walks += 1;
-            match Self::try_start(buf, s, sizes, known, fmt1_unknown, &accept) {
+            match Self::try_start(
+                buf,
+                s,
+                sizes,
+                known,
+                fmt1_unknown,
+                &accept,
+                &mut self.unknown_start,
+            ) {
                 StartOutcome::Accept(w) => {
                     if take(w) {
                         return best;

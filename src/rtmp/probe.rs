@@ -350,7 +350,20 @@ impl Connection {
             // chunk streams cut off from it are held, not lost.
             let known = st.dec.known_streams();
             let lenient = kind == Probe::Midstream || st.dec.lenient() || st.dec.gapped();
-            if let Some(s) = midstream::bridge(&st.buf, &w, &known, lenient) {
+            // After a resync, only from where the scan saw a chain stop
+            // at such a chunk (else nothing is bridged: no cost).
+            let from = match kind {
+                Probe::Midstream => Some((midstream::MAX_BRIDGE_WALKS, 0)),
+                Probe::Resync(_) => st
+                    .probe
+                    .scan
+                    .unknown_start()
+                    .map(|u| (midstream::MAX_RESYNC_BRIDGE_WALKS, u)),
+            };
+            let bridged = from.and_then(|(budget, from)| {
+                midstream::bridge(&st.buf, &w, &known, lenient, budget, from)
+            });
+            if let Some(s) = bridged {
                 w.start = s;
             }
             let start_off = st.buf_off + w.start as u64;
@@ -378,6 +391,9 @@ impl Connection {
                     self.dirs[d]
                         .dec
                         .note_resync(start_off.saturating_sub(since));
+                    if bridged.is_some() {
+                        self.dirs[d].dec.end_probation();
+                    }
                     let was = self.dirs[d].dec.chunk_size();
                     if w.chunk_size != was {
                         self.dirs[d].dec.set_chunk_size(w.chunk_size);
