@@ -119,10 +119,11 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
     /// Threads of a file or live analysis (`json`, `summary`, `diff`):
-    /// 2 reads on one thread and analyses and writes on another, 3 or more
-    /// also put analysis and output on threads of their own; 1 runs
-    /// everything on one thread. Default: the number of cores. The
-    /// output is the same whatever the count.
+    /// 2 reads on one thread and analyses and writes on another (a capture
+    /// file: the `read` calls on a read-ahead thread), 3 or more shard a
+    /// file's flows over N workers (stdin, live: analysis and output on
+    /// threads of their own); 1 runs everything on one thread. Default:
+    /// the number of cores. The output is the same whatever the count.
     #[arg(long = "threads", value_name = "N", global = true,
           value_parser = parse_threads)]
     pub threads: Option<usize>,
@@ -1016,6 +1017,7 @@ pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, 
         savefile: input.write.clone(),
         user: input.user.clone(),
         drop_privileges: true,
+        read_ahead: threads(input) >= 2,
     };
     let src = match (input.read.as_slice(), &input.interface) {
         ([_, ..], Some(_)) => {
@@ -1223,7 +1225,10 @@ where
         });
     }
     let threads = threads(input);
-    let (read, mut events) = if threads <= 1 {
+    // One analysis thread for 1, and for 2 on a capture file (the source
+    // reads ahead on the second: on two cores that beats sharding, whose
+    // threads then share the cores with the reader and the merge).
+    let (read, mut events) = if threads <= 1 || (threads == 2 && !live && reopenable(input)) {
         single_run(
             src,
             analyzer,
