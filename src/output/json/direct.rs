@@ -216,10 +216,13 @@ pub(crate) struct FlowText {
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
     /// For audio, video and the other types (they interleave).
-    head: [Option<((u32, u8, u32, bool), Vec<u8>)>; 3],
+    head: [Option<(HeadKey, Vec<u8>)>; 3],
     audio: Option<(Audio, Vec<u8>)>,
     video: Option<(Video, Vec<u8>)>,
 }
+
+/// The values of an `rtmp` object head: csid, type id, msid, msid unknown.
+type HeadKey = (u32, u8, u32, bool);
 
 /// A track as far as the JSON shows it (the payload span is not written),
 /// for single-track bodies without a config.
@@ -469,7 +472,7 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
 }
 
 /// `{"csid":..,"type_id":..,"type":..,"msid":..` (and `msid_unknown`).
-fn head(b: &mut Vec<u8>, k: &(u32, u8, u32, bool)) {
+fn head(b: &mut Vec<u8>, k: &HeadKey) {
     let (csid, type_id, msid, unknown) = *k;
     let mut m = Obj::open(b);
     m.uint("csid", csid.into());
