@@ -119,11 +119,12 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
     /// Threads of a file or live analysis (`json`, `summary`, `diff`):
-    /// 2 reads on one thread and analyses and writes on another (a capture
-    /// file: the `read` calls on a read-ahead thread), 3 or more shard a
-    /// file's flows over N workers (stdin, live: analysis and output on
-    /// threads of their own); 1 runs everything on one thread. Default:
-    /// the number of cores. The output is the same whatever the count.
+    /// on a capture file, N >= 2 shards the flows over N workers (and the
+    /// file is read ahead on a thread of its own); on stdin and live
+    /// captures 2 reads on one thread and analyses and writes on another,
+    /// 3 or more also put analysis on a thread of its own; 1 runs
+    /// everything on one thread. Default: the number of cores. The output
+    /// is the same whatever the count.
     #[arg(long = "threads", value_name = "N", global = true,
           value_parser = parse_threads)]
     pub threads: Option<usize>,
@@ -1225,10 +1226,7 @@ where
         });
     }
     let threads = threads(input);
-    // One analysis thread for 1, and for 2 on a capture file (the source
-    // reads ahead on the second: on two cores that beats sharding, whose
-    // threads then share the cores with the reader and the merge).
-    let (read, mut events) = if threads <= 1 || (threads == 2 && !live && reopenable(input)) {
+    let (read, mut events) = if threads <= 1 {
         single_run(
             src,
             analyzer,
