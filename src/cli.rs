@@ -119,10 +119,12 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "COUNT", global = true)]
     pub count: Option<u64>,
     /// Threads of a file or live analysis (`json`, `summary`, `diff`):
-    /// 2 reads on one thread and analyses and writes on another, 3 or more
-    /// also put analysis and output on threads of their own; 1 runs
-    /// everything on one thread. Default: the number of cores. The
-    /// output is the same whatever the count.
+    /// on a capture file, N >= 2 shards the flows over N workers (and the
+    /// file is read ahead on a thread of its own); on stdin and live
+    /// captures 2 reads on one thread and analyses and writes on another,
+    /// 3 or more also put analysis on a thread of its own; 1 runs
+    /// everything on one thread. Default: the number of cores. The output
+    /// is the same whatever the count.
     #[arg(long = "threads", value_name = "N", global = true,
           value_parser = parse_threads)]
     pub threads: Option<usize>,
@@ -1016,6 +1018,7 @@ pub fn open_source(input: &InputArgs, words: &[String]) -> Result<PacketSource, 
         savefile: input.write.clone(),
         user: input.user.clone(),
         drop_privileges: true,
+        read_ahead: threads(input) >= 2,
     };
     let src = match (input.read.as_slice(), &input.interface) {
         ([_, ..], Some(_)) => {

@@ -14,8 +14,9 @@
 //! as many event batches are in flight. If the consumer stops (an output
 //! error), the queues close and the other stages stop at their next send.
 //!
-//! Flow sharding ([`run_sharded`], file input): reassembly stays on the
-//! reading thread (the flow table, its limits and flow ids in first-seen
+//! Flow sharding ([`run_sharded`], file input): the file's `read` calls run
+//! on a read-ahead thread of the source (`capture::block`), reassembly
+//! stays on the reading thread (the flow table, its limits and flow ids in first-seen
 //! order are global), dissection of each flow runs on the worker owning
 //! it, and the caller's thread merges the workers' events back into the
 //! single-threaded order. What cannot be split exactly (the dissector
@@ -25,7 +26,8 @@
 //! [`BATCH_PACKETS`] packets or [`BATCH_BYTES`] of payload) and as many
 //! result batches. Cost (captures/README.md): every payload byte is copied
 //! once more (into the worker's batch) and every event crosses threads, so
-//! on 2 cores a sharded run takes 48-65% more CPU than one thread.
+//! on 2 cores a sharded run takes 30-60% more CPU than one thread (and is
+//! the fastest in wall time on an idle machine).
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 

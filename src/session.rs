@@ -41,6 +41,7 @@ use crate::health::MediaSample;
 use crate::redact::{redact_url, Redactor};
 use crate::rtmp::handshake::HandshakePart;
 use crate::rtmp::message::{Body, CodecConfig, CommandInfo, Control, MediaTrack, Message};
+use crate::time::PacketTime;
 
 /// Maximum message streams tracked per session.
 pub const MAX_STREAMS: usize = 64;
@@ -360,6 +361,11 @@ pub struct Session {
 
 /// Maps a decoder codec name to the E-RTMP / ISO FourCC used in reports.
 pub fn codec_fourcc(codec: &str) -> String {
+    fourcc_of(codec).to_owned()
+}
+
+/// [`codec_fourcc`] without a copy.
+fn fourcc_of(codec: &str) -> &str {
     match codec {
         "avc" | "h264" => "avc1",
         "hevc" | "h265" => "hvc1",
@@ -374,7 +380,6 @@ pub fn codec_fourcc(codec: &str) -> String {
         "eac3" => "ec-3",
         other => other,
     }
-    .to_owned()
 }
 
 fn config_desc(c: &CodecConfig) -> String {
@@ -1068,6 +1073,10 @@ mod tests {
 #[derive(Debug, Default)]
 struct FlowState {
     session: Session,
+    /// Time of the flow's last event: `session.end` is written from it
+    /// when the session is handed out ([`FlowState::settled`]), not as text
+    /// per event.
+    last: PacketTime,
     rtmp: bool,
     /// Outstanding transactions per direction: id bits -> command name.
     pending: [BTreeMap<u64, String>; 2],
@@ -1080,8 +1089,16 @@ pub struct SessionTracker {
     finished: Vec<Session>,
     /// Sessions numbered so far (see [`Session::session_id`]).
     numbered: u64,
-    /// RFC 3339 text of the current event's time (buffer reused per event).
-    ts: String,
+}
+
+impl FlowState {
+    /// The session as it stands: `end` from the last event's time, derived
+    /// figures refreshed.
+    fn settled(mut self) -> Session {
+        self.session.end = self.last.rfc3339_micros();
+        self.session.refresh();
+        self.session
+    }
 }
 
 impl SessionTracker {
@@ -1092,8 +1109,7 @@ impl SessionTracker {
     /// Feeds one event.
     pub fn handle(&mut self, ev: &Event) {
         let Some(fid) = ev.flow_id else { return };
-        ev.time.set_rfc3339_micros(&mut self.ts);
-        let ts = &self.ts;
+        let ts = ev.time;
         // Session state is made only by the flow's start: an event of an
         // ended flow (`tcp.pkt_after_close`) or of a flow never started must
         // not revive or invent a session that would then live to the end of
@@ -1104,7 +1120,7 @@ impl SessionTracker {
                 e.insert(FlowState {
                     session: Session {
                         flow_id: fid,
-                        start: ts.clone(),
+                        start: ts.rfc3339_micros(),
                         ..Default::default()
                     },
                     ..Default::default()
@@ -1112,8 +1128,7 @@ impl SessionTracker {
             }
             _ => return,
         };
-        // clone_from reuses the allocation of the previous end.
-        st.session.end.clone_from(ts);
+        st.last = ts;
         let shows_session = match &ev.kind {
             EventKind::Handshake(_) | EventKind::Message(_) | EventKind::Tls(_) => true,
             EventKind::FlowEnd(end) => end.tls.is_some(),
@@ -1177,7 +1192,7 @@ impl SessionTracker {
                         direction: ev.direction,
                         offset: g.offset,
                         len: g.len,
-                        timestamp: ts.clone(),
+                        timestamp: ts.rfc3339_micros(),
                         ..Loss::default()
                     });
                 }
@@ -1221,10 +1236,9 @@ impl SessionTracker {
                     st.session.tls = Some(t.clone());
                     st.rtmp = true;
                 }
-                if let Some(mut st) = self.open.remove(&fid) {
+                if let Some(st) = self.open.remove(&fid) {
                     if st.rtmp {
-                        st.session.refresh();
-                        self.finished.push(st.session);
+                        self.finished.push(st.settled());
                     }
                 }
             }
@@ -1248,10 +1262,7 @@ impl SessionTracker {
         let mut open: Vec<Session> = std::mem::take(&mut self.open)
             .into_values()
             .filter(|st| st.rtmp)
-            .map(|mut st| {
-                st.session.refresh();
-                st.session
-            })
+            .map(FlowState::settled)
             .collect();
         open.sort_by_key(|s| s.session_id);
         out.extend(open);
@@ -1265,6 +1276,7 @@ impl SessionTracker {
             .filter(|s| s.rtmp)
             .map(|st| {
                 let mut s = st.session.clone();
+                s.end = st.last.rfc3339_micros();
                 s.refresh();
                 s
             })
@@ -1318,7 +1330,7 @@ fn capture_ms(m: &Message) -> i64 {
     (m.time.as_nanos() / 1_000_000) as i64
 }
 
-fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth: usize) {
+fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: PacketTime, depth: usize) {
     let s = &mut st.session;
     match &m.body {
         Body::Control(c) => match c {
@@ -1349,7 +1361,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             let frame = v.frame_type != 5
                 && !matches!(v.packet_type, Some(0) | Some(2) | Some(4) | Some(5));
             let id = seq.then(|| seq_identity(m, &v.tracks));
-            let codec = codec_fourcc(&v.codec);
+            let codec = fourcc_of(&v.codec);
             let h = stream.health.get_or_insert_with(Default::default);
             if not_created {
                 h.set_msid_not_created();
@@ -1363,7 +1375,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 keyframe: v.keyframe,
                 track: track_of(&v.tracks),
                 seq_header: id.as_deref(),
-                codec: &codec,
+                codec,
             });
             let vs = &mut stream.video;
             vs.add(m, gaps);
@@ -1389,7 +1401,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
             let seq = a.packet_type == Some(0) && (a.enhanced || a.codec == "aac");
             let frame = a.packet_type.is_none() || a.packet_type == Some(1);
             let id = seq.then(|| seq_identity(m, &a.tracks));
-            let codec = codec_fourcc(&a.codec);
+            let codec = fourcc_of(&a.codec);
             let h = stream.health.get_or_insert_with(Default::default);
             if not_created {
                 h.set_msid_not_created();
@@ -1403,7 +1415,7 @@ fn handle_message(st: &mut FlowState, m: &Message, d: Direction, ts: &str, depth
                 keyframe: false,
                 track: track_of(&a.tracks),
                 seq_header: id.as_deref(),
-                codec: &codec,
+                codec,
             });
             let au = &mut stream.audio;
             au.add(m, gaps);
@@ -1460,7 +1472,7 @@ fn handle_command(
     m: &Message,
     c: &crate::rtmp::message::Command,
     d: Direction,
-    ts: &str,
+    ts: PacketTime,
 ) {
     let name = lossy(&c.name);
     let tx_key = c.transaction_id.map(f64::to_bits);
@@ -1510,7 +1522,7 @@ fn handle_command(
             if code.is_some() || name == "_error" {
                 if s.status.len() < MAX_STATUS {
                     s.status.push(StatusEntry {
-                        timestamp: ts.to_owned(),
+                        timestamp: ts.rfc3339_micros(),
                         direction: d,
                         msid: m.msid,
                         command: name.clone(),

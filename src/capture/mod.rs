@@ -181,6 +181,9 @@ pub struct SourceOptions {
     pub user: Option<String>,
     /// Live, when running as root: drop privileges at all.
     pub drop_privileges: bool,
+    /// Classic pcap files: `read` calls on a thread of their own
+    /// ([`block::BlockReader::read_ahead`]).
+    pub read_ahead: bool,
 }
 
 impl Default for SourceOptions {
@@ -192,6 +195,7 @@ impl Default for SourceOptions {
             savefile: None,
             user: None,
             drop_privileges: true,
+            read_ahead: false,
         }
     }
 }
@@ -681,6 +685,13 @@ impl PacketSource {
                             std::fs::File::open(path)
                                 .ok()
                                 .and_then(block::BlockReader::new)
+                                .and_then(|b| {
+                                    if opts.read_ahead {
+                                        b.read_ahead()
+                                    } else {
+                                        Some(b)
+                                    }
+                                })
                         } else {
                             None
                         },

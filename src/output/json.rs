@@ -657,8 +657,8 @@ impl<W: Write> JsonWriter<W> {
         out.reserve(256);
         let mut o = Obj::open(out);
         let flow = ev.flow_id.and_then(|f| self.flows.get_mut(&f));
-        direct::envelope(&mut o, ev, etype, flow, rtmps, &mut self.stamp);
-        if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges) {
+        let memo = direct::envelope(&mut o, ev, etype, flow, rtmps, &mut self.stamp);
+        if !direct::encode_event_body(&mut o, ev, self.opts.chunk_ranges, memo) {
             let flow = ev.flow_id.and_then(|f| self.flows.get(&f));
             let data = match &ev.kind {
                 EventKind::FlowStart(info) => {

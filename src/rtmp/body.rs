@@ -74,7 +74,14 @@ pub fn decode_body(msg: &mut Message, body: &[u8]) -> Vec<Anomaly> {
     if matches!(msg.body, Body::Control(_)) {
         return Vec::new();
     }
-    decode_body_at_depth(msg, body, 0)
+    let out = decode_body_at_depth(msg, body, 0);
+    // The chunk layer may have kept only the header of a media body
+    // (super::media::header_prefix): its payload spans run to the end.
+    let len = msg.truncated.map_or(msg.length, |t| t.received) as usize;
+    if body.len() < len {
+        super::media::extend_payload(&mut msg.body, body.len(), len);
+    }
+    out
 }
 
 /// Like [`decode_body`] with the aggregate nesting depth (0 = top level).

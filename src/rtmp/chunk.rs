@@ -15,6 +15,7 @@
 //! It never panics.
 
 use crate::rtmp::cadence::{Cadence, Pace};
+use crate::rtmp::media;
 use crate::rtmp::message::{
     type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
 };
@@ -94,11 +95,24 @@ struct Partial {
     first_byte: u64,
     chunks: Vec<ChunkRef>,
     body: Vec<u8>,
+    /// Which of the body's bytes are stored.
+    keep: Keep,
     /// Payload bytes seen (stored or not).
     received: u32,
     /// The partial-bytes cap was hit: bytes are no longer stored and the
     /// message was already reported.
     dropping: bool,
+}
+
+/// Which bytes of a message body the chunk layer stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    All,
+    /// Audio/video: undecided until [`media::PREFIX_DECIDE_BYTES`] are in.
+    Undecided,
+    /// Only the first bytes: the header the media decoders read
+    /// ([`media::header_prefix`]); the rest is payload they only span.
+    Prefix(usize),
 }
 
 impl Partial {
@@ -609,7 +623,7 @@ impl ChunkDecoder {
             let body = std::mem::take(&mut p.body);
             let mut m = header_message(p, csid, time);
             m.chunks = std::mem::take(&mut p.chunks);
-            let got = body.len() as u32;
+            let got = p.received.min(p.length);
             m.truncated = Some(Truncation {
                 cause: TruncationCause::Limit,
                 received: got,
@@ -683,10 +697,29 @@ impl ChunkDecoder {
         if let Some(c) = p.chunks.last_mut() {
             c.payload.end = off + bytes.len() as u64;
         }
+        let seen_before = p.received.min(p.length);
         p.received = p.received.saturating_add(bytes.len() as u32);
         if p.dropping {
             return;
         }
+        if p.keep == Keep::Undecided {
+            let have = p.body.len() + bytes.len();
+            if have >= media::PREFIX_DECIDE_BYTES.min(p.length as usize) {
+                let mut first = [0u8; media::PREFIX_DECIDE_BYTES];
+                let n = have.min(first.len());
+                let from_body = p.body.len().min(n);
+                first[..from_body].copy_from_slice(&p.body[..from_body]);
+                first[from_body..n].copy_from_slice(&bytes[..n - from_body]);
+                p.keep = match media::header_prefix(p.type_id, &first[..n]) {
+                    Some(k) => Keep::Prefix(k),
+                    None => Keep::All,
+                };
+            }
+        }
+        let bytes = match p.keep {
+            Keep::Prefix(k) => &bytes[..k.saturating_sub(p.body.len()).min(bytes.len())],
+            Keep::All | Keep::Undecided => bytes,
+        };
         if self.partial_bytes + bytes.len() > cap {
             // Report what we have now; drop the rest of this message.
             let csid = s.csid;
@@ -699,7 +732,7 @@ impl ChunkDecoder {
             let body = std::mem::take(&mut p.body);
             let mut m = header_message(p, csid, time);
             m.chunks = std::mem::take(&mut p.chunks);
-            let got = body.len() as u32;
+            let got = seen_before;
             m.truncated = Some(Truncation {
                 cause: TruncationCause::Limit,
                 received: got,
@@ -709,9 +742,16 @@ impl ChunkDecoder {
             out.push(ChunkOut::Message(Box::new(m), body));
             return;
         }
+        if bytes.is_empty() {
+            return;
+        }
         if p.body.is_empty() {
+            let want = match p.keep {
+                Keep::Prefix(k) => k,
+                Keep::All | Keep::Undecided => INITIAL_RESERVE,
+            };
             p.body
-                .reserve((p.length as usize).min(INITIAL_RESERVE).max(bytes.len()));
+                .reserve((p.length as usize).min(want).max(bytes.len()));
         }
         p.body.extend_from_slice(bytes);
         self.partial_bytes += bytes.len();
@@ -1525,6 +1565,11 @@ impl ChunkDecoder {
                 payload: ByteRange::new(pay, pay),
             }],
             body: Vec::new(),
+            keep: if matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
+                Keep::Undecided
+            } else {
+                Keep::All
+            },
             received: 0,
             dropping: false,
         });

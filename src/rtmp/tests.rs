@@ -842,7 +842,10 @@ fn partial_bytes_limit() {
         ..Limits::default()
     };
     let (mut c, base) = after_handshake_with(limits);
-    let big = vec![0x27u8; 5000];
+    // An AVC sequence header: a body the chunk layer keeps whole (of
+    // coded frames it keeps the header only).
+    let mut big = vec![0x27u8; 5000];
+    big[..2].copy_from_slice(&[0x17, 0x00]);
     let mut s = msg0(6, 0, 9, 1, &big, 128);
     s.extend(msg0(4, 1, 8, 1, &[0xAF, 1], 128));
     let ev = feed(&mut c, TS, base, &s, 500, 10);

@@ -845,9 +845,10 @@ pub fn many_flows<W: Write>(p: &mut PcapWriter<W>, n: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// `n` flows, each sending the header of a `size`-byte RTMP message and
-/// all of it but the last byte (an unfinished message held by the
-/// dissector), in one direction; the flows stay open to the end.
+/// `n` flows, each sending the header of a `size`-byte RTMP message (an
+/// AVC sequence header) and all of it but the last byte (an unfinished
+/// message held by the dissector), in one direction; the flows stay open to
+/// the end.
 pub fn big_partials<W: Write>(p: &mut PcapWriter<W>, n: u32, size: usize) -> io::Result<()> {
     let mut conns: Vec<Conn> = (0..n).map(|i| Conn::new(i, i as u64)).collect();
     let big = size.clamp(2, 0xff_ffff);
@@ -880,6 +881,11 @@ pub fn big_partials<W: Write>(p: &mut PcapWriter<W>, n: u32, size: usize) -> io:
                 bytes.push(0xc4);
             }
             bytes.extend_from_slice(&body[..take]);
+            if *s == 0 && take >= 2 {
+                // An AVC sequence header (0x17 0x00): a body the dissector
+                // keeps whole (of coded frames it keeps the header only).
+                bytes[1] = 0x00;
+            }
             c.client(p, &bytes)?;
             *s += take;
         }

@@ -202,6 +202,141 @@ pub(crate) struct FlowText {
     sip: String,
     /// By [`FlowText::slot`]; empty until first written.
     tails: [Vec<u8>; 6],
+    /// Per direction (to server, to client): the last message head and
+    /// media objects written ([`Memo`]).
+    memo: [Memo; 2],
+}
+
+/// The last `rtmp` object head (`csid` .. `msid`) and `audio` / `video`
+/// objects written for one direction of a flow, with the values they were
+/// written from: the next message with equal values copies the bytes
+/// instead of writing them again (consecutive media messages of a stream
+/// nearly always share them). Only single-track media bodies without a
+/// codec configuration are kept.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    /// For audio, video and the other types (they interleave).
+    head: [Option<(HeadKey, Vec<u8>)>; 3],
+    audio: Option<(Audio, Vec<u8>)>,
+    video: Option<(Video, Vec<u8>)>,
+}
+
+/// The values of an `rtmp` object head: csid, type id, msid, msid unknown.
+type HeadKey = (u32, u8, u32, bool);
+
+/// A track as far as the JSON shows it (the payload span is not written),
+/// for single-track bodies without a config.
+fn plain_track_eq(x: &[MediaTrack], y: &[MediaTrack]) -> bool {
+    match (x, y) {
+        ([x], [y]) => {
+            let MediaTrack {
+                track_id,
+                fourcc,
+                composition_time,
+                payload: _,
+                config,
+            } = x;
+            config.is_none()
+                && y.config.is_none()
+                && *track_id == y.track_id
+                && *fourcc == y.fourcc
+                && *composition_time == y.composition_time
+        }
+        _ => false,
+    }
+}
+
+/// True when `a` and `b` are written as the same JSON (every field but the
+/// payload spans; the destructuring fails to compile when a field is added).
+fn audio_json_eq(a: &Audio, b: &Audio) -> bool {
+    let Audio {
+        sound_format,
+        enhanced,
+        codec,
+        sample_rate,
+        sample_bits,
+        channels,
+        packet_type,
+        packet,
+        multitrack,
+        tracks,
+        timestamp_offset_nanos,
+    } = a;
+    *sound_format == b.sound_format
+        && *enhanced == b.enhanced
+        && *codec == b.codec
+        && *sample_rate == b.sample_rate
+        && *sample_bits == b.sample_bits
+        && *channels == b.channels
+        && *packet_type == b.packet_type
+        && *packet == b.packet
+        && *multitrack == b.multitrack
+        && *timestamp_offset_nanos == b.timestamp_offset_nanos
+        && plain_track_eq(tracks, &b.tracks)
+}
+
+/// As [`audio_json_eq`] for video.
+fn video_json_eq(a: &Video, b: &Video) -> bool {
+    let Video {
+        frame_type,
+        keyframe,
+        enhanced,
+        codec_id,
+        codec,
+        packet_type,
+        packet,
+        composition_time,
+        multitrack,
+        tracks,
+        timestamp_offset_nanos,
+        command,
+        metadata,
+    } = a;
+    *frame_type == b.frame_type
+        && *keyframe == b.keyframe
+        && *enhanced == b.enhanced
+        && *codec_id == b.codec_id
+        && *codec == b.codec
+        && *packet_type == b.packet_type
+        && *packet == b.packet
+        && *composition_time == b.composition_time
+        && *multitrack == b.multitrack
+        && *timestamp_offset_nanos == b.timestamp_offset_nanos
+        && *command == b.command
+        && metadata.is_empty()
+        && b.metadata.is_empty()
+        && plain_track_eq(tracks, &b.tracks)
+}
+
+/// Writes with `write`, or copies the bytes kept in `slot` when `eq` says
+/// they were written from an equal value; keeps what it writes when
+/// `eq(v, v)` (a value the memo may hold).
+fn memo_write<T: Clone>(
+    b: &mut Vec<u8>,
+    slot: &mut Option<(T, Vec<u8>)>,
+    v: &T,
+    eq: fn(&T, &T) -> bool,
+    write: fn(&mut Vec<u8>, &T),
+) {
+    if let Some((prev, bytes)) = slot {
+        if eq(prev, v) {
+            b.extend_from_slice(bytes);
+            return;
+        }
+    }
+    let at = b.len();
+    write(b, v);
+    if eq(v, v) {
+        let text = b.get(at..).unwrap_or_default();
+        match slot {
+            Some((prev, bytes)) => {
+                prev.clone_from(v);
+                bytes.clear();
+                bytes.extend_from_slice(text);
+            }
+            None => *slot = Some((v.clone(), text.to_vec())),
+        }
+    }
 }
 
 impl FlowText {
@@ -211,6 +346,7 @@ impl FlowText {
             cip,
             sip,
             tails: Default::default(),
+            memo: Default::default(),
         }
     }
 
@@ -228,14 +364,14 @@ impl FlowText {
 /// `transport: rtmps` for the RTMP-layer events of a TLS flow); `flow`
 /// holds the flow's identity and formatted client/server addresses when
 /// open.
-pub(crate) fn envelope(
+pub(crate) fn envelope<'f>(
     o: &mut Obj<'_>,
     ev: &Event,
     etype: &'static str,
-    flow: Option<&mut FlowText>,
+    flow: Option<&'f mut FlowText>,
     rtmps: bool,
     stamp: &mut Stamp,
-) {
+) -> Option<&'f mut Memo> {
     // RFC 3339 text is plain ASCII: no escaping.
     let b = o.key("timestamp");
     b.push(b'"');
@@ -263,8 +399,13 @@ pub(crate) fn envelope(
                 ft.tails[slot] = t;
             }
             o.b.extend_from_slice(&ft.tails[slot]);
+            let d = ev.direction?;
+            ft.memo.get_mut(d.index())
         }
-        flow => tail(o, ev, flow.map(|f| &*f), rtmps),
+        flow => {
+            tail(o, ev, flow.map(|f| &*f), rtmps);
+            None
+        }
     }
 }
 
@@ -302,10 +443,15 @@ fn tail(o: &mut Obj<'_>, ev: &Event, flow: Option<&FlowText>, rtmps: bool) {
 /// Writes the data of the hot event kinds (`rtmp`, `gap`, `anomaly`,
 /// `handshake`) under their key; returns false for the other kinds (the
 /// caller writes those from their Value form).
-pub(crate) fn encode_event_body(o: &mut Obj<'_>, ev: &Event, chunk_ranges: bool) -> bool {
+pub(crate) fn encode_event_body(
+    o: &mut Obj<'_>,
+    ev: &Event,
+    chunk_ranges: bool,
+    memo: Option<&mut Memo>,
+) -> bool {
     match &ev.kind {
         EventKind::Message(msg) => {
-            message(o.key("rtmp"), msg, chunk_ranges, 0);
+            message_memo(o.key("rtmp"), msg, chunk_ranges, 0, memo);
         }
         EventKind::Gap(g) => {
             let mut d = Obj::open(o.key("gap"));
@@ -322,19 +468,48 @@ pub(crate) fn encode_event_body(o: &mut Obj<'_>, ev: &Event, chunk_ranges: bool)
 
 /// The `rtmp` object of one message (see [`super::message_to_json`]).
 pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth: usize) {
+    message_memo(b, msg, chunk_ranges, depth, None);
+}
+
+/// `{"csid":..,"type_id":..,"type":..,"msid":..` (and `msid_unknown`).
+fn head(b: &mut Vec<u8>, k: &HeadKey) {
+    let (csid, type_id, msid, unknown) = *k;
+    let mut m = Obj::open(b);
+    m.uint("csid", csid.into());
+    // The members after the first, each with its comma and key as one
+    // literal.
+    m.then_uint(member!("type_id"), type_id.into());
+    m.then_name(member!("type"), crate::rtmp::message::type_name(type_id));
+    m.then_uint(member!("msid"), msid.into());
+    if unknown {
+        m.then_raw(b",\"msid_unknown\":true");
+    }
+}
+
+/// [`message`] with the direction's [`Memo`] (top-level messages).
+fn message_memo(
+    b: &mut Vec<u8>,
+    msg: &Message,
+    chunk_ranges: bool,
+    depth: usize,
+    mut memo: Option<&mut Memo>,
+) {
     // Room for the members below without growing on the way (most lines
     // are shorter).
     b.reserve(512);
-    let mut m = Obj::open(b);
-    m.uint("csid", msg.csid.into());
-    // The members after the first, each with its comma and key as one
-    // literal.
-    m.then_uint(member!("type_id"), msg.type_id.into());
-    m.then_name(member!("type"), msg.type_name());
-    m.then_uint(member!("msid"), msg.msid.into());
-    if msg.msid_unknown {
-        m.then_raw(b",\"msid_unknown\":true");
+    let k = (msg.csid, msg.type_id, msg.msid, msg.msid_unknown);
+    match memo.as_deref_mut() {
+        Some(mm) => {
+            let slot = match msg.type_id {
+                8 => 0,
+                9 => 1,
+                _ => 2,
+            };
+            memo_write(b, &mut mm.head[slot], &k, |x, y| x == y, head)
+        }
+        None => head(b, &k),
     }
+    let mut m = Obj { b, first: false };
     m.then_uint(member!("timestamp"), msg.timestamp.into());
     m.then_uint(member!("timestamp_delta"), msg.timestamp_delta.into());
     if let Some(e) = &msg.timestamp_estimate {
@@ -395,8 +570,14 @@ pub(crate) fn message(b: &mut Vec<u8>, msg: &Message, chunk_ranges: bool, depth:
             p.close();
             uo.close();
         }
-        Body::Audio(a) => audio(m.key("audio"), a),
-        Body::Video(v) => video(m.key("video"), v),
+        Body::Audio(a) => match memo {
+            Some(mm) => memo_write(m.key("audio"), &mut mm.audio, a, audio_json_eq, audio),
+            None => audio(m.key("audio"), a),
+        },
+        Body::Video(v) => match memo {
+            Some(mm) => memo_write(m.key("video"), &mut mm.video, v, video_json_eq, video),
+            None => video(m.key("video"), v),
+        },
         Body::Aggregate(subs) => {
             let b = m.key("aggregate");
             b.push(b'[');

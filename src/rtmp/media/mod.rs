@@ -65,6 +65,69 @@ pub mod audio_packet {
     pub const MOD_EX: u8 = 7;
 }
 
+/// Bytes [`header_prefix`] needs to decide (tag byte and FourCC).
+pub const PREFIX_DECIDE_BYTES: usize = 5;
+
+/// How many leading bytes of an audio (8) or video (9) body the decoders
+/// read, when that body carries coded frames of one track: the rest is
+/// payload they only span ([`extend_payload`]), so the chunk layer need
+/// not keep it. `first` holds the body's first bytes (at least
+/// [`PREFIX_DECIDE_BYTES`] of them, or the whole body). `None`: keep the
+/// whole body (sequence headers, configs, metadata, multitrack, ModEx,
+/// command frames, anything not recognised).
+pub fn header_prefix(type_id: u8, first: &[u8]) -> Option<usize> {
+    let b0 = *first.first()?;
+    let prefix = match type_id {
+        9 if b0 & 0x80 == 0 => {
+            if b0 >> 4 == 5 {
+                return None;
+            }
+            match b0 & 0x0f {
+                // AVC/HEVC: packet type and composition time; a sequence
+                // header (packet type 0) is a config.
+                7 | 12 => (*first.get(1)? != 0).then_some(5)?,
+                _ => 1,
+            }
+        }
+        9 => {
+            if (b0 >> 4) & 0x07 == 5 {
+                return None;
+            }
+            match b0 & 0x0f {
+                video_packet::CODED_FRAMES => match first.get(1..5)? {
+                    b"avc1" | b"hvc1" => 8,
+                    _ => 5,
+                },
+                video_packet::CODED_FRAMES_X => 5,
+                _ => return None,
+            }
+        }
+        8 => match b0 >> 4 {
+            9 => (b0 & 0x0f == audio_packet::CODED_FRAMES).then_some(5)?,
+            10 => (*first.get(1)? != 0).then_some(2)?,
+            _ => 1,
+        },
+        _ => return None,
+    };
+    Some(prefix)
+}
+
+/// After decoding the first `cut` bytes of a body of `len` bytes (see
+/// [`header_prefix`]): track payload spans that ran to the cut run to the
+/// end of the body.
+pub fn extend_payload(body: &mut Body, cut: usize, len: usize) {
+    let tracks = match body {
+        Body::Audio(a) => &mut a.tracks,
+        Body::Video(v) => &mut v.tracks,
+        _ => return,
+    };
+    for t in tracks {
+        if t.payload.end as usize == cut {
+            t.payload = Span::new(t.payload.start as usize, len);
+        }
+    }
+}
+
 /// Legacy FLV video codec id name.
 pub fn video_codec_name(id: u8) -> Option<&'static str> {
     Some(match id {

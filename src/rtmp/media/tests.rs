@@ -695,3 +695,61 @@ mod props {
         }
     }
 }
+
+/// The chunk layer keeps only `header_prefix` bytes of coded-frame bodies:
+/// decoding that prefix (payload spans extended to the end) must give the
+/// same body and anomalies as decoding the whole body; bodies the decoders
+/// read further (configs, multitrack, ModEx, metadata, command frames) are
+/// kept whole.
+#[test]
+fn header_prefix_decodes_like_the_whole_body() {
+    let pay = [0xAAu8; 300];
+    let with = |head: &[u8]| [head, &pay[..]].concat();
+    let cut: Vec<(u8, Vec<u8>)> = vec![
+        (9, with(&[0x27, 0x01, 0xff, 0xff, 0xf6])), // AVC NALU, cts -10
+        (9, with(&[0x1c, 0x01, 0, 0, 0])),          // HEVC (codec 12) NALU
+        (9, with(&[0x22])),                         // h263
+        (9, with(&[0x91, b'h', b'v', b'c', b'1', 0, 0, 40])), // E-RTMP CodedFrames
+        (9, with(&[0x93, b'a', b'v', b'0', b'1'])), // CodedFramesX
+        (9, with(&[0x91, b'z', b'z', b'z', b'z'])), // unknown FourCC
+        (8, with(&[0xaf, 0x01])),                   // AAC raw
+        (8, with(&[0x2f])),                         // MP3
+        (8, with(&[0x91, b'O', b'p', b'u', b's'])), // E-RTMP Opus frames
+    ];
+    for (t, body) in &cut {
+        let k = header_prefix(*t, &body[..PREFIX_DECIDE_BYTES]).expect("header only");
+        assert!(k <= 8, "{k}");
+        let (mut whole_an, mut cut_an) = (Vec::new(), Vec::new());
+        let decode = |b: &[u8], out: &mut Vec<Anomaly>| {
+            if *t == 9 {
+                decode_video(b, out)
+            } else {
+                decode_audio(b, out)
+            }
+        };
+        let whole = decode(body, &mut whole_an);
+        let mut part = decode(&body[..k], &mut cut_an);
+        extend_payload(&mut part, k, body.len());
+        assert_eq!(format!("{part:?}"), format!("{whole:?}"), "{body:02x?}");
+        assert_eq!(names(&cut_an), names(&whole_an));
+    }
+    let whole: Vec<(u8, Vec<u8>)> = vec![
+        (9, with(&[0x17, 0x00, 0, 0, 0])),          // AVC sequence header
+        (9, with(&[0x57, 0x01, 0, 0, 0])),          // command frame
+        (9, with(&[0x90, b'a', b'v', b'c', b'1'])), // SequenceStart
+        (9, with(&[0x96, 0x01, b'a', b'v', b'c'])), // Multitrack
+        (9, with(&[0x97, 0x00, 0x00, 0x00])),       // ModEx
+        (9, with(&[0x94, b'a', b'v', b'c', b'1'])), // Metadata
+        (8, with(&[0xaf, 0x00])),                   // AAC sequence header
+        (8, with(&[0x90, b'O', b'p', b'u', b's'])), // E-RTMP SequenceStart
+        (8, with(&[0x95, 0x00, b'O', b'p', b'u'])), // Multitrack
+        (18, with(&[0x02, 0x00])),                  // not media
+    ];
+    for (t, body) in &whole {
+        assert_eq!(
+            header_prefix(*t, &body[..PREFIX_DECIDE_BYTES]),
+            None,
+            "{body:02x?}"
+        );
+    }
+}
