@@ -528,7 +528,7 @@ fn aggregate_media_counts_in_the_bitrate_series() {
         length: len,
         first_byte: 0,
         last_byte: 0,
-        chunks: vec![],
+        chunks: Default::default(),
         time: Default::default(),
         truncated: None,
         body: Body::Raw,

@@ -183,7 +183,7 @@ fn video_to_json(v: &Video) -> J {
     if let Some(c) = v.codec_id {
         m.insert("codec_id".into(), J::from(c));
     }
-    m.insert("codec".into(), J::String(v.codec.clone()));
+    m.insert("codec".into(), J::String(v.codec.to_string()));
     if let Some(p) = v.packet_type {
         m.insert("packet_type".into(), J::from(p));
     }
@@ -216,7 +216,7 @@ fn audio_to_json(a: &Audio) -> J {
     let mut m = Map::new();
     m.insert("sound_format".into(), J::from(a.sound_format));
     m.insert("enhanced".into(), J::Bool(a.enhanced));
-    m.insert("codec".into(), J::String(a.codec.clone()));
+    m.insert("codec".into(), J::String(a.codec.to_string()));
     if let Some(v) = a.sample_rate {
         m.insert("sample_rate".into(), J::from(v));
     }

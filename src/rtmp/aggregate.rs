@@ -254,7 +254,7 @@ pub fn decode(parent: &Message, body: &[u8], depth: u32, out: &mut Vec<Anomaly>)
             length: len,
             first_byte: loc.locate(hdr as u64),
             last_byte: loc.locate(end.saturating_sub(1).max(hdr) as u64),
-            chunks: cur.pieces(body_start as u64, body_end as u64),
+            chunks: cur.pieces(body_start as u64, body_end as u64).into(),
             time: parent.time,
             truncated,
             body: Body::Raw,

@@ -17,7 +17,8 @@
 use crate::rtmp::cadence::{Cadence, Pace};
 use crate::rtmp::media;
 use crate::rtmp::message::{
-    type_id, Body, ChunkRef, Control, Message, TimestampEstimate, Truncation, TruncationCause,
+    type_id, Body, ChunkRef, ChunkRefs, Control, Message, TimestampEstimate, Truncation,
+    TruncationCause,
 };
 use crate::rtmp::plausible::{
     held_body_matches, plausible_length, plausible_type, MAX_PLAUSIBLE_MSID,
@@ -69,13 +70,21 @@ pub enum Fmt3Ets {
     Omitted,
 }
 
+/// The body bytes of a message as the chunk layer kept them: inline up to
+/// [`BODY_INLINE`] bytes (header-only media bodies and small control
+/// messages allocate nothing).
+pub type BodyBytes = smallvec::SmallVec<[u8; BODY_INLINE]>;
+
+/// Body bytes held without an allocation.
+pub const BODY_INLINE: usize = 16;
+
 /// What the decoder produced.
 #[derive(Debug)]
 pub enum ChunkOut {
     /// A message (complete, or truncated with `truncated` set) and the body
     /// bytes received. `body` is `Raw` (the caller decodes it), except for a
     /// complete Set Chunk Size or Abort, which this layer decoded to act on.
-    Message(Box<Message>, Vec<u8>),
+    Message(Box<Message>, BodyBytes),
     Anomaly(Anomaly),
     /// Lost sync at this stream offset; `feed` consumed up to it.
     Desync(u64),
@@ -93,8 +102,8 @@ struct Partial {
     msid: u32,
     msid_known: bool,
     first_byte: u64,
-    chunks: Vec<ChunkRef>,
-    body: Vec<u8>,
+    chunks: ChunkRefs,
+    body: BodyBytes,
     /// Which of the body's bytes are stored.
     keep: Keep,
     /// Payload bytes seen (stored or not).
@@ -1559,12 +1568,12 @@ impl ChunkDecoder {
             msid: s.msid,
             msid_known: s.msid_known,
             first_byte: off,
-            chunks: vec![ChunkRef {
+            chunks: smallvec::smallvec![ChunkRef {
                 fmt,
                 header: ByteRange::new(off, pay),
                 payload: ByteRange::new(pay, pay),
             }],
-            body: Vec::new(),
+            body: BodyBytes::new(),
             keep: if matches!(s.type_id, type_id::AUDIO | type_id::VIDEO) {
                 Keep::Undecided
             } else {
@@ -1620,7 +1629,7 @@ fn header_message(p: &Partial, csid: u32, time: PacketTime) -> Message {
         length: p.length,
         first_byte: p.first_byte,
         last_byte: last.saturating_sub(1).max(p.first_byte),
-        chunks: Vec::new(),
+        chunks: Default::default(),
         time,
         truncated: None,
         body: Body::Raw,
@@ -1632,7 +1641,7 @@ fn finish_partial(
     csid: u32,
     time: PacketTime,
     cause: Option<TruncationCause>,
-) -> (Box<Message>, Vec<u8>) {
+) -> (Box<Message>, BodyBytes) {
     let mut m = header_message(&p, csid, time);
     m.chunks = std::mem::take(&mut p.chunks);
     if let Some(cause) = cause {

@@ -325,6 +325,19 @@ pub enum CodecConfig {
     Opaque { span: Span },
 }
 
+/// A name from a fixed set (borrowed, no allocation per message) or, for
+/// what is not in the set (an unknown FourCC or codec id), made from the
+/// bytes.
+pub type Name = std::borrow::Cow<'static, str>;
+
+/// The chunks of a message: one inline (single-chunk messages allocate
+/// nothing for it).
+pub type ChunkRefs = smallvec::SmallVec<[ChunkRef; 1]>;
+
+/// The tracks of a media message: one inline (single-track messages, nearly
+/// all of them, allocate nothing for it).
+pub type Tracks = smallvec::SmallVec<[MediaTrack; 1]>;
+
 /// One track of a (possibly multitrack) E-RTMP media message.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MediaTrack {
@@ -352,7 +365,7 @@ pub struct Video {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec_id: Option<u8>,
     /// Codec name: `avc`, `hevc`, `av1`, `vp9`, `h263`, `vp6`, ...
-    pub codec: String,
+    pub codec: Name,
     /// Legacy AVC/HEVC packet type (0 seq header, 1 NALU, 2 end) or E-RTMP
     /// packet type (0 SequenceStart, 1 CodedFrames, 2 SequenceEnd,
     /// 3 CodedFramesX, 4 Metadata, 5 MPEG2TSSequenceStart, 6 Multitrack, 7 ModEx).
@@ -367,7 +380,7 @@ pub struct Video {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multitrack: Option<&'static str>,
     /// Tracks (one for single-track messages).
-    pub tracks: Vec<MediaTrack>,
+    pub tracks: Tracks,
     /// ModEx timestamp offset in nanoseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_offset_nanos: Option<u32>,
@@ -386,7 +399,7 @@ pub struct Audio {
     pub sound_format: u8,
     pub enhanced: bool,
     /// Codec name: `aac`, `mp3`, `opus`, `flac`, `ac3`, `eac3`, `pcm`, ...
-    pub codec: String,
+    pub codec: Name,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -400,7 +413,7 @@ pub struct Audio {
     pub packet: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multitrack: Option<&'static str>,
-    pub tracks: Vec<MediaTrack>,
+    pub tracks: Tracks,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_offset_nanos: Option<u32>,
 }
@@ -459,7 +472,7 @@ pub struct Message {
     /// Chunks on the wire, in order. For aggregate sub-messages: the pieces
     /// of the parent's chunk payloads that hold this sub-message's body (with
     /// empty header ranges), so `stream_offset_of` works the same way.
-    pub chunks: Vec<ChunkRef>,
+    pub chunks: ChunkRefs,
     /// Packet time of the packet that completed the message.
     pub time: PacketTime,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -760,7 +760,7 @@ fn ping_request_response_rtt() {
         length: 6,
         first_byte: base,
         last_byte: base + p.len() as u64 - 1,
-        chunks: Vec::new(),
+        chunks: Default::default(),
         time: pkt(142).time,
         truncated: None,
         body: Body::UserControl(UserControl {

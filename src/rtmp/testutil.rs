@@ -18,7 +18,7 @@ pub(crate) fn msg(type_id: u8, len: usize) -> Message {
         length: len as u32,
         first_byte: 0,
         last_byte: 0,
-        chunks: Vec::new(),
+        chunks: Default::default(),
         time: PacketTime::default(),
         truncated: None,
         body: Body::Raw,

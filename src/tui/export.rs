@@ -72,7 +72,7 @@ pub fn write_ndjson(
                     length: r.length,
                     first_byte: r.first_byte,
                     last_byte: r.last_byte,
-                    chunks: Vec::new(),
+                    chunks: Default::default(),
                     time: r.time,
                     truncated: None,
                     body: Body::Raw,

@@ -837,7 +837,7 @@ mod tests {
             length: len,
             first_byte: 100,
             last_byte: 100 + len as u64 + 13,
-            chunks,
+            chunks: chunks.into(),
             time: Default::default(),
             truncated: None,
             body: Body::Raw,

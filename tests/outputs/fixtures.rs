@@ -63,7 +63,7 @@ pub fn message(csid: u32, type_id: u8, msid: u32, ts: u32, len: u32, body: Body)
         length: len,
         first_byte: 3073,
         last_byte: 3073 + len as u64 + 11,
-        chunks: vec![ChunkRef {
+        chunks: smallvec::smallvec![ChunkRef {
             fmt: 0,
             header: ByteRange::new(3073, 3085),
             payload: ByteRange::new(3085, 3085 + len as u64),
@@ -99,7 +99,7 @@ pub fn video(codec: &str, key: bool, packet_type: u8, config: Option<CodecConfig
         keyframe: key,
         enhanced: false,
         codec_id: Some(if codec == "hevc" { 12 } else { 7 }),
-        codec: codec.to_owned(),
+        codec: codec.to_owned().into(),
         packet_type: Some(packet_type),
         packet: Some(if packet_type == 0 {
             "sequence_header"
@@ -108,7 +108,7 @@ pub fn video(codec: &str, key: bool, packet_type: u8, config: Option<CodecConfig
         }),
         composition_time: Some(0),
         multitrack: None,
-        tracks: vec![MediaTrack {
+        tracks: smallvec::smallvec![MediaTrack {
             track_id: 0,
             fourcc: None,
             composition_time: None,
@@ -136,7 +136,7 @@ pub fn audio(packet_type: u8, config: Option<CodecConfig>) -> Body {
             "raw"
         }),
         multitrack: None,
-        tracks: vec![MediaTrack {
+        tracks: smallvec::smallvec![MediaTrack {
             track_id: 0,
             fourcc: None,
             composition_time: None,

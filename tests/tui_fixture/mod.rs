@@ -178,7 +178,7 @@ impl Fx {
             length: body.len() as u32,
             first_byte: first,
             last_byte: last,
-            chunks: vec![ChunkRef {
+            chunks: smallvec::smallvec![ChunkRef {
                 fmt: 0,
                 header: ByteRange::new(first, first + HDR),
                 payload: ByteRange::new(first + HDR, last + 1),
@@ -233,7 +233,7 @@ impl Fx {
             packet: Some("nalu"),
             composition_time: Some(0),
             multitrack: None,
-            tracks: vec![],
+            tracks: Default::default(),
             timestamp_offset_nanos: None,
             metadata: Vec::new(),
             command: None,
@@ -261,7 +261,7 @@ impl Fx {
             packet_type: Some(1),
             packet: Some("raw"),
             multitrack: None,
-            tracks: vec![],
+            tracks: Default::default(),
             timestamp_offset_nanos: None,
         };
         self.msg(

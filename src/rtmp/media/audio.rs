@@ -24,14 +24,14 @@ pub fn decode_audio(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     let mut a = Audio {
         sound_format,
         enhanced: false,
-        codec: sound_format_name(sound_format).to_string(),
+        codec: Name::Borrowed(sound_format_name(sound_format)),
         sample_rate: Some(sample_rate),
         sample_bits: Some(if b0 & 0x02 != 0 { 16 } else { 8 }),
         channels: Some(if b0 & 0x01 != 0 { 2 } else { 1 }),
         packet_type: None,
         packet: None,
         multitrack: None,
-        tracks: Vec::new(),
+        tracks: Tracks::new(),
         timestamp_offset_nanos: None,
     };
     let mut config = None;
@@ -98,14 +98,14 @@ pub(super) fn decode_ex_audio<'a>(
     let mut a = Audio {
         sound_format: 9,
         enhanced: true,
-        codec: "none".to_string(),
+        codec: Name::Borrowed("none"),
         sample_rate: None,
         sample_bits: None,
         channels: None,
         packet_type: Some(b0 & 0x0f),
         packet: Some(audio_packet_name(b0 & 0x0f)),
         multitrack: None,
-        tracks: Vec::new(),
+        tracks: Tracks::new(),
         timestamp_offset_nanos: None,
     };
     let Some(h) = ex_header(&mut r, b0 & 0x0f, "audio", audio_packet::MULTITRACK, out) else {

@@ -311,22 +311,23 @@ pub(super) fn ex_header(
 }
 
 /// The codec name of a set of tracks: the common one, or `mixed`.
-pub(super) fn tracks_codec(tracks: &[MediaTrack]) -> String {
-    let mut name: Option<String> = None;
+pub(super) fn tracks_codec(tracks: &[MediaTrack]) -> Name {
+    let mut name: Option<Name> = None;
     for t in tracks {
         let n = match &t.fourcc {
-            Some(f) => fourcc_codec(f.as_bytes())
-                .map(str::to_string)
-                .unwrap_or_else(|| f.clone()),
+            Some(f) => match fourcc_codec(f.as_bytes()) {
+                Some(c) => Name::Borrowed(c),
+                None => Name::Owned(f.clone()),
+            },
             None => continue,
         };
         match &name {
             None => name = Some(n),
-            Some(prev) if *prev != n => return "mixed".to_string(),
+            Some(prev) if *prev != n => return Name::Borrowed("mixed"),
             _ => {}
         }
     }
-    name.unwrap_or_else(|| "none".to_string())
+    name.unwrap_or(Name::Borrowed("none"))
 }
 
 // ---------------------------------------------------------------- audio

@@ -33,7 +33,7 @@
 //! `rtmp.media.track_limit`, `rtmp.codec.bad_config`, plus AMF anomalies of
 //! Metadata bodies.
 
-use super::message::{Audio, Body, CodecConfig, MediaTrack, Video};
+use super::message::{Audio, Body, CodecConfig, MediaTrack, Name, Tracks, Video};
 use super::reader::{anomaly, Reader};
 use crate::amf::Span;
 use crate::vocab::{Anomaly, Severity};

@@ -545,7 +545,7 @@ fn legacy_audio_formats() {
     let (a, _) = audio(&[0x52]);
     assert_eq!(a.sample_rate, Some(8000));
     let (a, _) = audio(&[0xb6]);
-    assert_eq!((a.codec.as_str(), a.sample_rate), ("speex", Some(16000)));
+    assert_eq!((&*a.codec, a.sample_rate), ("speex", Some(16000)));
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
     let codec_id = b0 & 0x0f;
     check_frame_type(frame_type, out);
     let codec = match video_codec_name(codec_id) {
-        Some(n) => n.to_string(),
+        Some(n) => Name::Borrowed(n),
         None => {
             out.push(anomaly(
                 anomalies::RTMP_VIDEO_UNKNOWN_CODEC,
@@ -26,7 +26,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
                 1,
                 format!("video codec id {codec_id}"),
             ));
-            format!("unknown_{codec_id}")
+            Name::Owned(format!("unknown_{codec_id}"))
         }
     };
     let mut v = Video {
@@ -39,7 +39,7 @@ pub fn decode_video(body: &[u8], out: &mut Vec<Anomaly>) -> Body {
         packet: None,
         composition_time: None,
         multitrack: None,
-        tracks: Vec::new(),
+        tracks: Tracks::new(),
         timestamp_offset_nanos: None,
         command: None,
         metadata: Vec::new(),
@@ -128,12 +128,12 @@ pub(super) fn decode_ex_video<'a>(
         keyframe: frame_type == 1,
         enhanced: true,
         codec_id: None,
-        codec: "none".to_string(),
+        codec: Name::Borrowed("none"),
         packet_type: Some(b0 & 0x0f),
         packet: Some(video_packet_name(b0 & 0x0f)),
         composition_time: None,
         multitrack: None,
-        tracks: Vec::new(),
+        tracks: Tracks::new(),
         timestamp_offset_nanos: None,
         command: None,
         metadata: Vec::new(),
