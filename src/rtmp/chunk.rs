@@ -247,7 +247,7 @@ pub struct ChunkDecoder {
     cur: Option<(usize, u32)>,
     /// Complete messages of streams on hold (stream index, message, body),
     /// in order, and the bytes they hold.
-    held: Vec<(usize, Box<Message>, Vec<u8>)>,
+    held: Vec<(usize, Box<Message>, BodyBytes)>,
     held_bytes: usize,
     /// Held messages dropped because the hold was full, since it was last
     /// empty (reported once, then counted).
@@ -498,8 +498,14 @@ impl ChunkDecoder {
 
     /// Holds a complete message of a stream on hold (bounded: the oldest
     /// goes past [`MAX_HELD_MESSAGES`] or [`MAX_HELD_BYTES`]).
-    fn hold_message(&mut self, si: usize, m: Box<Message>, body: Vec<u8>, out: &mut Vec<ChunkOut>) {
-        let cost = |m: &Message, b: &Vec<u8>| b.len() + m.chunks.len() * CHUNK_REF_COST;
+    fn hold_message(
+        &mut self,
+        si: usize,
+        m: Box<Message>,
+        body: BodyBytes,
+        out: &mut Vec<ChunkOut>,
+    ) {
+        let cost = |m: &Message, b: &BodyBytes| b.len() + m.chunks.len() * CHUNK_REF_COST;
         self.held_bytes += cost(&m, &body);
         self.held.push((si, m, body));
         while self.held.len() > MAX_HELD_MESSAGES || self.held_bytes > MAX_HELD_BYTES {
@@ -623,8 +629,8 @@ impl ChunkDecoder {
             if s.hold {
                 // Type unknown: nothing to report; its bytes are let go.
                 self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
-                p.body = Vec::new();
-                p.chunks = Vec::new();
+                p.body = BodyBytes::new();
+                p.chunks = ChunkRefs::new();
                 p.dropping = true;
                 continue;
             }
