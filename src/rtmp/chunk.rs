@@ -593,6 +593,32 @@ impl ChunkDecoder {
         }
     }
 
+    /// First byte of the oldest message in progress, when every message in
+    /// progress began with a fmt 0 header (reading such a header again
+    /// sets the same absolute values; a fmt 1/2 delta would be added
+    /// twice).
+    pub fn oldest_partial_start(&self) -> Option<u64> {
+        let mut oldest = None;
+        for p in self.streams.iter().filter_map(|s| s.partial.as_ref()) {
+            if p.fmt != 0 {
+                return None;
+            }
+            oldest = Some(oldest.map_or(p.first_byte, |o: u64| o.min(p.first_byte)));
+        }
+        oldest
+    }
+
+    /// Forgets every message in progress (they are to be read again from
+    /// their first byte); header state is kept.
+    pub fn discard_partials(&mut self) {
+        self.cur = None;
+        for s in self.streams.iter_mut() {
+            if let Some(p) = s.partial.take() {
+                self.partial_bytes = self.partial_bytes.saturating_sub(p.held());
+            }
+        }
+    }
+
     /// Ends every partial message as truncated with `cause` (gap, end of
     /// stream); returns them. Header state is kept for inheritance.
     pub fn truncate_all(&mut self, cause: TruncationCause, time: PacketTime) -> Vec<ChunkOut> {

@@ -136,9 +136,61 @@ struct Dir {
     hs: handshake_asm::HandshakeAsm,
     probe: probe::ProbeState,
     flow: flow_control::FlowControl,
+    /// Bytes fed to the chunk decoder while it is on probation (a chain
+    /// after a resync), from stream offset `probation_off`, at most
+    /// [`MAX_PROBATION_BYTES`]: a chain that breaks is read again from its
+    /// oldest unfinished message with the candidate chunk sizes.
+    probation_bytes: Vec<u8>,
+    probation_off: u64,
+    /// First byte of the last message emitted.
+    last_emitted: Option<u64>,
 }
 
+/// Most bytes kept to read a broken probation chain again
+/// ([`Dir::probation_bytes`]).
+pub const MAX_PROBATION_BYTES: usize = 64 << 10;
+
 impl Dir {
+    /// Keeps `bytes` (at stream offset `off`), fed to the decoder, while it
+    /// is on probation; forgets them otherwise.
+    fn keep_probation(&mut self, on_probation: bool, off: u64, bytes: &[u8]) {
+        if !on_probation {
+            self.probation_bytes.clear();
+            return;
+        }
+        let end = self.probation_off + self.probation_bytes.len() as u64;
+        if self.probation_bytes.is_empty() || end != off {
+            self.probation_bytes.clear();
+            self.probation_off = off;
+        }
+        self.probation_bytes.extend_from_slice(bytes);
+        let excess = self
+            .probation_bytes
+            .len()
+            .saturating_sub(MAX_PROBATION_BYTES);
+        if excess > 0 {
+            self.probation_bytes.drain(..excess);
+            self.probation_off += excess as u64;
+        }
+    }
+
+    /// After a break on probation: the kept bytes from the first byte of
+    /// the oldest unfinished message on, when they hold all of it and no
+    /// message after it was emitted (reading them again emits nothing
+    /// twice). The unfinished messages are then dropped, not reported.
+    fn probation_restart(&mut self) -> Option<(u64, Vec<u8>)> {
+        let from = self.dec.oldest_partial_start()?;
+        let end = self.probation_off + self.probation_bytes.len() as u64;
+        if from < self.probation_off || from >= end || self.last_emitted.is_some_and(|e| e >= from)
+        {
+            return None;
+        }
+        let bytes = self.probation_bytes[(from - self.probation_off) as usize..].to_vec();
+        self.probation_bytes.clear();
+        self.dec.discard_partials();
+        Some((from, bytes))
+    }
+
     fn new(limits: &Limits) -> Self {
         Dir {
             phase: Phase::Start,
@@ -152,6 +204,9 @@ impl Dir {
             messages: 0,
             hs: handshake_asm::HandshakeAsm::default(),
             probe: probe::ProbeState::default(),
+            probation_bytes: Vec::new(),
+            probation_off: 0,
+            last_emitted: None,
             flow: flow_control::FlowControl::default(),
         }
     }
@@ -760,10 +815,24 @@ impl Connection {
         let st = &mut self.dirs[d];
         // The first byte of the header that lost sync (skipped below).
         let mut first = None;
+        let on_probation = st.dec.on_probation();
+        // Where a broken probation chain is read again from (offset, bytes).
+        let mut restart = None;
         let (taken, desync) = if st.buf.is_empty() {
             let n = st.dec.feed(off, data, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
-            if desync {
+            st.keep_probation(on_probation, off, &data[..n.min(data.len())]);
+            if desync && on_probation {
+                restart = st.probation_restart();
+            }
+            if let Some((from, bytes)) = restart.take() {
+                // Read again from the unfinished message; the rest of
+                // `data` follows it into the probe buffer.
+                st.buf = bytes;
+                st.buf_off = from;
+                restart = Some((from, Vec::new()));
+                (n.min(data.len()), true)
+            } else if desync {
                 // Skip one byte past the desync point; the rest is probed.
                 first = data.get(n).copied();
                 let skip = (n + 1).min(data.len());
@@ -780,7 +849,16 @@ impl Connection {
             let buf = std::mem::take(&mut st.buf);
             let n = st.dec.feed(st.buf_off, &buf, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
-            if desync {
+            st.keep_probation(on_probation, st.buf_off, &buf[..n.min(buf.len())]);
+            if desync && on_probation {
+                restart = st.probation_restart();
+            }
+            if let Some((from, mut bytes)) = restart.take() {
+                bytes.extend_from_slice(&buf[n.min(buf.len())..]);
+                st.buf = bytes;
+                st.buf_off = from;
+                restart = Some((from, Vec::new()));
+            } else if desync {
                 first = buf.get(n).copied();
                 let skip = (n + 1).min(buf.len());
                 st.buf = buf[skip..].to_vec();
@@ -796,7 +874,22 @@ impl Connection {
             self.chunk_out(dir, o, pkt, out);
         }
         self.scratch = outs;
-        if desync {
+        if let Some((from, _)) = restart {
+            // The chain broke on probation: its chunk size is suspect. Its
+            // oldest unfinished message is read again with the candidate
+            // sizes (nothing skipped, nothing reported twice).
+            let st = &mut self.dirs[d];
+            st.dec.take_unknown_stop();
+            st.probe.held = None;
+            st.dec.note_gap();
+            st.probe.wide = true;
+            st.phase = Phase::Probe(Probe::Resync(from));
+            st.probe.next_check = FIRST_PROBE_CHECK;
+            st.probe.scan.reset();
+            if !st.buf.is_empty() {
+                self.try_probe(dir, Probe::Resync(from), false, false, pkt, out);
+            }
+        } else if desync {
             let st = &mut self.dirs[d];
             let stop = st.dec.take_unknown_stop();
             match (stop, first) {
@@ -878,6 +971,7 @@ impl Connection {
             self.check_timestamp(dir, &m, pkt, out);
         }
         self.dirs[d].messages += 1;
+        self.dirs[d].last_emitted = Some(m.first_byte);
         out.push(ev(dir, pkt, RtmpEventKind::Message(m)));
     }
 

@@ -1560,6 +1560,15 @@ fn loss_a_chain_read_with_the_wrong_chunk_size_breaks_and_resyncs_wide() {
     for (i, &o) in offs.iter().enumerate().skip(first_media + 1) {
         assert!(by_offset(&ev, o).is_some(), "part {i} lost: {ev:?}");
     }
+    // The message the chain broke in is read again from its first byte
+    // with the candidate sizes: whole, once.
+    let d = by_offset(&ev, offs[first_media - 1]).expect("the data message");
+    assert!(d.truncated.is_none() && d.length == 400, "{d:?}");
+    let n = messages(&ev)
+        .iter()
+        .filter(|m| m.first_byte == offs[first_media - 1])
+        .count();
+    assert_eq!(n, 1);
 }
 
 #[test]
