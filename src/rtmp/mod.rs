@@ -816,21 +816,21 @@ impl Connection {
         // The first byte of the header that lost sync (skipped below).
         let mut first = None;
         let on_probation = st.dec.on_probation();
-        // Where a broken probation chain is read again from (offset, bytes).
-        let mut restart = None;
+        // Where a chain broken on probation is read again from.
+        let mut restart_from = None;
         let (taken, desync) = if st.buf.is_empty() {
             let n = st.dec.feed(off, data, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
             st.keep_probation(on_probation, off, &data[..n.min(data.len())]);
-            if desync && on_probation {
-                restart = st.probation_restart();
-            }
-            if let Some((from, bytes)) = restart.take() {
+            let restart = (desync && on_probation)
+                .then(|| st.probation_restart())
+                .flatten();
+            if let Some((from, bytes)) = restart {
                 // Read again from the unfinished message; the rest of
                 // `data` follows it into the probe buffer.
                 st.buf = bytes;
                 st.buf_off = from;
-                restart = Some((from, Vec::new()));
+                restart_from = Some(from);
                 (n.min(data.len()), true)
             } else if desync {
                 // Skip one byte past the desync point; the rest is probed.
@@ -850,14 +850,14 @@ impl Connection {
             let n = st.dec.feed(st.buf_off, &buf, pkt.time, &mut outs);
             let desync = outs.iter().any(|o| matches!(o, chunk::ChunkOut::Desync(_)));
             st.keep_probation(on_probation, st.buf_off, &buf[..n.min(buf.len())]);
-            if desync && on_probation {
-                restart = st.probation_restart();
-            }
-            if let Some((from, mut bytes)) = restart.take() {
+            let restart = (desync && on_probation)
+                .then(|| st.probation_restart())
+                .flatten();
+            if let Some((from, mut bytes)) = restart {
                 bytes.extend_from_slice(&buf[n.min(buf.len())..]);
                 st.buf = bytes;
                 st.buf_off = from;
-                restart = Some((from, Vec::new()));
+                restart_from = Some(from);
             } else if desync {
                 first = buf.get(n).copied();
                 let skip = (n + 1).min(buf.len());
@@ -874,22 +874,7 @@ impl Connection {
             self.chunk_out(dir, o, pkt, out);
         }
         self.scratch = outs;
-        if let Some((from, _)) = restart {
-            // The chain broke on probation: its chunk size is suspect. Its
-            // oldest unfinished message is read again with the candidate
-            // sizes (nothing skipped, nothing reported twice).
-            let st = &mut self.dirs[d];
-            st.dec.take_unknown_stop();
-            st.probe.held = None;
-            st.dec.note_gap();
-            st.probe.wide = true;
-            st.phase = Phase::Probe(Probe::Resync(from));
-            st.probe.next_check = FIRST_PROBE_CHECK;
-            st.probe.scan.reset();
-            if !st.buf.is_empty() {
-                self.try_probe(dir, Probe::Resync(from), false, false, pkt, out);
-            }
-        } else if desync {
+        if desync {
             let st = &mut self.dirs[d];
             let stop = st.dec.take_unknown_stop();
             match (stop, first) {
@@ -906,9 +891,12 @@ impl Connection {
                         from: 1,
                     });
                 }
+                // (Also a chain broken on probation and read again from its
+                // oldest unfinished message: those were dropped, not cut,
+                // so nothing is skipped or reported twice.)
                 _ => self.desync_loss(dir, pkt, out),
             }
-            let since = self.dirs[d].buf_off.saturating_sub(1);
+            let since = restart_from.unwrap_or_else(|| self.dirs[d].buf_off.saturating_sub(1));
             let st = &mut self.dirs[d];
             st.phase = Phase::Probe(Probe::Resync(since));
             st.probe.next_check = FIRST_PROBE_CHECK;
